@@ -1,0 +1,38 @@
+# The two commands a newcomer runs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint schema services clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Until the daemon lands, `run` validates the example rules and dry-runs the example events.
+run: $(STAMP)
+	$(BIN)/despacho validate
+	$(BIN)/despacho dry-run examples/events.yaml
+
+test: $(STAMP) services
+	$(BIN)/ruff check .
+	$(BIN)/despacho schema --check
+	$(BIN)/python -m pytest; status=$$?; \
+	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
+	  exit $$status
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+schema: $(STAMP)
+	$(BIN)/despacho schema
+
+# Redis and PostgreSQL answer on loopback, or are started.
+services:
+	@scripts/ensure-services
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
