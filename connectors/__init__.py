@@ -1,0 +1,1 @@
+"""Connectors: one module per channel or system, each declaring its actions."""

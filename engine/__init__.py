@@ -1,0 +1,1 @@
+"""The despacho engine: rule language, matcher, conditions, templating, dry-run."""

@@ -1,0 +1,193 @@
+"""Settings: the config file, ``${VAR}`` references and ``DESPACHO_*`` overrides.
+
+Order of precedence, strongest first: ``DESPACHO_<SECTION>__<KEY>`` variables,
+then the config file (``--config``, else ``DESPACHO_CONFIG``, else
+``./config.yaml`` when present, else ``config.example.yaml``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from engine.errors import ConfigError
+from engine.problems import Problem
+from engine.validation import problems_from_validation_error
+from engine.yamlsafe import Document, YamlInputError, load_file
+
+ENV_PREFIX = "DESPACHO_"
+DEFAULT_CONFIG_FILES = ("config.yaml", "config.example.yaml")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class PathsSettings(Section):
+    path: FsPath
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite:///var/despacho.db"
+
+
+class BrokerSettings(Section):
+    url: str = Field("stub://", description="stub:// (in-process) or redis://host:port/db")
+
+
+class ApiSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8000"
+
+
+class CompanySettings(Section):
+    """Non-secret facts about the company that templates may show."""
+
+    name: str = "Empresa"
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+
+
+class EmailSettings(Section):
+    transport: Literal["smtp", "file"] = "file"
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field("despacho@example.com", alias="from")
+    timeout: float = 10.0
+
+
+class TwilioSettings(Section):
+    transport: Literal["twilio", "file"] = "file"
+    account_sid: str | None = None
+    auth_token: SecretStr | None = None
+    from_: str = Field("", alias="from")
+    api_base_url: str = "https://api.twilio.com"
+    public_url: str | None = None
+
+
+class GenericConnectorSettings(Section):
+    """Connectors whose settings arrive with their issues: any keys for now."""
+
+    model_config = ConfigDict(extra="allow")
+    transport: str = "file"
+
+
+class ConnectorsSettings(Section):
+    email: EmailSettings = Field(default_factory=EmailSettings)
+    sms: TwilioSettings = Field(default_factory=TwilioSettings)
+    whatsapp: TwilioSettings = Field(default_factory=TwilioSettings)
+    calendar: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
+    accounting: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
+    backup: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
+    http: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
+
+
+class Settings(Section):
+    """Everything despacho reads from its config file."""
+
+    rules: PathsSettings = Field(default_factory=lambda: PathsSettings(path=FsPath("rules")))
+    templates: PathsSettings = Field(default_factory=lambda: PathsSettings(path=FsPath("templates")))
+    outbox: PathsSettings = Field(default_factory=lambda: PathsSettings(path=FsPath("var/outbox")))
+    timezone: str = "America/Sao_Paulo"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    company: CompanySettings = Field(default_factory=CompanySettings)
+    connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from engine.timezones import check_timezone
+
+        return check_timezone(value)
+
+    def public_view(self) -> dict[str, Any]:
+        """What rules may see as ``config``: no secrets, no credentials."""
+        return {"timezone": self.timezone, "company": self.company.model_dump()}
+
+
+def find_config_file(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> FsPath:
+    """The config file to read, following the documented order."""
+    env = os.environ if environ is None else environ
+    chosen = explicit or env.get("DESPACHO_CONFIG")
+    if chosen:
+        return FsPath(chosen)
+    for name in DEFAULT_CONFIG_FILES:
+        if FsPath(name).is_file():
+            return FsPath(name)
+    return FsPath(DEFAULT_CONFIG_FILES[-1])
+
+
+def load_settings(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, expand and validate the settings; raises ``ConfigError`` with every problem."""
+    env = dict(os.environ if environ is None else environ)
+    path = find_config_file(explicit, env)
+    if not path.exists():
+        if explicit or env.get("DESPACHO_CONFIG"):
+            raise ConfigError([Problem(str(path), message="config file not found")])
+        doc = Document(str(path), {})
+    else:
+        try:
+            doc = load_file(path)
+        except YamlInputError as exc:
+            raise ConfigError(exc.problems) from exc
+    data = doc.data if doc.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([doc.problem((), "the config file must be a mapping of sections")])
+    problems: list[Problem] = []
+    data = _expand(data, (), doc, env, problems)
+    _apply_env_overrides(data, env)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation_error(exc, doc)) from exc
+
+
+def _expand(value: Any, path: tuple, doc: Document, env: Mapping[str, str],
+            problems: list[Problem]) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, (*path, k), doc, env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, (*path, i), doc, env, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        problems.append(doc.problem(path, f"environment variable '{name}' is not set",
+                                    f"export {name}=... or write ${{{name}:-default}}"))
+        return ""
+
+    return _VAR.sub(replace, value)
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``DESPACHO_CONNECTORS__SMS__TRANSPORT=twilio`` sets connectors.sms.transport."""
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [k.lower() for k in name.removeprefix(ENV_PREFIX).split("__") if k]
+        target = data
+        for key in keys[:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        target[keys[-1]] = env[name]

@@ -1,0 +1,1 @@
+"""Persistence: domain and integration records, sessions, migrations, named queries."""
