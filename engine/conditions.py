@@ -161,6 +161,9 @@ def compile_condition(
 def _path_text(path: tuple[str | int, ...]) -> str:
     from engine.problems import format_path
 
+    # Traces are read per rule: drop the "rules[n]." prefix of the file path.
+    if len(path) > 2 and path[0] == "rules" and isinstance(path[1], int):
+        path = path[2:]
     return format_path(path)
 
 
