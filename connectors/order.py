@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import Field
-
 from connectors.base import ActionSpec, Connector, Params
 
 OrderStatus = Literal["open", "assigned", "scheduled", "in_progress", "on_hold", "completed", "cancelled"]

@@ -16,7 +16,12 @@ from pydantic import ValidationError
 
 from connectors.base import ActionSpec
 from connectors.registry import all_actions
-from engine.conditions import ACTION_VARIABLES, RULE_VARIABLES, ConditionSyntaxError, compile_condition
+from engine.conditions import (
+    ACTION_VARIABLES,
+    RULE_VARIABLES,
+    ConditionSyntaxError,
+    compile_condition,
+)
 from engine.durations import parse_duration
 from engine.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
 from engine.problems import Path, Problem, did_you_mean

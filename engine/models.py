@@ -11,7 +11,6 @@ import re
 from typing import Annotated, Any, Literal
 
 from apscheduler.triggers.cron import CronTrigger as _ApsCron
-from typing_extensions import TypeAliasType
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import TypeAliasType
 
 from engine.durations import parse_duration
 from engine.timezones import check_timezone

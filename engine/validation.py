@@ -109,10 +109,7 @@ def _real_path(data: Any, loc: tuple) -> Path:
     """
     path: list[str | int] = []
     for part in loc:
-        if isinstance(data, dict) and part in data:
-            path.append(part)
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if (isinstance(data, dict) and part in data) or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
             path.append(part)
             data = data[part]
         elif isinstance(data, dict) and isinstance(part, str) and not _looks_like_tag(part):

@@ -180,7 +180,7 @@ def _convert_scalar(kind: str, raw: str) -> Any:
     if kind == "float":
         lowered = raw.lower().lstrip("+")
         specials = {".inf": float("inf"), "-.inf": float("-inf"), ".nan": float("nan")}
-        return specials.get(lowered, None) if lowered in specials else float(raw.replace("_", ""))
+        return specials.get(lowered) if lowered in specials else float(raw.replace("_", ""))
     return raw  # str and timestamp: dates stay text, the models parse them
 
 

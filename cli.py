@@ -1,0 +1,166 @@
+"""The admin's command line: validate, dry-run and test rules before they merge."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path as FsPath
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+import cli_output as out
+from engine.dryrun import DryRun
+from engine.errors import ConfigError, EventInputError
+from engine.events import read_events
+from engine.loader import load_rules
+from engine.ruletests import discover_tests, run_tests
+from engine.schema import stale_schemas, write_schemas
+from engine.settings import Settings, load_settings
+from engine.templating import TemplateStore
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+app = typer.Typer(help="despacho: rules, connectors and automation for field service.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+console = Console(highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="text or json")]
+RulesOption = Annotated[list[FsPath] | None,
+                        typer.Option("--rules", help="Rule files or folders (default: configured)")]
+
+
+@app.callback()
+def main_callback(
+    ctx: typer.Context,
+    config: Annotated[str | None, typer.Option(
+        "--config", envvar="DESPACHO_CONFIG",
+        help="Config file (default: ./config.yaml, else config.example.yaml)")] = None,
+) -> None:
+    ctx.obj = {"config": config}
+
+
+def settings_from(ctx: typer.Context) -> Settings:
+    try:
+        return load_settings(ctx.obj.get("config") if ctx.obj else None)
+    except ConfigError as exc:
+        out.print_problems(errors, exc.problems)
+        errors.print(f"invalid configuration: {out.problems_summary(exc.problems)}")
+        raise typer.Exit(EXIT_USAGE) from exc
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    errors.print(message)
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[list[FsPath] | None, typer.Argument(help="Rule files or folders")] = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Check rule files; print every problem as FILE:LINE:COL: PATH: MESSAGE."""
+    settings = settings_from(ctx)
+    result = load_rules(paths or [settings.rules.path], settings.templates.path)
+    if output is OutputFormat.json:
+        console.print(out.to_json({
+            "ok": result.ok,
+            "rules": len(result.ruleset),
+            "problems": [p.to_dict() for p in result.problems],
+        }), soft_wrap=True)
+    elif result.problems:
+        out.print_problems(console, result.problems)
+        console.print(out.problems_summary(result.problems))
+    else:
+        files = len(result.ruleset.files)
+        console.print(f"ok: {len(result.ruleset)} rules in {files} file{'s' if files != 1 else ''}")
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
+
+
+def _dry_run_for(settings: Settings, rules: list[FsPath] | None) -> DryRun:
+    result = load_rules(rules or [settings.rules.path], settings.templates.path)
+    if result.problems:
+        out.print_problems(errors, result.problems)
+        _fail(f"the rules have problems: {out.problems_summary(result.problems)}", EXIT_PROBLEMS)
+    return DryRun(result.ruleset, TemplateStore(settings.templates.path), settings.public_view())
+
+
+@app.command("dry-run")
+def dry_run(
+    ctx: typer.Context,
+    events: Annotated[str, typer.Argument(help="JSON or YAML file of events, JSON lines, or -")],
+    rules: RulesOption = None,
+    now: Annotated[datetime | None, typer.Option(help="Evaluate as if it were this time")] = None,
+    output: FormatOption = OutputFormat.text,
+) -> None:
+    """Show which rules an event matches, why, and what they would do. Nothing is sent."""
+    settings = settings_from(ctx)
+    runner = _dry_run_for(settings, rules)
+    try:
+        parsed = read_events(events)
+    except EventInputError as exc:
+        out.print_problems(errors, exc.problems)
+        _fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
+    previews = runner.run(parsed, _aware(now))
+    if output is OutputFormat.json:
+        console.print(out.to_json({"results": [p.to_dict() for p in previews]}), soft_wrap=True)
+    else:
+        out.print_previews(console, previews)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    from zoneinfo import ZoneInfo
+
+    return moment.replace(tzinfo=ZoneInfo("UTC"))
+
+
+@app.command("test")
+def test_rules(
+    ctx: typer.Context,
+    paths: Annotated[list[FsPath] | None, typer.Argument(help="Test files or folders")] = None,
+    rules: RulesOption = None,
+    junit: Annotated[FsPath | None, typer.Option(help="Also write a JUnit XML report here")] = None,
+) -> None:
+    """Run the rule unit tests (default: the rules folder's tests/)."""
+    settings = settings_from(ctx)
+    runner = _dry_run_for(settings, rules)
+    files = discover_tests(paths or [FsPath(settings.rules.path) / "tests"])
+    if not files:
+        _fail("no rule test files found", EXIT_PROBLEMS)
+    report = run_tests(files, runner)
+    out.print_report(console, report)
+    if junit:
+        out.write_junit(report, junit)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_PROBLEMS)
+
+
+@app.command()
+def schema(
+    check: Annotated[bool, typer.Option("--check", help="Fail when the files are stale")] = False,
+    folder: Annotated[FsPath, typer.Option("--dir", help="Where the schemas live")] = FsPath("schemas"),
+) -> None:
+    """Write schemas/rules.schema.json and schemas/config.schema.json from the models."""
+    if check:
+        stale = stale_schemas(folder)
+        for path in stale:
+            console.print(f"{path}: stale or missing (run 'despacho schema')")
+        raise typer.Exit(EXIT_PROBLEMS if stale else EXIT_OK)
+    for path in write_schemas(folder):
+        console.print(f"wrote {path}")
+
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,136 @@
+"""How the CLI shows the engine's results: problem lines, dry-run trees, test diffs, JUnit."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterable
+from pathlib import Path as FsPath
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine.dryrun import ActionPreview, EventPreview, RulePreview
+from engine.problems import Problem
+from engine.ruletests import Failure, TestReport
+
+
+def problem_line(problem: Problem) -> str:
+    where = f"{problem.file}:{problem.line}:{problem.column}" if problem.line else problem.file
+    path = f" {problem.path}:" if problem.path else ""
+    hint = f" ({problem.hint})" if problem.hint else ""
+    return f"{where}:{path} {problem.message}{hint}"
+
+
+def problems_summary(problems: list[Problem]) -> str:
+    files = len({p.file for p in problems})
+    return (f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in "
+            f"{files} file{'s' if files != 1 else ''}")
+
+
+def print_problems(console: Console, problems: Iterable[Problem]) -> None:
+    for problem in sorted(problems):
+        console.print(escape(problem_line(problem)), highlight=False, soft_wrap=True)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+# --- dry-run ----------------------------------------------------------------------------------
+
+def print_previews(console: Console, previews: list[EventPreview]) -> None:
+    for preview in previews:
+        event = preview.event
+        console.print(f"[bold]event[/] {escape(event['type'])} [dim]id={escape(event['id'])}[/]")
+        if not preview.rules:
+            console.print("  [dim]no rule listens to this event type[/]")
+        for rule in preview.rules:
+            _print_rule(console, rule)
+        console.print()
+
+
+def _print_rule(console: Console, rule: RulePreview) -> None:
+    mark = "[green]matched[/]" if rule.matched else "[yellow]not matched[/]"
+    console.print(f"  rule [bold]{escape(rule.id)}[/] ({escape(rule.file)}:{rule.line}): {mark}")
+    for clause in rule.conditions:
+        value = f"[red]error: {escape(clause.error)}[/]" if clause.error else str(clause.value).lower()
+        console.print(f"    if {escape(clause.path)}: {escape(clause.expression)} -> {value}")
+    for name, key in rule.keys.items():
+        console.print(f"    {name} key: {escape(key)}")
+    if rule.error:
+        console.print(f"    [red]error: {escape(rule.error)}[/]")
+    for action in rule.actions:
+        _print_action(console, action, 4)
+
+
+def _print_action(console: Console, action: ActionPreview, indent: int) -> None:
+    pad = " " * indent
+    console.print(f"{pad}[cyan]{escape(action.action)}[/] [dim]({escape(action.id)})[/]")
+    for clause in action.conditions:
+        console.print(f"{pad}  if {escape(clause.expression)} -> {clause.error or str(clause.value).lower()}")
+    if action.skipped:
+        console.print(f"{pad}  [yellow]skipped: {escape(action.skipped)}[/]")
+        return
+    if action.error:
+        console.print(f"{pad}  [red]error: {escape(action.error)}[/]")
+    for key, value in (action.params or {}).items():
+        console.print(f"{pad}  {escape(key)}: {escape(_short(value))}", highlight=False)
+    for key, value in action.preview.items():
+        console.print(f"{pad}  [magenta]{escape(key)}[/]: {escape(_short(value))}", highlight=False)
+    if action.fallback:
+        console.print(f"{pad}  fallback:")
+        for fallback in action.fallback:
+            _print_action(console, fallback, indent + 4)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 400 else text[:400] + "…"
+
+
+# --- rule tests -------------------------------------------------------------------------------
+
+def print_report(console: Console, report: TestReport) -> None:
+    print_problems(console, report.problems)
+    for result in report.results:
+        if result.passed:
+            console.print(f"[green]PASS[/] {escape(result.name)}", highlight=False)
+            continue
+        console.print(f"[red]FAIL[/] {escape(result.name)} ({escape(result.file)}:{result.line})",
+                      highlight=False)
+        for failure in result.failures:
+            console.print(f"  {escape(failure.message)}", highlight=False)
+            for line in failure_diff(failure):
+                console.print(f"    {escape(line)}", highlight=False)
+    console.print(f"{report.passed} passed, {report.failed} failed")
+
+
+def failure_diff(failure: Failure) -> list[str]:
+    if failure.expected is None and failure.actual is None:
+        return []
+    expected = _lines(failure.expected)
+    actual = _lines(failure.actual)
+    return [line.rstrip("\n") for line in
+            difflib.unified_diff(expected, actual, "expected", "actual", lineterm="")]
+
+
+def _lines(value: Any) -> list[str]:
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    return text.splitlines()
+
+
+def write_junit(report: TestReport, path: FsPath) -> None:
+    suite = ET.Element("testsuite", name="despacho rules", tests=str(len(report.results)),
+                       failures=str(report.failed), errors=str(len(report.problems)))
+    for problem in report.problems:
+        case = ET.SubElement(suite, "testcase", name=problem_line(problem), classname=problem.file)
+        ET.SubElement(case, "error", message=problem.message).text = problem_line(problem)
+    for result in report.results:
+        case = ET.SubElement(suite, "testcase", name=result.name, classname=result.file)
+        for failure in result.failures:
+            node = ET.SubElement(case, "failure", message=failure.message)
+            node.text = "\n".join(failure_diff(failure))
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
