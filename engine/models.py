@@ -32,6 +32,22 @@ EVENT_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
 ACTION_OPTION_KEYS = ("id", "if", "delay", "retry", "fallback")
 
 
+def matching(pattern: str, message: str, **schema: Any) -> Any:
+    """A string checked against ``pattern`` with an admin-friendly message.
+
+    ``Field(pattern=...)`` would report the raw regex; this keeps the regex
+    for the JSON Schema and says in words what is expected.
+    """
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(message.format(value=value))
+        return value
+
+    return Annotated[str, Field(json_schema_extra={"pattern": pattern, **schema}), AfterValidator(check)]
+
+
 def _check_duration(value: str) -> str:
     parse_duration(value)
     return value
@@ -39,11 +55,17 @@ def _check_duration(value: str) -> str:
 
 Duration = Annotated[
     str,
-    Field(pattern=r"^\s*(\d+\s*[smhdw]\s*)+$", examples=["30s", "15m", "2h", "1d"]),
+    Field(json_schema_extra={"pattern": r"^\s*(\d+\s*[smhdw]\s*)+$", "examples": ["30s", "15m", "2h"]}),
     AfterValidator(_check_duration),
 ]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
-ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["21:00"])]
+ClockTime = matching(r"^([01]\d|2[0-3]):[0-5]\d$", "'{value}' is not a time of day: write HH:MM, e.g. 21:00",
+                     examples=["21:00"])
+RuleId = matching(RULE_ID_PATTERN, "rule id '{value}' must use lowercase letters, digits, '-' and '_', "
+                  "starting with a letter or digit")
+EventPattern = matching(EVENT_PATTERN, "'{value}' is not an event type: lowercase words separated by dots, "
+                        "e.g. invoice.overdue ('*' matches one word)")
+StepId = matching(r"^[a-z_][a-z0-9_]*$", "step id '{value}' must use lowercase letters, digits and '_'")
 
 
 class Strict(BaseModel):
@@ -53,7 +75,7 @@ class Strict(BaseModel):
 # --- triggers ---------------------------------------------------------------------------------
 
 class EventTrigger(Strict):
-    event: str = Field(pattern=EVENT_PATTERN, description="Event type; a '*' segment matches one segment")
+    event: EventPattern = Field(description="Event type; a '*' segment matches one segment")
 
 
 class ScheduleOptions(Strict):
@@ -168,7 +190,7 @@ class Action(Strict):
 
     uses: str = Field(description="CONNECTOR.ACTION, taken from the action's key")
     params: dict[str, Any] = Field(default_factory=dict)
-    id: str | None = Field(None, pattern=r"^[a-z_][a-z0-9_]*$", description="Name for steps.<id>")
+    id: StepId | None = Field(None, description="Name for steps.<id>")
     if_: Condition | None = Field(None, alias="if")
     delay: Duration | None = None
     retry: RetryPolicy | None = None
@@ -217,7 +239,7 @@ def _dedupe_shorthand(value: Any) -> Any:
 
 
 class Rule(Strict):
-    id: str = Field(pattern=RULE_ID_PATTERN, description="Unique across all rule files")
+    id: RuleId = Field(description="Unique across all rule files")
     description: str | None = None
     enabled: bool = True
     tags: list[str] = Field(default_factory=list)

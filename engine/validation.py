@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -76,6 +77,13 @@ def _problem(doc: Document, path: Path, item: Any, known: list[str]) -> Problem:
         return doc.problem(where, f"required key '{missing}' is missing")
     if kind in _TYPE_WORDS:
         return doc.problem(path, f"expected {_TYPE_WORDS[kind]}, got {_describe(item.get('input'))}")
+    if kind == "literal_error":
+        options = re.findall(r"'([^']*)'", item.get("ctx", {}).get("expected", ""))
+        given = item.get("input")
+        return doc.problem(path, f"{given!r} is not one of: {', '.join(options)}",
+                           did_you_mean(str(given), options))
+    if kind == "too_short":
+        return doc.problem(path, f"needs at least {item['ctx']['min_length']} item(s)")
     message = str(item["msg"]).removeprefix("Value error, ")
     return doc.problem(path, message)
 
@@ -108,14 +116,23 @@ def _real_path(data: Any, loc: tuple) -> Path:
     real data drops them, so the path matches what the admin wrote.
     """
     path: list[str | int] = []
-    for part in loc:
-        if (isinstance(data, dict) and part in data) or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
+    for index, part in enumerate(loc):
+        following = loc[index + 1] if index + 1 < len(loc) else None
+        if isinstance(data, dict) and part in data and following is not None and following in data:
+            continue  # a union tag that happens to equal a key of the data ('cron', 'every')
+        if _has(data, part):
             path.append(part)
             data = data[part]
         elif isinstance(data, dict) and isinstance(part, str) and not _looks_like_tag(part):
             path.append(part)  # a missing or unknown key: still worth naming
             data = None
     return tuple(path)
+
+
+def _has(data: Any, part: Any) -> bool:
+    if isinstance(data, dict):
+        return part in data
+    return isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)
 
 
 def _looks_like_tag(part: str) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent, NodeEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import ProblemsError
@@ -91,6 +92,7 @@ def _compose(text: str, name: str) -> Node | None:
     yaml = YAML(typ="safe", pure=True)
     yaml.version = (1, 2)
     try:
+        _refuse_anchors(yaml, text, name)
         nodes = list(yaml.compose_all(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -128,19 +130,18 @@ class _Builder:
     def _value(self, node: Node, path: Path) -> Any:
         mark = node.start_mark
         self.doc.value_positions[path] = (mark.line + 1, mark.column + 1)
-        if getattr(node, "anchor", None):
-            self._fail(node, path, "YAML anchors and aliases are not allowed",
-                       "repeat the value instead; aliases can hide huge expansions")
-            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
+            if str(node.tag) != f"{_CORE}seq":
+                self._fail(node, path, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+                return None
             return [self._value(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
         if str(node.tag) != f"{_CORE}map":
-            self._fail(node, path, f"unsupported YAML tag '{node.tag}'", "remove the tag")
+            self._fail(node, path, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode) or str(key_node.tag) == f"{_CORE}merge":
@@ -161,13 +162,27 @@ class _Builder:
     def _scalar(self, node: Node, path: Path) -> Any:
         tag = str(node.tag)
         if tag not in _SCALAR_TAGS:
-            if tag in (f"{_CORE}seq", f"{_CORE}omap", f"{_CORE}set") or not isinstance(node, ScalarNode):
-                self._fail(node, path, f"unsupported YAML tag '{tag}'", "remove the tag")
-                return None
-            self._fail(node, path, f"unsupported YAML tag '{tag.replace(_CORE, '!!')}'",
+            self._fail(node, path, f"unsupported YAML tag '{_short_tag(tag)}'",
                        "only plain values are allowed: remove the tag")
             return None
         return _convert_scalar(tag.removeprefix(_CORE), node.value)
+
+
+def _short_tag(tag: str) -> str:
+    return tag.replace(_CORE, "!!")
+
+
+def _refuse_anchors(yaml: YAML, text: str, name: str) -> None:
+    """Anchors and aliases are found in the event stream, before anything is composed."""
+    problems = []
+    for event in yaml.parse(text):
+        if isinstance(event, AliasEvent | NodeEvent) and getattr(event, "anchor", None):
+            mark = event.start_mark
+            problems.append(Problem(name, mark.line + 1, mark.column + 1, "",
+                                    "YAML anchors and aliases are not allowed",
+                                    "repeat the value instead; aliases can hide huge expansions"))
+    if problems:
+        raise YamlInputError(problems)
 
 
 def _convert_scalar(kind: str, raw: str) -> Any:

@@ -1,0 +1,32 @@
+"""Shared fixtures: a throwaway project folder with rules and templates."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project: rules/, templates/ with one template per channel, cwd set to it."""
+    write(tmp_path / "templates/sms/lembrete.txt", "Ola {{ data.customer.name }}, visita amanha.")
+    write(tmp_path / "templates/whatsapp/lembrete.txt", "Olá {{ data.customer.name }}! Até amanhã.")
+    write(tmp_path / "templates/email/lembrete.subject", "Lembrete de visita")
+    write(tmp_path / "templates/email/lembrete.txt", "Olá {{ data.customer.name }}")
+    write(tmp_path / "templates/email/lembrete.html", "<p>Olá {{ data.customer.name }}</p>")
+    (tmp_path / "rules").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for name in list(__import__("os").environ):
+        if name.startswith("DESPACHO_"):
+            monkeypatch.delenv(name)
+    return tmp_path
