@@ -32,6 +32,7 @@ from engine.templating import (
     TemplateStore,
     Value,
     compile_value,
+    is_template,
     value_references,
 )
 from engine.validation import problems_from_validation_error
@@ -182,8 +183,11 @@ class RuleCompiler:
             spec.params.model_validate(params)
         except ValidationError as exc:
             vocabulary = [info.alias or name for name, info in spec.params.model_fields.items()]
-            self.problems.extend(problems_from_validation_error(exc, self.doc, path, vocabulary))
-            return
+            found = problems_from_validation_error(exc, self.doc, path, vocabulary,
+                                                   skip=_is_templated_input)
+            self.problems.extend(found)
+            if found:
+                return
         template = params.get("template")
         if spec.channel and isinstance(template, str):
             self._check_template(spec.channel, template, (*path, "template"))
@@ -207,6 +211,12 @@ class RuleCompiler:
                     "only earlier actions with an 'id' can be read" if not known
                     else "earlier step ids: " + ", ".join(known))
                 self.problems.append(self.doc.problem(path, f"unknown step 'steps.{step}'", hint))
+
+
+def _is_templated_input(item: dict[str, Any]) -> bool:
+    """A templated string can only be checked once rendered (dry-run and execution do)."""
+    value = item.get("input")
+    return isinstance(value, str) and is_template(value) and item["type"] not in ("extra_forbidden",)
 
 
 def _cel_steps(condition: Any) -> set[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -30,11 +30,17 @@ def problems_from_validation_error(
     doc: Document,
     prefix: Path = (),
     vocabulary: Iterable[str] = (),
+    skip: Callable[[Any], bool] | None = None,
 ) -> list[Problem]:
-    """One problem per pydantic error, located through the document's side map."""
+    """One problem per pydantic error, located through the document's side map.
+
+    ``skip`` drops errors the caller knows are checked later.
+    """
     known = list(vocabulary)
     problems = []
     for item in error.errors(include_url=False):
+        if skip is not None and skip(item):
+            continue
         base = _data_at(doc.data, prefix)
         path = (*prefix, *_real_path(base, item["loc"]))
         problems.append(_problem(doc, path, item, known))

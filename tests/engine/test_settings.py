@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.errors import ConfigError
+from engine.settings import find_config_file, load_settings
+from tests.conftest import write
+
+
+def test_defaults_without_any_file(project: Path) -> None:
+    settings = load_settings(environ={})
+    assert settings.timezone == "America/Sao_Paulo"
+    assert settings.database.url.startswith("sqlite:///")
+
+
+def test_config_yaml_wins_over_the_example(project: Path) -> None:
+    write(project / "config.example.yaml", "timezone: UTC\n")
+    assert find_config_file(None, {}) == Path("config.example.yaml")
+    write(project / "config.yaml", "timezone: America/Manaus\n")
+    assert load_settings(environ={}).timezone == "America/Manaus"
+
+
+def test_explicit_file_and_despacho_config_variable(project: Path) -> None:
+    write(project / "a.yaml", "timezone: America/Recife\n")
+    write(project / "b.yaml", "timezone: America/Belem\n")
+    assert load_settings("a.yaml", environ={"DESPACHO_CONFIG": "b.yaml"}).timezone == "America/Recife"
+    assert load_settings(None, environ={"DESPACHO_CONFIG": "b.yaml"}).timezone == "America/Belem"
+
+
+def test_missing_explicit_file_is_an_error(project: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings("nope.yaml", environ={})
+    assert caught.value.problems[0].message == "config file not found"
+
+
+def test_variables_are_expanded_with_defaults(project: Path) -> None:
+    write(project / "c.yaml", "database:\n  url: ${DB_URL}\nbroker:\n  url: ${BROKER:-redis://x:6379/0}\n")
+    settings = load_settings("c.yaml", environ={"DB_URL": "postgresql://db/app"})
+    assert settings.database.url == "postgresql://db/app"
+    assert settings.broker.url == "redis://x:6379/0"
+
+
+def test_missing_variable_names_the_variable_and_the_line(project: Path) -> None:
+    write(project / "c.yaml", "timezone: UTC\nconnectors:\n  sms:\n    auth_token: ${TWILIO_TOKEN}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line, problem.path) == ("c.yaml", 4, "connectors.sms.auth_token")
+    assert problem.message == "environment variable 'TWILIO_TOKEN' is not set"
+
+
+def test_environment_overrides_win_over_the_file(project: Path) -> None:
+    write(project / "c.yaml", "database:\n  url: sqlite:///a.db\nconnectors:\n  sms:\n    transport: file\n")
+    settings = load_settings("c.yaml", environ={
+        "DESPACHO_DATABASE__URL": "postgresql://prod/app",
+        "DESPACHO_CONNECTORS__SMS__TRANSPORT": "twilio",
+        "DESPACHO_API__PORT": "9000",
+    })
+    assert settings.database.url == "postgresql://prod/app"
+    assert settings.connectors.sms.transport == "twilio"
+    assert settings.api.port == 9000
+
+
+def test_invalid_values_name_file_line_and_field(project: Path) -> None:
+    write(project / "c.yaml", "timezone: Mars/Olympus\napi:\n  port: 99999\n  hots: x\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    lines = [(p.line, p.path, p.message) for p in caught.value.problems]
+    assert lines[0][:2] == (1, "timezone") and "unknown time zone 'Mars/Olympus'" in lines[0][2]
+    assert lines[1][:2] == (3, "api.port")
+    assert lines[2] == (4, "api.hots", "unknown key 'hots'")
+
+
+def test_secrets_are_not_in_the_public_view(project: Path) -> None:
+    write(project / "c.yaml", "connectors:\n  email:\n    password: hunter2\n")
+    settings = load_settings("c.yaml", environ={})
+    assert "hunter2" not in repr(settings.public_view())
+    assert "hunter2" not in repr(settings)
