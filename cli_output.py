@@ -57,7 +57,7 @@ def _print_rule(console: Console, rule: RulePreview) -> None:
     console.print(f"  rule [bold]{escape(rule.id)}[/] ({escape(rule.file)}:{rule.line}): {mark}")
     for clause in rule.conditions:
         value = f"[red]error: {escape(clause.error)}[/]" if clause.error else str(clause.value).lower()
-        console.print(f"    if {escape(clause.path)}: {escape(clause.expression)} -> {value}")
+        console.print(f"    {escape(clause.path)}: {escape(clause.expression)} -> {value}")
     for name, key in rule.keys.items():
         console.print(f"    {name} key: {escape(key)}")
     if rule.error:
@@ -77,18 +77,30 @@ def _print_action(console: Console, action: ActionPreview, indent: int) -> None:
     if action.error:
         console.print(f"{pad}  [red]error: {escape(action.error)}[/]")
     for key, value in (action.params or {}).items():
-        console.print(f"{pad}  {escape(key)}: {escape(_short(value))}", highlight=False)
+        _print_value(console, f"{pad}  ", escape(key), value)
     for key, value in action.preview.items():
-        console.print(f"{pad}  [magenta]{escape(key)}[/]: {escape(_short(value))}", highlight=False)
+        if key == "html":
+            value = f"({len(str(value))} characters of HTML)"
+        _print_value(console, f"{pad}  ", f"[magenta]{escape(key)}[/]", value)
     if action.fallback:
         console.print(f"{pad}  fallback:")
         for fallback in action.fallback:
             _print_action(console, fallback, indent + 4)
 
 
+def _print_value(console: Console, pad: str, label: str, value: Any) -> None:
+    text = _short(value)
+    if "\n" not in text:
+        console.print(f"{pad}{label}: {escape(text)}")
+        return
+    console.print(f"{pad}{label}: |")
+    for line in text.splitlines():
+        console.print(f"{pad}    {escape(line)}")
+
+
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 400 else text[:400] + "…"
+    return text if len(text) <= 2000 else text[:2000] + "…"
 
 
 # --- rule tests -------------------------------------------------------------------------------
