@@ -117,7 +117,7 @@ def compile_value(value: Any, path: tuple = (), errors: list | None = None) -> V
     """Compile every templated string inside ``value``; syntax errors go to ``errors``."""
     if isinstance(value, str) and is_template(value):
         try:
-            _compiled(value)
+            _analyze(value)  # parsing finds syntax errors; compiling waits for the first render
         except TemplateSyntaxError as exc:
             if errors is None:
                 raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno) from exc
@@ -139,11 +139,21 @@ class References:
 
 def references(source: str) -> References:
     """Top-level variables and ``steps.<id>`` names a template string reads."""
-    ast = _PARAM_ENV.parse(source)
-    return _references_of(ast)
+    return _analyze(source)
+
+
+@lru_cache(maxsize=65536)
+def _analyze(source: str) -> References:
+    return _references_of(_PARAM_ENV.parse(source))
 
 
 def _references_of(ast: nodes.Template) -> References:
+    """Names read but never assigned (a cheap stand-in for ``meta.find_undeclared_variables``,
+    which runs the code generator), and the step ids read through ``steps``."""
+    loaded: set[str] = set()
+    stored: set[str] = set()
+    for name in ast.find_all(nodes.Name):
+        (stored if name.ctx in ("store", "param") else loaded).add(name.name)
     steps = set()
     for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
         target = node.node
@@ -152,7 +162,7 @@ def _references_of(ast: nodes.Template) -> References:
                 steps.add(node.attr)
             elif isinstance(node.arg, nodes.Const):
                 steps.add(str(node.arg.value))
-    return References(frozenset(meta.find_undeclared_variables(ast)), frozenset(steps))
+    return References(frozenset(loaded - stored), frozenset(steps))
 
 
 def value_references(value: Value) -> References:
