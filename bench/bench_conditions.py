@@ -12,12 +12,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cel  # noqa: E402
+import cel
 
-from bench._rules import PROBE_DATA, PROBE_EVENT  # noqa: E402
-from engine.conditions import RULE_VARIABLES, compile_condition  # noqa: E402
-from engine.context import EvaluationContext  # noqa: E402
-from engine.events import Event  # noqa: E402
+from bench._rules import PROBE_DATA, PROBE_EVENT
+from engine.conditions import RULE_VARIABLES, compile_condition
+from engine.context import EvaluationContext
+from engine.events import Event
 
 EXPRESSION = 'data.days_overdue >= 3 && data.customer.tier in ["gold", "silver"]'
 NUMBER = 200_000

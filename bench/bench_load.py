@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import yaml  # noqa: E402
+import yaml
 
-from bench._rules import write_rules  # noqa: E402
-from engine.loader import load_ruleset  # noqa: E402
+from bench._rules import write_rules
+from engine.loader import load_ruleset
 
 COUNT = 10_000
 
@@ -54,8 +54,9 @@ def main() -> None:
 
         base_time, base_peak = measure(plain_yaml)
         time_taken, peak = measure(despacho)
-    print(f"plain PyYAML (libyaml) load of {COUNT:,} rules: {base_time:6.2f} s, peak {base_peak / 2**20:6.1f} MiB")
-    print(f"despacho load + validate + compile:         {time_taken:6.2f} s, peak {peak / 2**20:6.1f} MiB")
+    mib = 2**20
+    print(f"plain PyYAML (libyaml), {COUNT:,} rules: {base_time:6.2f} s, peak {base_peak / mib:6.1f} MiB")
+    print(f"despacho load + validate + compile: {time_taken:6.2f} s, peak {peak / mib:6.1f} MiB")
     print(f"ratio time: {time_taken / base_time:.2f}x, ratio peak memory: {peak / base_peak:.2f}x")
 
 

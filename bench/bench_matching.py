@@ -13,11 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._rules import PROBE_DATA, PROBE_EVENT, write_rules  # noqa: E402
-from engine.dryrun import DryRun  # noqa: E402
-from engine.events import Event  # noqa: E402
-from engine.loader import load_ruleset  # noqa: E402
-from engine.templating import TemplateStore  # noqa: E402
+from bench._rules import PROBE_DATA, PROBE_EVENT, write_rules
+from engine.dryrun import DryRun
+from engine.events import Event
+from engine.loader import load_ruleset
+from engine.templating import TemplateStore
 
 
 def per_event_seconds(root: Path, count: int, repeats: int) -> float:

@@ -10,7 +10,8 @@ from connectors.base import ActionSpec, Connector, Params
 
 
 class EmitEventParams(Params):
-    type: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$", description="Event type, e.g. invoice.escalated")
+    type: str = Field(pattern=r"^[a-z0-9_]+(\.[a-z0-9_]+)+$",
+                      description="Event type, e.g. invoice.escalated")
     data: dict[str, Any] = Field(default_factory=dict)
 
 

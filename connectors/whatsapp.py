@@ -7,7 +7,9 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from connectors.base import ActionSpec, Connector, Params
-from connectors.sms import text_preview
+
+# Twilio refuses WhatsApp bodies longer than this.
+MAX_BODY_CHARACTERS = 1600
 
 
 class SendWhatsAppParams(Params):
@@ -41,4 +43,7 @@ class WhatsAppConnector(Connector):
         if params.content_sid:
             return {"content_sid": params.content_sid, "variables": params.variables or {}}
         text = message["text"] if message else params.body or ""
-        return text_preview(text)
+        preview: dict[str, Any] = {"text": text, "length": len(text)}
+        if len(text) > MAX_BODY_CHARACTERS:
+            preview["warning"] = f"{len(text)} characters, over WhatsApp's {MAX_BODY_CHARACTERS}"
+        return preview

@@ -15,9 +15,12 @@ class EvaluationContext:
 
     def __init__(self, event: Event, config: dict[str, Any], now: datetime | None = None) -> None:
         self.event = event
-        self.now = now or datetime.now(UTC)
+        # CEL timestamps take UTC (or fixed offsets), not zone names: convert at the boundary.
+        self.now = (now or datetime.now(UTC)).astimezone(UTC)
+        header = event.header()
+        header["at"] = header["at"].astimezone(UTC)
         self.variables: dict[str, Any] = {
-            "event": event.header(),
+            "event": header,
             "data": event.data,
             "now": self.now,
             "config": config,

@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import phonenumbers
+from jinja2 import Undefined
 
 _WEEKDAYS = ("segunda-feira", "terça-feira", "quarta-feira", "quinta-feira", "sexta-feira",
              "sábado", "domingo")
@@ -26,6 +27,8 @@ def brl(value: Any) -> str:
 
 
 def _as_datetime(value: Any) -> datetime | date:
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()  # names the missing field, as other filters do
     if isinstance(value, datetime | date):
         return value
     if isinstance(value, str):

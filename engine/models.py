@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from apscheduler.triggers.cron import CronTrigger as _ApsCron
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -24,6 +23,7 @@ from pydantic import (
 )
 from typing_extensions import TypeAliasType
 
+from engine.cron import cron_trigger
 from engine.durations import parse_duration
 from engine.timezones import check_timezone
 
@@ -91,7 +91,7 @@ class CronTrigger(ScheduleOptions):
     @model_validator(mode="after")
     def _valid_cron(self) -> CronTrigger:
         try:
-            _ApsCron.from_crontab(self.cron, timezone=self.timezone or "UTC")
+            cron_trigger(self.cron, self.timezone or "UTC")
         except ValueError as exc:
             raise ValueError(f"invalid cron expression '{self.cron}': {exc}") from exc
         return self

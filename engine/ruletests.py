@@ -137,6 +137,8 @@ def _run_case(case: RuleTestCase, doc: Document, index: int, dry_run: DryRun) ->
     for rule_id in case.expect.match:
         if rule_id not in known:
             result.failures.append(Failure(f"unknown rule '{rule_id}' in match"))
+        elif not known[rule_id].rule.enabled:
+            result.failures.append(Failure(f"rule '{rule_id}' is disabled (enabled: false)"))
         elif not verdicts.get(rule_id, (False, None))[0]:
             result.failures.append(_did_not_match(rule_id, verdicts.get(rule_id)))
     for rule_id in case.expect.no_match:

@@ -17,7 +17,6 @@ from jinja2 import (
     StrictUndefined,
     TemplateError,
     TemplateSyntaxError,
-    meta,
     nodes,
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment

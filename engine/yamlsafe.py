@@ -162,7 +162,8 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
             if str(node.tag) != f"{_CORE}seq":
-                self._fail(node, path, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+                tag = _short_tag(str(node.tag))
+                self._fail(node, path, f"unsupported YAML tag '{tag}'", "remove the tag")
                 return None
             return [self._value(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._scalar(node, path)

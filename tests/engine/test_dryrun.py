@@ -53,10 +53,11 @@ def test_matching_rule_renders_params_and_message_preview(project: Path) -> None
     assert whatsapp.skipped == "condition false"
 
 
-def test_accents_force_ucs2_and_steps_show_placeholders(project: Path) -> None:
+def test_whatsapp_preview_has_no_sms_segments_and_steps_show_placeholders(project: Path) -> None:
     (preview,) = dry_run(project).run([event(channel="whatsapp")])
     whatsapp = preview.rules[0].actions[2]
-    assert whatsapp.preview["encoding"] == "UCS-2"
+    assert "encoding" not in whatsapp.preview and "segments" not in whatsapp.preview
+    assert whatsapp.preview["length"] == len(whatsapp.params["body"])
     assert "<assign.technician_name>" in whatsapp.params["body"]
     assert whatsapp.fallback[0].preview["subject"] == "Lembrete de visita"
     assert whatsapp.fallback[0].preview["html"] == "<p>Olá Ana</p>"
@@ -101,3 +102,20 @@ def test_rendered_params_are_validated_again(project: Path) -> None:
     runner = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), {})
     (preview,) = runner.run([Event(type="x.y", data={"kind": "Not A Type"})])
     assert preview.rules[0].actions[0].error.startswith("invalid params after rendering: type:")
+
+
+def test_zoned_now_and_event_time_reach_cel_as_utc(project: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    write(project / "rules/r.yaml", """
+        rules:
+          - id: late
+            on: x.y
+            if: now > event.at
+            do: [{event.emit: {type: a.b}}]
+        """)
+    runner = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), {})
+    zoned = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    event = Event(type="x.y", at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC))
+    (preview,) = runner.run([event], zoned)
+    assert preview.rules[0].matched is True  # 09:00 in São Paulo is 12:00 UTC

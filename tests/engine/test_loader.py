@@ -51,7 +51,8 @@ def test_duplicate_ids_across_files_name_both_places(project: Path) -> None:
 
 def test_all_problems_of_all_files_are_reported_sorted(project: Path) -> None:
     write(project / "rules/b.yaml", "rules:\n  - id: b\n    on: x.y\n    do: [{nope.send: {}}]\n")
-    write(project / "rules/a.yaml", "rules:\n  - id: a\n    on: x.y\n    if: 'data.x >'\n    do: [{event.emit: {type: a.b}}]\n")
+    write(project / "rules/a.yaml",
+          "rules:\n  - id: a\n    on: x.y\n    if: 'data.x >'\n    do: [{event.emit: {type: a.b}}]\n")
     result = load_rules(["rules"], "templates")
     assert [(p.file, p.line) for p in result.problems] == [("rules/a.yaml", 4), ("rules/b.yaml", 4)]
 

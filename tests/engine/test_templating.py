@@ -81,3 +81,10 @@ def test_layout_files_are_not_listed_as_templates(tmp_path: Path) -> None:
     write(tmp_path / "email/_layout.html", "<html>{% block body %}{% endblock %}</html>")
     write(tmp_path / "email/oi.subject", "s")
     assert TemplateStore(tmp_path).names("email") == ["oi"]
+
+
+def test_date_filter_on_a_missing_field_names_the_field() -> None:
+    value = compile_value("{{ data.appointment.starts_at | data_br }}")
+    with pytest.raises(TemplateRenderError) as caught:
+        value.render({"data": {"appointment": {}}})
+    assert "starts_at" in str(caught.value)

@@ -47,7 +47,8 @@ def test_python_tags_are_refused() -> None:
     assert problems_of("x: !!python/object/apply:os.system ['true']\n") == [
         "1:4: x: unsupported YAML tag '!!python/object/apply:os.system'",
     ]
-    assert problems_of("x: !!python/name:os.system\n") == ["1:4: x: unsupported YAML tag '!!python/name:os.system'"]
+    assert problems_of("x: !!python/name:os.system\n") == [
+        "1:4: x: unsupported YAML tag '!!python/name:os.system'"]
 
 
 def test_custom_tags_are_refused() -> None:
