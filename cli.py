@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 import cli_output as out
+from cli_db import db_app
 from engine.dryrun import DryRun
 from engine.errors import ConfigError, EventInputError
 from engine.events import read_events
@@ -160,6 +161,8 @@ def schema(
     for path in write_schemas(folder):
         console.print(f"wrote {path}")
 
+
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ class StartingWithinParams(QueryParams):
 
 class SlaAtRiskParams(QueryParams):
     hours: float = Field(4, gt=0, description="Open orders whose SLA ends within this many hours")
+    include_breached: bool = Field(False, description="Also orders already past their SLA")
 
 
 class UnassignedParams(QueryParams):

@@ -1,0 +1,123 @@
+"""Choosing a technician for a service order.
+
+Eligible: active, not deleted, in the order's region, holding every required
+skill, free during the order's scheduled window (no other live order or
+visit overlaps it) and, when working hours are set, working then. Among
+them ``least_loaded`` takes the one with the fewest live orders and
+``round_robin`` the one whose last assignment is oldest; ties go to the
+longest wait, then the name, so the choice is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from store.errors import NoEligibleTechnician
+from store.lifecycle import TERMINAL_STATUSES
+from store.models import Appointment, ServiceOrder, Technician
+from store.models.orders import ACTIVE_APPOINTMENT_STATUSES
+from store.models.technicians import WEEKDAYS
+
+Strategy = Callable[[Session, Sequence[Technician]], Technician]
+_NEVER = datetime.min
+
+
+def choose_technician(session: Session, order: ServiceOrder, strategy: str) -> Technician:
+    """The technician ``strategy`` picks; ``NoEligibleTechnician`` says why none qualified."""
+    candidates, excluded = eligible_technicians(session, order)
+    if not candidates:
+        raise NoEligibleTechnician(order.id, dict(excluded))
+    return STRATEGIES[strategy](session, candidates)
+
+
+def eligible_technicians(session: Session, order: ServiceOrder) -> tuple[list[Technician], Counter[str]]:
+    excluded: Counter[str] = Counter()
+    in_region = session.exec(
+        select(Technician).where(Technician.region == order.region, Technician.deleted_at.is_(None))
+    ).all()
+    others = session.exec(
+        select(sa.func.count()).select_from(Technician)
+        .where(Technician.region != order.region, Technician.deleted_at.is_(None))
+    ).one()
+    if others:
+        excluded["other region"] = others
+    required = set(order.required_skills)
+    candidates = []
+    for technician in in_region:
+        if not technician.active:
+            excluded["inactive"] += 1
+        elif not required <= set(technician.skills):
+            excluded["missing skills"] += 1
+        elif not works_during(technician, order.scheduled_start, order.scheduled_end):
+            excluded["outside working hours"] += 1
+        else:
+            candidates.append(technician)
+    busy = busy_technician_ids(session, order, [t.id for t in candidates])
+    if busy:
+        excluded["busy at the scheduled time"] += len(busy)
+    return [t for t in candidates if t.id not in busy], excluded
+
+
+def works_during(technician: Technician, start: datetime | None, end: datetime | None) -> bool:
+    """Within the day's working hours in the technician's time zone; no hours set means any time."""
+    if start is None or end is None or not technician.working_hours:
+        return True
+    zone = ZoneInfo(technician.time_zone)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    hours = technician.working_hours.get(WEEKDAYS[local_start.weekday()])
+    if not hours or local_start.date() != local_end.date():
+        return False
+    return hours[0] <= local_start.strftime("%H:%M") and local_end.strftime("%H:%M") <= hours[1]
+
+
+def busy_technician_ids(session: Session, order: ServiceOrder, technician_ids: list[str]) -> set[str]:
+    """Technicians with another live order or visit overlapping the order's window."""
+    start, end = order.scheduled_start, order.scheduled_end
+    if start is None or end is None or not technician_ids:
+        return set()
+    orders = (
+        select(ServiceOrder.technician_id)
+        .where(ServiceOrder.technician_id.in_(technician_ids), ServiceOrder.id != order.id,
+               ServiceOrder.status.not_in(TERMINAL_STATUSES),
+               ServiceOrder.scheduled_start < end, ServiceOrder.scheduled_end > start)
+    )
+    visits = (
+        select(Appointment.technician_id)
+        .where(Appointment.technician_id.in_(technician_ids), Appointment.order_id != order.id,
+               Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+               Appointment.starts_at < end, Appointment.ends_at > start)
+    )
+    return {row[0] for row in session.execute(sa.union(orders, visits))}
+
+
+def open_order_counts(session: Session, technician_ids: list[str]) -> dict[str, int]:
+    statement = (
+        select(ServiceOrder.technician_id, sa.func.count())
+        .where(ServiceOrder.technician_id.in_(technician_ids),
+               ServiceOrder.status.not_in(TERMINAL_STATUSES), ServiceOrder.deleted_at.is_(None))
+        .group_by(ServiceOrder.technician_id)
+    )
+    return {technician_id: count for technician_id, count in session.exec(statement)}
+
+
+def _waited(technician: Technician) -> datetime:
+    last = technician.last_assigned_at
+    return _NEVER if last is None else last.replace(tzinfo=None)
+
+
+def least_loaded(session: Session, candidates: Sequence[Technician]) -> Technician:
+    load = open_order_counts(session, [t.id for t in candidates])
+    return min(candidates, key=lambda t: (load.get(t.id, 0), _waited(t), t.name, t.id))
+
+
+def round_robin(session: Session, candidates: Sequence[Technician]) -> Technician:
+    return min(candidates, key=lambda t: (_waited(t), t.name, t.id))
+
+
+STRATEGIES: dict[str, Strategy] = {"least_loaded": least_loaded, "round_robin": round_robin}

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions; driven by ``store.migrate``, no alembic.ini needed."""

@@ -1,0 +1,23 @@
+"""Every table, imported here so ``SQLModel.metadata`` knows them all (migrations, checks)."""
+
+from store.models.accounting import AccountingSyncAudit, AccountingSyncRecord
+from store.models.admin import ApiClient, AuditLogEntry, Backup, FeatureFlag, Secret
+from store.models.base import Record
+from store.models.billing import Invoice, Payment
+from store.models.calendar import CalendarLink, CalendarSyncState
+from store.models.customers import Customer
+from store.models.events import Event
+from store.models.notifications import Notification
+from store.models.orders import Appointment, ServiceOrder
+from store.models.runs import DeadLetter, RuleRun, RuleStep
+from store.models.technicians import Technician
+from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
+
+metadata = Record.metadata
+
+__all__ = [
+    "AccountingSyncAudit", "AccountingSyncRecord", "ApiClient", "Appointment", "AuditLogEntry",
+    "Backup", "CalendarLink", "CalendarSyncState", "Customer", "DeadLetter", "Event",
+    "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
+    "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage", "metadata",
+]

@@ -1,0 +1,72 @@
+"""``service_orders.sla_at_risk`` and ``service_orders.unassigned``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from store.durations import parse_duration
+from store.errors import ValidationFailed
+from store.lifecycle import TERMINAL_STATUSES
+from store.models import Customer, ServiceOrder, Technician
+from store.payloads import columns, row_data
+from store.queries.common import check_at, literal_not_in
+from store.query_specs import SlaAtRiskParams, UnassignedParams
+
+
+def _with_people(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return (
+        sa.select(*columns("order"), *columns("customer"), *columns("technician"))
+        .join(Customer, Customer.id == ServiceOrder.customer_id)
+        .outerjoin(Technician, Technician.id == ServiceOrder.technician_id)
+        .where(ServiceOrder.deleted_at.is_(None), *conditions)
+    )
+
+
+def sla_at_risk(session: Session, at: datetime, params: SlaAtRiskParams) -> list[dict[str, Any]]:
+    """Live orders whose SLA ends within ``hours`` (served by ``ix_service_orders_sla_due_at``).
+
+    Orders already past their SLA are included only with ``include_breached``,
+    so a rule that warns before the breach does not fire again after it.
+    """
+    check_at(at)
+    window_end = at + timedelta(hours=params.hours)
+    lower = [] if params.include_breached else [ServiceOrder.sla_due_at >= at]
+    statement = _with_people(
+        literal_not_in(ServiceOrder.status, TERMINAL_STATUSES),
+        ServiceOrder.sla_due_at < window_end, ServiceOrder.sla_due_at.is_not(None), *lower,
+    ).order_by(ServiceOrder.sla_due_at, ServiceOrder.id)
+    rows = []
+    for row in session.execute(statement).mappings():
+        order = row_data("order", row)
+        assert order is not None
+        order["hours_left"] = round((row["order__sla_due_at"] - at).total_seconds() / 3600, 2)
+        rows.append({"order": order, "customer": row_data("customer", row),
+                     "technician": row_data("technician", row)})
+    return rows
+
+
+def unassigned(session: Session, at: datetime, params: UnassignedParams) -> list[dict[str, Any]]:
+    """Open orders without a technician created at least ``older_than`` ago.
+
+    Served by the partial ``ix_service_orders_unassigned_created_at``.
+    """
+    check_at(at)
+    try:
+        age = parse_duration(params.older_than)
+    except ValueError as exc:
+        raise ValidationFailed("older_than", str(exc)) from exc
+    statement = _with_people(
+        ServiceOrder.technician_id.is_(None), ServiceOrder.status == "open",
+        ServiceOrder.created_at <= at - age,
+    ).order_by(ServiceOrder.created_at, ServiceOrder.id)
+    rows = []
+    for row in session.execute(statement).mappings():
+        order = row_data("order", row)
+        assert order is not None
+        order["waiting_hours"] = round((at - row["order__created_at"]).total_seconds() / 3600, 2)
+        rows.append({"order": order, "customer": row_data("customer", row)})
+    return rows
