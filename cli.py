@@ -7,20 +7,25 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path as FsPath
 from typing import Annotated, NoReturn
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 import cli_output as out
 from cli_db import db_app
-from engine.dryrun import DryRun
-from engine.errors import ConfigError, EventInputError
-from engine.events import read_events
+from engine.dryrun import DryRun, EventPreview
+from engine.errors import ConfigError, DespachoError, EventInputError
+from engine.events import Event, read_events
 from engine.loader import load_rules
+from engine.problems import did_you_mean
 from engine.ruletests import discover_tests, run_tests
+from engine.scheduled import rule_fire_events
 from engine.schema import stale_schemas, write_schemas
 from engine.settings import Settings, load_settings
 from engine.templating import TemplateStore
+from store.db import make_engine, session_scope
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -99,32 +104,64 @@ def _dry_run_for(settings: Settings, rules: list[FsPath] | None) -> DryRun:
 @app.command("dry-run")
 def dry_run(
     ctx: typer.Context,
-    events: Annotated[str, typer.Argument(help="JSON or YAML file of events, JSON lines, or -")],
+    events: Annotated[str | None, typer.Argument(
+        help="JSON or YAML file of events, JSON lines, or -")] = None,
     rules: RulesOption = None,
     now: Annotated[datetime | None, typer.Option(help="Evaluate as if it were this time")] = None,
+    rule: Annotated[str | None, typer.Option(
+        "--rule", help="A scheduled rule to evaluate against the database (with --at)")] = None,
+    at: Annotated[datetime | None, typer.Option(
+        "--at", help="Fire time for --rule (default: now; naive means the configured zone)")] = None,
     output: FormatOption = OutputFormat.text,
 ) -> None:
     """Show which rules an event matches, why, and what they would do. Nothing is sent."""
     settings = settings_from(ctx)
     runner = _dry_run_for(settings, rules)
-    try:
-        parsed = read_events(events)
-    except EventInputError as exc:
-        out.print_problems(errors, exc.problems)
-        _fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
-    previews = runner.run(parsed, _aware(now))
+    if (events is None) == (rule is None):
+        _fail("give an EVENTS file, or --rule ID (with --at) for a scheduled rule")
+    if rule is not None:
+        previews = _scheduled_previews(runner, settings, rule, at)
+    else:
+        previews = runner.run(_read_events_or_exit(events or "-"), _aware(now, "UTC"))
     if output is OutputFormat.json:
         console.print(out.to_json({"results": [p.to_dict() for p in previews]}), soft_wrap=True)
     else:
         out.print_previews(console, previews)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _read_events_or_exit(source: str) -> list[Event]:
+    try:
+        return read_events(source)
+    except EventInputError as exc:
+        out.print_problems(errors, exc.problems)
+        _fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
+
+
+def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str,
+                        at: datetime | None) -> list[EventPreview]:
+    compiled = runner.ruleset.by_id.get(rule_id)
+    if compiled is None:
+        hint = did_you_mean(rule_id, runner.ruleset.by_id) or ""
+        _fail(f"no rule '{rule_id}' {hint}".strip())
+    fire_at = _aware(at, settings.timezone) or datetime.now(ZoneInfo(settings.timezone))
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            events = rule_fire_events(compiled, fire_at, session)
+    except (ValueError, DespachoError) as exc:
+        _fail(str(exc), EXIT_PROBLEMS)
+    except SQLAlchemyError as exc:
+        _fail(f"cannot read the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
+              "is it migrated? run 'despacho db upgrade'", EXIT_PROBLEMS)
+    finally:
+        engine.dispose()
+    return [runner.preview_rules(event, [compiled], fire_at) for event in events]
+
+
+def _aware(moment: datetime | None, zone: str) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
-    from zoneinfo import ZoneInfo
-
-    return moment.replace(tzinfo=ZoneInfo("UTC"))
+    return moment.replace(tzinfo=ZoneInfo(zone))
 
 
 @app.command("test")

@@ -22,7 +22,6 @@ from engine.conditions import (
     ConditionSyntaxError,
     compile_condition,
 )
-from engine.durations import parse_duration
 from engine.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
 from engine.problems import Path, Problem, did_you_mean
 from engine.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
@@ -37,6 +36,7 @@ from engine.templating import (
 )
 from engine.validation import problems_from_validation_error
 from engine.yamlsafe import Document
+from store.durations import parse_duration
 from store.query_specs import QUERY_SPECS
 
 ACTIONS = all_actions()

@@ -67,9 +67,13 @@ class DryRun:
         return [self.preview(event, now) for event in events]
 
     def preview(self, event: Event, now: datetime | None = None) -> EventPreview:
+        return self.preview_rules(event, self.ruleset.matcher.rules_for(event.type), now)
+
+    def preview_rules(self, event: Event, rules: list[CompiledRule],
+                      now: datetime | None = None) -> EventPreview:
+        """Evaluate ``event`` against the given rules (scheduled evaluations bypass the matcher)."""
         context = EvaluationContext(event, self.config, now)
-        rules = [self._rule(rule, context) for rule in self.ruleset.matcher.rules_for(event.type)]
-        return EventPreview(event.model_dump(mode="json"), rules)
+        return EventPreview(event.model_dump(mode="json"), [self._rule(r, context) for r in rules])
 
     def _rule(self, rule: CompiledRule, context: EvaluationContext) -> RulePreview:
         trace: list[ClauseResult] = []

@@ -24,8 +24,8 @@ from pydantic import (
 from typing_extensions import TypeAliasType
 
 from engine.cron import cron_trigger
-from engine.durations import parse_duration
 from engine.timezones import check_timezone
+from store.durations import parse_duration
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"

@@ -1,7 +1,7 @@
 """Durations in the admins' notation (``30s``, ``15m``, ``2h``, ``1d``, ``1h30m``).
 
-The same grammar as ``engine/durations.py``; repeated here because the store
-sits below the engine and imports nothing from it.
+The one implementation: the store sits at the bottom of the dependency
+graph, so the engine (rule options, delays) reads durations from here too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ _WHOLE = re.compile(r"^(\d+[smhdw])+$")
 
 
 def parse_duration(text: str) -> timedelta:
+    """Parse a duration; raises ``ValueError`` with the accepted form in the message."""
     compact = text.strip().replace(" ", "")
     if not _WHOLE.match(compact):
-        raise ValueError(f"invalid duration '{text}': use a number and a unit (s, m, h, d, w), e.g. '2h'")
-    return timedelta(seconds=sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(compact)))
+        raise ValueError(
+            f"invalid duration '{text}': use a number and a unit (s, m, h, d, w), e.g. '15m' or '1h30m'"
+        )
+    seconds = sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(compact))
+    if seconds <= 0:
+        raise ValueError(f"invalid duration '{text}': it must be longer than zero")
+    return timedelta(seconds=seconds)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from store.durations import parse_duration
 
 
 class QueryParams(BaseModel):
@@ -30,6 +32,12 @@ class SlaAtRiskParams(QueryParams):
 
 class UnassignedParams(QueryParams):
     older_than: str = Field("2h", description="Duration since creation, e.g. '2h'")
+
+    @field_validator("older_than")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)  # caught by `despacho validate`, not at the first fire
+        return value
 
 
 @dataclass(frozen=True)

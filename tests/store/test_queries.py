@@ -116,7 +116,7 @@ def test_bad_params_name_the_parameter(engine: sa.Engine, at: datetime) -> None:
     assert caught.value.field == "params.days"
     with pytest.raises(ValidationFailed) as caught:
         run(engine, "service_orders.unassigned", at, older_than="two hours")
-    assert caught.value.field == "older_than"
+    assert caught.value.field == "params.older_than"
     with pytest.raises(ValidationFailed, match="unknown query"):
         run(engine, "invoices.all", at)
 

@@ -1,0 +1,88 @@
+"""`despacho dry-run --rule ID --at ...` evaluates a scheduled rule against the database."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from typer.testing import CliRunner
+
+from cli import app
+from store.db import make_engine, session_scope
+from store.migrate import upgrade
+from store.seed import seed_demo
+from tests.conftest import write
+
+runner = CliRunner()
+AT = datetime(2026, 12, 1, 9, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
+
+RULES = """
+rules:
+  - id: overdue-sms
+    on: {cron: "0 9 * * *", for_each: invoices.overdue, params: {days: 3}}
+    if: data.invoice.days_overdue >= 3
+    do:
+      - sms.send: {to: "{{ data.customer.phone }}", body: "Fatura {{ data.invoice.number }} vencida"}
+  - id: nightly
+    on: {cron: "0 2 * * *"}
+    do:
+      - backup.run: {}
+"""
+
+
+def seeded_database(project: Path) -> str:
+    url = f"sqlite:///{project / 'demo.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with session_scope(engine) as session:
+        seed_demo(session, at=AT, customers=30, technicians=5, orders=200)
+    engine.dispose()
+    return url
+
+
+def test_for_each_rule_gives_one_evaluation_per_row(project: Path, monkeypatch) -> None:
+    write(project / "rules/r.yaml", RULES)
+    monkeypatch.setenv("DESPACHO_DATABASE__URL", seeded_database(project))
+    result = runner.invoke(app, ["dry-run", "--rule", "overdue-sms", "--at", "2026-12-01T09:00",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    results = json.loads(result.output)["results"]
+    assert results, "the demo company has overdue invoices"
+    for entry in results:
+        assert entry["event"]["type"] == "schedule" and entry["event"]["source"] == "scheduler"
+        assert entry["event"]["data"]["invoice"]["days_overdue"] >= 3
+        (rule,) = entry["rules"]
+        assert rule["matched"] and rule["actions"][0]["params"]["body"].startswith("Fatura ")
+    assert len({entry["event"]["id"] for entry in results}) == len(results)
+
+
+def test_schedule_without_for_each_is_one_evaluation(project: Path, monkeypatch) -> None:
+    write(project / "rules/r.yaml", RULES)
+    monkeypatch.setenv("DESPACHO_DATABASE__URL", f"sqlite:///{project / 'unused.db'}")
+    result = runner.invoke(app, ["dry-run", "--rule", "nightly", "--at", "2026-12-01T02:00",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.output)["results"]
+    assert entry["event"]["id"] == "nightly@2026-12-01T02:00:00-03:00"
+
+
+def test_unknown_rule_suggests_a_name(project: Path) -> None:
+    write(project / "rules/r.yaml", RULES)
+    result = runner.invoke(app, ["dry-run", "--rule", "overdue-smss"])
+    assert result.exit_code == 2
+    assert "did you mean 'overdue-sms'?" in result.output
+
+
+def test_unmigrated_database_says_how_to_fix_it(project: Path, monkeypatch) -> None:
+    write(project / "rules/r.yaml", RULES)
+    monkeypatch.setenv("DESPACHO_DATABASE__URL", f"sqlite:///{project / 'empty.db'}")
+    result = runner.invoke(app, ["dry-run", "--rule", "overdue-sms"])
+    assert result.exit_code == 1
+    assert "run 'despacho db upgrade'" in result.output
+
+
+def test_events_file_and_rule_are_exclusive(project: Path) -> None:
+    write(project / "rules/r.yaml", RULES)
+    assert runner.invoke(app, ["dry-run"]).exit_code == 2
