@@ -1,25 +1,35 @@
 """The connector interface: actions with params models, and the three verbs.
 
-A connector declares its actions (name -> ``ActionSpec``) and implements
-``check()`` (connectivity, no side effects), ``plan()`` (what it *would* do,
-for dry-run) and ``execute()`` (the effect). Failures raise
-``TransientError`` or ``PermanentError``; they never return a boolean.
+A connector declares its settings model and its actions (name ->
+``ActionSpec``) and implements ``check()`` (connectivity, no side effects),
+``plan()`` (what it *would* do, for dry-run) and ``execute()`` (the effect).
+Failures raise ``TransientError`` or ``PermanentError``; they never return a
+boolean. Delivery is at-least-once, so ``execute`` receives an idempotency
+key per (rule, event, action) and must not repeat an effect it already made.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
 from connectors.errors import PermanentError, TransientError
 
 __all__ = [
+    "ActionCall",
     "ActionSpec",
     "Connector",
+    "ConnectorSettings",
+    "OpenSettings",
     "Params",
     "PermanentError",
+    "Runtime",
     "TransientError",
 ]
 
@@ -28,6 +38,19 @@ class Params(BaseModel):
     """Base for every action's params: unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ConnectorSettings(BaseModel):
+    """Base for a connector's section under ``connectors:`` in the config."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    transport: str = "file"
+
+
+class OpenSettings(ConnectorSettings):
+    """Settings of connectors whose options arrive with their issues: any keys for now."""
+
+    model_config = ConfigDict(extra="allow")
 
 
 @dataclass(frozen=True)
@@ -46,23 +69,48 @@ class ActionSpec:
     outputs: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class ActionCall:
+    """Everything ``execute`` needs for one attempt of one step."""
+
+    action: str
+    params: Params
+    idempotency_key: str
+    message: dict[str, str] | None = None  # rendered template parts: subject, text, html
+    step_id: str | None = None
+    rule_id: str | None = None
+    event_id: str | None = None
+
+
+@dataclass
+class Runtime:
+    """What connectors may use besides their settings: the database and the outbox folder."""
+
+    outbox: Path
+    session: Callable[[], AbstractContextManager[Session]] | None = None
+    timezone: str = "America/Sao_Paulo"
+
+
 class Connector:
-    """Base class; subclasses set ``name`` and ``actions``."""
+    """Base class; subclasses set ``name``, ``actions`` and ``settings_model``."""
 
     name: ClassVar[str]
     actions: ClassVar[dict[str, ActionSpec]]
+    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+
+    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
+        self.settings = settings if settings is not None else self.settings_model()
+        self.runtime = runtime or Runtime(outbox=Path("var/outbox"))
 
     def check(self) -> dict[str, Any]:
         """Connectivity check with no side effects; raises a ``ConnectorError``."""
-        return {"target": "none", "detail": "nothing to check"}
+        return {"target": self.settings.transport, "detail": "nothing to check"}
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
-        """What ``execute`` would do, for dry-run: no I/O, no side effects.
-
-        ``message`` holds the rendered template parts (``subject``, ``text``,
-        ``html``) when the action uses a template.
-        """
+        """What ``execute`` would do, for dry-run: no I/O, no side effects."""
         return {}
 
-    def execute(self, action: str, params: Params, idempotency_key: str) -> dict[str, Any]:
-        raise PermanentError(f"{self.name}.{action} has no executor yet", code="not_implemented")
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        """Make the effect; return the outputs later steps read as ``steps.<id>``."""
+        raise PermanentError(f"{self.name}.{call.action} cannot run on transport "
+                             f"'{self.settings.transport}'", code="not_supported")

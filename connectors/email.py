@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionSpec, Connector, ConnectorSettings, Params
+
+
+class EmailSettings(ConnectorSettings):
+    transport: Literal["smtp", "file"] = "file"
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    from_: str = Field("despacho@example.com", alias="from")
+    timeout: float = 10.0
 
 Recipients = str | list[str]
 
@@ -34,6 +45,7 @@ class SendEmailParams(Params):
 
 class EmailConnector(Connector):
     name = "email"
+    settings_model = EmailSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendEmailParams, "Send an email", channel="email",
                            outputs=("message_id",)),

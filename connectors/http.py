@@ -6,7 +6,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionSpec, Connector, ConnectorSettings, Params
+
+
+class HttpSettings(ConnectorSettings):
+    transport: Literal["http", "file"] = "http"
+    allow_hosts: list[str] = Field(default_factory=list,
+                                   description="Hosts http.request may call; empty means any public host")
+    allow_private: bool = Field(False, description="Allow private and loopback addresses")
 
 
 class HttpRequestParams(Params):
@@ -19,6 +26,7 @@ class HttpRequestParams(Params):
 
 class HttpConnector(Connector):
     name = "http"
+    settings_model = HttpSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "request": ActionSpec("request", HttpRequestParams, "Make an HTTP request",
                               outputs=("status", "body")),

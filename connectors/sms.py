@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from connectors.base import ActionSpec, Connector, Params
 from connectors.sms_segments import count_segments, transliterate
+from connectors.twilio import TwilioSettings
 
 
 class SendSmsParams(Params):
@@ -45,6 +46,7 @@ def text_preview(text: str, *, max_segments: int | None = None, translit: bool =
 
 class SmsConnector(Connector):
     name = "sms"
+    settings_model = TwilioSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendSmsParams, "Send an SMS", channel="sms",
                            outputs=("message_sid",)),

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from connectors.base import ActionSpec, Connector, Params
+from connectors.twilio import TwilioSettings
 
 # Twilio refuses WhatsApp bodies longer than this.
 MAX_BODY_CHARACTERS = 1600
@@ -33,6 +34,7 @@ class SendWhatsAppParams(Params):
 
 class WhatsAppConnector(Connector):
     name = "whatsapp"
+    settings_model = TwilioSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendWhatsAppParams, "Send a WhatsApp message",
                            channel="whatsapp", outputs=("message_sid",)),

@@ -11,10 +11,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path as FsPath
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from connectors.base import OpenSettings
+from connectors.email import EmailSettings
+from connectors.http import HttpSettings
+from connectors.twilio import TwilioSettings
 from engine.errors import ConfigError
 from engine.problems import Problem
 from engine.validation import problems_from_validation_error
@@ -56,41 +60,16 @@ class CompanySettings(Section):
     website: str = ""
 
 
-class EmailSettings(Section):
-    transport: Literal["smtp", "file"] = "file"
-    host: str = "localhost"
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password: SecretStr | None = None
-    from_: str = Field("despacho@example.com", alias="from")
-    timeout: float = 10.0
-
-
-class TwilioSettings(Section):
-    transport: Literal["twilio", "file"] = "file"
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    from_: str = Field("", alias="from")
-    api_base_url: str = "https://api.twilio.com"
-    public_url: str | None = None
-
-
-class GenericConnectorSettings(Section):
-    """Connectors whose settings arrive with their issues: any keys for now."""
-
-    model_config = ConfigDict(extra="allow")
-    transport: str = "file"
-
-
 class ConnectorsSettings(Section):
+    """One section per connector; each connector module declares its own settings model."""
+
     email: EmailSettings = Field(default_factory=EmailSettings)
     sms: TwilioSettings = Field(default_factory=TwilioSettings)
     whatsapp: TwilioSettings = Field(default_factory=TwilioSettings)
-    calendar: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
-    accounting: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
-    backup: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
-    http: GenericConnectorSettings = Field(default_factory=GenericConnectorSettings)
+    calendar: OpenSettings = Field(default_factory=OpenSettings)
+    accounting: OpenSettings = Field(default_factory=OpenSettings)
+    backup: OpenSettings = Field(default_factory=OpenSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
 
 class Settings(Section):
