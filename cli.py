@@ -13,6 +13,9 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
+import cli_api
+import cli_check
+import cli_ops
 import cli_output as out
 from cli_db import db_app
 from engine.dryrun import DryRun, EventPreview
@@ -200,6 +203,9 @@ def schema(
 
 
 app.add_typer(db_app, name="db")
+cli_ops.register(app)
+cli_api.register(app)
+cli_check.register(app)
 
 
 def main() -> None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionCall, ActionSpec, Connector, Params
+from connectors.recorded import write_to_outbox
 
 
 class SyncInvoiceParams(Params):
@@ -29,3 +30,6 @@ class AccountingConnector(Connector):
                                    "Record the payment in the accounting system",
                                    outputs=("external_id",)),
     }
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        return write_to_outbox(self, call)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionCall, ActionSpec, Connector, Params
+from connectors.recorded import write_to_outbox
 
 
 class RunBackupParams(Params):
@@ -21,3 +22,6 @@ class BackupConnector(Connector):
         "run": ActionSpec("run", RunBackupParams, "Back up the database",
                           outputs=("backup_id", "path", "size_bytes")),
     }
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        return write_to_outbox(self, call)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionCall, ActionSpec, Connector, Params
+from connectors.recorded import write_to_outbox
 
 
 class CreateEventParams(Params):
@@ -45,3 +46,6 @@ class CalendarConnector(Connector):
                                    outputs=("event_id",)),
         "cancel_event": ActionSpec("cancel_event", CancelEventParams, "Cancel a calendar event"),
     }
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        return write_to_outbox(self, call)

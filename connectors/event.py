@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import Field
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionCall, ActionSpec, Connector, Params
+from connectors.errors import PermanentError
+from store.eventlog import insert_event
 
 
 class EmitEventParams(Params):
@@ -20,3 +23,15 @@ class EventConnector(Connector):
     actions: ClassVar[dict[str, ActionSpec]] = {
         "emit": ActionSpec("emit", EmitEventParams, "Emit an event", outputs=("event_id",)),
     }
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        """Store the event; its id derives from the step's key, so a re-run stores it once."""
+        if self.runtime.session is None:
+            raise PermanentError("event.emit needs the database", code="no_database")
+        params = call.params
+        assert isinstance(params, EmitEventParams)
+        event_id = f"emit:{call.idempotency_key}"
+        with self.runtime.session() as session:
+            insert_event(session, event_id, params.type, params.data, occurred_at=datetime.now(UTC),
+                         source=f"rule:{call.rule_id}" if call.rule_id else "rule")
+        return {"event_id": event_id}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionCall, ActionSpec, Connector, Params
+from connectors.errors import PermanentError
+from store.effects import record_effect, recorded_outputs
+from store.errors import IllegalTransition, NotFound, ValidationFailed
+from store.service_orders import assign_technician, set_status
 
 OrderStatus = Literal["open", "assigned", "scheduled", "in_progress", "on_hold", "completed", "cancelled"]
 
@@ -27,3 +31,28 @@ class OrderConnector(Connector):
                                  "Move a service order to another status",
                                  outputs=("previous_status", "status")),
     }
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        """Change the order and record the effect in one transaction: a re-run changes nothing."""
+        if self.runtime.session is None:
+            raise PermanentError("order actions need the database", code="no_database")
+        with self.runtime.session() as session:
+            done = recorded_outputs(session, call.idempotency_key)
+            if done is not None:
+                return done
+            try:
+                outputs = self._change(session, call)
+            except (IllegalTransition, NotFound, ValidationFailed) as exc:
+                raise PermanentError(str(exc), code=type(exc).__name__.lower()) from exc
+            record_effect(session, call.idempotency_key, f"order.{call.action}", outputs)
+            return outputs
+
+    def _change(self, session: Any, call: ActionCall) -> dict[str, Any]:
+        params = call.params
+        if isinstance(params, AssignTechnicianParams):
+            assignment = assign_technician(session, params.order_id, params.strategy)
+            technician = assignment.technician
+            return {"technician_id": technician.id, "technician_name": technician.name}
+        assert isinstance(params, SetStatusParams)
+        change = set_status(session, params.order_id, params.status, params.reason)
+        return {"previous_status": change.previous, "status": change.status}

@@ -60,6 +60,18 @@ class CompanySettings(Section):
     website: str = ""
 
 
+class ExecutionSettings(Section):
+    """How steps run: worker threads, polling, and when stuck work is taken back."""
+
+    worker_threads: int = Field(8, ge=1, le=256)
+    poll_interval: float = Field(0.05, gt=0, le=10, description="Seconds between relay polls when idle")
+    running_timeout: float = Field(300, gt=0, description="Seconds before a running step is taken back")
+    queued_timeout: float = Field(30, gt=0, description="Seconds before a due queued step is sent again")
+    reap_interval: float = Field(5, gt=0, description="Seconds between reaper passes")
+    shutdown_timeout: float = Field(30, gt=0, description="Seconds in-flight steps get to finish on stop")
+    log_level: str = "INFO"
+
+
 class ConnectorsSettings(Section):
     """One section per connector; each connector module declares its own settings model."""
 
@@ -81,6 +93,7 @@ class Settings(Section):
     timezone: str = "America/Sao_Paulo"
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     company: CompanySettings = Field(default_factory=CompanySettings)
     connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)

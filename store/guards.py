@@ -51,10 +51,20 @@ def _check_references(session: Session, record: Record, column: sa.Column[Any], 
             continue  # a row pointing at itself
         # session.get looks in the identity map first: rows added in this
         # transaction (seeding) cost no query
+        if (target, value) in session.info.get(_PENDING, ()):
+            continue  # added in this same flush: the database will get both rows together
         with session.no_autoflush:
             found = session.get(target, value)
         if found is None:
             raise ValidationFailed(field, f"no {target.entity} with id '{value}'")
+
+
+_PENDING = "despacho_pending_rows"
+
+
+def _primary_key(record: Record) -> Any:
+    (column,) = record.__table__.primary_key.columns
+    return getattr(record, column.key)
 
 
 def _model_for_table(table: sa.Table) -> type[Record]:
@@ -66,6 +76,11 @@ def _model_for_table(table: sa.Table) -> type[Record]:
 
 @event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    session.info[_PENDING] = {
+        (type(record), sa.inspect(record).identity_key[1][0] if sa.inspect(record).identity_key
+         else _primary_key(record))
+        for record in session.new if isinstance(record, Record)
+    }
     for record in list(session.new):
         if isinstance(record, Record):
             check_record(session, record, changed_only=False)

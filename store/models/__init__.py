@@ -6,6 +6,7 @@ from store.models.base import Record
 from store.models.billing import Invoice, Payment
 from store.models.calendar import CalendarLink, CalendarSyncState
 from store.models.customers import Customer
+from store.models.effects import ActionEffect
 from store.models.events import Event
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
@@ -16,7 +17,7 @@ from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
 metadata = Record.metadata
 
 __all__ = [
-    "AccountingSyncAudit", "AccountingSyncRecord", "ApiClient", "Appointment", "AuditLogEntry",
+    "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient", "Appointment", "AuditLogEntry",
     "Backup", "CalendarLink", "CalendarSyncState", "Customer", "DeadLetter", "Event",
     "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
     "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage", "metadata",

@@ -22,10 +22,13 @@ class RuleRun(Record, table=True):
     """One evaluation of one rule against one event (or one ``for_each`` row).
 
     ``skip_reason`` says why nothing ran (condition false, dedupe, throttle),
-    ``held_until`` when quiet hours postponed it. Indexes: ``(event_id,
-    rule_id)`` (what did this event trigger; dedupe within a window);
-    ``(rule_id, created_at)`` (a rule's history); ``(status, created_at)``
-    (dashboard: failed runs today).
+    ``held_until`` when quiet hours postponed it (a run held with no time is
+    waiting for the rule's active run, ``mode: queued``). Indexes:
+    ``(event_id, rule_id)`` (what did this event trigger); ``(rule_id,
+    created_at)`` (a rule's history); ``(status, created_at)`` (dashboard:
+    failed runs today); ``(rule_id, dedupe_key, created_at)`` and ``(rule_id,
+    throttle_key, created_at)`` (dedupe and throttle windows); ``(rule_id,
+    status)`` (``mode: single|queued``: is a run of this rule active?).
     """
 
     __tablename__ = "rule_runs"
@@ -33,6 +36,9 @@ class RuleRun(Record, table=True):
         sa.Index(None, "event_id", "rule_id"),
         sa.Index(None, "rule_id", "created_at"),
         sa.Index(None, "status", "created_at"),
+        sa.Index(None, "rule_id", "dedupe_key", "created_at"),
+        sa.Index(None, "rule_id", "throttle_key", "created_at"),
+        sa.Index(None, "rule_id", "status"),
     )
     entity: ClassVar[str] = "rule_run"
     normalizers: ClassVar[dict[str, Normalizer]] = {
@@ -46,6 +52,7 @@ class RuleRun(Record, table=True):
     status: str = Field(default="planned", max_length=20)
     skip_reason: str | None = Field(default=None, max_length=500)
     dedupe_key: str | None = Field(default=None, max_length=500)
+    throttle_key: str | None = Field(default=None, max_length=500)
     context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False,
                                     description="the for_each row or trace kept for dashboards")
     held_until: datetime | None = timestamp()

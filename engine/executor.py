@@ -1,0 +1,241 @@
+"""Running one step: claim it, render it, call the connector, record what happened.
+
+The claim and the record are two short transactions; the connector call sits
+between them, outside any transaction. If the process dies in between, the
+step stays ``running`` until the reaper queues it again, and the connector's
+idempotency key keeps the effect from happening twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from pydantic import ValidationError
+from sqlmodel import Session
+
+from connectors.base import ActionCall, Connector
+from connectors.errors import ConnectorError, PermanentError, TransientError
+from engine.conditions import ConditionEvaluationError
+from engine.context import EvaluationContext
+from engine.events import Event
+from engine.followups import FOLLOWUP_TYPES, RUN_COMPLETED, action_failed, run_completed
+from engine.retrying import backoff
+from engine.ruleset import CompiledAction, CompiledRule, RuleSet
+from engine.steps import after_death, after_success, outputs_so_far, queue_step, skip_leftovers
+from engine.templating import TemplateRenderError, TemplateStore
+from store.models.events import Event as EventRow
+from store.models.runs import DeadLetter, RuleRun, RuleStep
+from store.types import utcnow
+
+log = structlog.get_logger("despacho.executor")
+
+
+@dataclass
+class Claim:
+    step: RuleStep
+    run: RuleRun
+    event: Event
+    steps: dict[str, dict]
+
+
+@dataclass
+class Recorded:
+    """What a transaction decided: its steps to enqueue once it commits."""
+
+    status: str
+    queued: list[RuleStep] = field(default_factory=list)
+
+
+Transaction = Callable[[], Any]  # a context manager yielding a Session that commits on exit
+
+
+@dataclass
+class Executor:
+    rules: Callable[[], RuleSet]
+    connectors: dict[str, Connector]
+    templates: TemplateStore
+    config: dict[str, Any]
+    clock: Callable[[], datetime] = utcnow
+
+    # --- claim ------------------------------------------------------------------------------------
+
+    def claim(self, session: Session, step_id: str) -> Claim | None:
+        """Mark a due, queued step ``running``; ``None`` when another delivery got it first."""
+        now = self.clock()
+        table = RuleStep.__table__
+        claimed = session.execute(
+            sa.update(table)
+            .where(table.c.id == step_id, table.c.status == "queued",
+                   sa.or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now))
+            .values(status="running", attempts=table.c.attempts + 1, started_at=now)
+            .returning(table.c.id)
+        ).first()
+        if claimed is None:
+            return None
+        step = session.get(RuleStep, step_id, populate_existing=True)
+        run = session.get(RuleRun, step.run_id)
+        if run.status in ("planned", "held"):
+            run.status, run.started_at = "running", run.started_at or now
+        row = session.get(EventRow, run.event_id)
+        event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
+        return Claim(step, run, event, outputs_so_far(session, run.id))
+
+    # --- perform ----------------------------------------------------------------------------------
+
+    def perform(self, claim: Claim) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """Call the connector; returns (status, rendered params, outputs). Raises ``ConnectorError``."""
+        rule, action = self._definition(claim)
+        context = EvaluationContext(claim.event, self.config, self.clock())
+        if action.condition is not None:
+            try:
+                if not action.condition.holds(context.cel_with_steps(claim.steps)):
+                    return "skipped", {}, {}
+            except ConditionEvaluationError as exc:
+                raise PermanentError(f"condition: {exc}", code="condition_error") from exc
+        variables = context.for_actions(rule.id, claim.steps)
+        params, call = self._call(claim, action, variables)
+        connector = self.connectors[action.uses.split(".", 1)[0]]
+        return "succeeded", params, connector.execute(call)
+
+    def _definition(self, claim: Claim) -> tuple[CompiledRule, CompiledAction]:
+        rule = self.rules().by_id.get(claim.run.rule_id)
+        action = _find_action(rule.actions, claim.step.step_key) if rule else None
+        if rule is None or action is None or action.uses != claim.step.action:
+            raise PermanentError(f"rule '{claim.run.rule_id}' no longer has action "
+                                 f"'{claim.step.step_key}' ({claim.step.action})", code="rule_changed")
+        return rule, action
+
+    def _call(self, claim: Claim, action: CompiledAction, variables: dict[str, Any]
+              ) -> tuple[dict[str, Any], ActionCall]:
+        try:
+            rendered = action.params.render(variables)
+            params = action.spec.params.model_validate(rendered)
+            template = getattr(params, "template", None)
+            message = (self.templates.render(action.spec.channel, template, variables)
+                       if action.spec.channel and template else None)
+        except TemplateRenderError as exc:
+            raise PermanentError(str(exc), code="render_error") from exc
+        except ValidationError as exc:
+            raise PermanentError(f"params after rendering: {exc.errors(include_url=False)[0]['msg']}",
+                                 code="invalid_params") from exc
+        call = ActionCall(action=action.uses.split(".", 1)[1], params=params,
+                          idempotency_key=claim.step.idempotency_key, message=message,
+                          step_id=claim.step.id, rule_id=claim.run.rule_id, event_id=claim.event.id)
+        return rendered, call
+
+    # --- record -----------------------------------------------------------------------------------
+
+    def record_success(self, session: Session, step_id: str, status: str, params: dict[str, Any],
+                       outputs: dict[str, Any]) -> Recorded:
+        now = self.clock()
+        step = session.get(RuleStep, step_id, populate_existing=True)
+        if step.status != "running":
+            return Recorded(step.status)  # the reaper took it back meanwhile: its record wins
+        step.status, step.finished_at = status, now
+        step.params, step.output = params, outputs
+        step.last_error = step.error_code = None
+        log.info("step_" + status, step_id=step.id, run_id=step.run_id, action=step.action,
+                 attempts=step.attempts)
+        return self._move_on(session, step, after_success(session, step), now, status)
+
+    def record_failure(self, session: Session, step_id: str, error: ConnectorError) -> Recorded:
+        now = self.clock()
+        step = session.get(RuleStep, step_id, populate_existing=True)
+        if step.status != "running":
+            return Recorded(step.status)
+        step.last_error = str(error)[:2000]
+        step.error_code = getattr(error, "code", None) or ("transient" if isinstance(error, TransientError)
+                                                           else None)
+        if isinstance(error, TransientError) and step.attempts < step.max_attempts:
+            return self._retry_later(session, step, error, now)
+        return self.kill(session, step, now)
+
+    def _retry_later(self, session: Session, step: RuleStep, error: TransientError, now: datetime
+                     ) -> Recorded:
+        rule = self.rules().by_id.get(self._rule_id(session, step))
+        action = _find_action(rule.actions, step.step_key) if rule else None
+        policy = action.retry if action else None
+        wait = backoff(policy, step.attempts, error.retry_after) if policy else None
+        queue_step(step, now, now + wait if wait else now)
+        log.warning("step_retry", step_id=step.id, run_id=step.run_id, action=step.action,
+                    attempts=step.attempts, error=step.last_error,
+                    retry_in=wait.total_seconds() if wait else 0)
+        return Recorded("queued", [step])
+
+    def kill(self, session: Session, step: RuleStep, now: datetime) -> Recorded:
+        """The step failed for good: dead letter, ``action.failed``, then its fallback or the run ends."""
+        run = session.get(RuleRun, step.run_id)
+        step.status, step.finished_at = "dead", now
+        session.add(DeadLetter(step_id=step.id, rule_id=run.rule_id, event_id=run.event_id,
+                               action=step.action, params=step.params, error=step.last_error or "failed",
+                               error_code=step.error_code, attempts=step.attempts))
+        log.error("step_dead", step_id=step.id, run_id=run.id, rule_id=run.rule_id, action=step.action,
+                  attempts=step.attempts, error=step.last_error, error_code=step.error_code)
+        if not self._is_followup(session, run):
+            action_failed(session, run, step, now)
+        return self._move_on(session, step, after_death(session, step), now, "dead")
+
+    def _move_on(self, session: Session, step: RuleStep, move, now: datetime, status: str) -> Recorded:
+        recorded = Recorded(status)
+        if move.queue is not None and move.queue.status != "pending":
+            return recorded  # the chain already moved past it (a dead letter retried late)
+        if move.queue is not None:
+            action = self._action_of(session, move.queue)
+            delay = action.delay if action else None
+            queue_step(move.queue, now, now + delay if delay else None)
+            recorded.queued.append(move.queue)
+        if move.run_status is not None:
+            recorded.queued.extend(self._finish_run(session, step.run_id, move.run_status, now))
+        return recorded
+
+    def _finish_run(self, session: Session, run_id: str, status: str, now: datetime) -> list[RuleStep]:
+        run = session.get(RuleRun, run_id)
+        run.status, run.finished_at = status, now
+        skip_leftovers(session, run.id, now)
+        log.info("run_" + status, run_id=run.id, rule_id=run.rule_id, event_id=run.event_id)
+        if not self._is_followup(session, run) and self.rules().matcher.rules_for(RUN_COMPLETED):
+            run_completed(session, run, now)
+        return self._release_waiting(session, run.rule_id, now)
+
+    def _release_waiting(self, session: Session, rule_id: str, now: datetime) -> list[RuleStep]:
+        """``mode: queued``: the oldest run waiting for this rule's active run starts now."""
+        waiting = session.execute(
+            sa.select(RuleRun).where(RuleRun.rule_id == rule_id, RuleRun.status == "held",
+                                     RuleRun.held_until.is_(None))
+            .order_by(RuleRun.created_at).limit(1)
+        ).scalar_one_or_none()
+        if waiting is None:
+            return []
+        first = session.execute(
+            sa.select(RuleStep).where(RuleStep.run_id == waiting.id, RuleStep.fallback_of.is_(None))
+            .order_by(RuleStep.position).limit(1)
+        ).scalar_one()
+        waiting.status = "planned"
+        queue_step(first, now)
+        return [first]
+
+    def _is_followup(self, session: Session, run: RuleRun) -> bool:
+        row = session.get(EventRow, run.event_id) if run.event_id else None
+        return row is not None and row.type in FOLLOWUP_TYPES
+
+    def _rule_id(self, session: Session, step: RuleStep) -> str:
+        return session.get(RuleRun, step.run_id).rule_id
+
+    def _action_of(self, session: Session, step: RuleStep) -> CompiledAction | None:
+        rule = self.rules().by_id.get(self._rule_id(session, step))
+        return _find_action(rule.actions, step.step_key) if rule else None
+
+
+def _find_action(actions: tuple[CompiledAction, ...], key: str | None) -> CompiledAction | None:
+    for action in actions:
+        if action.key == key:
+            return action
+        found = _find_action(action.fallback, key)
+        if found is not None:
+            return found
+    return None

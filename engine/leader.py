@@ -1,0 +1,85 @@
+"""Which daemon fires the schedules: a Redis lock with a lease, renewed while alive.
+
+Leadership only decides who tries; the unique claim per (trigger, fire time)
+in the event log is what makes a brief double leader harmless.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import structlog
+
+log = structlog.get_logger("despacho.leader")
+
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class AlwaysLeader:
+    """The embedded daemon is alone: it always leads."""
+
+    def is_leader(self) -> bool:
+        return True
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class RedisLeader:
+    def __init__(self, client, key: str = "despacho:scheduler:leader", lease_ms: int = 10_000) -> None:
+        self.client = client
+        self.key = key
+        self.lease_ms = lease_ms
+        self.token = uuid.uuid4().hex
+        self._leading = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def is_leader(self) -> bool:
+        return self._leading
+
+    def tick(self) -> bool:
+        """Take the lock if free, renew it if ours; returns whether we lead now."""
+        if self._leading:
+            self._leading = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.lease_ms))
+        if not self._leading:
+            self._leading = bool(self.client.set(self.key, self.token, nx=True, px=self.lease_ms))
+            if self._leading:
+                log.info("became_leader", key=self.key)
+        return self._leading
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="despacho-leader", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception as exc:
+                self._leading = False
+                log.warning("leader_redis_error", error=str(exc))
+            self._stop.wait(self.lease_ms / 3000)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=2)
+        if self._leading:
+            self.client.eval(_RELEASE, 1, self.key, self.token)
+            self._leading = False

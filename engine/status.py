@@ -1,0 +1,56 @@
+"""Counters per connector, read from the step rows (the truth, shared by every process)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from store.models.events import Event
+from store.models.runs import DeadLetter, RuleStep
+
+
+@dataclass
+class ConnectorCounters:
+    completed: int = 0
+    failed: int = 0  # failed attempts, retried or not
+    retried: int = 0  # attempts after the first
+    dead: int = 0
+    queued: int = 0
+    running: int = 0
+
+
+@dataclass
+class Status:
+    connectors: dict[str, ConnectorCounters] = field(default_factory=dict)
+    undispatched_events: int = 0
+    open_dead_letters: int = 0
+
+
+def read_status(session: Session) -> Status:
+    status = Status()
+    rows = session.execute(
+        sa.select(RuleStep.action, RuleStep.status, sa.func.count(),
+                  sa.func.coalesce(sa.func.sum(RuleStep.attempts), 0))
+        .group_by(RuleStep.action, RuleStep.status)
+    )
+    for action, step_status, count, attempts in rows:
+        counters = status.connectors.setdefault(action.split(".", 1)[0], ConnectorCounters())
+        extra = max(0, int(attempts) - count)  # every attempt after a step's first was a retry
+        counters.retried += extra
+        if step_status == "succeeded":
+            counters.completed += count
+            counters.failed += extra
+        elif step_status == "dead":
+            counters.dead += count
+            counters.failed += int(attempts)
+        elif step_status in ("queued", "running"):
+            setattr(counters, step_status, getattr(counters, step_status) + count)
+            counters.failed += extra
+    status.undispatched_events = session.execute(
+        sa.select(sa.func.count()).select_from(Event).where(Event.dispatched_at.is_(None))).scalar_one()
+    status.open_dead_letters = session.execute(
+        sa.select(sa.func.count()).select_from(DeadLetter).where(DeadLetter.resolved_at.is_(None))
+    ).scalar_one()
+    return status
