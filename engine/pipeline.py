@@ -224,23 +224,23 @@ class Pipeline:
     def reap_once(self) -> int:
         """Take back steps stuck ``running``; send again due steps left ``queued``."""
         now = utcnow()
-        table = RuleStep.__table__
         with self.transaction() as session:
-            session.execute(
-                sa.update(table).where(table.c.status == "running",
-                                       table.c.started_at < now - self.timeouts.running)
-                .values(status="queued", queued_at=now - self.timeouts.queued, next_attempt_at=None))
-            stuck = list(session.exec(
+            taken_back = list(session.exec(
+                select(RuleStep).where(RuleStep.status == "running",
+                                       RuleStep.started_at < now - self.timeouts.running).limit(1000)))
+            forgotten = list(session.exec(
                 select(RuleStep).where(RuleStep.status == "queued",
                                        RuleStep.queued_at < now - self.timeouts.queued,
                                        sa.or_(RuleStep.next_attempt_at.is_(None),
                                               RuleStep.next_attempt_at <= now))
                 .limit(1000)))
-            for step in stuck:
+            for step in taken_back:
+                step.status, step.next_attempt_at = "queued", None
+            for step in (*taken_back, *forgotten):
                 step.queued_at = now
-            self.enqueue_after_commit(session, stuck)
-        if stuck:
-            log.warning("steps_requeued", count=len(stuck))
-        return len(stuck)
+            self.enqueue_after_commit(session, [*taken_back, *forgotten])
+        if taken_back or forgotten:
+            log.warning("steps_requeued", running=len(taken_back), queued=len(forgotten))
+        return len(taken_back) + len(forgotten)
 
 
