@@ -26,7 +26,8 @@ def build_connectors(settings: Settings, runtime: Runtime) -> dict[str, Connecto
 def throttle_counter(settings: Settings) -> ThrottleCounter:
     """Shared through Redis when the broker is Redis (several workers); in the database otherwise."""
     if settings.broker.url.startswith(("redis://", "rediss://")):
-        return RedisThrottle(redis.Redis.from_url(settings.broker.url))
+        return RedisThrottle(redis.Redis.from_url(settings.broker.url),
+                             prefix=f"{settings.broker.namespace}:throttle:")
     return DatabaseThrottle()
 
 

@@ -38,10 +38,10 @@ class Parts:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, parts: Parts = Parts(), *, namespace: str = "despacho") -> None:
+    def __init__(self, settings: Settings, parts: Parts = Parts()) -> None:
         self.settings = settings
         self.parts = parts
-        self.namespace = namespace
+        self.namespace = namespace = settings.broker.namespace
         self.stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wake = threading.Event()

@@ -47,6 +47,7 @@ class RedisLeader:
         self.lease_ms = lease_ms
         self.token = uuid.uuid4().hex
         self._leading = False
+        self._tick_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,13 +56,14 @@ class RedisLeader:
 
     def tick(self) -> bool:
         """Take the lock if free, renew it if ours; returns whether we lead now."""
-        if self._leading:
-            self._leading = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.lease_ms))
-        if not self._leading:
-            self._leading = bool(self.client.set(self.key, self.token, nx=True, px=self.lease_ms))
+        with self._tick_lock:  # the renew thread and a caller must not overwrite each other's answer
             if self._leading:
-                log.info("became_leader", key=self.key)
-        return self._leading
+                self._leading = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.lease_ms))
+            if not self._leading:
+                self._leading = bool(self.client.set(self.key, self.token, nx=True, px=self.lease_ms))
+                if self._leading:
+                    log.info("became_leader", key=self.key)
+            return self._leading
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="despacho-leader", daemon=True)

@@ -70,10 +70,14 @@ class Pipeline:
         if self.send is None:
             return
         now = utcnow()
-        for step in steps:
+        for index, step in enumerate(steps):
             due = step.next_attempt_at
             delay = max(0, int((due - now).total_seconds() * 1000)) if due else 0
-            self.send(step.id, delay)
+            try:
+                self.send(step.id, delay)
+            except Exception as exc:  # the broker is away; the rows are committed and the reaper resends
+                log.warning("send_failed", unsent=len(steps) - index, error=str(exc))
+                return
 
     @staticmethod
     def enqueue_after_commit(session: Session, steps: list[RuleStep]) -> None:

@@ -43,6 +43,7 @@ class DatabaseSettings(Section):
 
 class BrokerSettings(Section):
     url: str = Field("stub://", description="stub:// (in-process) or redis://host:port/db")
+    namespace: str = Field("despacho", description="Prefix of every Redis key (queues, locks, throttles)")
 
 
 class ApiSettings(Section):
