@@ -17,7 +17,8 @@ from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
 metadata = Record.metadata
 
 __all__ = [
-    "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient", "Appointment", "AuditLogEntry",
+    "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient", "Appointment",
+    "AuditLogEntry",
     "Backup", "CalendarLink", "CalendarSyncState", "Customer", "DeadLetter", "Event",
     "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
     "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage", "metadata",
