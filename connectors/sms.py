@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
+from sqlmodel import Session
 
-from connectors.base import ActionSpec, Connector, Params
+from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
+from connectors.errors import PermanentError
+from connectors.notifications import Ledger, Message, Sent, recorded
+from connectors.outbox import write_once
+from connectors.phones import to_e164
 from connectors.sms_segments import count_segments, transliterate
-from connectors.twilio import TwilioSettings
+from connectors.twilio import OPTED_OUT, TwilioMessages, TwilioSettings, check_twilio
+from store.messaging import customer_by_phone
+from store.models import Customer
 
 
 class SendSmsParams(Params):
@@ -49,10 +57,85 @@ class SmsConnector(Connector):
     settings_model = TwilioSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendSmsParams, "Send an SMS", channel="sms",
-                           outputs=("message_sid",)),
+                           outputs=("message_sid", "status", "segments", "notification_id")),
     }
+    settings: TwilioSettings
+
+    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
+        super().__init__(settings, runtime)
+        self._twilio: TwilioMessages | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def twilio(self) -> TwilioMessages:
+        """One client per connector: its HTTP session keeps connections to Twilio open."""
+        with self._lock:
+            if self._twilio is None:
+                self._twilio = TwilioMessages(self.settings)
+            return self._twilio
+
+    def check(self) -> dict[str, Any]:
+        return check_twilio(self.settings, self.runtime, lambda: self.twilio, "sms")
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendSmsParams)
         text = message["text"] if message else params.body or ""
         return text_preview(text, max_segments=params.max_segments, translit=params.transliterate)
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        params = call.params
+        assert isinstance(params, SendSmsParams)
+        preview = self.plan(call.action, params, call.message)
+        ledger = Ledger(self.runtime, "sms")
+        record = Message(channel="sms", recipient=params.to or "(empty)", body=preview["text"],
+                         template=params.template, encoding=preview["encoding"],
+                         segments=preview["segments"])
+        try:
+            to = to_e164(params.to, self.settings.default_region)
+        except PermanentError as invalid:
+            ledger.refuse(call, record, invalid)
+        record.recipient = to
+        too_long = _segments_problem(preview, params)
+        if too_long is not None:
+            ledger.refuse(call, record, too_long)
+
+        def customer(session: Session) -> Customer | None:
+            return customer_by_phone(session, to)
+
+        attempt = ledger.begin(call, record, customer=customer)
+        if attempt.previous is not None:
+            return _outputs(attempt.previous, preview)
+
+        def send() -> Sent:
+            if self.settings.transport == "file":
+                path, _ = write_once(self.runtime.outbox, "sms", call.idempotency_key, {
+                    "to": to, "from": self.settings.from_, **preview})
+                return Sent("file", path.stem)
+            sent = self.twilio.send(to=to, from_=self.settings.from_, body=preview["text"])
+            return Sent("twilio", sent.sid, sent.status)
+
+        def on_error(error: Exception) -> Any:
+            if isinstance(error, PermanentError) and error.code == str(OPTED_OUT):
+                ledger.opted_out(customer)
+            return None
+
+        return _outputs(recorded(attempt, send, on_error=on_error), preview)
+
+
+def _segments_problem(preview: dict[str, Any], params: SendSmsParams) -> PermanentError | None:
+    if preview["segments"] <= params.max_segments:
+        return None
+    hint = ("shorten the template" if params.transliterate
+            else "shorten the template, or set transliterate: true to stay in GSM-7")
+    return PermanentError(f"SMS to {params.to} is {preview['segments']} segments ({preview['encoding']}, "
+                          f"{preview['length']} units), over max_segments={params.max_segments}: {hint}",
+                          code="too_many_segments")
+
+
+def _outputs(recorded_outputs: dict[str, Any], preview: dict[str, Any]) -> dict[str, Any]:
+    outputs = {"message_sid": recorded_outputs["provider_id"], "status": recorded_outputs["status"],
+               "segments": preview["segments"], "encoding": preview["encoding"],
+               "notification_id": recorded_outputs.get("notification_id")}
+    if recorded_outputs.get("duplicate"):
+        outputs["duplicate"] = True
+    return outputs

@@ -1,0 +1,147 @@
+"""``despacho check``: can each messaging connector reach its provider? Nothing is sent."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import cli_output as out
+from connectors.base import Connector, Runtime
+from connectors.email import EmailConnector
+from connectors.errors import ConnectorError, PermanentError
+from connectors.sms import SmsConnector
+from connectors.whatsapp import WhatsAppConnector
+from engine.errors import ConfigError
+from engine.settings import Settings, load_settings
+
+EXIT_FAILED, EXIT_USAGE = 1, 2
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Which(StrEnum):
+    email = "email"
+    sms = "sms"
+    whatsapp = "whatsapp"
+    all = "all"
+
+
+@dataclass
+class CheckResult:
+    connector: str
+    target: str
+    ok: bool
+    latency_ms: float
+    detail: str = ""
+    error: str = ""
+    code: str = ""
+    hint: str = ""
+
+
+def connectors_for(settings: Settings, which: Which) -> list[Connector]:
+    runtime = Runtime(outbox=settings.outbox.path, timezone=settings.timezone)
+    every: list[Connector] = [EmailConnector(settings.connectors.email, runtime),
+                              SmsConnector(settings.connectors.sms, runtime),
+                              WhatsAppConnector(settings.connectors.whatsapp, runtime)]
+    return [c for c in every if which is Which.all or c.name == which.value]
+
+
+def run_check(connector: Connector) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        found = connector.check()
+    except ConnectorError as exc:
+        code = exc.code if isinstance(exc, PermanentError) else "transient"
+        return CheckResult(connector.name, _target(connector), False, _ms(started), error=str(exc),
+                           code=code, hint=hint_for(connector, exc))
+    return CheckResult(connector.name, str(found.get("target", "")), True, _ms(started),
+                       detail=str(found.get("detail", "")),
+                       hint=_file_hint(connector) if connector.settings.transport == "file" else "")
+
+
+def hint_for(connector: Connector, error: ConnectorError) -> str:
+    """What to look at first, by the kind of failure."""
+    section = f"connectors.{connector.name}"
+    code = error.code if isinstance(error, PermanentError) else ""
+    if code in ("smtp_535", "smtp_534", "smtp_530"):
+        return f"check {section}.username and .password (SMTP_USERNAME / SMTP_PASSWORD)"
+    if code == "smtp_tls_verify":
+        return f"the certificate is not trusted: check {section}.host, or set {section}.ca_file"
+    if code in ("smtp_no_starttls", "smtp_not_supported"):
+        return f"check {section}.security and .port (starttls on 587, tls on 465)"
+    if code == "not_configured":
+        return f"set {section}.account_sid and .auth_token (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)"
+    if code == "20003":
+        return f"Twilio refused the credentials: check {section}.account_sid and .auth_token"
+    if code == "account_inactive":
+        return "the Twilio account is not active: see Twilio's console"
+    if connector.name == "email":
+        return f"is {section}.host:port right and reachable from here (firewall, DNS)?"
+    return f"is {section}.api_base_url reachable from here (proxy, DNS, firewall)?"
+
+
+def _file_hint(connector: Connector) -> str:
+    real = "smtp" if connector.name == "email" else "twilio"
+    return f"transport: file writes to the outbox; set transport: {real} to send"
+
+
+def _target(connector: Connector) -> str:
+    settings = connector.settings
+    if settings.transport == "file":
+        return "file"
+    if connector.name == "email":
+        return f"{settings.host}:{settings.port}"  # type: ignore[attr-defined]
+    return str(settings.api_base_url)  # type: ignore[attr-defined]
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def print_table(results: list[CheckResult]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("connector", "target", "result", "latency", "error", "hint"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        table.add_row(r.connector, r.target, "[green]ok[/]" if r.ok else "[red]failed[/]",
+                      f"{r.latency_ms:.0f} ms", r.error or r.detail, r.hint)
+    console.print(table)
+    failed = sum(not r.ok for r in results)
+    console.print(f"{failed} of {len(results)} checks failed" if failed else f"{len(results)} checks ok")
+
+
+def check(
+    ctx: typer.Context,
+    which: Annotated[Which, typer.Argument(help="email, sms, whatsapp or all")] = Which.all,
+    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Connect to each messaging provider (SMTP EHLO + AUTH, Twilio account fetch); send nothing."""
+    if output not in ("text", "json"):
+        errors.print(f"unknown --format '{output}' (text or json)")
+        raise typer.Exit(EXIT_USAGE)
+    root = ctx.find_root()
+    config = root.obj.get("config") if isinstance(root.obj, dict) else None
+    try:
+        settings = load_settings(config)
+    except ConfigError as exc:
+        out.print_problems(errors, exc.problems)
+        errors.print(f"invalid configuration: {out.problems_summary(exc.problems)}")
+        raise typer.Exit(EXIT_USAGE) from exc
+    results = [run_check(c) for c in connectors_for(settings, which)]
+    if output == "json":
+        console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},
+                                 ensure_ascii=False, indent=2), soft_wrap=True)
+    else:
+        print_table(results)
+    raise typer.Exit(0 if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)

@@ -1,0 +1,1 @@
+"""Local peers that speak the vendors' wire formats, so the real clients can be tested."""
