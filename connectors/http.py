@@ -1,12 +1,34 @@
-"""Plain HTTP requests to other systems."""
+"""Plain HTTP requests to other systems, guarded against SSRF.
+
+A rule's ``http.request`` may name any URL a template renders, so the
+connector refuses what a caller inside our network could abuse: hosts
+outside ``allow_hosts`` (when set), and private, loopback, link-local and
+other non-public addresses unless ``allow_private``. The address check runs
+at connect time on the address actually dialled (``_GuardedBackend``), so a
+DNS answer that changes between check and use, or a redirect towards an
+internal host, is refused too. The environment's proxies are ignored.
+"""
 
 from __future__ import annotations
 
+import email.utils
+import fnmatch
+import ipaddress
+import json
+import socket
+import time
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
+import httpcore
+import httpx
 from pydantic import Field
 
-from connectors.base import ActionSpec, Connector, ConnectorSettings, Params
+from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params
+from connectors.errors import PermanentError, TransientError
+
+MAX_REDIRECTS = 5
+MAX_BODY_CHARS = 65_536  # what later steps may read as steps.<id>.body
 
 
 class HttpSettings(ConnectorSettings):
@@ -24,6 +46,51 @@ class HttpRequestParams(Params):
     timeout: float = Field(10.0, gt=0, le=120)
 
 
+class BlockedAddress(PermanentError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="ssrf_blocked")
+
+
+def is_public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
+    return ip.is_global and not ip.is_multicast
+
+
+def host_allowed(host: str, allow_hosts: list[str]) -> bool:
+    """Exact names, or ``*.example.com`` patterns; an empty list allows every host."""
+    host = host.lower().rstrip(".")
+    return not allow_hosts or any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in allow_hosts)
+
+
+class _GuardedBackend(httpcore.SyncBackend):
+    """Resolves the host itself and dials only addresses that passed the check."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self.allow_private = allow_private
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        if not self.allow_private:
+            refused = [a for a in addresses if not is_public(a)]
+            if refused:
+                raise BlockedAddress(f"{host} resolves to a non-public address ({refused[0]}); "
+                                     "set connectors.http.allow_private to allow it")
+        error: Exception | None = None
+        for address in addresses:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error or httpcore.ConnectError(f"no address for {host}")
+
+
 class HttpConnector(Connector):
     name = "http"
     settings_model = HttpSettings
@@ -31,3 +98,85 @@ class HttpConnector(Connector):
         "request": ActionSpec("request", HttpRequestParams, "Make an HTTP request",
                               outputs=("status", "body")),
     }
+    settings: HttpSettings
+
+    def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
+        assert isinstance(params, HttpRequestParams)
+        return {"method": params.method, "url": params.url, "json": params.json_}
+
+    def execute(self, call: ActionCall) -> dict[str, Any]:
+        params = call.params
+        assert isinstance(params, HttpRequestParams)
+        if self.settings.transport != "http":
+            return super().execute(call)
+        self._check_url(params.url)
+        headers = {"Idempotency-Key": call.idempotency_key, **params.headers}
+        try:
+            with self._client(params.timeout) as client:
+                response = client.request(params.method, params.url, headers=headers,
+                                          json=params.json_ if params.json_ is not None else None)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{params.method} {params.url} timed out after {params.timeout} s") from exc
+        except httpx.TooManyRedirects as exc:
+            raise PermanentError(f"{params.url}: more than {MAX_REDIRECTS} redirects",
+                                 code="too_many_redirects") from exc
+        except httpx.TransportError as exc:
+            # BlockedAddress is no httpx error: it leaves client.request as it is (permanent)
+            raise TransientError(f"{params.method} {params.url}: {exc.__class__.__name__}: {exc}") from exc
+        return self._result(params, response)
+
+    def _client(self, timeout: float) -> httpx.Client:
+        transport = httpx.HTTPTransport(retries=0)
+        # httpx has no public hook for the network backend; the pool is rebuilt with the guarded one
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=_GuardedBackend(self.settings.allow_private))
+        return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=True,
+                            max_redirects=MAX_REDIRECTS, trust_env=False,
+                            event_hooks={"request": [self._check_request]})
+
+    def _check_request(self, request: httpx.Request) -> None:
+        # runs for the first request and for every redirect hop
+        self._check_url(str(request.url))
+
+    def _check_url(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PermanentError(f"'{url}' is not an http(s) URL with a host", code="invalid_url")
+        if not host_allowed(parts.hostname, self.settings.allow_hosts):
+            raise PermanentError(f"host '{parts.hostname}' is not in connectors.http.allow_hosts",
+                                 code="host_not_allowed")
+
+    def _result(self, params: HttpRequestParams, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise TransientError(f"{params.method} {params.url} answered {status}",
+                                 retry_after=retry_after(response.headers.get("retry-after")))
+        if status >= 400:
+            raise PermanentError(f"{params.method} {params.url} answered {status}: {response.text[:200]}",
+                                 code=f"http_{status}")
+        return {"status": status, "body": _body(response)}
+
+
+def _body(response: httpx.Response) -> Any:
+    text = response.text[:MAX_BODY_CHARS]
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            return json.loads(response.text)
+        except ValueError:
+            return text
+    return text
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date; ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (now if now is not None else time.time()))

@@ -1,0 +1,118 @@
+"""``create_app``: the FastAPI app with its routes, protections and shared context.
+
+Middlewares, outermost first: security headers → request id, metrics and
+audit → per-IP rate limit → body size limit → (CORS, when configured) → routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import sqlalchemy as sa
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import PlainTextResponse
+
+from api.audit import RequestAudit
+from api.auth import requires
+from api.clients import ClientCache
+from api.context import ApiContext
+from api.handlers import install_handlers
+from api.health import ReadinessChecks
+from api.intake import EventIntake
+from api.metrics import Metrics
+from api.middleware.body_limit import BodyLimit
+from api.middleware.ip_limit import IpRateLimit
+from api.middleware.observe import RequestObserver
+from api.middleware.security_headers import SecurityHeaders
+from api.ratelimit import RateLimiter, storage_uri
+from api.routes import billing, customers, events, health, operations, orders, token
+from api.schemas.errors import ERROR_RESPONSES
+from api.settings import ApiSettings, api_settings
+from api.tokens import TokenService, new_signing_key
+from api.webhooks import mount_webhooks
+from store.db import make_engine
+from store.keyring import load_or_create, parse_keys
+
+AUDIT_FLUSH_SECONDS = 1.0
+V1_ROUTERS = (token.router, events.router, customers.router, orders.router, billing.router,
+              operations.router)
+
+
+def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
+                  limiter: RateLimiter | None = None) -> ApiContext:
+    ring = (parse_keys(api.jwt_keys, "api.jwt_keys") if api.jwt_keys.strip()
+            else load_or_create(api.jwt_keys_file, new_signing_key, "api.jwt_keys_file"))
+    metrics = Metrics()
+    return ApiContext(
+        settings=settings, api=api, engine=engine,
+        tokens=TokenService(ring, issuer=api.issuer, audience=api.audience, ttl=api.token_ttl),
+        limiter=limiter or RateLimiter(storage_uri(api.rate_limit_storage, settings.broker.url),
+                                     api.rate_limit_prefix),
+        clients=ClientCache(engine), audit=RequestAudit(engine, metrics, enabled=api.audit_requests),
+        metrics=metrics, readiness=ReadinessChecks(engine, settings), intake=EventIntake(engine),
+    )
+
+
+def create_app(settings: Any, *, api: ApiSettings | None = None, engine: sa.Engine | None = None,
+               limiter: RateLimiter | None = None) -> FastAPI:
+    api = api or api_settings(settings)
+    ctx = build_context(settings, api, engine or make_engine(settings.database.url), limiter)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        flusher = asyncio.create_task(_flush_audit_forever(ctx))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await ctx.intake.stop()
+            await anyio.to_thread.run_sync(ctx.audit.flush)
+
+    app = FastAPI(title="despacho API", version="1", lifespan=lifespan,
+                  description="Events in, records managed, what the engine did read back. "
+                              "Errors are {\"error\": {\"code\", \"message\", \"details\"}}.")
+    app.state.ctx = ctx
+    install_handlers(app)
+    app.include_router(health.router)
+    _add_metrics_route(app, api)
+    for router in V1_ROUTERS:
+        app.include_router(router, responses=ERROR_RESPONSES)
+    mount_webhooks(app)
+    if api.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins,
+                           allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
+    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(IpRateLimit, limiter=ctx.limiter, limit=api.ip_rate_limit, metrics=ctx.metrics,
+                       trust_forwarded_for=api.trust_forwarded_for)
+    app.add_middleware(RequestObserver, audit=ctx.audit, metrics=ctx.metrics,
+                       trust_forwarded_for=api.trust_forwarded_for)
+    app.add_middleware(SecurityHeaders, https=api.public_url.startswith("https://"))
+    return app
+
+
+def _add_metrics_route(app: FastAPI, api: ApiSettings) -> None:
+    if api.metrics_public:
+        app.add_api_route("/metrics", health.metrics, methods=["GET"], tags=["health"],
+                          response_class=PlainTextResponse, responses=health.METRICS_RESPONSES)
+        return
+
+    async def protected_metrics(request: Request, principal: requires("metrics:read")) -> Response:
+        return await health.metrics(request)
+
+    app.add_api_route("/metrics", protected_metrics, methods=["GET"], tags=["health"],
+                      response_class=PlainTextResponse, responses=health.METRICS_RESPONSES)
+
+
+async def _flush_audit_forever(ctx: ApiContext) -> None:
+    while True:
+        await asyncio.sleep(AUDIT_FLUSH_SECONDS)
+        await anyio.to_thread.run_sync(ctx.audit.flush)

@@ -1,0 +1,55 @@
+"""The request audit trail: one row per request, buffered and written in batches.
+
+A commit per request would cost more than the request itself (see the
+benchmarks in DESIGN.md), so rows collect in memory and a background task
+writes them every ``interval`` seconds with one ``executemany``. A crash can
+lose the last interval's rows; critical actions do not go through here, they
+are written in their own transaction (``store.audit.record_action``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+
+from api.metrics import Metrics
+from store.audit import insert_entries
+from store.db import session_scope
+
+log = logging.getLogger("despacho.api")
+MAX_PENDING = 50_000  # past this (database down for long), the oldest rows are dropped
+
+
+class RequestAudit:
+    def __init__(self, engine: sa.Engine, metrics: Metrics, *, enabled: bool = True) -> None:
+        self.engine, self.metrics, self.enabled = engine, metrics, enabled
+        self._rows: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def add(self, row: dict[str, Any]) -> None:
+        if self.enabled:
+            with self._lock:
+                self._rows.append(row)
+
+    def flush(self) -> int:
+        """Write what is pending; on failure keep it for the next flush (bounded)."""
+        with self._lock:
+            rows, self._rows = self._rows, []
+        if not rows:
+            return 0
+        try:
+            with session_scope(self.engine) as session:
+                return insert_entries(session, rows)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("request audit rows not written (%d kept for retry): %s",
+                        len(rows), exc.__class__.__name__)
+            with self._lock:
+                self._rows = rows + self._rows
+                overflow = len(self._rows) - MAX_PENDING
+                if overflow > 0:
+                    del self._rows[:overflow]
+                    self.metrics.audit_dropped.inc(overflow)
+            return 0

@@ -1,0 +1,78 @@
+"""Readiness: can this process serve? The database and the broker must answer.
+
+Connectors are reported with their last check (cached for ``CONNECTOR_TTL``
+seconds, since a check may open a network connection) but do not make the
+API unready: a down SMS provider is a reason to retry sends, not to take the
+API out of the load balancer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import redis
+import sqlalchemy as sa
+
+from connectors.errors import ConnectorError
+from connectors.registry import connector_class
+
+CONNECTOR_TTL = 60.0
+CONNECTOR_SECTIONS = ("email", "sms", "whatsapp", "calendar", "accounting", "backup", "http")
+
+
+def check_database(engine: sa.Engine) -> dict[str, Any]:
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.SQLAlchemyError as exc:
+        # the class name only: the driver's message may include the URL and user
+        return {"status": "fail", "detail": exc.__class__.__name__}
+    return {"status": "ok"}
+
+
+def check_broker(url: str) -> dict[str, Any]:
+    if not url.startswith(("redis://", "rediss://")):
+        return {"status": "ok", "detail": "in-process broker"}
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except redis.RedisError as exc:
+        return {"status": "fail", "detail": exc.__class__.__name__}
+    return {"status": "ok"}
+
+
+class ReadinessChecks:
+    def __init__(self, engine: sa.Engine, settings: Any) -> None:
+        self.engine, self.settings = engine, settings
+        self._connectors: tuple[float, dict[str, Any]] | None = None
+
+    def run(self) -> tuple[bool, dict[str, Any]]:
+        database = check_database(self.engine)
+        broker = check_broker(self.settings.broker.url)
+        ready = database["status"] == "ok" and broker["status"] == "ok"
+        return ready, {"database": database, "broker": broker, "connectors": self.connectors()}
+
+    def connectors(self) -> dict[str, Any]:
+        if self._connectors is None or self._connectors[0] < time.monotonic():
+            self._connectors = (time.monotonic() + CONNECTOR_TTL, self._check_connectors())
+        return self._connectors[1]
+
+    def _check_connectors(self) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        sections = self.settings.connectors
+        for name in CONNECTOR_SECTIONS:
+            settings = getattr(sections, name)
+            cls = connector_class(name)
+            checked_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            try:
+                detail = cls(settings).check()
+                results[name] = {"status": "ok", "transport": settings.transport, "checked_at": checked_at,
+                                 "detail": str(detail.get("detail", ""))}
+            except (ConnectorError, OSError) as exc:
+                results[name] = {"status": "fail", "transport": settings.transport,
+                                 "checked_at": checked_at, "detail": str(exc)}
+        return results

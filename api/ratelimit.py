@@ -1,0 +1,77 @@
+"""Rate limits per client, per IP, and for ``/v1/token``, counted with ``limits``.
+
+The counters live in Redis in production, so every API process draws from the
+same budget, and in memory in the embedded mode. Windows are fixed (one
+increment per request). When the counter store fails the request goes
+through and the failure is logged: the limiter protects capacity, it is not
+an authorisation check.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+from limits import RateLimitItem, parse
+from limits.aio.strategies import FixedWindowRateLimiter
+from limits.errors import StorageError
+from limits.storage import storage_from_string
+
+from api.errors import RateLimited
+
+log = logging.getLogger("despacho.api")
+
+
+@dataclass(frozen=True)
+class LimitState:
+    limit: int
+    remaining: int
+    reset: int  # seconds until the window resets
+
+    def headers(self) -> dict[str, str]:
+        return {"RateLimit-Limit": str(self.limit), "RateLimit-Remaining": str(self.remaining),
+                "RateLimit-Reset": str(self.reset)}
+
+
+def storage_uri(configured: str, broker_url: str) -> str:
+    """``api.rate_limit_storage``, else the broker's Redis, else memory."""
+    uri = configured or (broker_url if broker_url.startswith(("redis://", "rediss://")) else "memory://")
+    return uri if uri.startswith("async+") else f"async+{uri}"
+
+
+class RateLimiter:
+    def __init__(self, uri: str, key_prefix: str = "despacho-rl") -> None:
+        options: dict[str, str | bool] = {"key_prefix": key_prefix}
+        if "redis" in uri:
+            options.update(implementation="redispy", wrap_exceptions=True)
+        self.storage = storage_from_string(uri, **options)
+        self.strategy = FixedWindowRateLimiter(self.storage)  # type: ignore[arg-type]
+        self._items: dict[str, RateLimitItem] = {}
+
+    def _item(self, limit: str) -> RateLimitItem:
+        item = self._items.get(limit)
+        if item is None:
+            item = self._items[limit] = parse(limit)
+        return item
+
+    async def hit(self, limit: str, kind: str, key: str) -> LimitState | None:
+        """Count one request; raise ``RateLimited`` past the limit. ``None`` if the store failed."""
+        item = self._item(limit)
+        try:
+            allowed = await self.strategy.hit(item, kind, key)
+            stats = await self.strategy.get_window_stats(item, kind, key)
+        except StorageError as exc:
+            log.warning("rate-limit store unavailable, request let through: %s", exc)
+            return None
+        reset = max(0, math.ceil(stats.reset_time - time.time()))
+        state = LimitState(item.amount, max(0, stats.remaining), reset)
+        if not allowed:
+            raise RateLimited(f"too many requests ({limit} per {kind}); retry in {max(reset, 1)} s",
+                              details={"limit": limit, "scope": kind},
+                              headers={**state.headers(), "Retry-After": str(max(reset, 1))})
+        return state
+
+    async def reset(self) -> None:
+        await self.storage.reset()

@@ -1,0 +1,62 @@
+"""``POST /v1/events``: the main way events enter despacho (one, or a batch)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request
+
+from api.auth import requires
+from api.context import ApiContext
+from api.crud import Cursor, DbSession, Limit, get_live, sort_type
+from api.errors import ApiError
+from api.schemas.common import Page
+from api.schemas.operations import AcceptedEvent, EventOut, EventsAccepted
+from engine.events import Event
+from store.listing import ListSpec, list_page
+from store.models import Event as EventRow
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+EVENTS = ListSpec(EventRow, ("occurred_at", "recorded_at"), ("type", "source"), "-recorded_at")
+API_SOURCE = "api"
+
+EventSort = sort_type(EVENTS)
+
+@router.post("", status_code=202, response_model=EventsAccepted,
+             responses={413: {"description": "Body or batch too large"}})
+async def post_events(request: Request, principal: requires("events:write"),
+                body: Annotated[Event | list[Event], Body()]) -> EventsAccepted:
+    """Store one event or a list of them in one transaction; 202 with their ids.
+
+    A 202 means committed. Idempotent by event ``id``: a redelivered id is
+    accepted with ``stored: false`` and changes nothing. Without an ``id`` one is generated, so give
+    one when the sender may retry. ``source`` defaults to ``api``.
+    """
+    ctx: ApiContext = request.app.state.ctx
+    events = body if isinstance(body, list) else [body]
+    if not events:
+        raise ApiError("the list of events is empty", code="empty_batch")
+    if len(events) > ctx.api.max_batch:
+        raise ApiError(f"{len(events)} events in one request; at most {ctx.api.max_batch}",
+                       code="batch_too_large")
+    events = [e if "source" in e.model_fields_set else e.model_copy(update={"source": API_SOURCE})
+              for e in events]
+    accepted = await ctx.intake.submit(events)  # shares a transaction with concurrent requests
+    for item in accepted:
+        ctx.metrics.events.labels("true" if item.stored else "false").inc()
+    return EventsAccepted(accepted=[AcceptedEvent(id=a.id, stored=a.stored) for a in accepted])
+
+
+@router.get("", response_model=Page[EventOut])
+def list_events(session: DbSession, principal: requires("events:read"), limit: Limit = 50,
+                cursor: Cursor = None, sort: EventSort = None,
+                type: Annotated[str | None, Query(max_length=100)] = None,
+                source: Annotated[str | None, Query(max_length=100)] = None) -> Page[EventOut]:
+    page = list_page(session, EVENTS, filters={"type": type, "source": source}, sort=sort,
+                     limit=limit, cursor=cursor)
+    return Page(items=[EventOut.model_validate(e) for e in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/{event_id}", response_model=EventOut)
+def get_event(session: DbSession, principal: requires("events:read"), event_id: str) -> EventOut:
+    return EventOut.model_validate(get_live(session, EventRow, event_id))

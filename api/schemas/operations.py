@@ -1,0 +1,138 @@
+"""Events, rules, runs, steps, notifications, dead letters and backups on the wire (read mostly)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from api.schemas.common import Output
+
+
+class AcceptedEvent(BaseModel):
+    id: str
+    stored: bool  # false: this id was already stored, the delivery changed nothing
+
+
+class EventsAccepted(BaseModel):
+    accepted: list[AcceptedEvent]
+
+
+class EventOut(Output):
+    id: str
+    type: str
+    source: str
+    occurred_at: datetime
+    recorded_at: datetime
+    payload: dict[str, Any]
+    dispatched_at: datetime | None
+
+
+class RuleOut(BaseModel):
+    id: str
+    file: str
+    line: int
+    enabled: bool
+    commit: str | None
+    rule: dict[str, Any]
+
+
+class RulesOut(BaseModel):
+    rules: list[RuleOut]
+    problems: list[dict[str, Any]]
+
+
+class RunOut(Output):
+    id: str
+    rule_id: str
+    event_id: str | None
+    status: str
+    skip_reason: str | None
+    dedupe_key: str | None
+    held_until: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class StepOut(Output):
+    id: str
+    run_id: str
+    position: int
+    step_key: str | None
+    action: str
+    fallback_of: str | None
+    output: dict[str, Any] | None
+    status: str
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    error_code: str | None
+    next_attempt_at: datetime | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class RunDetail(RunOut):
+    steps: list[StepOut]
+
+
+class NotificationOut(Output):
+    id: str
+    step_id: str | None
+    customer_id: str | None
+    channel: str
+    recipient: str
+    template: str | None
+    subject: str | None
+    status: str
+    provider: str | None
+    provider_id: str | None
+    segments: int | None
+    error_code: str | None
+    error_message: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+
+
+class DeadLetterOut(Output):
+    id: str
+    step_id: str
+    rule_id: str
+    event_id: str | None
+    action: str
+    error: str
+    error_code: str | None
+    attempts: int
+    created_at: datetime
+    resolved_at: datetime | None
+    resolution: str | None
+    resolved_by: str | None
+
+
+class RetriedOut(BaseModel):
+    requeued_step_ids: list[str]
+
+
+class DiscardedOut(BaseModel):
+    discarded: int
+
+
+class BackupOut(Output):
+    id: str
+    status: str
+    location: str | None
+    size_bytes: int | None
+    sha256: str | None
+    error: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    scope: str

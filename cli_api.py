@@ -1,0 +1,204 @@
+"""``despacho api``, ``api-client``, ``audit`` and ``secrets``: the API's face on the command line."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Annotated, NoReturn
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session
+
+import cli_output as out
+from api.scopes import SCOPES
+from api.server import load_api_config, serve
+from api.settings import secrets_settings
+from connectors.errors import DespachoError
+from engine.errors import ConfigError
+from engine.settings import Settings
+from store import api_clients
+from store.audit import query_entries, record_action
+from store.db import make_engine, session_scope
+from store.keyring import prepend_new_key
+from store.secrets import SecretBox, load_ring, new_fernet_key, rotate_secrets
+
+EXIT_PROBLEMS, EXIT_USAGE = 1, 2
+CLI_ACTOR = "cli"
+
+console = Console(highlight=False, soft_wrap=True)
+errors = Console(stderr=True, highlight=False, soft_wrap=True)
+client_app = typer.Typer(help="API clients: create (secret shown once), list, revoke.", no_args_is_help=True)
+secrets_app = typer.Typer(help="Secrets stored encrypted in the database.", no_args_is_help=True)
+JsonFlag = Annotated[str, typer.Option("--format", help="text or json")]
+
+
+def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
+    errors.print(message)
+    raise typer.Exit(code)
+
+
+def _settings(ctx: typer.Context) -> tuple[Settings, dict[str, str]]:
+    root = ctx.find_root()
+    config = root.obj.get("config") if isinstance(root.obj, dict) else None
+    try:
+        return load_api_config(config)
+    except ConfigError as exc:
+        out.print_problems(errors, exc.problems)
+        _fail(f"invalid configuration: {out.problems_summary(exc.problems)}", EXIT_USAGE)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    engine = make_engine(settings.database.url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    except sa.exc.OperationalError as exc:
+        _fail(f"cannot use the database: {exc.orig} (is it migrated? run 'despacho db upgrade')")
+    except DespachoError as exc:
+        _fail(str(exc))
+    finally:
+        engine.dispose()
+
+
+def _check_format(output: str) -> bool:
+    if output not in ("text", "json"):
+        _fail(f"--format must be text or json, not '{output}'", EXIT_USAGE)
+    return output == "json"
+
+
+def api_command(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="Default: api.host (127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: api.port (8000)", min=1, max=65535)] = None,
+) -> None:
+    """Serve the REST API and webhooks."""
+    settings, extra = _settings(ctx)
+    serve(settings, extra, host, port)
+
+
+@client_app.command("create")
+def create_client(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who uses it, e.g. 'erp'")],
+    scopes: Annotated[str, typer.Option("--scopes", help=f"Comma-separated: {', '.join(SCOPES)}")],
+    output: JsonFlag = "text",
+) -> None:
+    """Create a client; its secret is printed once and stored only as a hash."""
+    as_json = _check_format(output)
+    settings, _ = _settings(ctx)
+    wanted = [s.strip() for s in scopes.replace(" ", ",").split(",") if s.strip()]
+    with _session(settings) as session:
+        made = api_clients.create_client(session, name, wanted, known_scopes=SCOPES)
+        record_action(session, CLI_ACTOR, "api_client.create", entity_type="api_client",
+                      entity_id=made.client.key_prefix, details={"name": name, "scopes": made.client.scopes})
+    if as_json:
+        console.print(out.to_json({"client_id": made.client.key_prefix, "client_secret": made.secret}),
+                      soft_wrap=True)
+        return
+    console.print(f"client_id:     {made.client.key_prefix}\nclient_secret: {made.secret}\n"
+                  "(the secret is shown only now: store it in the calling system's secret store)")
+
+
+@client_app.command("list")
+def list_clients(
+    ctx: typer.Context,
+    include_revoked: Annotated[bool, typer.Option("--all", help="Include revoked clients")] = False,
+    output: JsonFlag = "text",
+) -> None:
+    """List API clients (never their secrets)."""
+    as_json = _check_format(output)
+    settings, _ = _settings(ctx)
+    with _session(settings) as session:
+        rows = [{"client_id": c.key_prefix, "name": c.name, "scopes": c.scopes,
+                 "created_at": c.created_at.isoformat(),
+                 "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
+                 "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
+                for c in api_clients.list_clients(session, include_revoked=include_revoked)]
+    if as_json:
+        console.print(out.to_json({"clients": rows}), soft_wrap=True)
+        return
+    table = Table("client_id", "name", "scopes", "last used", "revoked")
+    for row in rows:
+        table.add_row(row["client_id"], row["name"], " ".join(row["scopes"]), row["last_used_at"] or "-",
+                      row["revoked_at"] or "-")
+    console.print(table)
+
+
+@client_app.command("revoke")
+def revoke_client(ctx: typer.Context, client_id: Annotated[str, typer.Argument()]) -> None:
+    """Revoke a client: new tokens are refused at once, existing ones within seconds."""
+    settings, _ = _settings(ctx)
+    with _session(settings) as session:
+        client = api_clients.revoke_client(session, client_id)
+        record_action(session, CLI_ACTOR, "api_client.revoke", entity_type="api_client", entity_id=client_id)
+    console.print(f"revoked {client.key_prefix} ({client.name})")
+
+
+def audit_command(
+    ctx: typer.Context,
+    actor: Annotated[str | None, typer.Option(help="e.g. api_client:dc_..., ip:1.2.3.4, cli")] = None,
+    action: Annotated[str | None, typer.Option(help="e.g. http.request, dead_letters.retry")] = None,
+    entity: Annotated[str | None, typer.Option(help="Entity id (a route, a client id, ...)")] = None,
+    since: Annotated[datetime | None, typer.Option(help="From this time (ISO; naive means UTC)")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Before this time")] = None,
+    no_requests: Annotated[bool, typer.Option("--no-requests", help="Critical actions only")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    output: JsonFlag = "text",
+) -> None:
+    """Show the audit log, newest first."""
+    as_json = _check_format(output)
+    settings, _ = _settings(ctx)
+    with _session(settings) as session:
+        entries = query_entries(session, actor=actor, action=action, entity_id=entity,
+                                since=_utc(since), until=_utc(until), include_requests=not no_requests,
+                                limit=limit)
+        rows = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "entity_type": e.entity_type,
+                 "entity_id": e.entity_id, "details": e.details} for e in entries]
+    if as_json:
+        console.print(out.to_json({"entries": rows}), soft_wrap=True)
+        return
+    for row in rows:
+        details = " ".join(f"{k}={v}" for k, v in row["details"].items())
+        console.print(f"{row['at']}  {row['actor']}  {row['action']}  {row['entity_id'] or ''}  {details}")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+@secrets_app.command("rotate-key")
+def rotate_key(
+    ctx: typer.Context,
+    reencrypt_only: Annotated[bool, typer.Option(
+        "--reencrypt-only", help="Keys come from secrets.keys: put the new key first there, then run this")
+    ] = False,
+) -> None:
+    """Add a new current key to the keys file and re-encrypt every stored secret with it."""
+    settings, extra = _settings(ctx)
+    config = secrets_settings(settings, extra)
+    if config.keys.strip() and not reencrypt_only:
+        _fail("the keys come from the configuration (secrets.keys): add the new key first there and run "
+              "'despacho secrets rotate-key --reencrypt-only'", EXIT_USAGE)
+    try:
+        ring = load_ring(config) if reencrypt_only else \
+            prepend_new_key(config.keys_file, new_fernet_key, "secrets.keys_file")
+    except DespachoError as exc:
+        _fail(str(exc), EXIT_USAGE)
+    with _session(settings) as session:
+        box = SecretBox(ring)
+        changed = rotate_secrets(session, box)
+        record_action(session, CLI_ACTOR, "secrets.rotate_key", entity_type="secret",
+                      details={"key_id": box.key_id, "reencrypted": changed})
+    console.print(f"current key {box.key_id}; re-encrypted {changed} secret{'s' if changed != 1 else ''}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("api")(api_command)
+    app.add_typer(client_app, name="api-client")
+    app.command("audit")(audit_command)
+    app.add_typer(secrets_app, name="secrets")

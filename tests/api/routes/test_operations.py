@@ -1,0 +1,45 @@
+"""Rules as loaded (with file, line and commit), dead letters, runs and backups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from engine.settings import Settings
+
+RULE = """\
+rules:
+  - id: notify
+    on: invoice.paid
+    do:
+      - event.emit:
+          type: customer.notified
+"""
+
+
+def test_rules_are_listed_with_their_file_and_line(client: TestClient, settings: Settings,
+                                                   auth: Callable[..., dict[str, str]]) -> None:
+    (settings.rules.path / "a.yaml").write_text(RULE, encoding="utf-8")
+    body = client.get("/v1/rules", headers=auth("rules:read")).json()
+    assert body["problems"] == []
+    [rule] = body["rules"]
+    assert (rule["id"], rule["line"], rule["enabled"]) == ("notify", 2, True)
+    assert rule["file"].endswith("a.yaml")
+    assert rule["commit"] is None  # the temporary folder is not a git checkout
+    assert rule["rule"]["on"] == [{"event": "invoice.paid"}]
+    assert client.get("/v1/rules/notify", headers=auth("rules:read")).status_code == 200
+    assert client.get("/v1/rules/missing", headers=auth("rules:read")).status_code == 404
+
+
+def test_retrying_an_unknown_dead_letter_is_404(client: TestClient,
+                                                auth: Callable[..., dict[str, str]]) -> None:
+    response = client.post("/v1/dead-letters/unknown/retry", headers=auth("deadletters:write"))
+    assert response.status_code == 404
+    assert response.json()["error"]["details"]["entity"] == "dead_letter"
+
+
+def test_empty_lists_are_pages(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+    headers = auth("admin")
+    for path in ("/v1/runs", "/v1/steps", "/v1/notifications", "/v1/dead-letters", "/v1/backups"):
+        assert client.get(path, headers=headers).json() == {"items": [], "next_cursor": None}, path

@@ -1,0 +1,76 @@
+"""``despacho api-client``, ``audit`` and ``secrets rotate-key``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from store.db import make_engine, session_scope
+from store.models import Secret
+from store.secrets import SecretBox, SecretsSettings, get_secret, load_ring, put_secret
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith("DESPACHO_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("DESPACHO_DATABASE__URL", db_url)
+    return tmp_path
+
+
+def test_api_client_create_prints_the_secret_once_as_json_and_stores_only_a_hash(
+        cli_env: Path, db_url: str) -> None:
+    result = runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:write,orders:read",
+                                 "--format", "json"])
+    assert result.exit_code == 0, result.output
+    made = json.loads(result.stdout)
+    assert set(made) == {"client_id", "client_secret"}
+    listed = runner.invoke(app, ["api-client", "list", "--format", "json"])
+    [client] = json.loads(listed.stdout)["clients"]
+    assert client["client_id"] == made["client_id"]
+    assert client["scopes"] == ["events:write", "orders:read"]
+    assert made["client_secret"] not in listed.stdout
+    audit = runner.invoke(app, ["audit", "--action", "api_client.create", "--format", "json"])
+    assert json.loads(audit.stdout)["entries"][0]["entity_id"] == made["client_id"]
+
+
+def test_an_unknown_scope_is_refused_with_the_known_ones(cli_env: Path) -> None:
+    result = runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:wrte"])
+    assert result.exit_code == 1
+    assert "unknown scope(s) events:wrte" in result.output
+
+
+def test_a_revoked_client_leaves_the_default_list(cli_env: Path) -> None:
+    made = json.loads(runner.invoke(app, ["api-client", "create", "erp", "--scopes", "admin",
+                                          "--format", "json"]).stdout)
+    assert runner.invoke(app, ["api-client", "revoke", made["client_id"]]).exit_code == 0
+    assert json.loads(runner.invoke(app, ["api-client", "list", "--format", "json"]).stdout)["clients"] == []
+    everything = json.loads(runner.invoke(app, ["api-client", "list", "--all", "--format", "json"]).stdout)
+    assert everything["clients"][0]["revoked_at"] is not None
+    assert runner.invoke(app, ["api-client", "revoke", "dc_unknown"]).exit_code == 1
+
+
+def test_rotate_key_reencrypts_every_secret_and_old_keys_still_read(cli_env: Path, db_url: str) -> None:
+    keys_file = cli_env / "var/secrets.keys"
+    box = SecretBox(load_ring(SecretsSettings(keys_file=keys_file)))
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:
+        put_secret(session, box, "google.refresh_token", "s3cr3t")
+    result = runner.invoke(app, ["secrets", "rotate-key"])
+    assert result.exit_code == 0, result.output
+    assert "re-encrypted 1 secret" in result.output
+    rotated = SecretBox(load_ring(SecretsSettings(keys_file=keys_file)))
+    assert rotated.key_id != box.key_id and len(rotated.ring) == 2
+    with session_scope(engine) as session:
+        assert get_secret(session, rotated, "google.refresh_token") == "s3cr3t"
+        assert session.get(Secret, "google.refresh_token").key_id == rotated.key_id
+    engine.dispose()

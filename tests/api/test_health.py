@@ -1,0 +1,81 @@
+"""/health, /ready (database, broker, connectors), /metrics, security headers, CORS."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from engine.settings import BrokerSettings, Settings
+from tests.api.conftest import JWT_KEY
+
+
+def test_health_answers_without_a_token(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_checks_the_database_the_broker_and_reports_connectors(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert response.status_code == 200
+    checks = response.json()["checks"]
+    assert checks["database"]["status"] == "ok"
+    assert checks["broker"] == {"status": "ok", "detail": "in-process broker"}
+    assert checks["connectors"]["email"]["transport"] == "file"
+
+
+def test_ready_pings_a_redis_broker(settings: Settings, db_engine: sa.Engine, redis_url: str) -> None:
+    with_redis = settings.model_copy(update={"broker": BrokerSettings(url=redis_url)})
+    app = create_app(with_redis, api=ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://"),
+                     engine=db_engine)
+    with TestClient(app) as client:
+        assert client.get("/ready").json()["checks"]["broker"] == {"status": "ok"}
+
+
+def test_ready_is_503_when_the_broker_does_not_answer(settings: Settings, db_engine: sa.Engine) -> None:
+    down = settings.model_copy(update={"broker": BrokerSettings(url="redis://127.0.0.1:1/0")})
+    app = create_app(down, api=ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://"),
+                     engine=db_engine)
+    with TestClient(app) as client:
+        response = client.get("/ready")
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["status"] == "fail"
+
+
+def test_metrics_are_in_prometheus_format_and_count_requests(client: TestClient) -> None:
+    client.get("/health")
+    body = client.get("/metrics").text
+    assert 'despacho_http_requests_total{method="GET",route="/health",status="200"}' in body
+    assert "despacho_http_request_duration_seconds_bucket" in body
+
+
+def test_metrics_can_require_a_scope(settings: Settings, db_engine: sa.Engine, auth) -> None:
+    api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://", metrics_public=False)
+    with TestClient(create_app(settings, api=api, engine=db_engine)) as client:
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", headers=auth("metrics:read")).status_code == 200
+
+
+def test_responses_carry_security_headers(client: TestClient) -> None:
+    headers = client.get("/health").headers
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "cdn.jsdelivr.net" in client.get("/docs").headers["Content-Security-Policy"]
+
+
+def test_cors_is_off_unless_origins_are_configured(client: TestClient, settings: Settings,
+                                                   db_engine: sa.Engine) -> None:
+    preflight = {"Origin": "https://painel.example.com", "Access-Control-Request-Method": "GET"}
+    assert "access-control-allow-origin" not in client.options("/v1/events", headers=preflight).headers
+    api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://",
+                      cors_origins="https://painel.example.com")
+    with TestClient(create_app(settings, api=api, engine=db_engine)) as cors_client:
+        allowed = cors_client.options("/v1/events", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == "https://painel.example.com"
+
+
+def test_an_unknown_route_answers_the_error_shape(client: TestClient) -> None:
+    response = client.get("/nope")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

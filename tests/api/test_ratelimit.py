@@ -1,0 +1,127 @@
+"""Rate limits: 429 with Retry-After and RateLimit-* headers, per client, per IP, on /v1/token,
+and one budget shared by API processes through Redis."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import ApiSettings
+from engine.settings import Settings
+from tests.api.conftest import JWT_KEY, forge_token
+
+
+def limited_client(settings: Settings, engine: sa.Engine, redis_url: str, **limits: str) -> TestClient:
+    api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage=redis_url,
+                      rate_limit_prefix=f"test-{uuid.uuid4().hex}", **limits)
+    return TestClient(create_app(settings, api=api, engine=engine))
+
+
+def test_a_client_over_its_limit_gets_429_with_retry_after_and_ratelimit_headers(
+        settings: Settings, db_engine: sa.Engine, redis_url: str,
+        make_client: Callable[..., tuple[str, str]]) -> None:
+    client_id, _ = make_client("events:read")
+    headers = {"Authorization": f"Bearer {forge_token(sub=client_id, scope='events:read')}"}
+    with limited_client(settings, db_engine, redis_url, rate_limit="3/minute") as client:
+        answers = [client.get("/v1/events", headers=headers) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["RateLimit-Remaining"] for a in answers[:3]] == ["2", "1", "0"]
+    assert answers[0].headers["RateLimit-Limit"] == "3"
+    refused = answers[3]
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+
+
+def test_the_limit_is_per_client(settings: Settings, db_engine: sa.Engine, redis_url: str,
+                                 make_client: Callable[..., tuple[str, str]]) -> None:
+    tokens = [forge_token(sub=make_client("events:read")[0], scope="events:read") for _ in range(2)]
+    with limited_client(settings, db_engine, redis_url, rate_limit="1/minute") as client:
+        first = [client.get("/v1/events", headers={"Authorization": f"Bearer {t}"}) for t in tokens]
+        again = client.get("/v1/events", headers={"Authorization": f"Bearer {tokens[0]}"})
+    assert [a.status_code for a in first] == [200, 200]
+    assert again.status_code == 429
+
+
+def test_an_ip_over_its_limit_gets_429_even_without_a_token(settings: Settings, db_engine: sa.Engine,
+                                                            redis_url: str) -> None:
+    with limited_client(settings, db_engine, redis_url, ip_rate_limit="2/minute") as client:
+        statuses = [client.get("/v1/events").status_code for _ in range(3)]
+        health = client.get("/health")
+    assert statuses == [401, 401, 429]
+    assert health.status_code == 200  # probes are exempt
+
+
+def test_the_token_endpoint_has_its_own_stricter_limit(settings: Settings, db_engine: sa.Engine,
+                                                       redis_url: str) -> None:
+    form = {"grant_type": "client_credentials", "client_id": "dc_x", "client_secret": "wrong"}
+    with limited_client(settings, db_engine, redis_url, token_rate_limit="2/minute") as client:
+        statuses = [client.post("/v1/token", data=form).status_code for _ in range(3)]
+        other = client.get("/health")
+    assert statuses == [401, 401, 429]
+    assert other.status_code == 200
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def two_api_processes(tmp_path: Path, db_url: str, redis_url: str) -> Iterator[list[str]]:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database:\n  url: {db_url}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DESPACHO_")}
+    env.update(DESPACHO_CONFIG=str(config), DESPACHO_API__JWT_KEYS=f"t1:{JWT_KEY}",
+               DESPACHO_API__RATE_LIMIT="4/minute", DESPACHO_API__RATE_LIMIT_STORAGE=redis_url,
+               DESPACHO_API__RATE_LIMIT_PREFIX=f"test-{uuid.uuid4().hex}")
+    ports = [free_port(), free_port()]
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.server:app_from_environment", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for port in ports]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            wait_until_serving(url, process)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the API process exited: {process.stdout.read().decode() if process.stdout else ''}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"{url} did not start within 30 s")
+
+
+def test_the_limit_is_shared_across_two_api_processes_through_redis(
+        two_api_processes: list[str], make_client: Callable[..., tuple[str, str]]) -> None:
+    client_id, _ = make_client("events:read")
+    headers = {"Authorization": f"Bearer {forge_token(sub=client_id, scope='events:read')}"}
+    first, second = two_api_processes
+    statuses = [httpx.get(f"{url}/v1/events", headers=headers, timeout=10).status_code
+                for url in (first, second, first, second, first, second)]
+    # 4 per minute in all: two from each process, then both refuse
+    assert statuses == [200, 200, 200, 200, 429, 429]
