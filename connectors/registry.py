@@ -9,6 +9,7 @@ from connectors.calendar import CalendarConnector
 from connectors.email import EmailConnector
 from connectors.event import EventConnector
 from connectors.http import HttpConnector
+from connectors.log import LogConnector
 from connectors.order import OrderConnector
 from connectors.sms import SmsConnector
 from connectors.whatsapp import WhatsAppConnector
@@ -23,6 +24,7 @@ CONNECTOR_CLASSES: tuple[type[Connector], ...] = (
     OrderConnector,
     HttpConnector,
     EventConnector,
+    LogConnector,
 )
 
 
