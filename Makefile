@@ -12,10 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Until the daemon lands, `run` validates the example rules and dry-runs the example events.
+# The embedded default: SQLite under var/, in-process broker, file outbox under var/outbox/.
 run: $(STAMP)
 	$(BIN)/despacho validate
-	$(BIN)/despacho dry-run examples/events.yaml
+	$(BIN)/despacho db upgrade
+	$(BIN)/despacho run
 
 test: $(STAMP) services
 	$(BIN)/ruff check .

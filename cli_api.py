@@ -15,11 +15,11 @@ from sqlmodel import Session
 
 import cli_output as out
 from api.scopes import SCOPES
-from api.server import load_api_config, serve
+from api.server import serve
 from api.settings import secrets_settings
 from connectors.errors import DespachoError
 from engine.errors import ConfigError
-from engine.settings import Settings
+from engine.settings import Settings, load_settings
 from store import api_clients
 from store.audit import query_entries, record_action
 from store.db import make_engine, session_scope
@@ -41,11 +41,11 @@ def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _settings(ctx: typer.Context) -> tuple[Settings, dict[str, str]]:
+def _settings(ctx: typer.Context) -> Settings:
     root = ctx.find_root()
     config = root.obj.get("config") if isinstance(root.obj, dict) else None
     try:
-        return load_api_config(config)
+        return load_settings(config)
     except ConfigError as exc:
         out.print_problems(errors, exc.problems)
         _fail(f"invalid configuration: {out.problems_summary(exc.problems)}", EXIT_USAGE)
@@ -77,8 +77,7 @@ def api_command(
     port: Annotated[int | None, typer.Option(help="Default: api.port (8000)", min=1, max=65535)] = None,
 ) -> None:
     """Serve the REST API and webhooks."""
-    settings, extra = _settings(ctx)
-    serve(settings, extra, host, port)
+    serve(_settings(ctx), host, port)
 
 
 @client_app.command("create")
@@ -90,7 +89,7 @@ def create_client(
 ) -> None:
     """Create a client; its secret is printed once and stored only as a hash."""
     as_json = _check_format(output)
-    settings, _ = _settings(ctx)
+    settings = _settings(ctx)
     wanted = [s.strip() for s in scopes.replace(" ", ",").split(",") if s.strip()]
     with _session(settings) as session:
         made = api_clients.create_client(session, name, wanted, known_scopes=SCOPES)
@@ -112,7 +111,7 @@ def list_clients(
 ) -> None:
     """List API clients (never their secrets)."""
     as_json = _check_format(output)
-    settings, _ = _settings(ctx)
+    settings = _settings(ctx)
     with _session(settings) as session:
         rows = [{"client_id": c.key_prefix, "name": c.name, "scopes": c.scopes,
                  "created_at": c.created_at.isoformat(),
@@ -132,7 +131,7 @@ def list_clients(
 @client_app.command("revoke")
 def revoke_client(ctx: typer.Context, client_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke a client: new tokens are refused at once, existing ones within seconds."""
-    settings, _ = _settings(ctx)
+    settings = _settings(ctx)
     with _session(settings) as session:
         client = api_clients.revoke_client(session, client_id)
         record_action(session, CLI_ACTOR, "api_client.revoke", entity_type="api_client", entity_id=client_id)
@@ -152,7 +151,7 @@ def audit_command(
 ) -> None:
     """Show the audit log, newest first."""
     as_json = _check_format(output)
-    settings, _ = _settings(ctx)
+    settings = _settings(ctx)
     with _session(settings) as session:
         entries = query_entries(session, actor=actor, action=action, entity_id=entity,
                                 since=_utc(since), until=_utc(until), include_requests=not no_requests,
@@ -179,8 +178,8 @@ def rotate_key(
     ] = False,
 ) -> None:
     """Add a new current key to the keys file and re-encrypt every stored secret with it."""
-    settings, extra = _settings(ctx)
-    config = secrets_settings(settings, extra)
+    settings = _settings(ctx)
+    config = secrets_settings(settings)
     if config.keys.strip() and not reencrypt_only:
         _fail("the keys come from the configuration (secrets.keys): add the new key first there and run "
               "'despacho secrets rotate-key --reencrypt-only'", EXIT_USAGE)

@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 import cli_output as out
+from api.embedded import ApiThread
 from engine import deadletters
 from engine.daemon import Daemon, Parts
 from engine.errors import ConfigError, RuleSetError
@@ -56,9 +57,13 @@ def _daemon(settings: Settings, parts: Parts) -> Daemon:
 
 
 def run(ctx: typer.Context) -> None:
-    """The all-in-one daemon: relay, workers, scheduler and rule reloads, until Ctrl-C or SIGTERM."""
+    """The all-in-one daemon: API, relay, workers, scheduler and rule reloads, until Ctrl-C or SIGTERM."""
     settings = _settings(ctx)
-    _daemon(settings, Parts()).serve_forever()
+    daemon = _daemon(settings, Parts())
+    daemon.extras.append(ApiThread(settings, daemon.pipeline, daemon.wake))
+    console.print(f"despacho is running: API on http://{settings.api.host}:{settings.api.port} "
+                  f"(docs at /docs), rules from {settings.rules.path}/. Ctrl-C stops it.")
+    daemon.serve_forever()
 
 
 def worker(

@@ -12,7 +12,7 @@ failed batch fails each of its requests (they retry; ids make that safe).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import anyio
@@ -34,6 +34,8 @@ class _Pending:
 class EventIntake:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        # Called after each commit: a daemon in the same process relays at once instead of polling.
+        self.after_store: Callable[[], None] | None = None
         self._pending: list[_Pending] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -89,4 +91,7 @@ class EventIntake:
 
     def _store(self, events: list[Event]) -> list[Accepted]:
         with session_scope(self.engine) as session:
-            return accept_events(session, events)
+            accepted = accept_events(session, events)
+        if self.after_store is not None:
+            self.after_store()
+        return accepted

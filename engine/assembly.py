@@ -42,3 +42,14 @@ def build_pipeline(settings: Settings, rules: RuleSetHolder | None = None, *, se
     executor = Executor(rules=holder, connectors=build_connectors(settings, runtime),
                         templates=TemplateStore(settings.templates.path), config=config)
     return Pipeline(db, holder, planner, executor, send=send, timeouts=timeouts)
+
+
+def producer_pipeline(settings: Settings) -> Pipeline:
+    """A pipeline for a process without workers (the API): it sends to Redis when there is one;
+    with the in-process broker, the daemon's reaper picks up what it queues."""
+    pipeline = build_pipeline(settings)
+    if not settings.broker.url.startswith("stub://"):
+        from engine.workers import StepQueue
+
+        StepQueue(pipeline, settings.broker.url, settings.broker.namespace)
+    return pipeline

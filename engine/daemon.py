@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 import redis
 import structlog
@@ -27,6 +28,12 @@ from engine.settings import Settings
 from engine.workers import StepQueue, Workers
 
 log = structlog.get_logger("despacho.daemon")
+
+
+class Component(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class Daemon:
         self.parts = parts
         self.namespace = namespace = settings.broker.namespace
         self.stopping = threading.Event()
+        self.extras: list[Component] = []  # started after the daemon, stopped before it (the API)
         self._threads: list[threading.Thread] = []
         self._wake = threading.Event()
         self.rules = RuleSetHolder(settings.rules.path, settings.templates.path)
@@ -83,6 +91,8 @@ class Daemon:
             if isinstance(self.leader, RedisLeader):
                 self.leader.tick()
             self.scheduler.start()
+        for extra in self.extras:
+            extra.start()
         log.info("daemon_started", rules=len(self.rules()), broker=self.settings.broker.url.split("@")[-1],
                  parts=[name for name, on in vars(self.parts).items() if on])
 
@@ -134,6 +144,8 @@ class Daemon:
         self.stopping.set()
         self._wake.set()
         log.info("daemon_stopping")
+        for extra in reversed(self.extras):
+            extra.stop()
         if self.scheduler:
             self.scheduler.stop()
         if self.leader:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
+from limits import parse as parse_rate_limit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from connectors.base import OpenSettings
@@ -23,6 +24,7 @@ from engine.errors import ConfigError
 from engine.problems import Problem
 from engine.validation import problems_from_validation_error
 from engine.yamlsafe import Document, YamlInputError, load_file
+from store.secrets import SecretsSettings
 
 ENV_PREFIX = "DESPACHO_"
 DEFAULT_CONFIG_FILES = ("config.yaml", "config.example.yaml")
@@ -47,9 +49,45 @@ class BrokerSettings(Section):
 
 
 class ApiSettings(Section):
+    """Where the API listens and how it protects itself; every field has a default."""
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    public_url: str = "http://127.0.0.1:8000"
+    public_url: str = Field("http://127.0.0.1:8000",
+                            description="The address the outside world uses (webhook signatures, links)")
+    jwt_keys: str = Field("", description="kid:secret items, newest first (the first signs); "
+                                          "empty: jwt_keys_file")
+    jwt_keys_file: FsPath = Field(FsPath("var/api/jwt.keys"), description="Created on first use")
+    token_ttl: int = Field(900, ge=60, le=86400, description="Access token lifetime, seconds")
+    issuer: str = "despacho"
+    audience: str = "despacho-api"
+    rate_limit: str = Field("1200/minute", description="Per API client")
+    ip_rate_limit: str = Field("2400/minute", description="Per client IP, every route")
+    token_rate_limit: str = Field("20/minute", description="POST /v1/token, per client IP")
+    rate_limit_storage: str = Field("", description="redis://host:port/db or memory://; "
+                                                    "empty: the broker's Redis when it has one, else memory")
+    rate_limit_prefix: str = Field("despacho-rl", description="Key prefix of the counters in Redis")
+    cors_origins: list[str] = Field(default_factory=list, description="Empty: CORS off")
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    max_batch: int = Field(500, ge=1, le=10_000, description="Events per POST /v1/events")
+    metrics_public: bool = Field(True, description="False: GET /metrics needs the metrics:read scope")
+    audit_requests: bool = Field(True, description="Record every request in the audit log")
+    trust_forwarded_for: bool = Field(False, description="Take the client IP from X-Forwarded-For "
+                                                         "(only behind a proxy that sets it)")
+
+    @field_validator("rate_limit", "ip_rate_limit", "token_rate_limit")
+    @classmethod
+    def _limit(cls, value: str) -> str:
+        parse_rate_limit(value)  # raises ValueError: "10/minute", "100 per second", "5/2 seconds"
+        return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        # from the environment the list arrives as "https://a,https://b"
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
 
 class CompanySettings(Section):
@@ -96,6 +134,7 @@ class Settings(Section):
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     company: CompanySettings = Field(default_factory=CompanySettings)
     connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)
 
