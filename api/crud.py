@@ -17,7 +17,14 @@ R = TypeVar("R", bound=Record)
 
 
 def _session(request: Request) -> Any:
-    yield from request.app.state.ctx.session()
+    # With the engine's pipeline in this process (despacho run, despacho api), its transaction
+    # sends the steps a request queued (a dead-letter retry) right after the commit.
+    pipeline = getattr(request.app.state, "pipeline", None)
+    if pipeline is None:
+        yield from request.app.state.ctx.session()
+        return
+    with pipeline.transaction() as session:
+        yield session
 
 
 DbSession = Annotated[Session, Depends(_session)]

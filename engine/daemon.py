@@ -26,6 +26,7 @@ from engine.rulestate import RuleSetHolder
 from engine.scheduler import Scheduler
 from engine.settings import Settings
 from engine.workers import StepQueue, Workers
+from store.audit import record_action
 
 log = structlog.get_logger("despacho.daemon")
 
@@ -114,6 +115,10 @@ class Daemon:
         result = self.rules.reload()
         if result.ok and self.scheduler:
             self.scheduler.reschedule()
+        with self.pipeline.transaction() as session:
+            action = "rules.reload" if result.ok else "rules.reload_rejected"
+            details = {"rules": result.rules, "problems": result.problems[:50]}
+            record_action(session, "daemon", action, entity_type="rules", details=details)
         return result.ok
 
     def _loop(self, name: str, step: Callable[[], object], interval: float) -> None:

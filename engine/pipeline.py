@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 
 from connectors.errors import ConnectorError, TransientError
 from engine.events import Event
-from engine.executor import Executor, Recorded
+from engine.executor import Claim, Executor, Recorded
 from engine.intake import Accepted, accept_events
 from engine.planner import Planner, PlanResult
 from engine.ruleset import CompiledRule, RuleSet
@@ -173,6 +173,11 @@ class Pipeline:
             claim = self.executor.claim(session, step_id)
         if claim is None:
             return None
+        with structlog.contextvars.bound_contextvars(step_id=step_id, run_id=claim.run.id,
+                                                     rule_id=claim.run.rule_id, event_id=claim.event.id):
+            return self._run_claimed(step_id, claim)
+
+    def _run_claimed(self, step_id: str, claim: Claim) -> str:
         failure: ConnectorError | None = None
         try:
             status, params, outputs = self.executor.perform(claim)

@@ -127,3 +127,20 @@ rules:
     assert len(runs) == evaluations == claim.payload["rows"]
     assert {r.status for r in runs} == {"succeeded"}
     assert len({r.event_id for r in runs}) == evaluations
+
+
+def test_daemon_reload_is_audited_and_a_rejected_set_keeps_the_old_rules(tmp_path: Path) -> None:
+    from engine.daemon import Daemon, Parts
+    from engine.settings import load_settings
+    from store.models.admin import AuditLogEntry
+
+    config = make_project(tmp_path, NIGHTLY)
+    daemon = Daemon(load_settings(str(config), environ={}), Parts(relay=False, scheduler=False,
+                                                                  watch_rules=False, workers=False))
+    (tmp_path / "rules" / "r.yaml").write_text("rules:\n  - id: x\n    on: a.b\n    do: []\n")
+    assert daemon.reload() is False
+    assert sorted(daemon.rules().by_id) == ["nightly", "often"]
+    with Session(daemon.pipeline.db) as session:
+        (entry,) = session.exec(select(AuditLogEntry))
+    assert entry.action == "rules.reload_rejected" and entry.details["problems"]
+    daemon.pipeline.db.dispose()
