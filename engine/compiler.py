@@ -153,6 +153,7 @@ class RuleCompiler:
         params_path = (*path, action.uses)
         self._check_params(spec, action.params, params_path)
         params = self._compile_params(action.params, params_path, known_steps)
+        reads_steps = bool(value_references(params).steps) or bool(_cel_steps(action.if_))
         condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES)
         if action.if_ is not None:
             self._check_steps(_cel_steps(action.if_), known_steps, (*path, "if"))
@@ -168,6 +169,7 @@ class RuleCompiler:
             retry=action.retry or DEFAULT_RETRY,
             fallback=fallback,
             explicit_id=action.id is not None,
+            reads_steps=reads_steps,
         )
 
     def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...]) -> Value:

@@ -67,23 +67,31 @@ class Executor:
     def claim(self, session: Session, step_id: str) -> Claim | None:
         """Mark a due, queued step ``running``; ``None`` when another delivery got it first."""
         now = self.clock()
-        table = RuleStep.__table__
-        claimed = session.execute(
-            sa.update(table)
-            .where(table.c.id == step_id, table.c.status == "queued",
-                   sa.or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now))
-            .values(status="running", attempts=table.c.attempts + 1, started_at=now)
-            .returning(table.c.id)
-        ).first()
-        if claimed is None:
+        # One UPDATE ... RETURNING both claims the row and loads it (this is the hot path).
+        step = session.execute(
+            sa.update(RuleStep)
+            .where(RuleStep.id == step_id, RuleStep.status == "queued",
+                   sa.or_(RuleStep.next_attempt_at.is_(None), RuleStep.next_attempt_at <= now))
+            .values(status="running", attempts=RuleStep.attempts + 1, started_at=now)
+            .returning(RuleStep)
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if step is None:
             return None
-        step = session.get(RuleStep, step_id, populate_existing=True)
-        run = session.get(RuleRun, step.run_id)
+        run, row = session.execute(
+            sa.select(RuleRun, EventRow).join(EventRow, EventRow.id == RuleRun.event_id)
+            .where(RuleRun.id == step.run_id)
+        ).one()
         if run.status in ("planned", "held"):
             run.status, run.started_at = "running", run.started_at or now
-        row = session.get(EventRow, run.event_id)
         event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
-        return Claim(step, run, event, outputs_so_far(session, run.id))
+        action = self._lookup(run.rule_id, step.step_key)
+        reads_steps = action is None or action.reads_steps
+        return Claim(step, run, event, outputs_so_far(session, run.id) if reads_steps else {})
+
+    def _lookup(self, rule_id: str, key: str | None) -> CompiledAction | None:
+        rule = self.rules().by_id.get(rule_id)
+        return _find_action(rule.actions, key) if rule else None
 
     # --- perform ----------------------------------------------------------------------------------
 
@@ -133,15 +141,18 @@ class Executor:
     def record_success(self, session: Session, step_id: str, status: str, params: dict[str, Any],
                        outputs: dict[str, Any]) -> Recorded:
         now = self.clock()
-        step = session.get(RuleStep, step_id, populate_existing=True)
-        if step.status != "running":
-            return Recorded(step.status)  # the reaper took it back meanwhile: its record wins
-        step.status, step.finished_at = status, now
-        step.params, step.output = params, outputs
-        step.last_error = step.error_code = None
-        log.info("step_" + status, step_id=step.id, run_id=step.run_id, action=step.action,
-                 attempts=step.attempts)
-        return self._move_on(session, step, after_success(session, step), now, status)
+        step = session.execute(
+            sa.update(RuleStep).where(RuleStep.id == step_id, RuleStep.status == "running")
+            .values(status=status, finished_at=now, params=params, output=outputs, last_error=None,
+                    error_code=None)
+            .returning(RuleStep)
+            .execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        if step is None:  # the reaper took it back meanwhile: its record wins
+            return Recorded(session.get(RuleStep, step_id).status)
+        log.info("step_" + status, action=step.action, attempts=step.attempts)
+        with session.no_autoflush:
+            return self._move_on(session, step, after_success(session, step), now, status)
 
     def record_failure(self, session: Session, step_id: str, error: ConnectorError) -> Recorded:
         now = self.clock()
@@ -196,11 +207,15 @@ class Executor:
     def _finish_run(self, session: Session, run_id: str, status: str, now: datetime) -> list[RuleStep]:
         run = session.get(RuleRun, run_id)
         run.status, run.finished_at = status, now
-        skip_leftovers(session, run.id, now)
-        log.info("run_" + status, run_id=run.id, rule_id=run.rule_id, event_id=run.event_id)
-        if not self._is_followup(session, run) and self.rules().matcher.rules_for(RUN_COMPLETED):
+        rule = self.rules().by_id.get(run.rule_id)
+        if rule is None or rule.has_fallbacks or status != "succeeded":
+            skip_leftovers(session, run.id, now)  # only fallback steps can be left pending
+        log.info("run_" + status)
+        if self.rules().matcher.rules_for(RUN_COMPLETED) and not self._is_followup(session, run):
             run_completed(session, run, now)
-        return self._release_waiting(session, run.rule_id, now)
+        if rule is None or rule.rule.mode == "queued":
+            return self._release_waiting(session, run.rule_id, now)
+        return []
 
     def _release_waiting(self, session: Session, rule_id: str, now: datetime) -> list[RuleStep]:
         """``mode: queued``: the oldest run waiting for this rule's active run starts now."""

@@ -26,6 +26,7 @@ class CompiledAction:
     retry: RetryPolicy
     fallback: tuple[CompiledAction, ...]
     explicit_id: bool
+    reads_steps: bool = True  # its params or condition read steps.<id>: load earlier outputs
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ class CompiledRule:
     @property
     def id(self) -> str:
         return self.rule.id
+
+    @property
+    def has_fallbacks(self) -> bool:
+        return any(action.fallback for action in self.actions)
 
     @property
     def event_patterns(self) -> tuple[str, ...]:
