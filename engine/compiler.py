@@ -25,6 +25,7 @@ from engine.conditions import (
 from engine.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
 from engine.problems import Path, Problem, did_you_mean
 from engine.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
+from engine.template_samples import check_sample
 from engine.templating import (
     TEMPLATE_VARIABLES,
     MappingValue,
@@ -192,19 +193,28 @@ class RuleCompiler:
                 return
         template = params.get("template")
         if spec.channel and isinstance(template, str):
-            self._check_template(spec.channel, template, (*path, "template"))
+            self._check_template(spec.channel, template, (*path, "template"), params)
 
-    def _check_template(self, channel: str, name: str, path: Path) -> None:
+    def _check_template(self, channel: str, name: str, path: Path, params: dict[str, Any]) -> None:
         if "{" in name:
             self.problems.append(self.doc.problem(path, "a template name must be literal",
                                                   "write the name of a file under templates/"))
             return
-        for problem in self.templates.check(channel, name):
+        found = self.templates.check(channel, name)
+        for problem in found:
             if problem.file:
                 self.problems.append(Problem(problem.file, problem.line, 1, "", str(problem)))
             else:
                 hint = did_you_mean(name, self.templates.names(channel))
                 self.problems.append(self.doc.problem(path, str(problem), hint))
+        if found:
+            return
+        sample = check_sample(self.templates, channel, name, max_segments=params.get("max_segments", 1),
+                              transliterate=bool(params.get("transliterate", False)))
+        for problem in sample.problems:
+            # Segment problems belong to the rule that sends; file problems to the sample file.
+            self.problems.append(problem if problem.file else
+                                 self.doc.problem(path, problem.message, problem.hint))
 
     def _check_steps(self, used: frozenset[str] | set[str], known: tuple[str, ...], path: Path) -> None:
         for step in sorted(used):
