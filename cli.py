@@ -19,14 +19,14 @@ import cli_ops
 import cli_output as out
 from cli_db import db_app
 from engine.dryrun import DryRun, EventPreview
-from engine.errors import ConfigError, DespachoError, EventInputError
+from engine.errors import DespachoError, EventInputError
 from engine.events import Event, read_events
 from engine.loader import load_rules
 from engine.problems import did_you_mean
 from engine.ruletests import discover_tests, run_tests
 from engine.scheduled import rule_fire_events
 from engine.schema import stale_schemas, write_schemas
-from engine.settings import Settings, load_settings
+from engine.settings import Settings
 from engine.templating import TemplateStore
 from store.db import make_engine, session_scope
 
@@ -59,12 +59,7 @@ def main_callback(
 
 
 def settings_from(ctx: typer.Context) -> Settings:
-    try:
-        return load_settings(ctx.obj.get("config") if ctx.obj else None)
-    except ConfigError as exc:
-        out.print_problems(errors, exc.problems)
-        errors.print(f"invalid configuration: {out.problems_summary(exc.problems)}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    return out.settings_or_exit(ctx)
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

@@ -18,8 +18,7 @@ from api.scopes import SCOPES
 from api.server import serve
 from api.settings import secrets_settings
 from connectors.errors import DespachoError
-from engine.errors import ConfigError
-from engine.settings import Settings, load_settings
+from engine.settings import Settings
 from store import api_clients
 from store.audit import query_entries, record_action
 from store.db import make_engine, session_scope
@@ -42,13 +41,7 @@ def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        out.print_problems(errors, exc.problems)
-        _fail(f"invalid configuration: {out.problems_summary(exc.problems)}", EXIT_USAGE)
+    return out.settings_or_exit(ctx)
 
 
 @contextmanager

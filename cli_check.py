@@ -18,8 +18,7 @@ from connectors.email import EmailConnector
 from connectors.errors import ConnectorError, PermanentError
 from connectors.sms import SmsConnector
 from connectors.whatsapp import WhatsAppConnector
-from engine.errors import ConfigError
-from engine.settings import Settings, load_settings
+from engine.settings import Settings
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 console = Console(highlight=False, soft_wrap=True)
@@ -126,14 +125,7 @@ def check(
     if output not in ("text", "json"):
         errors.print(f"unknown --format '{output}' (text or json)")
         raise typer.Exit(EXIT_USAGE)
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        out.print_problems(errors, exc.problems)
-        errors.print(f"invalid configuration: {out.problems_summary(exc.problems)}")
-        raise typer.Exit(EXIT_USAGE) from exc
+    settings = out.settings_or_exit(ctx)
     results = [run_check(c) for c in connectors_for(settings, which)]
     if output == "json":
         console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},

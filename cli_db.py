@@ -15,8 +15,6 @@ from sqlalchemy.engine import make_url
 
 import cli_output as out
 from connectors.errors import DespachoError
-from engine.errors import ConfigError
-from engine.settings import load_settings
 from store import migrate
 from store.db import make_engine, session_scope
 from store.seed import seed_demo
@@ -30,13 +28,7 @@ errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def database_url(ctx: typer.Context) -> str:
     """The configured URL (``database.url``, or ``DESPACHO_DATABASE__URL``)."""
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    try:
-        return load_settings(config).database.url
-    except ConfigError as exc:
-        out.print_problems(errors, exc.problems)
-        _fail(f"invalid configuration: {out.problems_summary(exc.problems)}", EXIT_USAGE)
+    return out.settings_or_exit(ctx).database.url
 
 
 def shown(url: str) -> str:

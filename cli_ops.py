@@ -17,11 +17,11 @@ import cli_output as out
 from api.embedded import ApiThread
 from engine import deadletters
 from engine.daemon import Daemon, Parts
-from engine.errors import ConfigError, RuleSetError
+from engine.errors import RuleSetError
 from engine.events import Event
 from engine.intake import accept_events
 from engine.logs import configure
-from engine.settings import Settings, load_settings
+from engine.settings import Settings
 from engine.status import read_status
 from store.db import make_engine, session_scope
 from store.errors import NotFound
@@ -33,13 +33,7 @@ dlq_app = typer.Typer(help="Dead letters: steps that failed for good.", no_args_
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        out.print_problems(errors, exc.problems)
-        _fail(f"invalid configuration: {out.problems_summary(exc.problems)}", EXIT_USAGE)
+    return out.settings_or_exit(ctx)
 
 
 def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:

@@ -9,12 +9,28 @@ from pathlib import Path as FsPath
 from typing import Any
 from xml.etree import ElementTree as ET
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
 from engine.dryrun import ActionPreview, EventPreview, RulePreview
+from engine.errors import ConfigError
 from engine.problems import Problem
 from engine.ruletests import Failure, TestReport
+from engine.settings import Settings, load_settings
+
+
+def settings_or_exit(ctx: typer.Context) -> Settings:
+    """The settings for this invocation (``--config``, ``DESPACHO_CONFIG``...); exit 2 when invalid."""
+    root = ctx.find_root()
+    config = root.obj.get("config") if isinstance(root.obj, dict) else None
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        errors = Console(stderr=True, highlight=False, soft_wrap=True)
+        print_problems(errors, exc.problems)
+        errors.print(f"invalid configuration: {problems_summary(exc.problems)}")
+        raise typer.Exit(2) from exc
 
 
 def problem_line(problem: Problem) -> str:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 from sqlmodel import Session
 
-from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
+from connectors.base import ActionCall, ActionSpec, Params
 from connectors.errors import PermanentError
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
 from connectors.phones import to_e164
 from connectors.sms_segments import count_segments, transliterate
-from connectors.twilio import OPTED_OUT, TwilioMessages, TwilioSettings, check_twilio
+from connectors.twilio import OPTED_OUT, TwilioConnector
 from store.messaging import customer_by_phone
 from store.models import Customer
 
@@ -52,30 +51,12 @@ def text_preview(text: str, *, max_segments: int | None = None, translit: bool =
     return preview
 
 
-class SmsConnector(Connector):
+class SmsConnector(TwilioConnector):
     name = "sms"
-    settings_model = TwilioSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendSmsParams, "Send an SMS", channel="sms",
                            outputs=("message_sid", "status", "segments", "notification_id")),
     }
-    settings: TwilioSettings
-
-    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
-        super().__init__(settings, runtime)
-        self._twilio: TwilioMessages | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def twilio(self) -> TwilioMessages:
-        """One client per connector: its HTTP session keeps connections to Twilio open."""
-        with self._lock:
-            if self._twilio is None:
-                self._twilio = TwilioMessages(self.settings)
-            return self._twilio
-
-    def check(self) -> dict[str, Any]:
-        return check_twilio(self.settings, self.runtime, lambda: self.twilio, "sms")
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendSmsParams)

@@ -20,7 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from connectors.base import ConnectorSettings, Runtime
+from connectors.base import Connector, ConnectorSettings, Runtime
 from connectors.errors import ConnectorError, PermanentError, TransientError
 
 # Twilio error codes with their own meaning here (https://www.twilio.com/docs/api/errors)
@@ -178,3 +178,26 @@ def check_twilio(settings: TwilioSettings, runtime: Runtime, messages: Callable[
                              code="account_inactive")
     return {"target": f"{settings.api_base_url} account {account['sid']}",
             "detail": f"account '{account['friendly_name']}' is {account['status']}"}
+
+
+class TwilioConnector(Connector):
+    """What the SMS and WhatsApp connectors share: settings, one client each, the check."""
+
+    settings_model = TwilioSettings
+    settings: TwilioSettings
+
+    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
+        super().__init__(settings, runtime)
+        self._twilio: TwilioMessages | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def twilio(self) -> TwilioMessages:
+        """One client per connector: its HTTP session keeps connections to Twilio open."""
+        with self._lock:
+            if self._twilio is None:
+                self._twilio = TwilioMessages(self.settings)
+            return self._twilio
+
+    def check(self) -> dict[str, Any]:
+        return check_twilio(self.settings, self.runtime, lambda: self.twilio, self.name)

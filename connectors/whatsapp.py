@@ -9,19 +9,18 @@ of after a delivery callback.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 from sqlmodel import Session
 
-from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
+from connectors.base import ActionCall, ActionSpec, Params
 from connectors.errors import PermanentError
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
 from connectors.phones import WHATSAPP_PREFIX, to_e164
-from connectors.twilio import OPTED_OUT, OUTSIDE_WINDOW, TwilioMessages, TwilioSettings, check_twilio
+from connectors.twilio import OPTED_OUT, OUTSIDE_WINDOW, TwilioConnector
 from store import whatsapp_window
 from store.messaging import customer_by_phone
 from store.models import Customer
@@ -54,29 +53,12 @@ def sender_address(configured: str) -> str:
     return configured if configured.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + configured
 
 
-class WhatsAppConnector(Connector):
+class WhatsAppConnector(TwilioConnector):
     name = "whatsapp"
-    settings_model = TwilioSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendWhatsAppParams, "Send a WhatsApp message",
                            channel="whatsapp", outputs=("message_sid", "status", "notification_id")),
     }
-    settings: TwilioSettings
-
-    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
-        super().__init__(settings, runtime)
-        self._twilio: TwilioMessages | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def twilio(self) -> TwilioMessages:
-        with self._lock:
-            if self._twilio is None:
-                self._twilio = TwilioMessages(self.settings)
-            return self._twilio
-
-    def check(self) -> dict[str, Any]:
-        return check_twilio(self.settings, self.runtime, lambda: self.twilio, "whatsapp")
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendWhatsAppParams)

@@ -25,6 +25,7 @@ from engine.intake import Accepted, accept_events
 from engine.planner import Planner, PlanResult
 from engine.ruleset import CompiledRule, RuleSet
 from engine.scheduled import fire_events, query_rows
+from store.db import session_scope
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun, RuleStep
 from store.types import utcnow
@@ -56,15 +57,10 @@ class Pipeline:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session that commits on success; queued steps are sent after the commit."""
-        with Session(self.db, expire_on_commit=False) as session:
+        with session_scope(self.db) as session:
             session.info[_ENQUEUE] = []
-            try:
-                yield session
-                session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-            self._send_all(session.info[_ENQUEUE])
+            yield session
+        self._send_all(session.info[_ENQUEUE])
 
     def _send_all(self, steps: list[RuleStep]) -> None:
         if self.send is None:
