@@ -1,7 +1,7 @@
 """Dramatiq brokers: Redis in production, the in-process StubBroker when embedded.
 
-Messages carry a step id and nothing else: the database row is the truth,
-the message is a wake-up call.
+Messages carry step ids (a small batch) and nothing else: the database rows
+are the truth, the message is a wake-up call.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
     raise ValueError(f"unsupported broker URL '{url}': use stub:// or redis://host:port/db")
 
 
-def declare_actors(broker: dramatiq.Broker, run_step: Callable[[str], Any],
+def declare_actors(broker: dramatiq.Broker, run_steps: Callable[[list[str]], Any],
                    exhausted: Callable[[str, str], Any]) -> dramatiq.Actor:
     """The step actor; unexpected errors are retried by Dramatiq, then handed to ``exhausted``.
 
@@ -42,13 +42,13 @@ def declare_actors(broker: dramatiq.Broker, run_step: Callable[[str], Any],
     """
 
     def exhausted_actor(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
-        step_id = message_data["args"][0]
-        exhausted(step_id, f"worker failed {retry_info.get('retries', '?')} times on this step")
+        for step_id in message_data["args"][0]:
+            exhausted(step_id, f"worker failed {retry_info.get('retries', '?')} times on this step")
 
     dramatiq.Actor(exhausted_actor, broker=broker, actor_name=EXHAUSTED_ACTOR, queue_name=QUEUE,
                    priority=0, options={"max_retries": 10})
     return dramatiq.Actor(
-        run_step, broker=broker, actor_name=STEP_ACTOR, queue_name=QUEUE, priority=0,
+        run_steps, broker=broker, actor_name=STEP_ACTOR, queue_name=QUEUE, priority=0,
         options={"max_retries": 3, "min_backoff": 500, "max_backoff": 10_000,
                  "on_retry_exhausted": EXHAUSTED_ACTOR, "time_limit": 600_000},
     )

@@ -26,7 +26,14 @@ from engine.events import Event
 from engine.followups import FOLLOWUP_TYPES, RUN_COMPLETED, action_failed, run_completed
 from engine.retrying import backoff
 from engine.ruleset import CompiledAction, CompiledRule, RuleSet
-from engine.steps import after_death, after_success, outputs_so_far, queue_step, skip_leftovers
+from engine.steps import (
+    NextMove,
+    after_death,
+    after_success,
+    outputs_so_far,
+    queue_step,
+    skip_leftovers,
+)
 from engine.templating import TemplateRenderError, TemplateStore
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
@@ -61,27 +68,39 @@ class Executor:
     templates: TemplateStore
     config: dict[str, Any]
     clock: Callable[[], datetime] = utcnow
+    # run id -> rule id of the runs this process claimed steps of (a bounded cache: saves a query)
+    _rule_ids: _RuleIds = field(default_factory=lambda: _RuleIds())
 
     # --- claim ------------------------------------------------------------------------------------
 
     def claim(self, session: Session, step_id: str) -> Claim | None:
         """Mark a due, queued step ``running``; ``None`` when another delivery got it first."""
+        claims = self.claim_many(session, [step_id])
+        return claims[0] if claims else None
+
+    def claim_many(self, session: Session, step_ids: list[str]) -> list[Claim]:
+        """Claim the due, queued steps among ``step_ids``; the others were not ours to run."""
         now = self.clock()
-        # One UPDATE ... RETURNING both claims the row and loads it (this is the hot path).
-        step = session.execute(
+        # One UPDATE ... RETURNING both claims the rows and loads them (this is the hot path).
+        steps = session.execute(
             sa.update(RuleStep)
-            .where(RuleStep.id == step_id, RuleStep.status == "queued",
+            .where(RuleStep.id.in_(step_ids), RuleStep.status == "queued",
                    sa.or_(RuleStep.next_attempt_at.is_(None), RuleStep.next_attempt_at <= now))
             .values(status="running", attempts=RuleStep.attempts + 1, started_at=now)
             .returning(RuleStep)
             .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
-        if step is None:
-            return None
-        run, row = session.execute(
+        ).scalars().all()
+        if not steps:
+            return []
+        rows = session.execute(
             sa.select(RuleRun, EventRow).join(EventRow, EventRow.id == RuleRun.event_id)
-            .where(RuleRun.id == step.run_id)
-        ).one()
+            .where(RuleRun.id.in_({step.run_id for step in steps}))
+        ).all()
+        runs = {run.id: (run, row) for run, row in rows}
+        return [self._claim(session, step, *runs[step.run_id], now) for step in steps]
+
+    def _claim(self, session: Session, step: RuleStep, run: RuleRun, row: EventRow, now: datetime) -> Claim:
+        self._rule_ids[run.id] = run.rule_id
         if run.status in ("planned", "held"):
             run.status, run.started_at = "running", run.started_at or now
         event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
@@ -141,18 +160,29 @@ class Executor:
     def record_success(self, session: Session, step_id: str, status: str, params: dict[str, Any],
                        outputs: dict[str, Any]) -> Recorded:
         now = self.clock()
+        table = RuleStep.__table__
+        # A core UPDATE ... RETURNING of the few columns moving on needs: the hottest statement.
         step = session.execute(
-            sa.update(RuleStep).where(RuleStep.id == step_id, RuleStep.status == "running")
+            sa.update(table).where(table.c.id == step_id, table.c.status == "running")
             .values(status=status, finished_at=now, params=params, output=outputs, last_error=None,
                     error_code=None)
-            .returning(RuleStep)
-            .execution_options(populate_existing=True)
-        ).scalar_one_or_none()
+            .returning(table.c.id, table.c.run_id, table.c.position, table.c.fallback_of,
+                       table.c.step_key, table.c.action, table.c.attempts)
+        ).one_or_none()
         if step is None:  # the reaper took it back meanwhile: its record wins
             return Recorded(session.get(RuleStep, step_id).status)
         log.info("step_" + status, action=step.action, attempts=step.attempts)
         with session.no_autoflush:
-            return self._move_on(session, step, after_success(session, step), now, status)
+            move = NextMove(run_status="succeeded") if self._ends_run(step) else after_success(session, step)
+            return self._move_on(session, step, move, now, status)
+
+    def _ends_run(self, step: RuleStep) -> bool:
+        """The rule's last top-level action: nothing follows, no query needed to know it."""
+        if step.fallback_of is not None:
+            return False
+        rule = self.rules().by_id.get(self._rule_ids.get(step.run_id, ""))
+        return rule is not None and rule.actions[-1].key == step.step_key and \
+            len(rule.actions) == step.position + 1
 
     def record_failure(self, session: Session, step_id: str, error: ConnectorError) -> Recorded:
         now = self.clock()
@@ -205,20 +235,24 @@ class Executor:
         return recorded
 
     def _finish_run(self, session: Session, run_id: str, status: str, now: datetime) -> list[RuleStep]:
-        run = session.get(RuleRun, run_id)
-        run.status, run.finished_at = status, now
-        rule = self.rules().by_id.get(run.rule_id)
+        session.execute(sa.update(RuleRun).where(RuleRun.id == run_id)
+                        .values(status=status, finished_at=now).execution_options(synchronize_session=False))
+        rule_id = self._rule_ids.get(run_id) or session.get(RuleRun, run_id).rule_id
+        rule = self.rules().by_id.get(rule_id)
         if rule is None or rule.has_fallbacks or status != "succeeded":
-            skip_leftovers(session, run.id, now)  # only fallback steps can be left pending
+            skip_leftovers(session, run_id, now)  # only fallback steps can be left pending
         log.info("run_" + status)
-        if self.rules().matcher.rules_for(RUN_COMPLETED) and not self._is_followup(session, run):
-            run_completed(session, run, now)
+        if self.rules().matcher.rules_for(RUN_COMPLETED):
+            run = session.get(RuleRun, run_id, populate_existing=True)
+            if not self._is_followup(session, run):
+                run_completed(session, run, now)
         if rule is None or rule.rule.mode == "queued":
-            return self._release_waiting(session, run.rule_id, now)
+            return self._release_waiting(session, rule_id, now)
         return []
 
     def _release_waiting(self, session: Session, rule_id: str, now: datetime) -> list[RuleStep]:
         """``mode: queued``: the oldest run waiting for this rule's active run starts now."""
+        session.flush()  # a batch may have released a run already: the query must see it
         waiting = session.execute(
             sa.select(RuleRun).where(RuleRun.rule_id == rule_id, RuleRun.status == "held",
                                      RuleRun.held_until.is_(None))
@@ -244,6 +278,18 @@ class Executor:
     def _action_of(self, session: Session, step: RuleStep) -> CompiledAction | None:
         rule = self.rules().by_id.get(self._rule_id(session, step))
         return _find_action(rule.actions, step.step_key) if rule else None
+
+
+class _RuleIds(dict):
+    """A small cache of run id -> rule id; forgets its oldest half when full."""
+
+    LIMIT = 50_000
+
+    def __setitem__(self, key: str, value: str) -> None:
+        if len(self) >= self.LIMIT:
+            for old in list(self)[: self.LIMIT // 2]:
+                del self[old]
+        super().__setitem__(key, value)
 
 
 def _find_action(actions: tuple[CompiledAction, ...], key: str | None) -> CompiledAction | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -32,8 +33,19 @@ from store.types import utcnow
 
 log = structlog.get_logger("despacho.pipeline")
 
-Sender = Callable[[str, int], None]  # (step id, delay in ms)
+Sender = Callable[[list[str], int], None]  # (step ids, delay in ms)
+# Steps due now travel in small batches: one message and two commits serve several steps,
+# while the batches stay small enough to spread over the worker threads.
+BATCH = 16
 _ENQUEUE = "despacho_enqueue"
+
+
+Outcome = tuple[str, dict[str, Any], dict[str, Any]] | ConnectorError
+
+
+def _bound(claim: Claim) -> Any:
+    return structlog.contextvars.bound_contextvars(step_id=claim.step.id, run_id=claim.run.id,
+                                                   rule_id=claim.run.rule_id, event_id=claim.event.id)
 
 
 @dataclass
@@ -63,16 +75,18 @@ class Pipeline:
         self._send_all(session.info[_ENQUEUE])
 
     def _send_all(self, steps: list[RuleStep]) -> None:
-        if self.send is None:
+        if self.send is None or not steps:
             return
         now = utcnow()
-        for index, step in enumerate(steps):
-            due = step.next_attempt_at
-            delay = max(0, int((due - now).total_seconds() * 1000)) if due else 0
+        due_now = [step.id for step in steps if step.next_attempt_at is None or step.next_attempt_at <= now]
+        later = [step for step in steps if step.next_attempt_at is not None and step.next_attempt_at > now]
+        messages = [(due_now[i:i + BATCH], 0) for i in range(0, len(due_now), BATCH)]
+        messages += [([step.id], int((step.next_attempt_at - now).total_seconds() * 1000)) for step in later]
+        for index, (ids, delay) in enumerate(messages):
             try:
-                self.send(step.id, delay)
+                self.send(ids, delay)
             except Exception as exc:  # the broker is away; the rows are committed and the reaper resends
-                log.warning("send_failed", unsent=len(steps) - index, error=str(exc))
+                log.warning("send_failed", unsent=len(messages) - index, error=str(exc))
                 return
 
     @staticmethod
@@ -165,33 +179,37 @@ class Pipeline:
 
     def run_step(self, step_id: str) -> str | None:
         """Run one step end to end; ``None`` when it was not ours to run (done, running, not due)."""
-        with self.transaction() as session:
-            claim = self.executor.claim(session, step_id)
-        if claim is None:
-            return None
-        with structlog.contextvars.bound_contextvars(step_id=step_id, run_id=claim.run.id,
-                                                     rule_id=claim.run.rule_id, event_id=claim.event.id):
-            return self._run_claimed(step_id, claim)
+        return self.run_steps([step_id])[step_id]
 
-    def _run_claimed(self, step_id: str, claim: Claim) -> str:
-        failure: ConnectorError | None = None
-        try:
-            status, params, outputs = self.executor.perform(claim)
-        except ConnectorError as exc:
-            failure = exc
-        except Exception as exc:  # a connector bug is recorded and retried, not lost
-            log.exception("step_unexpected_error", step_id=step_id, action=claim.step.action)
-            failure = TransientError(f"unexpected {type(exc).__name__}: {exc}")
-        if failure is not None:
-            error = failure
-            return self._record(lambda s: self.executor.record_failure(s, step_id, error))
-        return self._record(lambda s: self.executor.record_success(s, step_id, status, params, outputs))
-
-    def _record(self, record: Callable[[Session], Recorded]) -> str:
+    def run_steps(self, step_ids: list[str]) -> dict[str, str | None]:
+        """Run a batch of steps: one claim transaction, the connector calls, one record transaction."""
         with self.transaction() as session:
-            recorded = record(session)
-            self.enqueue_after_commit(session, recorded.queued)
-        return recorded.status
+            claims = self.executor.claim_many(session, step_ids)
+        results: dict[str, str | None] = dict.fromkeys(step_ids)
+        outcomes = [(claim, self._perform(claim)) for claim in claims]
+        with self.transaction() as session, session.no_autoflush:  # one flush, at the commit
+            for claim, outcome in outcomes:
+                with _bound(claim):
+                    recorded = self._record(session, claim.step.id, outcome)
+                self.enqueue_after_commit(session, recorded.queued)
+                results[claim.step.id] = recorded.status
+        return results
+
+    def _perform(self, claim: Claim) -> Outcome:
+        with _bound(claim):
+            try:
+                return self.executor.perform(claim)
+            except ConnectorError as exc:
+                return exc
+            except Exception as exc:  # a connector bug is recorded and retried, not lost
+                log.exception("step_unexpected_error", action=claim.step.action)
+                return TransientError(f"unexpected {type(exc).__name__}: {exc}")
+
+    def _record(self, session: Session, step_id: str, outcome: Outcome) -> Recorded:
+        if isinstance(outcome, ConnectorError):
+            return self.executor.record_failure(session, step_id, outcome)
+        status, params, outputs = outcome
+        return self.executor.record_success(session, step_id, status, params, outputs)
 
     def step_exhausted(self, step_id: str, reason: str) -> None:
         """Dramatiq gave up on a step (the worker kept failing): it dies like any other."""

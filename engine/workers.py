@@ -10,10 +10,10 @@ from engine.broker import declare_actors, make_broker
 from engine.pipeline import Pipeline
 
 
-def _no_result(run_step: Callable[[str], object]) -> Callable[[str], None]:
+def _no_result(run_steps: Callable[[list[str]], object]) -> Callable[[list[str]], None]:
     # Dramatiq warns about actors that return values without a results backend.
-    def run(step_id: str) -> None:
-        run_step(step_id)
+    def run(step_ids: list[str]) -> None:
+        run_steps(step_ids)
 
     return run
 
@@ -23,11 +23,11 @@ class StepQueue:
 
     def __init__(self, pipeline: Pipeline, broker_url: str, namespace: str = "despacho") -> None:
         self.broker = make_broker(broker_url, namespace=namespace)
-        self.actor = declare_actors(self.broker, _no_result(pipeline.run_step), pipeline.step_exhausted)
+        self.actor = declare_actors(self.broker, _no_result(pipeline.run_steps), pipeline.step_exhausted)
         pipeline.send = self.send
 
-    def send(self, step_id: str, delay_ms: int) -> None:
-        self.actor.send_with_options(args=(step_id,), delay=delay_ms or None)
+    def send(self, step_ids: list[str], delay_ms: int) -> None:
+        self.actor.send_with_options(args=(step_ids,), delay=delay_ms or None)
 
 
 class Workers:

@@ -79,7 +79,7 @@ def make_driver(config: Path) -> Driver:
     settings = load_settings(str(config), environ={})
     pipeline = build_pipeline(settings)
     driver = Driver(pipeline)
-    pipeline.send = lambda step_id, delay: driver.sent.append((step_id, delay))
+    pipeline.send = lambda step_ids, delay: driver.sent.extend((step_id, delay) for step_id in step_ids)
     return driver
 
 
