@@ -16,6 +16,16 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file: tests copy it instead of migrating again (fresh and fast)."""
+    from store.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty project: rules/, templates/ with one template per channel, cwd set to it."""

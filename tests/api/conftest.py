@@ -10,7 +10,6 @@ from pathlib import Path
 
 import jwt
 import pytest
-import redis
 import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -21,29 +20,16 @@ from api.settings import ApiSettings
 from engine.settings import DatabaseSettings, PathsSettings, Settings
 from store.api_clients import create_client
 from store.db import make_engine, session_scope
-from store.migrate import upgrade
+from tests.support.redis_server import shared_redis
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-REDIS_START_HINT = (
-    "Redis does not answer on 127.0.0.1:6379; start it with `redis-server --daemonize yes "
-    "--bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no --dir /var/lib/redis "
-    "--logfile /var/log/redis/ci.log` (or `make services`)"
-)
 JWT_KEY = "test-key-" + "x" * 40
 ISSUER, AUDIENCE = "despacho", "despacho-api"
 
 
-@pytest.fixture(scope="session")
-def api_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("api-template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def db_url(api_template: Path, tmp_path: Path) -> str:
+def db_url(migrated_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "api.db"
-    shutil.copy(api_template, path)
+    shutil.copy(migrated_template, path)
     return f"sqlite:///{path}"
 
 
@@ -119,8 +105,4 @@ def forge_token(*, sub: str, scope: str = "admin", key: str = JWT_KEY, kid: str 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """The local Redis; a test that needs it fails (never skips) when it does not answer."""
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"{REDIS_START_HINT}\n({exc})")
-    return REDIS_URL
+    return shared_redis()

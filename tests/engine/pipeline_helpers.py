@@ -15,6 +15,17 @@ from engine.pipeline import Pipeline
 from engine.settings import load_settings
 from store.migrate import upgrade
 
+BACKUP = """
+rules:
+  - id: nightly
+    on: ops.backup_due
+    do:
+      - backup.run: {}
+        retry: {attempts: 3, backoff: fixed, delay: 1s}
+        fallback:
+          - sms.send: {to: "+5511987654321", body: "Backup falhou"}
+"""
+
 
 def make_project(root: Path, rules: str) -> Path:
     (root / "rules").mkdir(parents=True, exist_ok=True)

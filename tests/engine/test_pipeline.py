@@ -13,6 +13,7 @@ from engine import deadletters
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from tests.engine.pipeline_helpers import (
+    BACKUP,
     ScriptedConnector,
     make_driver,
     make_project,
@@ -32,16 +33,6 @@ rules:
       - sms.send: {to: "+5511987654321", body: "Fatura {{ data.invoice }} ({{ steps.emitted.event_id }})"}
 """
 
-BACKUP = """
-rules:
-  - id: nightly
-    on: ops.backup_due
-    do:
-      - backup.run: {}
-        retry: {attempts: 3, backoff: fixed, delay: 1s}
-        fallback:
-          - sms.send: {to: "+5511987654321", body: "Backup falhou"}
-"""
 
 
 def rows(driver, model, *where):

@@ -15,24 +15,13 @@ from engine.pipeline import Pipeline
 from engine.settings import load_settings
 from engine.workers import StepQueue, Workers
 from store.models.runs import DeadLetter, RuleRun, RuleStep
-from tests.engine.pipeline_helpers import ScriptedConnector, make_project, permanent, transient
+from tests.engine.pipeline_helpers import BACKUP, ScriptedConnector, make_project, permanent, transient
 from tests.support.redis_server import shared_redis, unique_namespace
-
-RULES = """
-rules:
-  - id: nightly
-    on: ops.backup_due
-    do:
-      - backup.run: {}
-        retry: {attempts: 3, backoff: fixed, delay: 1s}
-        fallback:
-          - sms.send: {to: "+5511987654321", body: "Backup falhou"}
-"""
 
 
 @pytest.fixture
 def redis_pipeline(tmp_path: Path) -> Iterator[Pipeline]:
-    config = make_project(tmp_path, RULES)
+    config = make_project(tmp_path, BACKUP)
     settings = load_settings(str(config), environ={})
     settings.broker.url = shared_redis()
     pipeline = build_pipeline(settings)

@@ -33,14 +33,6 @@ def at() -> datetime:
     return AT
 
 
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrating once and copying the file keeps each test's database fresh and fast."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
 def sqlite_url(migrated_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "despacho.db"
