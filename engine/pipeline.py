@@ -130,8 +130,9 @@ class Pipeline:
         matcher = self.rules().matcher
         for row in rows:
             event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
-            self.planner.plan(session, event, matcher.rules_for(row.type), now, result)
+            self.planner.plan(session, event, matcher.rules_for(row.type), now, result, write=False)
             row.dispatched_at = now
+        result.write(session)
         self.enqueue_after_commit(session, result.queued)
         return len(rows)
 

@@ -22,11 +22,11 @@ from engine.context import EvaluationContext
 from engine.events import Event
 from engine.quiet_hours import held_until
 from engine.ruleset import CompiledRule
-from engine.steps import create_steps, queue_step
+from engine.steps import NewStep, insert_steps, queue_new_step, step_rows
 from engine.templating import TemplateRenderError
 from engine.throttle import ThrottleCounter
 from store.durations import parse_duration
-from store.models.runs import RuleRun, RuleStep
+from store.models.runs import RuleRun
 
 log = structlog.get_logger("despacho.planner")
 
@@ -36,7 +36,13 @@ ACTIVE_RUN_STATUSES = ("planned", "running", "held")
 @dataclass
 class PlanResult:
     runs: list[RuleRun] = field(default_factory=list)
-    queued: list[RuleStep] = field(default_factory=list)
+    steps: list[NewStep] = field(default_factory=list)  # inserted by ``write``
+    queued: list[NewStep] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        """Insert the step rows planned so far (``plan`` calls it for each event)."""
+        insert_steps(session, self.steps)
+        self.steps = []
 
 
 @dataclass
@@ -46,17 +52,21 @@ class Planner:
     timezone: str
 
     def plan(self, session: Session, event: Event, rules: list[CompiledRule], now: datetime,
-             result: PlanResult | None = None) -> PlanResult:
+             result: PlanResult | None = None, *, write: bool = True) -> PlanResult:
+        """Plan one event; ``write=False`` leaves the step rows for one ``result.write`` per batch."""
         result = result or PlanResult()
         context = EvaluationContext(event, self.config, now)
         for rule in rules:
             self._plan_rule(session, event, rule, context, now, result)
+        if write:
+            result.write(session)
         return result
 
     def plan_many(self, session: Session, events: list[Event], rules: list[CompiledRule], now: datetime,
                   result: PlanResult) -> PlanResult:
         for event in events:
-            self.plan(session, event, rules, now, result)
+            self.plan(session, event, rules, now, result, write=False)
+        result.write(session)
         return result
 
     def _plan_rule(self, session: Session, event: Event, rule: CompiledRule, context: EvaluationContext,
@@ -84,13 +94,14 @@ class Planner:
         run.status = "held" if waiting or hold else "planned"
         run.held_until = hold
         session.add(run)
-        steps = create_steps(session, run, event.id, rule.actions)
+        steps = step_rows(run, event.id, rule.actions, now)
         result.runs.append(run)
+        result.steps.extend(steps)
         if not waiting:
             first = steps[0]
             delay = rule.actions[0].delay
             not_before = max(filter(None, (hold, now + delay if delay else None)), default=None)
-            queue_step(first, now, not_before)
+            queue_new_step(first, now, not_before)
             result.queued.append(first)
 
     def _skip_reason(self, session: Session, rule: CompiledRule, dedupe: str | None,

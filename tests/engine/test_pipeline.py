@@ -204,10 +204,10 @@ def test_poison_event_is_recorded_and_does_not_block_the_others(tmp_path: Path, 
     planner = driver.pipeline.planner
     original = planner.plan
 
-    def plan(session, event, rules, now, result=None):
+    def plan(session, event, rules, now, result=None, **options):
         if event.id == "bad":
             raise RuntimeError("a bug in the planner")
-        return original(session, event, rules, now, result)
+        return original(session, event, rules, now, result, **options)
 
     monkeypatch.setattr(planner, "plan", plan)
     driver.drain()
