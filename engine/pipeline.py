@@ -188,8 +188,16 @@ class Pipeline:
             claims = self.executor.claim_many(session, step_ids)
         results: dict[str, str | None] = dict.fromkeys(step_ids)
         outcomes = [(claim, self._perform(claim)) for claim in claims]
+        closings = [(claim, *outcome) for claim, outcome in outcomes
+                    if not isinstance(outcome, ConnectorError) and self.executor.closes_run_plainly(claim)]
+        closing_ids = {claim.step.id for claim, *_ in closings}
         with self.transaction() as session, session.no_autoflush:  # one flush, at the commit
+            if closings:
+                self.executor.record_closing_successes(session, closings)
             for claim, outcome in outcomes:
+                if claim.step.id in closing_ids:
+                    results[claim.step.id] = outcome[0]
+                    continue
                 with _bound(claim):
                     recorded = self._record(session, claim.step.id, outcome)
                 self.enqueue_after_commit(session, recorded.queued)
