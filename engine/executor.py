@@ -97,12 +97,14 @@ class Executor:
             .where(RuleRun.id.in_({step.run_id for step in steps}))
         ).all()
         runs = {run.id: (run, row) for run, row in rows}
+        starting = [run.id for run, _ in rows if run.status in ("planned", "held")]
+        if starting:  # one core UPDATE: no ORM flush (and its checks) for a status change
+            session.execute(sa.update(RuleRun.__table__).where(RuleRun.__table__.c.id.in_(starting))
+                            .values(status="running", started_at=now))
         return [self._claim(session, step, *runs[step.run_id], now) for step in steps]
 
     def _claim(self, session: Session, step: RuleStep, run: RuleRun, row: EventRow, now: datetime) -> Claim:
         self._rule_ids[run.id] = run.rule_id
-        if run.status in ("planned", "held"):
-            run.status, run.started_at = "running", run.started_at or now
         event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
         action = self._lookup(run.rule_id, step.step_key)
         reads_steps = action is None or action.reads_steps
