@@ -42,10 +42,15 @@ from store.types import utcnow
 log = structlog.get_logger("despacho.executor")
 
 
+_STEPS = RuleStep.__table__
+
+
 @dataclass
 class Claim:
-    step: RuleStep
-    run: RuleRun
+    """A step just claimed: plain rows of the step and its run (ids, keys), the event, outputs so far."""
+
+    step: Any
+    run: Any
     event: Event
     steps: dict[str, dict]
 
@@ -81,34 +86,37 @@ class Executor:
     def claim_many(self, session: Session, step_ids: list[str]) -> list[Claim]:
         """Claim the due, queued steps among ``step_ids``; the others were not ours to run."""
         now = self.clock()
-        # One UPDATE ... RETURNING both claims the rows and loads them (this is the hot path).
+        # One core UPDATE ... RETURNING claims the rows and reads what running them needs.
         steps = session.execute(
-            sa.update(RuleStep)
-            .where(RuleStep.id.in_(step_ids), RuleStep.status == "queued",
-                   sa.or_(RuleStep.next_attempt_at.is_(None), RuleStep.next_attempt_at <= now))
-            .values(status="running", attempts=RuleStep.attempts + 1, started_at=now)
-            .returning(RuleStep)
-            .execution_options(populate_existing=True)
-        ).scalars().all()
+            sa.update(_STEPS)
+            .where(_STEPS.c.id.in_(step_ids), _STEPS.c.status == "queued",
+                   sa.or_(_STEPS.c.next_attempt_at.is_(None), _STEPS.c.next_attempt_at <= now))
+            .values(status="running", attempts=_STEPS.c.attempts + 1, started_at=now)
+            .returning(_STEPS.c.id, _STEPS.c.run_id, _STEPS.c.position, _STEPS.c.fallback_of,
+                       _STEPS.c.step_key, _STEPS.c.action, _STEPS.c.attempts, _STEPS.c.idempotency_key)
+        ).all()
         if not steps:
             return []
+        runs, events = RuleRun.__table__, EventRow.__table__
         rows = session.execute(
-            sa.select(RuleRun, EventRow).join(EventRow, EventRow.id == RuleRun.event_id)
-            .where(RuleRun.id.in_({step.run_id for step in steps}))
+            sa.select(runs.c.id, runs.c.rule_id, runs.c.status, events.c.type, events.c.id.label("event_id"),
+                      events.c.occurred_at, events.c.source, events.c.payload)
+            .join(events, events.c.id == runs.c.event_id)
+            .where(runs.c.id.in_({step.run_id for step in steps}))
         ).all()
-        runs = {run.id: (run, row) for run, row in rows}
-        starting = [run.id for run, _ in rows if run.status in ("planned", "held")]
+        by_run = {row.id: row for row in rows}
+        starting = [row.id for row in rows if row.status in ("planned", "held")]
         if starting:  # one core UPDATE: no ORM flush (and its checks) for a status change
-            session.execute(sa.update(RuleRun.__table__).where(RuleRun.__table__.c.id.in_(starting))
+            session.execute(sa.update(runs).where(runs.c.id.in_(starting))
                             .values(status="running", started_at=now))
-        return [self._claim(session, step, *runs[step.run_id], now) for step in steps]
+        return [self._claim(session, step, by_run[step.run_id]) for step in steps]
 
-    def _claim(self, session: Session, step: RuleStep, run: RuleRun, row: EventRow, now: datetime) -> Claim:
-        self._rule_ids[run.id] = run.rule_id
-        event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
-        action = self._lookup(run.rule_id, step.step_key)
+    def _claim(self, session: Session, step: Any, row: Any) -> Claim:
+        self._rule_ids[row.id] = row.rule_id
+        event = Event(type=row.type, id=row.event_id, at=row.occurred_at, source=row.source, data=row.payload)
+        action = self._lookup(row.rule_id, step.step_key)
         reads_steps = action is None or action.reads_steps
-        return Claim(step, run, event, outputs_so_far(session, run.id) if reads_steps else {})
+        return Claim(step, row, event, outputs_so_far(session, row.id) if reads_steps else {})
 
     def _lookup(self, rule_id: str, key: str | None) -> CompiledAction | None:
         rule = self.rules().by_id.get(rule_id)
