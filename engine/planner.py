@@ -27,6 +27,7 @@ from engine.templating import TemplateRenderError
 from engine.throttle import ThrottleCounter
 from store.durations import parse_duration
 from store.models.runs import RuleRun
+from store.types import new_id
 
 log = structlog.get_logger("despacho.planner")
 
@@ -35,14 +36,20 @@ ACTIVE_RUN_STATUSES = ("planned", "running", "held")
 
 @dataclass
 class PlanResult:
-    runs: list[RuleRun] = field(default_factory=list)
+    """What planning decided. Rows are plain dicts inserted with executemany: building ORM
+    objects for every run and step was most of the relay's time."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    new_runs: list[dict[str, Any]] = field(default_factory=list)  # inserted by ``write``
     steps: list[NewStep] = field(default_factory=list)  # inserted by ``write``
     queued: list[NewStep] = field(default_factory=list)
 
     def write(self, session: Session) -> None:
-        """Insert the step rows planned so far (``plan`` calls it for each event)."""
+        """Insert the runs and steps planned so far (runs first: the steps point at them)."""
+        if self.new_runs:
+            session.execute(sa.insert(RuleRun.__table__), self.new_runs)
         insert_steps(session, self.steps)
-        self.steps = []
+        self.new_runs, self.steps = [], []
 
 
 @dataclass
@@ -80,22 +87,20 @@ class Planner:
         except (ConditionEvaluationError, TemplateRenderError) as exc:
             # A payload the rule cannot read is recorded, not silently taken as "no match".
             log.warning("rule_error", rule_id=rule.id, event_id=event.id, error=str(exc))
-            result.runs.append(self._run(session, rule, event, "skipped", f"error: {exc}"[:500]))
+            self._add_run(session, result, rule, _run_row(rule, event, now, status="skipped",
+                                                          skip_reason=f"error: {exc}"[:500]))
             return
-        run = RuleRun(rule_id=rule.id, event_id=event.id, dedupe_key=dedupe, throttle_key=throttle)
+        run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle)
         skip = self._skip_reason(session, rule, dedupe, throttle, now)
         if skip:
-            run.status, run.skip_reason = "skipped", skip
-            session.add(run)
-            result.runs.append(run)
+            run.update(status="skipped", skip_reason=skip)
+            self._add_run(session, result, rule, run)
             return
         waiting = rule.rule.mode == "queued" and self._has_active_run(session, rule.id)
         hold = self._quiet_until(rule, event, now)
-        run.status = "held" if waiting or hold else "planned"
-        run.held_until = hold
-        session.add(run)
-        steps = step_rows(run, event.id, rule.actions, now)
-        result.runs.append(run)
+        run.update(status="held" if waiting or hold else "planned", held_until=hold)
+        self._add_run(session, result, rule, run)
+        steps = step_rows(run["id"], rule.id, event.id, rule.actions, now)
         result.steps.extend(steps)
         if not waiting:
             first = steps[0]
@@ -103,6 +108,14 @@ class Planner:
             not_before = max(filter(None, (hold, now + delay if delay else None)), default=None)
             queue_new_step(first, now, not_before)
             result.queued.append(first)
+
+    def _add_run(self, session: Session, result: PlanResult, rule: CompiledRule, run: dict[str, Any]) -> None:
+        result.runs.append(run)
+        if _counts_its_runs(rule):
+            # dedupe, throttle and modes query this rule's runs: the next event must see this one
+            session.execute(sa.insert(RuleRun.__table__), [run])
+        else:
+            result.new_runs.append(run)
 
     def _skip_reason(self, session: Session, rule: CompiledRule, dedupe: str | None,
                      throttle: str | None, now: datetime) -> str | None:
@@ -130,10 +143,21 @@ class Planner:
             return None
         return held_until(quiet, now, quiet.timezone or _recipient_zone(event) or self.timezone)
 
-    def _run(self, session: Session, rule: CompiledRule, event: Event, status: str, reason: str) -> RuleRun:
-        run = RuleRun(rule_id=rule.id, event_id=event.id, status=status, skip_reason=reason)
-        session.add(run)
-        return run
+
+
+def _counts_its_runs(rule: CompiledRule) -> bool:
+    options = rule.rule
+    return bool(options.dedupe or options.throttle or options.mode != "parallel")
+
+
+def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": new_id(), "rule_id": rule.id, "event_id": event.id, "status": "planned",
+        "skip_reason": None, "dedupe_key": None, "throttle_key": None, "context": {},
+        "held_until": None, "created_at": now, "started_at": None, "finished_at": None,
+    }
+    row.update(fields)
+    return row
 
 
 def _exists(session: Session, *conditions: Any) -> bool:

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.ruleset import CompiledAction
-from store.models.runs import RuleRun, RuleStep
+from store.models.runs import RuleStep
 from store.types import new_id
 
 FINISHED_STEP_STATUSES = ("succeeded", "dead", "skipped")
@@ -46,7 +46,7 @@ class NewStep:
         return self.row["next_attempt_at"]
 
 
-def step_rows(run: RuleRun, event_id: str, actions: Iterable[CompiledAction], now: datetime,
+def step_rows(run_id: str, rule_id: str, event_id: str, actions: Iterable[CompiledAction], now: datetime,
               parent_id: str | None = None) -> list[NewStep]:
     """Rows for ``actions`` and, recursively, their fallbacks; all ``pending``.
 
@@ -57,14 +57,14 @@ def step_rows(run: RuleRun, event_id: str, actions: Iterable[CompiledAction], no
     for position, action in enumerate(actions):
         step_id = new_id()
         created.append(NewStep(step_id, {
-            "id": step_id, "run_id": run.id, "position": position, "step_key": action.key,
+            "id": step_id, "run_id": run_id, "position": position, "step_key": action.key,
             "action": action.uses, "fallback_of": parent_id, "params": {}, "output": None,
             "status": "pending", "attempts": 0, "max_attempts": action.retry.attempts,
-            "idempotency_key": idempotency_key(run.rule_id, event_id, action.key),
+            "idempotency_key": idempotency_key(rule_id, event_id, action.key),
             "last_error": None, "error_code": None, "not_before": None, "next_attempt_at": None,
             "created_at": now, "queued_at": None, "started_at": None, "finished_at": None,
         }))
-        created.extend(step_rows(run, event_id, action.fallback, now, step_id))
+        created.extend(step_rows(run_id, rule_id, event_id, action.fallback, now, step_id))
     return created
 
 
@@ -73,9 +73,8 @@ def queue_new_step(step: NewStep, now: datetime, not_before: datetime | None = N
 
 
 def insert_steps(session: Session, steps: list[NewStep]) -> None:
-    """Insert the planned steps after their runs (flushed first: the foreign keys point at them)."""
+    """Insert the planned steps (their runs are already in: the foreign keys point at them)."""
     if steps:
-        session.flush()
         session.execute(sa.insert(RuleStep.__table__), [step.row for step in steps])
 
 
