@@ -124,17 +124,23 @@ class Pipeline:
             handed_on += moved
         return handed_on
 
-    def _relay(self, session: Session, rows: list[EventRow]) -> int:
+    def _relay(self, session: Session, rows: list[Any]) -> int:
         now = utcnow()
         result = PlanResult()
         matcher = self.rules().matcher
         for row in rows:
             event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
             self.planner.plan(session, event, matcher.rules_for(row.type), now, result, write=False)
-            row.dispatched_at = now
         result.write(session)
+        self._mark_dispatched(session, [row.id for row in rows], now)
         self.enqueue_after_commit(session, result.queued)
         return len(rows)
+
+    @staticmethod
+    def _mark_dispatched(session: Session, event_ids: list[str], now: datetime) -> None:
+        if event_ids:
+            events = EventRow.__table__
+            session.execute(sa.update(events).where(events.c.id.in_(event_ids)).values(dispatched_at=now))
 
     def _record_poison(self, error: Exception) -> None:
         """The oldest undispatched event cannot be planned: record why and move past it."""
@@ -145,15 +151,19 @@ class Pipeline:
             log.error("event_unplannable", event_id=row.id, event_type=row.type, error=str(error))
             session.add(RuleRun(rule_id="(planner)", event_id=row.id, status="failed",
                                 skip_reason=f"planning error: {type(error).__name__}: {error}"[:500]))
-            row.dispatched_at = utcnow()
+            session.flush()
+            self._mark_dispatched(session, [row.id], utcnow())
 
-    def _claim_events(self, session: Session, limit: int) -> list[EventRow]:
-        query = (select(EventRow).where(EventRow.dispatched_at.is_(None))
-                 .order_by(EventRow.occurred_at).limit(limit))
+    def _claim_events(self, session: Session, limit: int) -> list[Any]:
+        """The oldest undispatched events, as plain rows (the relay's hot path)."""
+        events = EventRow.__table__
+        query = (sa.select(events.c.id, events.c.type, events.c.occurred_at, events.c.source,
+                           events.c.payload)
+                 .where(events.c.dispatched_at.is_(None)).order_by(events.c.occurred_at).limit(limit))
         if self.db.dialect.name == "postgresql":
             # Several relays (one per worker process) share the queue without planning twice.
             query = query.with_for_update(skip_locked=True)
-        return list(session.exec(query))
+        return list(session.execute(query))
 
     def fire_schedule(self, rule: CompiledRule, index: int, at: datetime) -> int:
         """Claim one fire of a rule's schedule and plan its evaluations; 0 when already claimed."""
