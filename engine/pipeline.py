@@ -34,9 +34,10 @@ from store.types import utcnow
 log = structlog.get_logger("despacho.pipeline")
 
 Sender = Callable[[list[str], int], None]  # (step ids, delay in ms)
-# Steps due now travel in small batches: one message and two commits serve several steps,
-# while the batches stay small enough to spread over the worker threads.
-BATCH = 16
+# Steps due now travel in batches: one message and two commits serve several steps, while
+# a relay pass is still spread over the worker threads (a pass's steps in about this many parts).
+MAX_BATCH = 64
+SPREAD = 8
 _ENQUEUE = "despacho_enqueue"
 
 
@@ -80,7 +81,8 @@ class Pipeline:
         now = utcnow()
         due_now = [step.id for step in steps if step.next_attempt_at is None or step.next_attempt_at <= now]
         later = [step for step in steps if step.next_attempt_at is not None and step.next_attempt_at > now]
-        messages = [(due_now[i:i + BATCH], 0) for i in range(0, len(due_now), BATCH)]
+        size = min(MAX_BATCH, max(1, -(-len(due_now) // SPREAD)))
+        messages = [(due_now[i:i + size], 0) for i in range(0, len(due_now), size)]
         messages += [([step.id], int((step.next_attempt_at - now).total_seconds() * 1000)) for step in later]
         for index, (ids, delay) in enumerate(messages):
             try:
