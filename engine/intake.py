@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from engine.events import Event
-from store.eventlog import insert_event
+from store.eventlog import event_row, insert_events
+
+# Rows per INSERT: well under the parameter limits of SQLite (32,766) and PostgreSQL (65,535).
+_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -23,9 +26,19 @@ class Accepted:
 
 
 def accept_events(session: Session, events: Iterable[Event]) -> list[Accepted]:
-    """Store events in the caller's transaction; a redelivered id is accepted and ignored."""
-    return [
-        Accepted(event.id, insert_event(session, event.id, event.type, event.data,
-                                        occurred_at=event.at, source=event.source))
-        for event in events
-    ]
+    """Store events in the caller's transaction; a redelivered id is accepted and ignored.
+
+    One INSERT for the whole batch; the same id twice in one batch is stored once.
+    """
+    events = list(events)
+    stored: set[str] = set()
+    for start in range(0, len(events), _CHUNK):
+        chunk = events[start:start + _CHUNK]
+        stored |= insert_events(session, [
+            event_row(e.id, e.type, e.data, occurred_at=e.at, source=e.source) for e in chunk])
+    seen: set[str] = set()
+    accepted = []
+    for event in events:
+        accepted.append(Accepted(event.id, event.id in stored and event.id not in seen))
+        seen.add(event.id)
+    return accepted

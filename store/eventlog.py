@@ -28,23 +28,36 @@ def record_event(session: Session, event_type: str, payload: dict[str, Any], *,
 
 def insert_event(session: Session, event_id: str, event_type: str, payload: dict[str, Any], *,
                  occurred_at: datetime, source: str) -> bool:
-    """Store an event delivered from outside; ``False`` when its id was already stored.
+    """Store an event delivered from outside; ``False`` when its id was already stored."""
+    row = event_row(event_id, event_type, payload, occurred_at=occurred_at, source=source)
+    return event_id in insert_events(session, [row])
+
+
+def event_row(event_id: str, event_type: str, payload: dict[str, Any], *, occurred_at: datetime,
+              source: str) -> dict[str, Any]:
+    """A checked row for ``insert_events``."""
+    check_required("event.id", event_id)
+    check_required("event.type", event_type)
+    check_aware("event.occurred_at", occurred_at)
+    return {"id": event_id, "type": event_type, "source": source, "occurred_at": occurred_at,
+            "recorded_at": utcnow(), "payload": payload, "dispatched_at": None}
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Store events in one statement; returns the ids that were new.
 
     ``INSERT ... ON CONFLICT DO NOTHING`` rather than check-then-insert: two
     deliveries racing each other still store one row, and neither fails.
     """
-    check_required("event.id", event_id)
-    check_required("event.type", event_type)
-    check_aware("event.occurred_at", occurred_at)
-    values = {"id": event_id, "type": event_type, "source": source, "occurred_at": occurred_at,
-              "recorded_at": utcnow(), "payload": payload, "dispatched_at": None}
+    if not rows:
+        return set()
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
     table = Event.__table__
-    statement = (insert(table).values(**values).on_conflict_do_nothing(index_elements=["id"])
+    statement = (insert(table).values(list(rows)).on_conflict_do_nothing(index_elements=["id"])
                  .returning(table.c.id))
     # RETURNING, not rowcount: through the ORM session psycopg reported 1 for a skipped row
-    return session.execute(statement).first() is not None
+    return set(session.execute(statement).scalars())
 
 
 def undispatched(session: Session, limit: int = 100) -> Sequence[Event]:
