@@ -262,12 +262,3 @@ class RuleFile(Strict):
 
     version: Literal[1] = 1
     rules: list[dict[str, Any]] = Field(description="The rules of this file")
-
-
-def is_wildcard(pattern: str) -> bool:
-    return "*" in pattern
-
-
-def event_pattern_regex(pattern: str) -> re.Pattern[str]:
-    parts = [r"[^.]+" if part == "*" else re.escape(part) for part in pattern.split(".")]
-    return re.compile(r"^" + r"\.".join(parts) + r"$")

@@ -27,6 +27,7 @@ from engine.planner import Planner, PlanResult
 from engine.ruleset import CompiledRule, RuleSet
 from engine.scheduled import fire_events, query_rows
 from store.db import session_scope
+from store.eventlog import mark_dispatched
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun, RuleStep
 from store.types import utcnow
@@ -134,15 +135,10 @@ class Pipeline:
             event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
             self.planner.plan(session, event, matcher.rules_for(row.type), now, result, write=False)
         result.write(session)
-        self._mark_dispatched(session, [row.id for row in rows], now)
+        mark_dispatched(session, [row.id for row in rows], now)
         self.enqueue_after_commit(session, result.queued)
         return len(rows)
 
-    @staticmethod
-    def _mark_dispatched(session: Session, event_ids: list[str], now: datetime) -> None:
-        if event_ids:
-            events = EventRow.__table__
-            session.execute(sa.update(events).where(events.c.id.in_(event_ids)).values(dispatched_at=now))
 
     def _record_poison(self, error: Exception) -> None:
         """The oldest undispatched event cannot be planned: record why and move past it."""
@@ -154,7 +150,7 @@ class Pipeline:
             session.add(RuleRun(rule_id="(planner)", event_id=row.id, status="failed",
                                 skip_reason=f"planning error: {type(error).__name__}: {error}"[:500]))
             session.flush()
-            self._mark_dispatched(session, [row.id], utcnow())
+            mark_dispatched(session, [row.id], utcnow())
 
     def _claim_events(self, session: Session, limit: int) -> list[Any]:
         """The oldest undispatched events, as plain rows (the relay's hot path)."""
