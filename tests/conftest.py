@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,23 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     upgrade(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture
+def make_customer(engine: Any) -> Callable[..., Any]:
+    """A customer row in the ``engine`` fixture of the calling test folder's conftest."""
+    from store.db import session_scope
+    from store.models import Customer
+
+    def make(**fields: Any) -> Customer:
+        values: dict[str, Any] = {"name": "Maria Souza", "phone": "+5511987654321",
+                                  "email": "maria@example.com"}
+        values.update(fields)
+        with session_scope(engine) as s:
+            customer = Customer(**values)
+            s.add(customer)
+        return customer
+    return make
 
 
 @pytest.fixture

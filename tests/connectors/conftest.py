@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,8 +12,7 @@ import trustme
 
 from connectors.base import ActionCall, Params, Runtime
 from store.db import make_engine, session_scope
-from store.migrate import upgrade
-from store.models import Customer, RuleRun, RuleStep
+from store.models import RuleRun, RuleStep
 
 
 @pytest.fixture(scope="session")
@@ -22,17 +20,10 @@ def ca() -> trustme.CA:
     return trustme.CA()
 
 
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("connectors-db") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
-
-
 @pytest.fixture
-def engine(migrated_db: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+def engine(migrated_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
     path = tmp_path / "despacho.db"
-    shutil.copy(migrated_db, path)
+    shutil.copy(migrated_template, path)
     engine = make_engine(f"sqlite:///{path}")
     yield engine
     engine.dispose()
@@ -48,19 +39,6 @@ def runtime(engine: sa.Engine, tmp_path: Path) -> Runtime:
 def bare_runtime(tmp_path: Path) -> Runtime:
     """Without a database, as a connector runs from a plain script."""
     return Runtime(outbox=tmp_path / "outbox")
-
-
-@pytest.fixture
-def make_customer(engine: sa.Engine) -> Callable[..., Customer]:
-    def make(**fields: Any) -> Customer:
-        values: dict[str, Any] = {"name": "Maria Souza", "phone": "+5511987654321",
-                                  "email": "maria@example.com"}
-        values.update(fields)
-        with session_scope(engine) as s:
-            customer = Customer(**values)
-            s.add(customer)
-        return customer
-    return make
 
 
 @pytest.fixture

@@ -102,18 +102,6 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def make_customer(engine: sa.Engine) -> Callable[..., Customer]:
-    def make(**fields: Any) -> Customer:
-        values = {"name": "Maria Souza", "phone": "+5511987654321", "email": "maria@example.com"}
-        values.update(fields)
-        with session_scope(engine) as s:
-            customer = Customer(**values)
-            s.add(customer)
-        return customer
-    return make
-
-
-@pytest.fixture
 def make_technician(engine: sa.Engine) -> Callable[..., Technician]:
     def make(**fields: Any) -> Technician:
         values = {"name": "João Lima", "phone": "+5511976543210", "region": "sp-zona-sul",
