@@ -18,16 +18,16 @@ import cli_check
 import cli_ops
 import cli_output as out
 from cli_db import db_app
-from engine.dryrun import DryRun, EventPreview
 from engine.errors import DespachoError, EventInputError
-from engine.events import Event, read_events
-from engine.loader import load_rules
-from engine.problems import did_you_mean
-from engine.ruletests import discover_tests, run_tests
-from engine.scheduled import rule_fire_events
-from engine.schema import stale_schemas, write_schemas
+from engine.language.dryrun import DryRun, EventPreview
+from engine.language.events import Event, read_events
+from engine.language.loader import load_rules
+from engine.language.problems import did_you_mean
+from engine.language.ruletests import discover_tests, run_tests
+from engine.language.schema import stale_schemas, write_schemas
+from engine.language.templating import TemplateStore
+from engine.runtime.scheduled import rule_fire_events
 from engine.settings import Settings
-from engine.templating import TemplateStore
 from store.db import make_engine, session_scope
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2

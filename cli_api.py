@@ -17,8 +17,8 @@ import cli_output as out
 from api.scopes import SCOPES
 from api.server import serve
 from api.settings import secrets_settings
-from connectors.errors import DespachoError
 from engine.settings import Settings
+from errors import DespachoError
 from store import api_clients
 from store.audit import query_entries, record_action
 from store.db import make_engine, session_scope

@@ -15,10 +15,10 @@ from rich.table import Table
 import cli_output as out
 from connectors.base import Connector, Runtime
 from connectors.email import EmailConnector
-from connectors.errors import ConnectorError, PermanentError
 from connectors.sms import SmsConnector
 from connectors.whatsapp import WhatsAppConnector
 from engine.settings import Settings
+from errors import ConnectorError, PermanentError
 
 EXIT_FAILED, EXIT_USAGE = 1, 2
 console = Console(highlight=False, soft_wrap=True)

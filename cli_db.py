@@ -14,7 +14,7 @@ from rich.console import Console
 from sqlalchemy.engine import make_url
 
 import cli_output as out
-from connectors.errors import DespachoError
+from errors import DespachoError
 from store import migrate
 from store.db import make_engine, session_scope
 from store.seed import seed_demo

@@ -15,14 +15,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import cli_output as out
 from api.embedded import ApiThread
-from engine import deadletters
-from engine.daemon import Daemon, Parts
 from engine.errors import RuleSetError
-from engine.events import Event
-from engine.intake import accept_events
-from engine.logs import configure
+from engine.language.events import Event
+from engine.runtime import deadletters
+from engine.runtime.daemon import Daemon, Parts
+from engine.runtime.intake import accept_events
+from engine.runtime.logs import configure
+from engine.runtime.status import read_status
 from engine.settings import Settings
-from engine.status import read_status
 from store.db import make_engine, session_scope
 from store.errors import NotFound
 

@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from engine.dryrun import ActionPreview, EventPreview, RulePreview
 from engine.errors import ConfigError
-from engine.problems import Problem
-from engine.ruletests import Failure, TestReport
+from engine.language.dryrun import ActionPreview, EventPreview, RulePreview
+from engine.language.problems import Problem
+from engine.language.ruletests import Failure, TestReport
 from engine.settings import Settings, load_settings
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import uvicorn
 
 from api.app import create_app
-from engine.pipeline import Pipeline
+from engine.runtime.pipeline import Pipeline
 from engine.settings import Settings
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.errors import DespachoError
+from errors import DespachoError
 
 
 class ApiError(DespachoError):

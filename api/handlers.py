@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 
 from api.errors import ApiError, RateLimited, error_body
-from connectors.errors import PermanentError
+from errors import PermanentError
 from store.errors import IllegalTransition, NotFound, ValidationFailed
 
 log = logging.getLogger("despacho.api")

@@ -14,8 +14,8 @@ from typing import Any
 import redis
 import sqlalchemy as sa
 
-from connectors.errors import ConnectorError
 from connectors.registry import connector_class
+from errors import ConnectorError
 
 CONNECTOR_TTL = 60.0
 CONNECTOR_SECTIONS = ("email", "sms", "whatsapp", "calendar", "accounting", "backup", "http")

@@ -3,7 +3,7 @@
 One commit per request caps the endpoint at the database's commit rate (and,
 on SQLite, makes the request threads queue for the write lock). Here one
 writer takes every request waiting since its last commit, stores all their
-events with ``engine.intake.accept_events`` in one transaction, and answers
+events with ``engine.runtime.intake.accept_events`` in one transaction, and answers
 each request with its own share. Nothing waits on purpose: under light load
 a batch is one request; under heavy load batches grow by themselves. A
 failed batch fails each of its requests (they retry; ids make that safe).
@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import anyio
 import sqlalchemy as sa
 
-from engine.events import Event
-from engine.intake import Accepted, accept_events
+from engine.language.events import Event
+from engine.runtime.intake import Accepted, accept_events
 from store.db import session_scope
 
 MAX_EVENTS_PER_COMMIT = 2000

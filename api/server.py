@@ -6,7 +6,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from engine.assembly import producer_pipeline
+from engine.runtime.assembly import producer_pipeline
 from engine.settings import Settings, load_settings
 
 

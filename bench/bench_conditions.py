@@ -15,9 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import cel
 
 from bench._rules import PROBE_DATA, PROBE_EVENT
-from engine.conditions import RULE_VARIABLES, compile_condition
-from engine.context import EvaluationContext
-from engine.events import Event
+from engine.language.conditions import RULE_VARIABLES, compile_condition
+from engine.language.context import EvaluationContext
+from engine.language.events import Event
 
 EXPRESSION = 'data.days_overdue >= 3 && data.customer.tier in ["gold", "silver"]'
 NUMBER = 200_000

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml
 
 from bench._rules import write_rules
-from engine.loader import load_ruleset
+from engine.language.loader import load_ruleset
 
 COUNT = 10_000
 

@@ -14,10 +14,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._rules import PROBE_DATA, PROBE_EVENT, write_rules
-from engine.dryrun import DryRun
-from engine.events import Event
-from engine.loader import load_ruleset
-from engine.templating import TemplateStore
+from engine.language.dryrun import DryRun
+from engine.language.events import Event
+from engine.language.loader import load_ruleset
+from engine.language.templating import TemplateStore
 
 
 def per_event_seconds(root: Path, count: int, repeats: int) -> float:

@@ -31,9 +31,9 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from bench import _noop_worker
-from engine.daemon import Daemon, Parts
-from engine.events import Event
-from engine.intake import accept_events
+from engine.language.events import Event
+from engine.runtime.daemon import Daemon, Parts
+from engine.runtime.intake import accept_events
 from engine.settings import Settings, load_settings
 from store.db import make_engine, session_scope
 from store.migrate import upgrade

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
-from connectors.errors import PermanentError, TransientError
+from errors import PermanentError, TransientError
 
 __all__ = [
     "ActionCall",

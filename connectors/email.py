@@ -10,10 +10,10 @@ from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
 from connectors.email_message import Envelope, addresses, compose, display
-from connectors.errors import PermanentError
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
 from connectors.smtp_transport import SmtpTarget, SmtpTransport
+from errors import PermanentError
 from store.messaging import customer_by_email
 from store.models import Customer
 

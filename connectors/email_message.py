@@ -16,7 +16,7 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, getaddresses
 from pathlib import Path
 
-from connectors.errors import PermanentError
+from errors import PermanentError
 
 # quoted-printable keeps Portuguese text readable in the raw message (base64 would not)
 _UTF8 = Charset("utf-8")

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
-from connectors.errors import PermanentError
+from errors import PermanentError
 from store.eventlog import insert_event
 
 

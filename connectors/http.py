@@ -25,7 +25,7 @@ import httpx
 from pydantic import Field
 
 from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params
-from connectors.errors import PermanentError, TransientError
+from errors import PermanentError, TransientError
 
 MAX_REDIRECTS = 5
 MAX_BODY_CHARS = 65_536  # what later steps may read as steps.<id>.body

@@ -32,8 +32,8 @@ from typing import Any
 from sqlmodel import Session
 
 from connectors.base import ActionCall, Runtime
-from connectors.errors import ConnectorError, PermanentError, TransientError
 from connectors.outbox import outbox_path, write_once
+from errors import ConnectorError, PermanentError, TransientError
 from store import messaging
 from store.models import Customer, Notification
 

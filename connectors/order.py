@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar, Literal
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
-from connectors.errors import PermanentError
+from errors import PermanentError
 from store.effects import record_effect, recorded_outputs
 from store.errors import IllegalTransition, NotFound, ValidationFailed
 from store.service_orders import assign_technician, set_status

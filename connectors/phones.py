@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import phonenumbers
 
-from connectors.errors import PermanentError
+from errors import PermanentError
 
 DEFAULT_REGION = "BR"
 WHATSAPP_PREFIX = "whatsapp:"

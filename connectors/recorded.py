@@ -12,8 +12,8 @@ import hashlib
 from typing import Any
 
 from connectors.base import ActionCall, Connector
-from connectors.errors import PermanentError
 from connectors.outbox import write_once
+from errors import PermanentError
 
 
 def write_to_outbox(connector: Connector, call: ActionCall) -> dict[str, Any]:

@@ -8,12 +8,12 @@ from pydantic import Field, model_validator
 from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Params
-from connectors.errors import PermanentError
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
 from connectors.phones import to_e164
 from connectors.sms_segments import count_segments, transliterate
 from connectors.twilio import OPTED_OUT, TwilioConnector
+from errors import PermanentError
 from store.messaging import customer_by_phone
 from store.models import Customer
 

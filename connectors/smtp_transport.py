@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.message import Message
 from typing import Literal
 
-from connectors.errors import ConnectorError, PermanentError, TransientError
+from errors import ConnectorError, PermanentError, TransientError
 
 Security = Literal["starttls", "tls", "none"]
 # a connection idle longer than this is probed with NOOP before it is trusted

@@ -21,7 +21,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from connectors.base import Connector, ConnectorSettings, Runtime
-from connectors.errors import ConnectorError, PermanentError, TransientError
+from errors import ConnectorError, PermanentError, TransientError
 
 # Twilio error codes with their own meaning here (https://www.twilio.com/docs/api/errors)
 INVALID_NUMBER = 21211

@@ -16,11 +16,11 @@ from pydantic import Field, model_validator
 from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Params
-from connectors.errors import PermanentError
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
 from connectors.phones import WHATSAPP_PREFIX, to_e164
 from connectors.twilio import OPTED_OUT, OUTSIDE_WINDOW, TwilioConnector
+from errors import PermanentError
 from store import whatsapp_window
 from store.messaging import customer_by_phone
 from store.models import Customer

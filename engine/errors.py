@@ -1,18 +1,17 @@
-"""The one small tree of errors despacho raises.
+"""The engine's errors: inputs with located problems (rules, configuration, events).
 
-Connector failures live in ``connectors.base`` (``TransientError`` and
-``PermanentError``) because connectors must not import the engine; they still
-derive from ``DespachoError`` defined here through ``connectors.errors``.
+The root, ``DespachoError``, and the connector failure kinds live in the
+top-level ``errors`` module, below every layer.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from connectors.errors import DespachoError
+from errors import DespachoError
 
 if TYPE_CHECKING:
-    from engine.problems import Problem
+    from engine.language.problems import Problem
 
 __all__ = [
     "ConfigError",

@@ -21,9 +21,9 @@ from connectors.email import EmailSettings
 from connectors.http import HttpSettings
 from connectors.twilio import TwilioSettings
 from engine.errors import ConfigError
-from engine.problems import Problem
-from engine.validation import problems_from_validation_error
-from engine.yamlsafe import Document, YamlInputError, load_file
+from engine.language.problems import Problem
+from engine.language.validation import problems_from_validation_error
+from engine.language.yamlsafe import Document, YamlInputError, load_file
 from store.secrets import SecretsSettings
 
 ENV_PREFIX = "DESPACHO_"
@@ -141,7 +141,7 @@ class Settings(Section):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        from engine.timezones import check_timezone
+        from engine.language.timezones import check_timezone
 
         return check_timezone(value)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from connectors.errors import DespachoError, PermanentError
+from errors import DespachoError, PermanentError
 
 
 class StoreError(DespachoError):

@@ -12,7 +12,7 @@ from api.crud import Cursor, DbSession, Limit, get_live, sort_type
 from api.errors import ApiError
 from api.schemas.common import Page
 from api.schemas.operations import AcceptedEvent, EventOut, EventsAccepted
-from engine.events import Event
+from engine.language.events import Event
 from store.listing import ListSpec, list_page
 from store.models import Event as EventRow
 

@@ -27,8 +27,8 @@ from api.schemas.operations import (
     RunOut,
     StepOut,
 )
-from engine import deadletters
-from engine.loader import load_rules
+from engine.language.loader import load_rules
+from engine.runtime import deadletters
 from store.audit import record_action
 from store.listing import ListSpec, list_page
 from store.models import Backup, DeadLetter, Notification, RuleRun, RuleStep

@@ -25,11 +25,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
-from api.webhooks import SenderRejected, verified_sender
+from api.webhooks.verify import SenderRejected, verified_sender
 from connectors.phones import WHATSAPP_PREFIX
 from connectors.twilio import OPTED_OUT, TwilioSettings
-from engine.events import Event
-from engine.intake import accept_events
+from engine.language.events import Event
+from engine.runtime.intake import accept_events
 from store import messaging, whatsapp_window
 from store.db import session_scope
 

@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.engine.pipeline_helpers import make_project
+from tests.engine.runtime.pipeline_helpers import make_project
 from tests.support.redis_server import free_port
 
 RULES = """

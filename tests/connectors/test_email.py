@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 
 from connectors.base import Runtime
 from connectors.email import EmailConnector, EmailSettings, SendEmailParams
-from connectors.errors import PermanentError, TransientError
+from errors import PermanentError, TransientError
 from store.models import Customer, Notification
 from tests.connectors.conftest import call
 from tests.fakes.ports import free_port

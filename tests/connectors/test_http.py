@@ -12,8 +12,8 @@ import pytest
 
 import connectors.http as http_module
 from connectors.base import ActionCall
-from connectors.errors import PermanentError, TransientError
 from connectors.http import HttpConnector, HttpRequestParams, HttpSettings, is_public, retry_after
+from errors import PermanentError, TransientError
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.errors import PermanentError
 from connectors.phones import to_e164, whatsapp_address
+from errors import PermanentError
 
 
 @pytest.mark.parametrize("written", ["(11) 98765-4321", "11987654321", "+55 11 98765-4321",

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Runtime
-from connectors.errors import PermanentError, TransientError
 from connectors.sms import SendSmsParams, SmsConnector
 from connectors.twilio import TwilioSettings
+from errors import PermanentError, TransientError
 from store.models import Customer, Notification
 from tests.connectors.conftest import call
 from tests.connectors.twilio_support import settings_for

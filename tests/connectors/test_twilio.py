@@ -7,8 +7,8 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.response import Response
 
-from connectors.errors import PermanentError, TransientError
 from connectors.twilio import TwilioSettings, classify, retry_after
+from errors import PermanentError, TransientError
 
 WHERE = "https://api.twilio.com"
 

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Runtime
-from connectors.errors import PermanentError
 from connectors.twilio import TwilioSettings
 from connectors.whatsapp import SendWhatsAppParams, WhatsAppConnector
+from errors import PermanentError
 from store.db import session_scope
 from store.models import Customer, Notification, WhatsAppConversation, WhatsAppMessage
 from store.types import utcnow

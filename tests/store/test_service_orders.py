@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from connectors.errors import PermanentError
+from errors import PermanentError
 from store.db import session_scope
 from store.errors import IllegalTransition, NotFound, ValidationFailed
 from store.models import Appointment, Customer, Event, ServiceOrder, Technician

@@ -30,7 +30,7 @@ JWT_KEY = "test-key-" + "x" * 40
 
 
 class RecordingPipeline:
-    """Stands in for engine.pipeline.Pipeline: the webhook only needs these two."""
+    """Stands in for engine.runtime.pipeline.Pipeline: the webhook only needs these two."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine

@@ -1,0 +1,252 @@
+"""From a parsed ``Rule`` to a ``CompiledRule``: the checks that need more than its shape.
+
+CEL is compiled, action names and params are checked against the connector
+registry, templates are compiled and their files looked up, ``steps.<id>``
+references are resolved and ``for_each`` queries checked. Every problem is
+located through the document's side map.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.base import ActionSpec
+from connectors.registry import all_actions
+from engine.language.conditions import (
+    ACTION_VARIABLES,
+    RULE_VARIABLES,
+    ConditionSyntaxError,
+    compile_condition,
+)
+from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
+from engine.language.problems import Path, Problem, did_you_mean
+from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
+from engine.language.template_samples import check_sample
+from engine.language.templating import (
+    TEMPLATE_VARIABLES,
+    MappingValue,
+    TemplateStore,
+    Value,
+    compile_value,
+    is_template,
+    value_references,
+)
+from engine.language.validation import problems_from_validation_error
+from engine.language.yamlsafe import Document
+from store.durations import parse_duration
+from store.query_specs import QUERY_SPECS
+
+ACTIONS = all_actions()
+_STEPS_IN_CEL = re.compile(r"\bsteps\.([A-Za-z_]\w*)")
+
+
+@dataclass
+class RuleCompiler:
+    """Compiles the rules of one document; problems accumulate in ``problems``."""
+
+    doc: Document
+    templates: TemplateStore
+    problems: list[Problem] = field(default_factory=list)
+
+    def compile(self, rule: Rule, path: Path, order: int) -> CompiledRule | None:
+        before = len(self.problems)
+        self._check_triggers(rule, path)
+        condition = self._condition(rule.if_, (*path, "if"), RULE_VARIABLES)
+        actions = self._actions(rule.do, (*path, "do"), known_steps=())
+        dedupe = self._key_template(rule.dedupe.key if rule.dedupe else None, (*path, "dedupe"))
+        throttle = self._key_template(rule.throttle.key if rule.throttle else None,
+                                      (*path, "throttle", "key"))
+        if len(self.problems) > before:
+            return None
+        line, _ = self.doc.position(path)
+        return CompiledRule(rule, self.doc.file, line, order, condition, actions, dedupe, throttle)
+
+    # --- triggers --------------------------------------------------------------------------------
+
+    def _check_triggers(self, rule: Rule, path: Path) -> None:
+        for index, trigger in enumerate(rule.on):
+            if isinstance(trigger, EventTrigger) or trigger.for_each is None:
+                continue
+            where = self._trigger_path(path, index)
+            spec = QUERY_SPECS.get(trigger.for_each)
+            if spec is None:
+                hint = did_you_mean(trigger.for_each, QUERY_SPECS) or (
+                    "known queries: " + ", ".join(sorted(QUERY_SPECS)))
+                self.problems.append(self.doc.problem((*where, "for_each"),
+                                                      f"unknown query '{trigger.for_each}'", hint))
+                continue
+            try:
+                spec.params.model_validate(trigger.params)
+            except ValidationError as exc:
+                self.problems.extend(problems_from_validation_error(
+                    exc, self.doc, (*where, "params"), spec.params.model_fields))
+
+    def _trigger_path(self, path: Path, index: int) -> Path:
+        on = self.doc.data
+        for part in (*path, "on"):
+            on = on[part]
+        return (*path, "on", index) if isinstance(on, list) else (*path, "on")
+
+    # --- conditions and templates -----------------------------------------------------------------
+
+    def _condition(self, condition: Any, path: Path, allowed: frozenset[str]):
+        if condition is None:
+            return None
+        errors: list[tuple[Path, ConditionSyntaxError]] = []
+        node = compile_condition(condition, path, allowed, errors)
+        for where, exc in errors:
+            self.problems.append(self.doc.problem(where, str(exc), exc.hint))
+        return node
+
+    def _key_template(self, source: str | None, path: Path) -> Value | None:
+        if source is None:
+            return None
+        value = self._compile_value(source, path)
+        refs = value_references(value)
+        if refs.steps:
+            self.problems.append(self.doc.problem(path, "a rule key cannot read steps.<id>",
+                                                  "keys are computed before any action runs"))
+        return value
+
+    def _compile_value(self, raw: Any, path: Path) -> Value:
+        errors: list = []
+        value = compile_value(raw, path, errors)
+        for where, exc in errors:
+            self.problems.append(self.doc.problem(where, str(exc)))
+        if not errors:
+            unknown = sorted(value_references(value).variables - TEMPLATE_VARIABLES)
+            for name in unknown:
+                allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
+                self.problems.append(self.doc.problem(
+                    path, f"unknown variable '{name}' in template",
+                    did_you_mean(name, TEMPLATE_VARIABLES) or f"templates can use: {allowed}"))
+        return value
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def _actions(self, actions: list[Action], path: Path, known_steps: tuple[str, ...]
+                 ) -> tuple[CompiledAction, ...]:
+        compiled = []
+        known = list(known_steps)
+        for index, action in enumerate(actions):
+            where = (*path, index)
+            result = self._action(action, where, tuple(known))
+            if action.id:
+                if action.id in known:
+                    self.problems.append(self.doc.problem((*where, "id"),
+                                                          f"step id '{action.id}' is used twice"))
+                known.append(action.id)
+            if result is not None:
+                compiled.append(result)
+        return tuple(compiled)
+
+    def _action(self, action: Action, path: Path, known_steps: tuple[str, ...]) -> CompiledAction | None:
+        spec = ACTIONS.get(action.uses)
+        if spec is None:
+            hint = did_you_mean(action.uses, [*ACTIONS, *ACTION_OPTION_KEYS])
+            self.problems.append(self.doc.problem((*path, action.uses),
+                                                  f"unknown action '{action.uses}'", hint, key=True))
+            return None
+        params_path = (*path, action.uses)
+        self._check_params(spec, action.params, params_path)
+        params = self._compile_params(action.params, params_path, known_steps)
+        reads_steps = bool(value_references(params).steps) or bool(_cel_steps(action.if_))
+        condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES)
+        if action.if_ is not None:
+            self._check_steps(_cel_steps(action.if_), known_steps, (*path, "if"))
+        own = (action.id,) if action.id else ()
+        fallback = self._actions(action.fallback, (*path, "fallback"), (*known_steps, *own))
+        return CompiledAction(
+            key=action.id or _path_key(path),
+            uses=action.uses,
+            spec=spec,
+            params=params,
+            condition=condition,
+            delay=parse_duration(action.delay) if action.delay else None,
+            retry=action.retry or DEFAULT_RETRY,
+            fallback=fallback,
+            explicit_id=action.id is not None,
+            reads_steps=reads_steps,
+        )
+
+    def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...]) -> Value:
+        items = []
+        for key, value in raw.items():
+            compiled = self._compile_value(value, (*path, key))
+            self._check_steps(value_references(compiled).steps, known_steps, (*path, key))
+            items.append((key, compiled))
+        return MappingValue(tuple(items))
+
+    def _check_params(self, spec: ActionSpec, params: dict[str, Any], path: Path) -> None:
+        try:
+            spec.params.model_validate(params)
+        except ValidationError as exc:
+            vocabulary = [info.alias or name for name, info in spec.params.model_fields.items()]
+            found = problems_from_validation_error(exc, self.doc, path, vocabulary,
+                                                   skip=_is_templated_input)
+            self.problems.extend(found)
+            if found:
+                return
+        template = params.get("template")
+        if spec.channel and isinstance(template, str):
+            self._check_template(spec.channel, template, (*path, "template"), params)
+
+    def _check_template(self, channel: str, name: str, path: Path, params: dict[str, Any]) -> None:
+        if "{" in name:
+            self.problems.append(self.doc.problem(path, "a template name must be literal",
+                                                  "write the name of a file under templates/"))
+            return
+        found = self.templates.check(channel, name)
+        for problem in found:
+            if problem.file:
+                self.problems.append(Problem(problem.file, problem.line, 1, "", str(problem)))
+            else:
+                hint = did_you_mean(name, self.templates.names(channel))
+                self.problems.append(self.doc.problem(path, str(problem), hint))
+        if found:
+            return
+        sample = check_sample(self.templates, channel, name, max_segments=params.get("max_segments", 1),
+                              transliterate=bool(params.get("transliterate", False)))
+        for problem in sample.problems:
+            # Segment problems belong to the rule that sends; file problems to the sample file.
+            self.problems.append(problem if problem.file else
+                                 self.doc.problem(path, problem.message, problem.hint))
+
+    def _check_steps(self, used: frozenset[str] | set[str], known: tuple[str, ...], path: Path) -> None:
+        for step in sorted(used):
+            if step not in known:
+                hint = did_you_mean(step, known) or (
+                    "only earlier actions with an 'id' can be read" if not known
+                    else "earlier step ids: " + ", ".join(known))
+                self.problems.append(self.doc.problem(path, f"unknown step 'steps.{step}'", hint))
+
+
+def _is_templated_input(item: dict[str, Any]) -> bool:
+    """A templated string can only be checked once rendered (dry-run and execution do)."""
+    value = item.get("input")
+    return isinstance(value, str) and is_template(value) and item["type"] not in ("extra_forbidden",)
+
+
+def _cel_steps(condition: Any) -> set[str]:
+    found: set[str] = set()
+    pending = [condition]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            found.update(_STEPS_IN_CEL.findall(item))
+        elif isinstance(item, list):
+            pending.extend(item)
+        else:
+            pending.extend(getattr(item, name) for name in ("all", "any", "not_") if hasattr(item, name))
+    return found
+
+
+def _path_key(path: Path) -> str:
+    from engine.language.problems import format_path
+
+    # Drop the leading "rules[n]." so keys read "do[1]" or "do[0].fallback[0]".
+    return format_path(path[2:])

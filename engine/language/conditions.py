@@ -1,0 +1,184 @@
+"""CEL conditions: compiled at load, evaluated per event, explained for dry-run.
+
+``holds()`` is the fast path the engine uses (short-circuits, no trace);
+``explain()`` evaluates every clause so dry-run can show why a rule did or
+did not match.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from engine.errors import DespachoError
+from engine.language.models import AllOf, AnyOf, NotOf
+
+RULE_VARIABLES = frozenset({"event", "data", "now", "config"})
+ACTION_VARIABLES = RULE_VARIABLES | {"steps"}
+
+_MACRO_BINDING = re.compile(r"\b(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
+_CEL_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+
+
+class ConditionSyntaxError(DespachoError):
+    """A CEL expression failed to compile; ``column`` is 1-based within the expression."""
+
+    def __init__(self, message: str, expression: str, column: int = 0, hint: str | None = None):
+        super().__init__(message)
+        self.expression = expression
+        self.column = column
+        self.hint = hint
+
+
+class ConditionEvaluationError(DespachoError):
+    """A clause failed at run time (a missing field, a type mismatch, a non-boolean result)."""
+
+    def __init__(self, path: str, expression: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.expression = expression
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ClauseResult:
+    path: str
+    expression: str
+    value: bool | None
+    error: str | None = None
+
+
+class Node:
+    def holds(self, ctx: cel.Context) -> bool:
+        raise NotImplementedError
+
+    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Clause(Node):
+    path: str
+    expression: str
+    program: cel.Program
+
+    def holds(self, ctx: cel.Context) -> bool:
+        try:
+            value = self.program.execute(ctx)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            raise ConditionEvaluationError(self.path, self.expression, _runtime_reason(exc)) from exc
+        if value is True or value is False:
+            return value
+        raise ConditionEvaluationError(
+            self.path, self.expression, f"a condition must be true or false, got {value!r}"
+        )
+
+    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+        try:
+            value = self.holds(ctx)
+        except ConditionEvaluationError as exc:
+            out.append(ClauseResult(self.path, self.expression, None, exc.reason))
+            return False
+        out.append(ClauseResult(self.path, self.expression, value))
+        return value
+
+
+@dataclass(frozen=True)
+class AllNode(Node):
+    children: tuple[Node, ...]
+
+    def holds(self, ctx: cel.Context) -> bool:
+        return all(child.holds(ctx) for child in self.children)
+
+    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+        return all([child.explain(ctx, out) for child in self.children])
+
+
+@dataclass(frozen=True)
+class AnyNode(Node):
+    children: tuple[Node, ...]
+
+    def holds(self, ctx: cel.Context) -> bool:
+        return any(child.holds(ctx) for child in self.children)
+
+    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+        return any([child.explain(ctx, out) for child in self.children])
+
+
+@dataclass(frozen=True)
+class NotNode(Node):
+    child: Node
+
+    def holds(self, ctx: cel.Context) -> bool:
+        return not self.child.holds(ctx)
+
+    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+        return not self.child.explain(ctx, out)
+
+
+def compile_expression(expression: str, allowed: frozenset[str] = RULE_VARIABLES) -> cel.Program:
+    """Compile one CEL expression; raises ``ConditionSyntaxError``."""
+    try:
+        program = cel.compile(expression)
+    except (ValueError, RuntimeError) as exc:
+        raise _syntax_error(str(exc), expression) from exc
+    bound = set(_MACRO_BINDING.findall(expression))
+    unknown = sorted(set(program.variables()) - allowed - bound)
+    if unknown:
+        names = ", ".join(sorted(allowed))
+        raise ConditionSyntaxError(f"unknown variable '{unknown[0]}' in condition", expression,
+                                   hint=f"conditions can use: {names}")
+    return program
+
+
+def compile_condition(
+    condition: Any, path: tuple[str | int, ...], allowed: frozenset[str], errors: list
+) -> Node:
+    """Build the node tree of a parsed condition; syntax errors go to ``errors`` with their path."""
+    if isinstance(condition, str):
+        try:
+            return Clause(_path_text(path), condition, compile_expression(condition, allowed))
+        except ConditionSyntaxError as exc:
+            errors.append((path, exc))
+            return AllNode(())
+    if isinstance(condition, list):
+        return AllNode(tuple(compile_condition(c, (*path, i), allowed, errors)
+                             for i, c in enumerate(condition)))
+    if isinstance(condition, AllOf):
+        return AllNode(tuple(compile_condition(c, (*path, "all", i), allowed, errors)
+                             for i, c in enumerate(condition.all)))
+    if isinstance(condition, AnyOf):
+        return AnyNode(tuple(compile_condition(c, (*path, "any", i), allowed, errors)
+                             for i, c in enumerate(condition.any)))
+    if isinstance(condition, NotOf):
+        return NotNode(compile_condition(condition.not_, (*path, "not"), allowed, errors))
+    raise TypeError(f"not a condition: {condition!r}")
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    from engine.language.problems import format_path
+
+    # Traces are read per rule: drop the "rules[n]." prefix of the file path.
+    if len(path) > 2 and path[0] == "rules" and isinstance(path[1], int):
+        path = path[2:]
+    return format_path(path)
+
+
+def _syntax_error(raw: str, expression: str) -> ConditionSyntaxError:
+    match = _CEL_POSITION.search(raw)
+    if not match:
+        return ConditionSyntaxError(f"CEL syntax error: {raw.splitlines()[0]}", expression)
+    column = int(match.group(2))  # already 1-based
+    detail = match.group(3).removeprefix("Syntax error: ")
+    detail = re.sub(r" expecting \{.*\}$", "", detail)
+    return ConditionSyntaxError(f"CEL syntax error at column {column}: {detail}", expression, column)
+
+
+def _runtime_reason(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no such field {exc.args[0]!r} in the event"
+    text = str(exc)
+    return text.split(". ")[0] if "No such overload" in text else text

@@ -1,0 +1,134 @@
+"""Dry-run: which rules listen to an event, whether they match, what they would do.
+
+Nothing is sent and nothing is written; connectors only ``plan()``. The
+result is plain data (dataclasses) that the CLI prints and tests inspect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from connectors.base import Connector, Params
+from connectors.registry import CONNECTOR_CLASSES
+from engine.language.conditions import ClauseResult, ConditionEvaluationError
+from engine.language.context import EvaluationContext
+from engine.language.events import Event
+from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
+from engine.language.templating import TemplateRenderError, TemplateStore
+
+
+@dataclass
+class ActionPreview:
+    id: str
+    action: str
+    params: dict[str, Any] | None
+    preview: dict[str, Any]
+    conditions: list[ClauseResult] = field(default_factory=list)
+    skipped: str | None = None
+    error: str | None = None
+    fallback: list[ActionPreview] = field(default_factory=list)
+
+
+@dataclass
+class RulePreview:
+    id: str
+    file: str
+    line: int
+    matched: bool
+    conditions: list[ClauseResult]
+    actions: list[ActionPreview] = field(default_factory=list)
+    keys: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class EventPreview:
+    event: dict[str, Any]
+    rules: list[RulePreview]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DryRun:
+    """Evaluates events against a rule set with connectors in plan mode."""
+
+    def __init__(self, ruleset: RuleSet, templates: TemplateStore, config: dict[str, Any]) -> None:
+        self.ruleset = ruleset
+        self.templates = templates
+        self.config = config
+        self.connectors: dict[str, Connector] = {cls.name: cls() for cls in CONNECTOR_CLASSES}
+
+    def run(self, events: list[Event], now: datetime | None = None) -> list[EventPreview]:
+        return [self.preview(event, now) for event in events]
+
+    def preview(self, event: Event, now: datetime | None = None) -> EventPreview:
+        return self.preview_rules(event, self.ruleset.matcher.rules_for(event.type), now)
+
+    def preview_rules(self, event: Event, rules: list[CompiledRule],
+                      now: datetime | None = None) -> EventPreview:
+        """Evaluate ``event`` against the given rules (scheduled evaluations bypass the matcher)."""
+        context = EvaluationContext(event, self.config, now)
+        return EventPreview(event.model_dump(mode="json"), [self._rule(r, context) for r in rules])
+
+    def _rule(self, rule: CompiledRule, context: EvaluationContext) -> RulePreview:
+        trace: list[ClauseResult] = []
+        matched = rule.condition.explain(context.cel, trace) if rule.condition else True
+        result = RulePreview(rule.id, rule.file, rule.line, matched, trace)
+        if not matched:
+            return result
+        variables = context.for_actions(rule.id, {})
+        try:
+            for name, key in (("dedupe", rule.dedupe_key), ("throttle", rule.throttle_key)):
+                if key is not None:
+                    result.keys[name] = str(key.render(variables))
+        except TemplateRenderError as exc:
+            result.error = str(exc)
+        steps: dict[str, Any] = {}
+        result.actions = [self._action(a, context, rule.id, steps) for a in rule.actions]
+        return result
+
+    def _action(self, action: CompiledAction, context: EvaluationContext, rule_id: str,
+                steps: dict[str, Any]) -> ActionPreview:
+        preview = ActionPreview(action.key, action.uses, None, {})
+        if action.condition is not None:
+            holds = action.condition.explain(context.cel_with_steps(steps), preview.conditions)
+            if not holds:
+                preview.skipped = "condition false"
+                return preview
+        variables = context.for_actions(rule_id, steps)
+        try:
+            preview.params, preview.preview = self._plan(action, variables)
+        except (TemplateRenderError, ConditionEvaluationError) as exc:
+            preview.error = str(exc)
+        except ValidationError as exc:
+            preview.error = _params_error(exc)
+        if action.explicit_id:
+            # Outputs are unknown until the action runs: later steps see placeholders.
+            steps[action.key] = {name: f"<{action.key}.{name}>" for name in action.spec.outputs}
+        preview.fallback = [self._action(f, context, rule_id, dict(steps)) for f in action.fallback]
+        return preview
+
+    def _plan(self, action: CompiledAction, variables: dict[str, Any]
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+        rendered = action.params.render(variables)
+        params: Params = action.spec.params.model_validate(rendered)
+        message = None
+        template = getattr(params, "template", None)
+        if action.spec.channel and template:
+            message = self.templates.render(action.spec.channel, template, variables)
+        connector_name, action_name = action.uses.split(".", 1)
+        plan = self.connectors[connector_name].plan(action_name, params, message)
+        return rendered, plan
+
+
+def _params_error(exc: ValidationError) -> str:
+    parts = []
+    for item in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in item["loc"])
+        parts.append(f"{where}: {item['msg']}" if where else item["msg"])
+    return "invalid params after rendering: " + "; ".join(parts)

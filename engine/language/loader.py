@@ -1,0 +1,140 @@
+"""Reading rule files into a compiled ``RuleSet``; every problem of every file at once.
+
+``load_rules`` always returns what it found (for ``despacho validate``);
+``load_ruleset`` refuses to return a rule set that has any problem, so a bad
+file never half-loads into a running daemon.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+
+from pydantic import ValidationError
+
+from engine.errors import RuleSetError
+from engine.language.compiler import RuleCompiler
+from engine.language.models import Rule, RuleFile
+from engine.language.problems import Problem
+from engine.language.ruleset import CompiledRule, RuleSet
+from engine.language.templating import TemplateStore
+from engine.language.validation import model_vocabulary, problems_from_validation_error
+from engine.language.yamlsafe import Document, YamlInputError, load_file
+
+RULE_SUFFIXES = (".yaml", ".yml")
+TESTS_FOLDER = "tests"
+_VOCABULARY = sorted(model_vocabulary(Rule, RuleFile))
+
+
+@dataclass
+class LoadResult:
+    ruleset: RuleSet
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def discover(paths: Iterable[str | FsPath]) -> tuple[list[FsPath], list[Problem]]:
+    """Rule files under ``paths`` (folders recursively, skipping ``tests/``), sorted."""
+    files: list[FsPath] = []
+    problems: list[Problem] = []
+    for raw in paths:
+        path = FsPath(raw)
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            files.extend(_walk(path))
+        else:
+            problems.append(Problem(str(path), message="no such file or folder"))
+    return sorted(dict.fromkeys(files)), problems
+
+
+def _walk(folder: FsPath) -> list[FsPath]:
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d != TESTS_FOLDER and not d.startswith("."))
+        found.extend(FsPath(root) / n for n in names if n.endswith(RULE_SUFFIXES))
+    return found
+
+
+def display_name(path: FsPath) -> str:
+    """Paths relative to the working directory when they are under it."""
+    try:
+        return str(path.resolve().relative_to(FsPath.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath) -> LoadResult:
+    """Load and compile every rule file; rules with problems are left out of the set."""
+    files, problems = discover(paths)
+    templates = TemplateStore(templates_root)
+    rules: list[CompiledRule] = []
+    first_seen: dict[str, tuple[str, int]] = {}
+    for path in files:
+        name = display_name(path)
+        try:
+            doc = load_file(path, display_name=name)
+        except YamlInputError as exc:
+            problems.extend(exc.problems)
+            continue
+        _check_duplicate_ids(doc, first_seen, problems)
+        seen = {rule.id for rule in rules}
+        rules.extend(r for r in _compile_file(doc, templates, problems, len(rules)) if r.id not in seen)
+    return LoadResult(RuleSet(rules, [display_name(p) for p in files]), sorted(set(problems)))
+
+
+def load_ruleset(paths: Iterable[str | FsPath], templates_root: str | FsPath) -> RuleSet:
+    """The compiled rule set, or ``RuleSetError`` with every problem."""
+    result = load_rules(paths, templates_root)
+    if result.problems:
+        raise RuleSetError(result.problems)
+    return result.ruleset
+
+
+def _compile_file(doc: Document, templates: TemplateStore, problems: list[Problem],
+                  start: int) -> list[CompiledRule]:
+    if doc.data is None:
+        problems.append(Problem(doc.file, 1, 1, "", "empty rule file", "add a 'rules:' list"))
+        return []
+    try:
+        RuleFile.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(problems_from_validation_error(exc, doc, (), _VOCABULARY))
+        return []
+    compiler = RuleCompiler(doc, templates)
+    compiled = []
+    for index, raw in enumerate(doc.data["rules"]):
+        path = ("rules", index)
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(problems_from_validation_error(exc, doc, path, _VOCABULARY))
+            continue
+        result = compiler.compile(rule, path, start + len(compiled))
+        if result is not None:
+            compiled.append(result)
+    problems.extend(compiler.problems)
+    return compiled
+
+
+def _check_duplicate_ids(doc: Document, first_seen: dict[str, tuple[str, int]],
+                         problems: list[Problem]) -> None:
+    raw_rules = doc.data.get("rules") if isinstance(doc.data, dict) else None
+    if not isinstance(raw_rules, list):
+        return
+    for index, raw in enumerate(raw_rules):
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(rule_id, str):
+            continue
+        line, _ = doc.position(("rules", index))
+        if rule_id in first_seen:
+            file, first_line = first_seen[rule_id]
+            problems.append(doc.problem(("rules", index, "id"), f"duplicate rule id '{rule_id}'",
+                                        f"first defined at {file}:{first_line}"))
+        else:
+            first_seen[rule_id] = (doc.file, line)

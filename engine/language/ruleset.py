@@ -1,0 +1,74 @@
+"""A loaded, compiled rule set: what the matcher, dry-run and planner work from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from connectors.base import ActionSpec
+from engine.language.conditions import Node
+from engine.language.models import CronTrigger, EventTrigger, EveryTrigger, RetryPolicy, Rule
+from engine.language.templating import Value
+
+DEFAULT_RETRY = RetryPolicy()
+
+
+@dataclass(frozen=True)
+class CompiledAction:
+    """One action of a rule, with its params compiled as templates."""
+
+    key: str  # the explicit id, or the action's path within the rule ("do[1]")
+    uses: str
+    spec: ActionSpec
+    params: Value
+    condition: Node | None
+    delay: timedelta | None
+    retry: RetryPolicy
+    fallback: tuple[CompiledAction, ...]
+    explicit_id: bool
+    reads_steps: bool = True  # its params or condition read steps.<id>: load earlier outputs
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    rule: Rule
+    file: str
+    line: int
+    order: int
+    condition: Node | None
+    actions: tuple[CompiledAction, ...]
+    dedupe_key: Value | None
+    throttle_key: Value | None
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    @property
+    def has_fallbacks(self) -> bool:
+        return any(action.fallback for action in self.actions)
+
+    @property
+    def event_patterns(self) -> tuple[str, ...]:
+        return tuple(t.event for t in self.rule.on if isinstance(t, EventTrigger))
+
+    @property
+    def schedules(self) -> tuple[CronTrigger | EveryTrigger, ...]:
+        return tuple(t for t in self.rule.on if isinstance(t, CronTrigger | EveryTrigger))
+
+
+@dataclass
+class RuleSet:
+    """Rules by id, in file order, with the event-type index built once."""
+
+    rules: list[CompiledRule] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        from engine.language.matcher import Matcher
+
+        self.by_id = {rule.id: rule for rule in self.rules}
+        self.matcher = Matcher(rule for rule in self.rules if rule.rule.enabled)
+
+    def __len__(self) -> int:
+        return len(self.rules)

@@ -1,0 +1,219 @@
+"""Rule unit tests (``rules/tests/*.yaml``): events in, expected matches and actions out.
+
+Each test runs through dry-run, so nothing is sent or written. A failure
+carries the expected and actual values; the CLI shows them as a diff.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from engine.language.dryrun import ActionPreview, DryRun, EventPreview, RulePreview
+from engine.language.events import Event
+from engine.language.loader import display_name
+from engine.language.problems import Problem
+from engine.language.validation import model_vocabulary, problems_from_validation_error
+from engine.language.yamlsafe import Document, YamlInputError, load_file
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExpectedAction(_Strict):
+    rule: str
+    action: str
+    id: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict, description="Exact rendered values (subset)")
+    text_contains: list[str] = Field(default_factory=list, description="Substrings of the message")
+    preview: dict[str, Any] = Field(default_factory=dict, description="Exact preview fields (subset)")
+
+
+class Expectation(_Strict):
+    match: list[str] = Field(default_factory=list)
+    no_match: list[str] = Field(default_factory=list)
+    actions: list[ExpectedAction] = Field(default_factory=list)
+
+
+class RuleTestCase(_Strict):
+    name: str
+    event: Event | None = None
+    events: list[Event] | None = None
+    now: datetime | None = None
+    expect: Expectation
+
+    @model_validator(mode="after")
+    def _one_source_of_events(self) -> RuleTestCase:
+        if (self.event is None) == (self.events is None):
+            raise ValueError("give exactly one of 'event' or 'events'")
+        return self
+
+    def all_events(self) -> list[Event]:
+        return [self.event] if self.event else list(self.events or [])
+
+
+class RuleTestFile(_Strict):
+    tests: list[RuleTestCase] = Field(min_length=1)
+
+
+@dataclass
+class Failure:
+    message: str
+    expected: Any = None
+    actual: Any = None
+
+
+@dataclass
+class TestResult:
+    name: str
+    file: str
+    line: int
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+@dataclass
+class TestReport:
+    results: list[TestResult] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.passed for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return len(self.results) - self.passed
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and self.failed == 0 and bool(self.results)
+
+
+def discover_tests(paths: list[FsPath]) -> list[FsPath]:
+    files: list[FsPath] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml")))
+        elif path.is_file():
+            files.append(path)
+    return files
+
+
+def run_tests(files: list[FsPath], dry_run: DryRun) -> TestReport:
+    report = TestReport()
+    for path in files:
+        name = display_name(path)
+        try:
+            doc = load_file(path, display_name=name)
+            suite = RuleTestFile.model_validate(doc.data)
+        except YamlInputError as exc:
+            report.problems.extend(exc.problems)
+            continue
+        except ValidationError as exc:
+            vocabulary = model_vocabulary(RuleTestFile)
+            report.problems.extend(problems_from_validation_error(exc, doc, (), vocabulary))
+            continue
+        for index, case in enumerate(suite.tests):
+            report.results.append(_run_case(case, doc, index, dry_run))
+    return report
+
+
+def _run_case(case: RuleTestCase, doc: Document, index: int, dry_run: DryRun) -> TestResult:
+    line, _ = doc.position(("tests", index))
+    result = TestResult(case.name, doc.file, line)
+    previews = dry_run.run(case.all_events(), case.now)
+    verdicts = _verdicts(previews)
+    known = dry_run.ruleset.by_id
+    for rule_id in case.expect.match:
+        if rule_id not in known:
+            result.failures.append(Failure(f"unknown rule '{rule_id}' in match"))
+        elif not known[rule_id].rule.enabled:
+            result.failures.append(Failure(f"rule '{rule_id}' is disabled (enabled: false)"))
+        elif not verdicts.get(rule_id, (False, None))[0]:
+            result.failures.append(_did_not_match(rule_id, verdicts.get(rule_id)))
+    for rule_id in case.expect.no_match:
+        if rule_id not in known:
+            result.failures.append(Failure(f"unknown rule '{rule_id}' in no_match"))
+        elif verdicts.get(rule_id, (False, None))[0]:
+            result.failures.append(Failure(f"rule '{rule_id}' matched but should not"))
+    actions = [a for p in previews for r in p.rules if r.matched for a in _tagged(r)]
+    for expected in case.expect.actions:
+        failure = _check_action(expected, actions)
+        if failure:
+            result.failures.append(failure)
+    return result
+
+
+def _verdicts(previews: list[EventPreview]) -> dict[str, tuple[bool, RulePreview]]:
+    verdicts: dict[str, tuple[bool, RulePreview]] = {}
+    for preview in previews:
+        for rule in preview.rules:
+            if rule.matched or rule.id not in verdicts:
+                verdicts[rule.id] = (rule.matched, rule)
+    return verdicts
+
+
+def _did_not_match(rule_id: str, verdict: tuple[bool, RulePreview] | None) -> Failure:
+    if verdict is None:
+        return Failure(f"rule '{rule_id}' did not match: it does not listen to the event type(s)")
+    clauses = [
+        f"{c.path}: {c.expression} -> {c.error or str(c.value).lower()}" for c in verdict[1].conditions
+    ]
+    return Failure(f"rule '{rule_id}' did not match", expected="all conditions true",
+                   actual="\n".join(clauses))
+
+
+def _tagged(rule: RulePreview) -> list[tuple[str, ActionPreview]]:
+    return [(rule.id, action) for action in rule.actions]
+
+
+def _check_action(expected: ExpectedAction, actions: list[tuple[str, ActionPreview]]) -> Failure | None:
+    candidates = [
+        a for rule_id, a in actions
+        if rule_id == expected.rule and a.action == expected.action
+        and (expected.id is None or a.id == expected.id)
+    ]
+    label = f"{expected.rule}: {expected.action}" + (f" ({expected.id})" if expected.id else "")
+    if not candidates:
+        return Failure(f"{label}: no such action ran", expected=label,
+                       actual=[f"{r}: {a.action}" for r, a in actions] or "no actions")
+    failures = [_compare(expected, candidate, label) for candidate in candidates]
+    if all(failures):
+        return failures[0]
+    return None
+
+
+def _compare(expected: ExpectedAction, action: ActionPreview, label: str) -> Failure | None:
+    if action.error or action.skipped:
+        return Failure(f"{label}: {action.error or 'skipped: ' + str(action.skipped)}")
+    params = action.params or {}
+    wrong = {k: v for k, v in expected.params.items() if params.get(k, _MISSING) != v}
+    if wrong:
+        return Failure(f"{label}: params differ", expected=_dump(expected.params),
+                       actual=_dump({k: params.get(k) for k in expected.params}))
+    preview_wrong = {k: v for k, v in expected.preview.items() if action.preview.get(k, _MISSING) != v}
+    if preview_wrong:
+        return Failure(f"{label}: preview differs", expected=_dump(expected.preview),
+                       actual=_dump({k: action.preview.get(k) for k in expected.preview}))
+    text = "\n".join(str(action.preview.get(k, "")) for k in ("subject", "text", "html"))
+    missing = [s for s in expected.text_contains if s not in text]
+    if missing:
+        return Failure(f"{label}: message text lacks {missing[0]!r}", expected=missing[0], actual=text)
+    return None
+
+
+_MISSING = object()
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True, default=str)

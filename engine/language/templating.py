@@ -1,0 +1,272 @@
+"""Jinja2 templating: params of actions and message template files.
+
+Everything renders in an immutable sandbox with ``StrictUndefined``, so a
+typo in a variable is an error, never an empty string. HTML email parts are
+autoescaped; text parts are not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path as FsPath
+from typing import Any
+
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    nodes,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from engine.errors import DespachoError
+from engine.language.filters import FILTERS
+
+TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config"})
+_MARKERS = ("{{", "{%", "{#")
+
+
+class TemplateProblem(DespachoError):
+    """A template failed to compile (``line`` is within the template text, 1-based)."""
+
+    def __init__(self, message: str, line: int = 0, file: str | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.file = file
+
+
+class TemplateRenderError(DespachoError):
+    """A template failed while rendering (undefined variable, bad filter input...)."""
+
+
+def _environment(*, autoescape: bool, root: FsPath | None = None) -> ImmutableSandboxedEnvironment:
+    env = ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=autoescape,
+        loader=FileSystemLoader(str(root)) if root else None,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+_PARAM_ENV = _environment(autoescape=False)
+
+
+# --- params -----------------------------------------------------------------------------------
+
+class Value:
+    """A param value ready to render with a context."""
+
+    def render(self, context: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Literal(Value):
+    value: Any
+
+    def render(self, context: dict[str, Any]) -> Any:
+        return self.value
+
+
+@dataclass(frozen=True)
+class TemplateString(Value):
+    source: str
+
+    def render(self, context: dict[str, Any]) -> Any:
+        try:
+            return _compiled(self.source).render(context)
+        except TemplateError as exc:
+            raise TemplateRenderError(f"{_describe(exc)} in '{self.source}'") from exc
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            raise TemplateRenderError(f"{exc} in '{self.source}'") from exc
+
+
+@dataclass(frozen=True)
+class MappingValue(Value):
+    items: tuple[tuple[str, Value], ...]
+
+    def render(self, context: dict[str, Any]) -> Any:
+        return {key: value.render(context) for key, value in self.items}
+
+
+@dataclass(frozen=True)
+class ListValue(Value):
+    items: tuple[Value, ...]
+
+    def render(self, context: dict[str, Any]) -> Any:
+        return [item.render(context) for item in self.items]
+
+
+def is_template(text: str) -> bool:
+    return any(marker in text for marker in _MARKERS)
+
+
+@lru_cache(maxsize=65536)
+def _compiled(source: str) -> Any:
+    return _PARAM_ENV.from_string(source)
+
+
+def compile_value(value: Any, path: tuple = (), errors: list | None = None) -> Value:
+    """Compile every templated string inside ``value``; syntax errors go to ``errors``."""
+    if isinstance(value, str) and is_template(value):
+        try:
+            _analyze(value)  # parsing finds syntax errors; compiling waits for the first render
+        except TemplateSyntaxError as exc:
+            if errors is None:
+                raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno) from exc
+            errors.append((path, TemplateProblem(f"template syntax error: {exc.message}", exc.lineno)))
+            return Literal(value)
+        return TemplateString(value)
+    if isinstance(value, dict):
+        return MappingValue(tuple((k, compile_value(v, (*path, k), errors)) for k, v in value.items()))
+    if isinstance(value, list):
+        return ListValue(tuple(compile_value(v, (*path, i), errors) for i, v in enumerate(value)))
+    return Literal(value)
+
+
+@dataclass(frozen=True)
+class References:
+    variables: frozenset[str]
+    steps: frozenset[str]
+
+
+def references(source: str) -> References:
+    """Top-level variables and ``steps.<id>`` names a template string reads."""
+    return _analyze(source)
+
+
+@lru_cache(maxsize=65536)
+def _analyze(source: str) -> References:
+    return _references_of(_PARAM_ENV.parse(source))
+
+
+def _references_of(ast: nodes.Template) -> References:
+    """Names read but never assigned (a cheap stand-in for ``meta.find_undeclared_variables``,
+    which runs the code generator), and the step ids read through ``steps``."""
+    loaded: set[str] = set()
+    stored: set[str] = set()
+    for name in ast.find_all(nodes.Name):
+        (stored if name.ctx in ("store", "param") else loaded).add(name.name)
+    steps = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if isinstance(target, nodes.Name) and target.name == "steps":
+            if isinstance(node, nodes.Getattr):
+                steps.add(node.attr)
+            elif isinstance(node.arg, nodes.Const):
+                steps.add(str(node.arg.value))
+    return References(frozenset(loaded - stored), frozenset(steps))
+
+
+def value_references(value: Value) -> References:
+    """All references of every template inside a compiled value."""
+    variables: set[str] = set()
+    steps: set[str] = set()
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, TemplateString):
+            refs = references(item.source)
+            variables |= refs.variables
+            steps |= refs.steps
+        elif isinstance(item, MappingValue):
+            pending.extend(v for _, v in item.items)
+        elif isinstance(item, ListValue):
+            pending.extend(item.items)
+    return References(frozenset(variables), frozenset(steps))
+
+
+# --- message template files -------------------------------------------------------------------
+
+CHANNEL_PARTS: dict[str, dict[str, str]] = {
+    "email": {"subject": ".subject", "text": ".txt", "html": ".html"},
+    "sms": {"text": ".txt"},
+    "whatsapp": {"text": ".txt"},
+}
+REQUIRED_PARTS: dict[str, tuple[str, ...]] = {
+    "email": ("subject", "text"),
+    "sms": ("text",),
+    "whatsapp": ("text",),
+}
+
+
+class TemplateStore:
+    """Message templates under ``<root>/<channel>/<name>.<part>``."""
+
+    def __init__(self, root: str | FsPath) -> None:
+        self.root = FsPath(root)
+        self._text_env = _environment(autoescape=False, root=self.root)
+        self._html_env = _environment(autoescape=True, root=self.root)
+
+    def part_files(self, channel: str, name: str) -> dict[str, FsPath]:
+        """The parts of a template that exist on disk."""
+        parts = CHANNEL_PARTS[channel]
+        files = {part: self.root / channel / f"{name}{suffix}" for part, suffix in parts.items()}
+        return {part: path for part, path in files.items() if path.is_file()}
+
+    def names(self, channel: str) -> list[str]:
+        folder = self.root / channel
+        if not folder.is_dir():
+            return []
+        return sorted({p.stem for p in folder.iterdir() if p.is_file() and not p.name.startswith("_")})
+
+    def check(self, channel: str, name: str) -> list[TemplateProblem]:
+        """Problems of one template: missing parts, syntax errors, unknown variables."""
+        found = self.part_files(channel, name)
+        if not found:
+            return [TemplateProblem(f"template '{name}' not found under {self.root / channel}/")]
+        problems = [
+            TemplateProblem(f"template '{name}' has no {CHANNEL_PARTS[channel][part]} part")
+            for part in REQUIRED_PARTS[channel] if part not in found
+        ]
+        for part, path in found.items():
+            problems.extend(self._check_file(channel, part, path))
+        return problems
+
+    def _check_file(self, channel: str, part: str, path: FsPath) -> list[TemplateProblem]:
+        env = self._html_env if part == "html" else self._text_env
+        try:
+            source = path.read_text(encoding="utf-8")
+            ast = env.parse(source)
+        except TemplateSyntaxError as exc:
+            return [TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 0, str(path))]
+        except (OSError, UnicodeDecodeError) as exc:
+            return [TemplateProblem(f"cannot read template: {exc}", 0, str(path))]
+        unknown = sorted(_references_of(ast).variables - TEMPLATE_VARIABLES)
+        if unknown:
+            allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
+            return [TemplateProblem(f"unknown variable '{unknown[0]}' (templates can use: {allowed})",
+                                    _line_of(source, unknown[0]), str(path))]
+        return []
+
+    def render(self, channel: str, name: str, context: dict[str, Any]) -> dict[str, str]:
+        """Render every part of a template; raises ``TemplateRenderError``."""
+        rendered = {}
+        for part, path in self.part_files(channel, name).items():
+            env = self._html_env if part == "html" else self._text_env
+            relative = path.relative_to(self.root).as_posix()
+            try:
+                text = env.get_template(relative).render(context)
+            except TemplateError as exc:
+                raise TemplateRenderError(f"{_describe(exc)} in template {relative}") from exc
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                raise TemplateRenderError(f"{exc} in template {relative}") from exc
+            rendered[part] = text.strip() if part != "html" else text
+        return rendered
+
+
+def _describe(exc: TemplateError) -> str:
+    return str(exc.message or exc).replace("'dict object'", "the value")
+
+
+def _line_of(source: str, word: str) -> int:
+    for number, line in enumerate(source.splitlines(), start=1):
+        if word in line:
+            return number
+    return 0

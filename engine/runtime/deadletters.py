@@ -1,0 +1,79 @@
+"""Dead letters: steps that failed for good, kept until a person retries or discards them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine.runtime.pipeline import Pipeline
+from engine.runtime.steps import queue_step
+from store.errors import NotFound
+from store.models.runs import DeadLetter, RuleRun, RuleStep
+from store.types import utcnow
+
+
+@dataclass(frozen=True)
+class DeadLetterView:
+    letter: DeadLetter
+    step: RuleStep
+    run: RuleRun
+
+
+def list_dead_letters(session: Session, *, include_resolved: bool = False, limit: int = 100
+                      ) -> list[DeadLetter]:
+    query = select(DeadLetter).where(DeadLetter.deleted_at.is_(None))
+    if not include_resolved:
+        query = query.where(DeadLetter.resolved_at.is_(None))
+    return list(session.exec(query.order_by(DeadLetter.created_at.desc()).limit(limit)))
+
+
+def show(session: Session, dead_letter_id: str) -> DeadLetterView:
+    letter = _get(session, dead_letter_id)
+    step = session.get(RuleStep, letter.step_id)
+    return DeadLetterView(letter, step, session.get(RuleRun, step.run_id))
+
+
+def retry(session: Session, dead_letter_ids: Sequence[str], actor: str) -> list[str]:
+    """Run each dead step again with its original event and earlier outputs; returns the step ids.
+
+    The run is reopened: steps it skipped when it failed are pending again,
+    so after a successful retry the rule carries on where it stopped.
+    """
+    now = utcnow()
+    letters = [_get(session, i) for i in dead_letter_ids]
+    queued = []
+    for letter in letters:
+        if letter.resolved_at is not None:
+            continue
+        step = session.get(RuleStep, letter.step_id)
+        run = session.get(RuleRun, step.run_id)
+        run.status, run.finished_at = "running", None
+        session.execute(sa.update(RuleStep).where(RuleStep.run_id == run.id, RuleStep.status == "skipped",
+                                                  RuleStep.attempts == 0)
+                        .values(status="pending", finished_at=None))
+        step.attempts, step.finished_at = 0, None
+        queue_step(step, now)
+        letter.resolved_at, letter.resolution, letter.resolved_by = now, "reprocessed", actor
+        queued.append(step)
+    Pipeline.enqueue_after_commit(session, queued)
+    return [step.id for step in queued]
+
+
+def discard(session: Session, dead_letter_ids: Sequence[str], actor: str) -> int:
+    now = utcnow()
+    count = 0
+    for letter in (_get(session, i) for i in dead_letter_ids):
+        if letter.resolved_at is None:
+            letter.resolved_at, letter.resolution, letter.resolved_by = now, "discarded", actor
+            count += 1
+    return count
+
+
+def _get(session: Session, dead_letter_id: str) -> DeadLetter:
+    letter = session.get(DeadLetter, dead_letter_id)
+    if letter is None or letter.deleted_at is not None:
+        raise NotFound("dead_letter", dead_letter_id)
+    return letter

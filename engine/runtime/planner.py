@@ -1,0 +1,173 @@
+"""The planner: which rules an event starts, written as run and step rows in one transaction.
+
+For each rule listening to the event: conditions (CEL), then the rule's
+options in order — dedupe, throttle, mode, quiet hours — then a run with its
+whole step tree, the first step queued. Nothing is sent from here; the
+caller commits and then enqueues the queued steps (the database is the
+outbox: a step that is queued but never enqueued is found by the reaper).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from sqlmodel import Session
+
+from engine.language.conditions import ConditionEvaluationError
+from engine.language.context import EvaluationContext
+from engine.language.events import Event
+from engine.language.ruleset import CompiledRule
+from engine.language.templating import TemplateRenderError
+from engine.runtime.quiet_hours import held_until
+from engine.runtime.steps import NewStep, insert_steps, queue_new_step, step_rows
+from engine.runtime.throttle import ThrottleCounter
+from store.durations import parse_duration
+from store.models.runs import RuleRun
+from store.types import new_id
+
+log = structlog.get_logger("despacho.planner")
+
+ACTIVE_RUN_STATUSES = ("planned", "running", "held")
+
+
+@dataclass
+class PlanResult:
+    """What planning decided. Rows are plain dicts inserted with executemany: building ORM
+    objects for every run and step was most of the relay's time."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    new_runs: list[dict[str, Any]] = field(default_factory=list)  # inserted by ``write``
+    steps: list[NewStep] = field(default_factory=list)  # inserted by ``write``
+    queued: list[NewStep] = field(default_factory=list)
+
+    def write(self, session: Session) -> None:
+        """Insert the runs and steps planned so far (runs first: the steps point at them)."""
+        if self.new_runs:
+            session.execute(sa.insert(RuleRun.__table__), self.new_runs)
+        insert_steps(session, self.steps)
+        self.new_runs, self.steps = [], []
+
+
+@dataclass
+class Planner:
+    config: dict[str, Any]
+    throttle: ThrottleCounter
+    timezone: str
+
+    def plan(self, session: Session, event: Event, rules: list[CompiledRule], now: datetime,
+             result: PlanResult | None = None, *, write: bool = True) -> PlanResult:
+        """Plan one event; ``write=False`` leaves the step rows for one ``result.write`` per batch."""
+        result = result or PlanResult()
+        context = EvaluationContext(event, self.config, now)
+        for rule in rules:
+            self._plan_rule(session, event, rule, context, now, result)
+        if write:
+            result.write(session)
+        return result
+
+    def plan_many(self, session: Session, events: list[Event], rules: list[CompiledRule], now: datetime,
+                  result: PlanResult) -> PlanResult:
+        for event in events:
+            self.plan(session, event, rules, now, result, write=False)
+        result.write(session)
+        return result
+
+    def _plan_rule(self, session: Session, event: Event, rule: CompiledRule, context: EvaluationContext,
+                   now: datetime, result: PlanResult) -> None:
+        try:
+            if rule.condition is not None and not rule.condition.holds(context.cel):
+                return
+            variables = context.for_actions(rule.id, {})
+            dedupe = str(rule.dedupe_key.render(variables)) if rule.dedupe_key else None
+            throttle = str(rule.throttle_key.render(variables)) if rule.throttle_key else None
+        except (ConditionEvaluationError, TemplateRenderError) as exc:
+            # A payload the rule cannot read is recorded, not silently taken as "no match".
+            log.warning("rule_error", rule_id=rule.id, event_id=event.id, error=str(exc))
+            self._add_run(session, result, rule, _run_row(rule, event, now, status="skipped",
+                                                          skip_reason=f"error: {exc}"[:500]))
+            return
+        run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle)
+        skip = self._skip_reason(session, rule, dedupe, throttle, now)
+        if skip:
+            run.update(status="skipped", skip_reason=skip)
+            self._add_run(session, result, rule, run)
+            return
+        waiting = rule.rule.mode == "queued" and self._has_active_run(session, rule.id)
+        hold = self._quiet_until(rule, event, now)
+        run.update(status="held" if waiting or hold else "planned", held_until=hold)
+        self._add_run(session, result, rule, run)
+        steps = step_rows(run["id"], rule.id, event.id, rule.actions, now)
+        result.steps.extend(steps)
+        if not waiting:
+            first = steps[0]
+            delay = rule.actions[0].delay
+            not_before = max(filter(None, (hold, now + delay if delay else None)), default=None)
+            queue_new_step(first, now, not_before)
+            result.queued.append(first)
+
+    def _add_run(self, session: Session, result: PlanResult, rule: CompiledRule, run: dict[str, Any]) -> None:
+        result.runs.append(run)
+        if _counts_its_runs(rule):
+            # dedupe, throttle and modes query this rule's runs: the next event must see this one
+            session.execute(sa.insert(RuleRun.__table__), [run])
+        else:
+            result.new_runs.append(run)
+
+    def _skip_reason(self, session: Session, rule: CompiledRule, dedupe: str | None,
+                     throttle: str | None, now: datetime) -> str | None:
+        options = rule.rule
+        if dedupe is not None and options.dedupe is not None:
+            window = parse_duration(options.dedupe.window)
+            if _exists(session, RuleRun.rule_id == rule.id, RuleRun.dedupe_key == dedupe,
+                       RuleRun.created_at >= now - window, RuleRun.status != "skipped"):
+                return f"dedupe: key '{dedupe}' seen within {options.dedupe.window}"
+        if throttle is not None and options.throttle is not None:
+            per = parse_duration(options.throttle.per)
+            if not self.throttle.allow(session, rule.id, throttle, options.throttle.limit, per, now):
+                limit = f"{options.throttle.limit} per {options.throttle.per}"
+                return f"throttle: {limit} reached for '{throttle}'"
+        if options.mode == "single" and self._has_active_run(session, rule.id):
+            return "mode single: a run of this rule is still active"
+        return None
+
+    def _has_active_run(self, session: Session, rule_id: str) -> bool:
+        return _exists(session, RuleRun.rule_id == rule_id, RuleRun.status.in_(ACTIVE_RUN_STATUSES))
+
+    def _quiet_until(self, rule: CompiledRule, event: Event, now: datetime) -> datetime | None:
+        quiet = rule.rule.quiet_hours
+        if quiet is None:
+            return None
+        return held_until(quiet, now, quiet.timezone or _recipient_zone(event) or self.timezone)
+
+
+
+def _counts_its_runs(rule: CompiledRule) -> bool:
+    options = rule.rule
+    return bool(options.dedupe or options.throttle or options.mode != "parallel")
+
+
+def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": new_id(), "rule_id": rule.id, "event_id": event.id, "status": "planned",
+        "skip_reason": None, "dedupe_key": None, "throttle_key": None, "context": {},
+        "held_until": None, "created_at": now, "started_at": None, "finished_at": None,
+    }
+    row.update(fields)
+    return row
+
+
+def _exists(session: Session, *conditions: Any) -> bool:
+    # Rows added in this transaction count too: flush before asking.
+    session.flush()
+    query = sa.select(RuleRun.id).where(*conditions).limit(1)
+    return session.execute(query).first() is not None
+
+
+def _recipient_zone(event: Event) -> str | None:
+    customer = event.data.get("customer")
+    zone = customer.get("timezone") if isinstance(customer, dict) else None
+    return zone if isinstance(zone, str) and zone else None

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import cel
+import pytest
+
+from engine.language.conditions import (
+    RULE_VARIABLES,
+    ClauseResult,
+    ConditionEvaluationError,
+    ConditionSyntaxError,
+    compile_condition,
+    compile_expression,
+)
+from engine.language.models import AnyOf, NotOf
+
+
+def context(**data) -> cel.Context:
+    return cel.Context(variables={"data": data, "event": {"type": "x.y"}})
+
+
+def build(condition):
+    errors: list = []
+    node = compile_condition(condition, ("if",), RULE_VARIABLES, errors)
+    assert errors == []
+    return node
+
+
+def test_syntax_error_names_the_column() -> None:
+    with pytest.raises(ConditionSyntaxError) as caught:
+        compile_expression("data.amount >")
+    assert str(caught.value) == "CEL syntax error at column 14: mismatched input '<EOF>'"
+    assert caught.value.column == 14
+
+
+def test_unknown_variable_is_caught_at_compile_time() -> None:
+    with pytest.raises(ConditionSyntaxError) as caught:
+        compile_expression("cliente.vip")
+    assert "unknown variable 'cliente'" in str(caught.value)
+
+
+def test_macro_variables_are_not_unknown() -> None:
+    compile_expression("data.items.all(item, item.qty > 0) && data.items.exists(i, i.qty > 5)")
+
+
+def test_list_means_all_must_hold() -> None:
+    node = build(["data.a > 1", "data.b == 'x'"])
+    assert node.holds(context(a=2, b="x")) is True
+    assert node.holds(context(a=2, b="y")) is False
+
+
+def test_any_and_not_blocks() -> None:
+    node = build([AnyOf(any=["data.a == 1", "data.a == 2"]), NotOf(not_="data.blocked")])
+    assert node.holds(context(a=2, blocked=False)) is True
+    assert node.holds(context(a=2, blocked=True)) is False
+    assert node.holds(context(a=3, blocked=False)) is False
+
+
+def test_explain_evaluates_every_clause_and_names_its_path() -> None:
+    node = build(["data.a > 1", AnyOf(any=["data.b == 'x'", "data.c == 1"])])
+    trace: list[ClauseResult] = []
+    assert node.explain(context(a=0, b="x"), trace) is False
+    assert [(c.path, c.value, c.error) for c in trace] == [
+        ("if[0]", False, None),
+        ("if[1].any[0]", True, None),
+        ("if[1].any[1]", None, "no such field 'c' in the event"),
+    ]
+
+
+def test_missing_field_at_run_time_is_an_error_not_a_silent_false() -> None:
+    node = build("data.customer.vip")
+    with pytest.raises(ConditionEvaluationError) as caught:
+        node.holds(context())
+    assert caught.value.reason == "no such field 'customer' in the event"
+
+
+def test_non_boolean_result_is_an_error() -> None:
+    node = build("data.a + 1")
+    with pytest.raises(ConditionEvaluationError) as caught:
+        node.holds(context(a=1))
+    assert "must be true or false, got 2" in caught.value.reason
+
+
+def test_type_mismatch_is_an_error_with_a_short_reason() -> None:
+    node = build("data.a + 1.5 > 2.0")
+    with pytest.raises(ConditionEvaluationError) as caught:
+        node.holds(context(a=1))
+    assert caught.value.reason.startswith("No such overload")
+
+
+def test_has_guards_optional_fields() -> None:
+    node = build("has(data.email) && data.email != ''")
+    assert node.holds(context()) is False
+    assert node.holds(context(email="a@b.c")) is True

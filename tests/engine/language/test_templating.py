@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.language.templating import (
+    TemplateProblem,
+    TemplateRenderError,
+    TemplateStore,
+    compile_value,
+    references,
+    value_references,
+)
+from tests.conftest import write
+
+
+def test_params_render_recursively_and_keep_non_strings() -> None:
+    value = compile_value({"to": "{{ data.phone }}", "list": ["{{ data.n * 2 }}", 3], "flag": True})
+    assert value.render({"data": {"phone": "+55", "n": 2}}) == {"to": "+55", "list": ["4", 3], "flag": True}
+
+
+def test_undefined_variable_is_an_error_never_an_empty_string() -> None:
+    value = compile_value("Olá {{ data.customer.nome }}")
+    with pytest.raises(TemplateRenderError) as caught:
+        value.render({"data": {"customer": {"name": "Ana"}}})
+    assert "has no attribute 'nome'" in str(caught.value)
+
+
+def test_sandbox_refuses_reaching_python_internals() -> None:
+    value = compile_value("{{ data.__class__.__mro__[1].__subclasses__() }}")
+    with pytest.raises(TemplateRenderError):
+        value.render({"data": {}})
+
+
+def test_syntax_errors_are_collected_with_their_path() -> None:
+    errors: list = []
+    compile_value({"body": "{{ data.x "}, ("p",), errors)
+    ((path, problem),) = errors
+    assert path == ("p", "body")
+    assert isinstance(problem, TemplateProblem)
+
+
+def test_references_find_variables_and_step_ids() -> None:
+    refs = references("{{ steps.assign.name }} {{ steps['tell'].sid }} {{ data.x }}")
+    assert refs.variables == {"steps", "data"}
+    assert refs.steps == {"assign", "tell"}
+    assert value_references(compile_value({"a": ["{{ now }}"]})).variables == {"now"}
+
+
+def test_brazilian_filters() -> None:
+    value = compile_value("{{ data.v | brl }} em {{ data.d | data_br }} {{ data.p | telefone_br }}")
+    rendered = value.render({"data": {"v": 1234.5, "d": "2026-12-01T12:00:00Z", "p": "+5511987654321"}})
+    assert rendered == "R$ 1.234,50 em 01/12/2026 (11) 98765-4321"
+
+
+def test_store_renders_every_part_and_escapes_html_only(tmp_path: Path) -> None:
+    write(tmp_path / "email/oi.subject", "Oi {{ data.name }}")
+    write(tmp_path / "email/oi.txt", "Texto {{ data.name }}")
+    write(tmp_path / "email/oi.html", "<p>{{ data.name }}</p>")
+    store = TemplateStore(tmp_path)
+    rendered = store.render("email", "oi", {"data": {"name": "<Ana & Bia>"}})
+    assert rendered == {"subject": "Oi <Ana & Bia>", "text": "Texto <Ana & Bia>",
+                        "html": "<p>&lt;Ana &amp; Bia&gt;</p>"}
+
+
+def test_store_check_reports_missing_parts_syntax_and_unknown_variables(tmp_path: Path) -> None:
+    write(tmp_path / "email/a.txt", "only text")
+    write(tmp_path / "sms/b.txt", "line one\n{{ data.x ")
+    write(tmp_path / "sms/c.txt", "Ola\n{{ cliente.nome }}")
+    store = TemplateStore(tmp_path)
+    assert [str(p) for p in store.check("email", "a")] == ["template 'a' has no .subject part"]
+    (syntax,) = store.check("sms", "b")
+    assert (syntax.line, syntax.file) == (2, str(tmp_path / "sms/b.txt"))
+    (unknown,) = store.check("sms", "c")
+    assert unknown.line == 2 and "unknown variable 'cliente'" in str(unknown)
+    assert "not found" in str(store.check("whatsapp", "zzz")[0])
+
+
+def test_layout_files_are_not_listed_as_templates(tmp_path: Path) -> None:
+    write(tmp_path / "email/_layout.html", "<html>{% block body %}{% endblock %}</html>")
+    write(tmp_path / "email/oi.subject", "s")
+    assert TemplateStore(tmp_path).names("email") == ["oi"]
+
+
+def test_date_filter_on_a_missing_field_names_the_field() -> None:
+    value = compile_value("{{ data.appointment.starts_at | data_br }}")
+    with pytest.raises(TemplateRenderError) as caught:
+        value.render({"data": {"appointment": {}}})
+    assert "starts_at" in str(caught.value)

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+
+from engine.language.yamlsafe import MAX_FILE_BYTES, YamlInputError, load_file, load_text
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(YamlInputError) as caught:
+        load_text(text, "f.yaml")
+    return [f"{p.line}:{p.column}: {p.path}: {p.message}" for p in caught.value.problems]
+
+
+def test_on_and_no_stay_strings_as_in_yaml_1_2() -> None:
+    doc = load_text("on: x\nanswer: no\nflag: off\nreal: true\n")
+    assert doc.data == {"on": "x", "answer": "no", "flag": "off", "real": True}
+
+
+def test_scalars_keep_their_yaml_types() -> None:
+    doc = load_text("i: 12\nf: 1.5\nn: null\nd: 2026-12-01\nh: 0x1f\n")
+    assert doc.data == {"i": 12, "f": 1.5, "n": None, "d": "2026-12-01", "h": 31}
+
+
+def test_positions_are_kept_in_a_side_map_not_in_the_data() -> None:
+    doc = load_text("rules:\n  - id: a\n    on: x\n")
+    assert doc.data == {"rules": [{"id": "a", "on": "x"}]}
+    assert doc.position(("rules", 0, "on")) == (3, 9)
+    assert doc.position(("rules", 0, "on"), key=True) == (3, 5)
+
+
+def test_anchors_and_aliases_are_refused() -> None:
+    assert problems_of("a: &x [1, 2]\nb: *x\n") == [
+        "1:4: : YAML anchors and aliases are not allowed",
+        "2:4: : YAML anchors and aliases are not allowed",
+    ]
+
+
+def test_alias_bomb_is_refused_without_expanding_it() -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+        for i in range(20)
+    )
+    assert problems_of(bomb)[0] == "1:4: : YAML anchors and aliases are not allowed"
+
+
+def test_python_tags_are_refused() -> None:
+    assert problems_of("x: !!python/object/apply:os.system ['true']\n") == [
+        "1:4: x: unsupported YAML tag '!!python/object/apply:os.system'",
+    ]
+    assert problems_of("x: !!python/name:os.system\n") == [
+        "1:4: x: unsupported YAML tag '!!python/name:os.system'"]
+
+
+def test_custom_tags_are_refused() -> None:
+    assert problems_of("x: !secret abc\n") == ["1:4: x: unsupported YAML tag '!secret'"]
+
+
+def test_duplicate_keys_name_the_first_place() -> None:
+    with pytest.raises(YamlInputError) as caught:
+        load_text("a: 1\nb: 2\na: 3\n", "f.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path, problem.message) == (3, "a", "duplicate key 'a'")
+    assert problem.hint == "first defined at line 1"
+
+
+def test_syntax_error_reports_line_and_column() -> None:
+    (line,) = problems_of("a: [1, 2\nb: 3\n")
+    assert line.startswith("2:2: : YAML syntax error")
+
+
+def test_several_documents_in_one_file_are_refused() -> None:
+    (line,) = problems_of("a: 1\n---\nb: 2\n")
+    assert "one YAML document" in line
+
+
+def test_files_over_one_mebibyte_are_refused_before_parsing(tmp_path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_text("a: " + "x" * MAX_FILE_BYTES + "\n")
+    with pytest.raises(YamlInputError) as caught:
+        load_file(big)
+    assert "over the 1 MiB limit" in caught.value.problems[0].message
+
+
+def test_unreadable_file_is_a_problem_not_a_crash(tmp_path) -> None:
+    with pytest.raises(YamlInputError) as caught:
+        load_file(tmp_path / "missing.yaml")
+    assert "cannot read file" in caught.value.problems[0].message
