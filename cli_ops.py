@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -21,6 +23,7 @@ from engine.runtime import deadletters
 from engine.runtime.daemon import Daemon, Parts
 from engine.runtime.intake import accept_events
 from engine.runtime.logs import configure
+from engine.runtime.outbox import Transaction
 from engine.runtime.status import read_status
 from engine.settings import Settings
 from store.db import make_engine, session_scope
@@ -54,7 +57,7 @@ def run(ctx: typer.Context) -> None:
     """The all-in-one daemon: API, relay, workers, scheduler and rule reloads, until Ctrl-C or SIGTERM."""
     settings = _settings(ctx)
     daemon = _daemon(settings, Parts())
-    daemon.extras.append(ApiThread(settings, daemon.pipeline, daemon.wake))
+    daemon.extras.append(ApiThread(daemon.core))
     console.print(f"despacho is running: API on http://{settings.api.host}:{settings.api.port} "
                   f"(docs at /docs), rules from {settings.rules.path}/. Ctrl-C stops it.")
     daemon.serve_forever()
@@ -76,10 +79,23 @@ def worker(
     if processes == 1:
         _daemon(settings, parts).serve_forever()
         return
+    _supervise(settings, parts, processes)
+
+
+def _supervise(settings: Settings, parts: Parts, processes: int) -> None:
+    """Start the worker processes; SIGTERM or Ctrl-C here stops them all cleanly, not just this one."""
     context = multiprocessing.get_context("spawn")
     children = [context.Process(target=_worker_process, args=(settings, parts)) for _ in range(processes)]
     for child in children:
         child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.pid is not None and child.is_alive():
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
     for child in children:
         child.join()
 
@@ -203,7 +219,7 @@ def dlq_retry(ctx: typer.Context, ids: Annotated[list[str], typer.Argument(metav
     """Run the steps again with their original context (the daemon picks them up)."""
     with _session(_settings(ctx)) as session:
         try:
-            steps = deadletters.retry(session, ids, actor="cli")
+            steps = deadletters.retry(Transaction(session), ids, actor="cli")
         except NotFound as exc:
             _fail(str(exc))
     console.print(f"{len(steps)} step(s) queued again")

@@ -36,6 +36,7 @@ from api.schemas.errors import ERROR_RESPONSES
 from api.settings import ApiSettings, api_settings
 from api.tokens import TokenService, new_signing_key
 from api.webhooks import mount_webhooks
+from engine.runtime.compose import Core
 from store.db import make_engine
 from store.keyring import load_or_create, parse_keys
 
@@ -45,7 +46,7 @@ V1_ROUTERS = (token.router, events.router, customers.router, orders.router, bill
 
 
 def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
-                  limiter: RateLimiter | None = None) -> ApiContext:
+                  limiter: RateLimiter | None = None, core: Core | None = None) -> ApiContext:
     ring = (parse_keys(api.jwt_keys, "api.jwt_keys") if api.jwt_keys.strip()
             else load_or_create(api.jwt_keys_file, new_signing_key, "api.jwt_keys_file"))
     metrics = Metrics()
@@ -55,14 +56,18 @@ def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
         limiter=limiter or RateLimiter(storage_uri(api.rate_limit_storage, settings.broker.url),
                                      api.rate_limit_prefix),
         clients=ClientCache(engine), audit=RequestAudit(engine, metrics, enabled=api.audit_requests),
-        metrics=metrics, readiness=ReadinessChecks(engine, settings), intake=EventIntake(engine),
+        metrics=metrics, readiness=ReadinessChecks(engine, settings),
+        intake=EventIntake(engine, after_store=core.relay_wakeup.set if core else None), core=core,
     )
 
 
 def create_app(settings: Any, *, api: ApiSettings | None = None, engine: sa.Engine | None = None,
-               limiter: RateLimiter | None = None) -> FastAPI:
+               limiter: RateLimiter | None = None, core: Core | None = None) -> FastAPI:
+    """The app; with ``core`` (built by ``engine.runtime.compose.build_core``) it shares the engine's
+    database and sends the steps its requests queue (dead-letter retries, delivery fallbacks)."""
     api = api or api_settings(settings)
-    ctx = build_context(settings, api, engine or make_engine(settings.database.url), limiter)
+    engine = engine or (core.db if core else make_engine(settings.database.url))
+    ctx = build_context(settings, api, engine, limiter, core)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from api.metrics import Metrics
     from api.ratelimit import RateLimiter
     from api.tokens import TokenService
+    from engine.runtime.compose import Core
 
 
 @dataclass
@@ -38,6 +39,9 @@ class ApiContext:
     metrics: Metrics
     readiness: ReadinessChecks
     intake: EventIntake
+    # the engine's stages when this process has them: queued steps are sent after each commit,
+    # failed deliveries start their fallbacks at once
+    core: Core | None = None
 
     def session(self) -> Iterator[Session]:
         with session_scope(self.engine) as session:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from sqlmodel import Session
 
+from engine.runtime.outbox import Transaction
+from store.db import session_scope
 from store.errors import NotFound
 from store.listing import ListSpec
 from store.models.base import Record
@@ -17,17 +20,26 @@ R = TypeVar("R", bound=Record)
 
 
 def _session(request: Request) -> Any:
-    # With the engine's pipeline in this process (despacho run, despacho api), its transaction
-    # sends the steps a request queued (a dead-letter retry) right after the commit.
-    pipeline = getattr(request.app.state, "pipeline", None)
-    if pipeline is None:
-        yield from request.app.state.ctx.session()
+    yield from request.app.state.ctx.session()
+
+
+def _transaction(request: Request) -> Iterator[Transaction]:
+    """A transaction whose queued steps are sent right after the commit (a dead-letter retry).
+
+    Without the engine's core in this process (an app built for a test) nothing is
+    sent: the steps stay queued in the database, where a daemon's reaper finds them.
+    """
+    ctx = request.app.state.ctx
+    if ctx.core is not None:
+        with ctx.core.transaction() as tx:
+            yield tx
         return
-    with pipeline.transaction() as session:
-        yield session
+    with session_scope(ctx.engine) as session:
+        yield Transaction(session)
 
 
 DbSession = Annotated[Session, Depends(_session)]
+DbTransaction = Annotated[Transaction, Depends(_transaction)]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page")]
 Cursor = Annotated[str | None, Query(max_length=1000, description="next_cursor of the previous page")]
 

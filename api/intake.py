@@ -32,10 +32,10 @@ class _Pending:
 
 
 class EventIntake:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, after_store: Callable[[], None] | None = None) -> None:
         self.engine = engine
         # Called after each commit: a daemon in the same process relays at once instead of polling.
-        self.after_store: Callable[[], None] | None = None
+        self.after_store = after_store
         self._pending: list[_Pending] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None

@@ -1,4 +1,9 @@
-"""Serving the app: ``despacho api``, or ``uvicorn api.server:app_from_environment --factory``."""
+"""Serving the app: ``despacho api``, or ``uvicorn api.server:app_from_environment --factory``.
+
+Both build the engine's runtime with the composition root, so a delivery
+failure reported by a webhook starts the step's fallback at once and a
+dead-letter retry is sent as soon as it commits.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,21 @@ import uvicorn
 from fastapi import FastAPI
 
 from api.app import create_app
-from engine.runtime.assembly import producer_pipeline
+from engine.runtime.compose import build_core
 from engine.settings import Settings, load_settings
+
+
+def app_for(settings: Settings) -> FastAPI:
+    """The API alone: it consumes no steps; with a shared broker it sends them there."""
+    return create_app(settings, core=build_core(settings, consume=False))
 
 
 def app_from_environment() -> FastAPI:
     """The app for ``DESPACHO_CONFIG`` and the environment (a uvicorn factory)."""
-    return create_app(load_settings())
+    return app_for(load_settings())
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     api = settings.api
-    app = create_app(settings)
-    # Webhooks reporting a failed delivery start the step's fallback through the pipeline.
-    app.state.pipeline = producer_pipeline(settings)
-    uvicorn.run(app, host=host or api.host, port=port or api.port, proxy_headers=api.trust_forwarded_for,
-                server_header=False, log_level="info")
+    uvicorn.run(app_for(settings), host=host or api.host, port=port or api.port,
+                proxy_headers=api.trust_forwarded_for, server_header=False, log_level="info")

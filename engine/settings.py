@@ -14,7 +14,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from limits import parse as parse_rate_limit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors.base import OpenSettings
 from connectors.email import EmailSettings
@@ -104,11 +104,29 @@ class ExecutionSettings(Section):
 
     worker_threads: int = Field(8, ge=1, le=256)
     poll_interval: float = Field(0.05, gt=0, le=10, description="Seconds between relay polls when idle")
-    running_timeout: float = Field(300, gt=0, description="Seconds before a running step is taken back")
+    lease: float = Field(5, gt=0, le=3600, description="Seconds a running step's lease lasts; a worker "
+                         "renews it while the call runs, and when it lapses (the worker died) the reaper "
+                         "queues the step again")
+    heartbeat: float = Field(1, gt=0, le=600, description="Seconds between lease renewals (well under lease)")
     queued_timeout: float = Field(30, gt=0, description="Seconds before a due queued step is sent again")
-    reap_interval: float = Field(5, gt=0, description="Seconds between reaper passes")
+    reap_interval: float = Field(1, gt=0, description="Seconds between reaper passes")
     shutdown_timeout: float = Field(30, gt=0, description="Seconds in-flight steps get to finish on stop")
     log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "running_timeout" in data:
+            raise ValueError("running_timeout was replaced by lease (seconds a running step's lease lasts "
+                             "without a heartbeat, default 5) and heartbeat (default 1)")
+        return data
+
+    @model_validator(mode="after")
+    def _heartbeat_under_lease(self) -> ExecutionSettings:
+        if self.heartbeat * 2 > self.lease:
+            raise ValueError(f"heartbeat ({self.heartbeat:g} s) must be at most half of lease "
+                             f"({self.lease:g} s), or leases lapse while workers are alive")
+        return self
 
 
 class ConnectorsSettings(Section):

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from api.auth import Principal, requires
 from api.context import ApiContext
-from api.crud import Cursor, DbSession, Limit, get_live, sort_type
+from api.crud import Cursor, DbSession, DbTransaction, Limit, get_live, sort_type
 from api.errors import NotFoundError
 from api.schemas.common import Id, IdList, Page, Short
 from api.schemas.operations import (
@@ -29,6 +29,7 @@ from api.schemas.operations import (
 )
 from engine.language.loader import load_rules
 from engine.runtime import deadletters
+from engine.runtime.outbox import Transaction
 from store.audit import record_action
 from store.listing import ListSpec, list_page
 from store.models import Backup, DeadLetter, Notification, RuleRun, RuleStep
@@ -146,10 +147,10 @@ def get_dead_letter(session: DbSession, principal: requires("deadletters:read"),
 
 
 @router.post("/dead-letters/retry", response_model=RetriedOut)
-def retry_dead_letters(session: DbSession, principal: requires("deadletters:write"),
+def retry_dead_letters(tx: DbTransaction, principal: requires("deadletters:write"),
                        body: IdList) -> RetriedOut:
     """Run the dead steps again; an unknown id fails the whole request (404), nothing is requeued."""
-    return _retry(session, principal, body.ids)
+    return _retry(tx, principal, body.ids)
 
 
 @router.post("/dead-letters/discard", response_model=DiscardedOut)
@@ -159,9 +160,9 @@ def discard_dead_letters(session: DbSession, principal: requires("deadletters:wr
 
 
 @router.post("/dead-letters/{dead_letter_id}/retry", response_model=RetriedOut)
-def retry_dead_letter(session: DbSession, principal: requires("deadletters:write"),
+def retry_dead_letter(tx: DbTransaction, principal: requires("deadletters:write"),
                       dead_letter_id: str) -> RetriedOut:
-    return _retry(session, principal, [dead_letter_id])
+    return _retry(tx, principal, [dead_letter_id])
 
 
 @router.post("/dead-letters/{dead_letter_id}/discard", response_model=DiscardedOut)
@@ -170,10 +171,10 @@ def discard_dead_letter(session: DbSession, principal: requires("deadletters:wri
     return _discard(session, principal, [dead_letter_id])
 
 
-def _retry(session: Session, principal: Principal, ids: list[str]) -> RetriedOut:
-    step_ids = deadletters.retry(session, ids, principal.actor)
+def _retry(tx: Transaction, principal: Principal, ids: list[str]) -> RetriedOut:
+    step_ids = deadletters.retry(tx, ids, principal.actor)
     # a critical action: recorded in the retry's own transaction, so it exists exactly if the retry does
-    record_action(session, principal.actor, "dead_letters.retry", entity_type="dead_letter",
+    record_action(tx.session, principal.actor, "dead_letters.retry", entity_type="dead_letter",
                   details={"ids": ids, "requeued_step_ids": step_ids})
     return RetriedOut(requeued_step_ids=step_ids)
 

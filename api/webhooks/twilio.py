@@ -17,7 +17,8 @@ adds fields over time, so unknown ones are accepted and ignored.
 from __future__ import annotations
 
 import logging
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -30,6 +31,7 @@ from connectors.phones import WHATSAPP_PREFIX
 from connectors.twilio import OPTED_OUT, TwilioSettings
 from engine.language.events import Event
 from engine.runtime.intake import accept_events
+from engine.runtime.outbox import Transaction
 from store import messaging, whatsapp_window
 from store.db import session_scope
 
@@ -86,13 +88,19 @@ router = APIRouter(prefix="/twilio", tags=["webhooks"],
                    dependencies=[Depends(verified_sender(verify_twilio))])
 
 
-def _transaction(request: Request) -> AbstractContextManager[Session]:
-    """The engine pipeline's transaction when the app has one (its fallbacks are sent after the
+def _transaction(request: Request) -> AbstractContextManager[Transaction]:
+    """The engine core's transaction when this process has one (fallbacks are sent after the
     commit), else a plain one (the reaper sends queued fallbacks)."""
-    pipeline = getattr(request.app.state, "pipeline", None)
-    if pipeline is not None:
-        return pipeline.transaction()
-    return session_scope(request.app.state.ctx.engine)
+    ctx = request.app.state.ctx
+    if ctx.core is not None:
+        return ctx.core.transaction()
+    return _plain_transaction(ctx.engine)
+
+
+@contextmanager
+def _plain_transaction(engine: Any) -> Iterator[Transaction]:
+    with session_scope(engine) as session:
+        yield Transaction(session)
 
 
 @router.post("/status", status_code=204, response_class=Response,
@@ -111,7 +119,8 @@ def _apply_status(request: Request, form: dict[str, Any]) -> None:
         return
     error_code = str(form["ErrorCode"]) if form.get("ErrorCode") else None
     detail = str(form.get("ErrorMessage") or "") or None
-    with _transaction(request) as session:
+    with _transaction(request) as tx:
+        session = tx.session
         row = messaging.apply_provider_status(session, "twilio", sid, status, error_code=error_code,
                                               detail=detail)
         if row is None:
@@ -122,7 +131,7 @@ def _apply_status(request: Request, form: dict[str, Any]) -> None:
         if error_code == str(OPTED_OUT) and row.customer_id:
             _mark_opted_out(session, row.customer_id, row.channel)
         if status in FAILED and row.step_id:
-            _delivery_failed(request, session, row.step_id, error_code or status,
+            _delivery_failed(request, tx, row.step_id, error_code or status,
                              f"{row.channel} to {row.recipient} {status}"
                              f"{f' (Twilio error {error_code}: {detail})' if error_code else ''}")
 
@@ -135,14 +144,14 @@ def _mark_opted_out(session: Session, customer_id: str, channel: str) -> None:
         messaging.mark_opted_out(session, customer, channel)
 
 
-def _delivery_failed(request: Request, session: Session, step_id: str, code: str, message: str) -> None:
+def _delivery_failed(request: Request, tx: Transaction, step_id: str, code: str, message: str) -> None:
     """Delivery failed after the send succeeded: the step's fallback runs now."""
-    pipeline = getattr(request.app.state, "pipeline", None)
-    if pipeline is None:
-        log.warning("delivery of step %s failed (%s) but no pipeline is attached to the API app; "
+    core = request.app.state.ctx.core
+    if core is None:
+        log.warning("delivery of step %s failed (%s) but this app was built without the engine's core; "
                     "its fallback does not run", step_id, code)
         return
-    pipeline.delivery_failed(session, step_id, code, message)
+    core.delivery_failed(tx, step_id, code, message)
 
 
 # the route keeps the JSON response class, so the hook's 403 is documented as the JSON it is
@@ -165,7 +174,8 @@ def _store_inbound(request: Request, form: dict[str, Any]) -> None:
         return
     phone = sender.removeprefix(WHATSAPP_PREFIX)
     body = str(form.get("Body") or "")
-    with _transaction(request) as session:
+    with _transaction(request) as tx:
+        session = tx.session
         _, new = whatsapp_window.record_inbound(session, phone, body, sid)
         if not new:
             return  # Twilio retried a webhook we already took

@@ -10,10 +10,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from connectors.base import Connector, Params
+from connectors.base import Connector
 from connectors.registry import CONNECTOR_CLASSES
+from engine.language.calls import CallPreparationError, prepare_call
 from engine.language.conditions import ClauseResult, ConditionEvaluationError
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
@@ -103,10 +102,8 @@ class DryRun:
         variables = context.for_actions(rule_id, steps)
         try:
             preview.params, preview.preview = self._plan(action, variables)
-        except (TemplateRenderError, ConditionEvaluationError) as exc:
+        except (CallPreparationError, ConditionEvaluationError) as exc:
             preview.error = str(exc)
-        except ValidationError as exc:
-            preview.error = _params_error(exc)
         if action.explicit_id:
             # Outputs are unknown until the action runs: later steps see placeholders.
             steps[action.key] = {name: f"<{action.key}.{name}>" for name in action.spec.outputs}
@@ -115,20 +112,6 @@ class DryRun:
 
     def _plan(self, action: CompiledAction, variables: dict[str, Any]
               ) -> tuple[dict[str, Any], dict[str, Any]]:
-        rendered = action.params.render(variables)
-        params: Params = action.spec.params.model_validate(rendered)
-        message = None
-        template = getattr(params, "template", None)
-        if action.spec.channel and template:
-            message = self.templates.render(action.spec.channel, template, variables)
-        connector_name, action_name = action.uses.split(".", 1)
-        plan = self.connectors[connector_name].plan(action_name, params, message)
-        return rendered, plan
-
-
-def _params_error(exc: ValidationError) -> str:
-    parts = []
-    for item in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in item["loc"])
-        parts.append(f"{where}: {item['msg']}" if where else item["msg"])
-    return "invalid params after rendering: " + "; ".join(parts)
+        call = prepare_call(action, variables, self.templates)
+        plan = self.connectors[call.connector].plan(call.action, call.params, call.message)
+        return call.rendered, plan

@@ -1,7 +1,10 @@
 """Dramatiq brokers: Redis in production, the in-process StubBroker when embedded.
 
 Messages carry step ids (a small batch) and nothing else: the database rows
-are the truth, the message is a wake-up call.
+are the truth, the message is a wake-up call. Dramatiq's own retries are off:
+a step that could not be run or recorded keeps its row (``queued``, or
+``running`` under a lease that lapses) and the reaper sends it again, so a
+database or broker outage never turns into dead letters.
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ from dramatiq.brokers.stub import StubBroker
 
 QUEUE = "despacho-steps"
 STEP_ACTOR = "despacho_run_step"
-EXHAUSTED_ACTOR = "despacho_step_exhausted"
 
 
 def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
@@ -24,31 +26,29 @@ def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
         broker.emit_after("process_boot")
         return broker
     if url.startswith(("redis://", "rediss://")):
-        # A short heartbeat timeout brings a killed worker's messages back in seconds, not minutes.
+        # A short heartbeat timeout brings a killed worker's messages back in seconds, not minutes
+        # (the step leases bring its steps back sooner still).
         return RedisBroker(url=url, namespace=namespace, heartbeat_timeout=15_000,
                            dead_message_ttl=7 * 86_400_000)
     raise ValueError(f"unsupported broker URL '{url}': use stub:// or redis://host:port/db")
 
 
-def declare_actors(broker: dramatiq.Broker, run_steps: Callable[[list[str]], Any],
-                   exhausted: Callable[[str, str], Any]) -> dramatiq.Actor:
-    """The step actor; unexpected errors are retried by Dramatiq, then handed to ``exhausted``.
+class StepSender:
+    """Puts step ids on the queue by actor name: a producer needs no actor of its own."""
 
-    Connector failures never reach Dramatiq's retries: the executor records
-    them and schedules the next attempt itself (per-action policy,
-    Retry-After). Dramatiq retries what the executor could not record (a
-    database outage); ``on_retry_exhausted`` (not ``on_failure``, which fires
-    on every attempt) marks such a step dead.
-    """
+    def __init__(self, broker: dramatiq.Broker) -> None:
+        self.broker = broker
+        broker.declare_queue(QUEUE)
 
-    def exhausted_actor(message_data: dict[str, Any], retry_info: dict[str, Any]) -> None:
-        for step_id in message_data["args"][0]:
-            exhausted(step_id, f"worker failed {retry_info.get('retries', '?')} times on this step")
+    def __call__(self, step_ids: list[str], delay_ms: int) -> None:
+        message = dramatiq.Message(queue_name=QUEUE, actor_name=STEP_ACTOR, args=(step_ids,), kwargs={},
+                                   options={})
+        self.broker.enqueue(message, delay=delay_ms or None)
 
-    dramatiq.Actor(exhausted_actor, broker=broker, actor_name=EXHAUSTED_ACTOR, queue_name=QUEUE,
-                   priority=0, options={"max_retries": 10})
-    return dramatiq.Actor(
-        run_steps, broker=broker, actor_name=STEP_ACTOR, queue_name=QUEUE, priority=0,
-        options={"max_retries": 3, "min_backoff": 500, "max_backoff": 10_000,
-                 "on_retry_exhausted": EXHAUSTED_ACTOR, "time_limit": 600_000},
-    )
+
+def declare_step_actor(broker: dramatiq.Broker, run_steps: Callable[[list[str]], Any]) -> dramatiq.Actor:
+    def run(step_ids: list[str]) -> None:  # Dramatiq warns about actors returning values
+        run_steps(step_ids)
+
+    return dramatiq.Actor(run, broker=broker, actor_name=STEP_ACTOR, queue_name=QUEUE, priority=0,
+                          options={"max_retries": 0, "time_limit": 600_000})

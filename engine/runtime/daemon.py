@@ -13,18 +13,16 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
 import redis
 import structlog
 
-from engine.runtime.assembly import build_pipeline
+from engine.runtime.compose import Core, build_core
+from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leader import AlwaysLeader, RedisLeader
-from engine.runtime.pipeline import Pipeline, Timeouts
-from engine.runtime.rulestate import RuleSetHolder
 from engine.runtime.scheduler import Scheduler
-from engine.runtime.workers import StepQueue, Workers
+from engine.runtime.workers import Workers
 from engine.settings import Settings
 from store.audit import record_action
 
@@ -46,25 +44,24 @@ class Parts:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, parts: Parts = Parts()) -> None:
+    def __init__(self, settings: Settings, parts: Parts = Parts(), extras: list[Component] | None = None,
+                 core: Core | None = None) -> None:
         self.settings = settings
         self.parts = parts
-        self.namespace = namespace = settings.broker.namespace
+        self.namespace = settings.broker.namespace
         self.stopping = threading.Event()
-        self.extras: list[Component] = []  # started after the daemon, stopped before it (the API)
         self._threads: list[threading.Thread] = []
-        self._wake = threading.Event()
-        self.rules = RuleSetHolder(settings.rules.path, settings.templates.path)
+        self.core = core or build_core(settings, consume=parts.workers)
+        self.rules = self.core.rules
         execution = settings.execution
-        timeouts = Timeouts(running=timedelta(seconds=execution.running_timeout),
-                            queued=timedelta(seconds=execution.queued_timeout))
-        self.pipeline: Pipeline = build_pipeline(settings, self.rules, timeouts=timeouts)
-        self.queue = StepQueue(self.pipeline, settings.broker.url, namespace)
-        self.workers = Workers(self.queue, execution.worker_threads) if parts.workers else None
+        self.workers = (Workers(self.core.broker, execution.worker_threads)
+                        if parts.workers and self.core.broker is not None else None)
         self.embedded = settings.broker.url.startswith("stub://")
         self.leader = self._leader() if parts.scheduler else None
-        self.scheduler = (Scheduler(self.rules, self.pipeline.fire_schedule, self.leader.is_leader,
-                                    settings.timezone, self.pipeline.db) if parts.scheduler else None)
+        self.scheduler = (Scheduler(self.rules, self.core.relay.fire_schedule, self.leader.is_leader,
+                                    settings.timezone, self.core.db) if self.leader else None)
+        # started after the daemon, stopped before it (the API of ``despacho run``)
+        self.extras: list[Component] = list(extras or [])
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:
@@ -76,14 +73,15 @@ class Daemon:
 
     def start(self) -> None:
         if self.workers:
+            self.core.leases.start()
             self.workers.start()
         if self.embedded:
             # The in-memory queue of a previous run is gone: everything unfinished is ours again.
-            self.pipeline.recover()
+            self.core.reaper.recover()
         execution = self.settings.execution
         if self.parts.relay:
             self._loop("relay", self._relay_pass, execution.poll_interval)
-            self._loop("reaper", self.pipeline.reap_once, execution.reap_interval)
+            self._loop("reaper", self.core.reaper.reap_once, execution.reap_interval)
         if self.parts.watch_rules:
             fingerprint = [self.rules.fingerprint()]
             self._loop("rules-watch", lambda: self._watch(fingerprint), 2.0)
@@ -97,12 +95,8 @@ class Daemon:
         log.info("daemon_started", rules=len(self.rules()), broker=self.settings.broker.url.split("@")[-1],
                  parts=[name for name, on in vars(self.parts).items() if on])
 
-    def wake(self) -> None:
-        """Something was just accepted in this process: relay it without waiting for the poll."""
-        self._wake.set()
-
     def _relay_pass(self) -> None:
-        while not self.stopping.is_set() and self.pipeline.relay_once():
+        while not self.stopping.is_set() and self.core.relay.relay_once():
             pass
 
     def _watch(self, fingerprint: list) -> None:
@@ -115,10 +109,10 @@ class Daemon:
         result = self.rules.reload()
         if result.ok and self.scheduler:
             self.scheduler.reschedule()
-        with self.pipeline.transaction() as session:
+        with self.core.transaction() as tx:
             action = "rules.reload" if result.ok else "rules.reload_rejected"
             details = {"rules": result.rules, "problems": result.problems[:50]}
-            record_action(session, "daemon", action, entity_type="rules", details=details)
+            record_action(tx.session, "daemon", action, entity_type="rules", details=details)
         return result.ok
 
     def _loop(self, name: str, step: Callable[[], object], interval: float) -> None:
@@ -128,14 +122,19 @@ class Daemon:
                 try:
                     step()
                     failures = 0
-                except Exception:  # a database hiccup must not end the loop: log, back off, go on
+                except Exception as exc:  # a database hiccup must not end the loop: log, back off, go on
                     failures += 1
-                    log.exception("loop_error", loop=name, failures=failures)
-                # After failures, wait longer (up to 30 s) instead of hammering a sick database.
-                wait = min(30.0, interval * 2 ** min(failures, 10)) if failures else interval
+                    if is_infrastructure_error(exc):
+                        log.warning("loop_waiting_for_infrastructure", loop=name, failures=failures,
+                                    error=str(exc).splitlines()[0])
+                    else:
+                        log.exception("loop_error", loop=name, failures=failures)
+                # After failures, wait longer (up to 5 s) instead of hammering a sick database, but
+                # not so long that work waits long after it is back.
+                wait = min(5.0, interval * 2 ** min(failures, 10)) if failures else interval
                 if name == "relay" and not failures:
-                    self._wake.wait(wait)
-                    self._wake.clear()
+                    self.core.relay_wakeup.wait(wait)
+                    self.core.relay_wakeup.clear()
                 else:
                     self.stopping.wait(wait)
 
@@ -147,7 +146,7 @@ class Daemon:
         if self.stopping.is_set():
             return
         self.stopping.set()
-        self._wake.set()
+        self.core.relay_wakeup.set()
         log.info("daemon_stopping")
         for extra in reversed(self.extras):
             extra.stop()
@@ -159,7 +158,8 @@ class Daemon:
             thread.join(timeout=5)
         if self.workers:
             self.workers.stop(self.settings.execution.shutdown_timeout)
-        self.pipeline.db.dispose()
+            self.core.leases.stop()
+        self.core.close()
         log.info("daemon_stopped")
 
     def serve_forever(self) -> None:

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from engine.runtime.pipeline import Pipeline
+from engine.runtime.outbox import Transaction
 from engine.runtime.steps import queue_step
 from store.errors import NotFound
 from store.models.runs import DeadLetter, RuleRun, RuleStep
+from store.run_lifecycle import RunStatus, StepStatus, check_run
 from store.types import utcnow
 
 
@@ -36,12 +37,14 @@ def show(session: Session, dead_letter_id: str) -> DeadLetterView:
     return DeadLetterView(letter, step, session.get(RuleRun, step.run_id))
 
 
-def retry(session: Session, dead_letter_ids: Sequence[str], actor: str) -> list[str]:
+def retry(tx: Transaction, dead_letter_ids: Sequence[str], actor: str) -> list[str]:
     """Run each dead step again with its original event and earlier outputs; returns the step ids.
 
     The run is reopened: steps it skipped when it failed are pending again,
-    so after a successful retry the rule carries on where it stopped.
+    so after a successful retry the rule carries on where it stopped. The
+    steps are sent once ``tx`` commits.
     """
+    session = tx.session
     now = utcnow()
     letters = [_get(session, i) for i in dead_letter_ids]
     queued = []
@@ -50,15 +53,18 @@ def retry(session: Session, dead_letter_ids: Sequence[str], actor: str) -> list[
             continue
         step = session.get(RuleStep, letter.step_id)
         run = session.get(RuleRun, step.run_id)
-        run.status, run.finished_at = "running", None
-        session.execute(sa.update(RuleStep).where(RuleStep.run_id == run.id, RuleStep.status == "skipped",
+        if run.status != RunStatus.RUNNING:
+            run.status = check_run(run.status, RunStatus.RUNNING)
+        run.finished_at = None
+        session.execute(sa.update(RuleStep).where(RuleStep.run_id == run.id,
+                                                  RuleStep.status == StepStatus.SKIPPED,
                                                   RuleStep.attempts == 0)
-                        .values(status="pending", finished_at=None))
+                        .values(status=StepStatus.PENDING, finished_at=None))
         step.attempts, step.finished_at = 0, None
         queue_step(step, now)
         letter.resolved_at, letter.resolution, letter.resolved_by = now, "reprocessed", actor
         queued.append(step)
-    Pipeline.enqueue_after_commit(session, queued)
+    tx.send_after_commit(queued)
     return [step.id for step in queued]
 
 

@@ -27,11 +27,12 @@ from engine.runtime.steps import NewStep, insert_steps, queue_new_step, step_row
 from engine.runtime.throttle import ThrottleCounter
 from store.durations import parse_duration
 from store.models.runs import RuleRun
+from store.run_lifecycle import RunStatus
 from store.types import new_id
 
 log = structlog.get_logger("despacho.planner")
 
-ACTIVE_RUN_STATUSES = ("planned", "running", "held")
+ACTIVE_RUN_STATUSES = (RunStatus.PLANNED, RunStatus.RUNNING, RunStatus.HELD)
 
 
 @dataclass
@@ -87,18 +88,18 @@ class Planner:
         except (ConditionEvaluationError, TemplateRenderError) as exc:
             # A payload the rule cannot read is recorded, not silently taken as "no match".
             log.warning("rule_error", rule_id=rule.id, event_id=event.id, error=str(exc))
-            self._add_run(session, result, rule, _run_row(rule, event, now, status="skipped",
+            self._add_run(session, result, rule, _run_row(rule, event, now, status=RunStatus.SKIPPED,
                                                           skip_reason=f"error: {exc}"[:500]))
             return
         run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle)
         skip = self._skip_reason(session, rule, dedupe, throttle, now)
         if skip:
-            run.update(status="skipped", skip_reason=skip)
+            run.update(status=RunStatus.SKIPPED, skip_reason=skip)
             self._add_run(session, result, rule, run)
             return
         waiting = rule.rule.mode == "queued" and self._has_active_run(session, rule.id)
         hold = self._quiet_until(rule, event, now)
-        run.update(status="held" if waiting or hold else "planned", held_until=hold)
+        run.update(status=RunStatus.HELD if waiting or hold else RunStatus.PLANNED, held_until=hold)
         self._add_run(session, result, rule, run)
         steps = step_rows(run["id"], rule.id, event.id, rule.actions, now)
         result.steps.extend(steps)
@@ -123,7 +124,7 @@ class Planner:
         if dedupe is not None and options.dedupe is not None:
             window = parse_duration(options.dedupe.window)
             if _exists(session, RuleRun.rule_id == rule.id, RuleRun.dedupe_key == dedupe,
-                       RuleRun.created_at >= now - window, RuleRun.status != "skipped"):
+                       RuleRun.created_at >= now - window, RuleRun.status != RunStatus.SKIPPED):
                 return f"dedupe: key '{dedupe}' seen within {options.dedupe.window}"
         if throttle is not None and options.throttle is not None:
             per = parse_duration(options.throttle.per)
@@ -152,7 +153,7 @@ def _counts_its_runs(rule: CompiledRule) -> bool:
 
 def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "id": new_id(), "rule_id": rule.id, "event_id": event.id, "status": "planned",
+        "id": new_id(), "rule_id": rule.id, "event_id": event.id, "status": RunStatus.PLANNED,
         "skip_reason": None, "dedupe_key": None, "throttle_key": None, "context": {},
         "held_until": None, "created_at": now, "started_at": None, "finished_at": None,
     }

@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from store.models.events import Event
 from store.models.runs import DeadLetter, RuleStep
+from store.run_lifecycle import StepStatus
 
 
 @dataclass
@@ -39,13 +40,13 @@ def read_status(session: Session) -> Status:
         counters = status.connectors.setdefault(action.split(".", 1)[0], ConnectorCounters())
         extra = max(0, int(attempts) - count)  # every attempt after a step's first was a retry
         counters.retried += extra
-        if step_status == "succeeded":
+        if step_status == StepStatus.SUCCEEDED:
             counters.completed += count
             counters.failed += extra
-        elif step_status == "dead":
+        elif step_status == StepStatus.DEAD:
             counters.dead += count
             counters.failed += int(attempts)
-        elif step_status in ("queued", "running"):
+        elif step_status in (StepStatus.QUEUED, StepStatus.RUNNING):
             setattr(counters, step_status, getattr(counters, step_status) + count)
             counters.failed += extra
     status.undispatched_events = session.execute(

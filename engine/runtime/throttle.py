@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from store.models.runs import RuleRun
+from store.run_lifecycle import RunStatus
 
 
 class ThrottleCounter(Protocol):
@@ -25,7 +26,7 @@ class DatabaseThrottle:
         count = session.execute(
             sa.select(sa.func.count()).select_from(RuleRun).where(
                 RuleRun.rule_id == rule_id, RuleRun.throttle_key == key,
-                RuleRun.created_at >= now - per, RuleRun.status != "skipped")
+                RuleRun.created_at >= now - per, RuleRun.status != RunStatus.SKIPPED)
         ).scalar_one()
         return count < limit
 

@@ -10,11 +10,12 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from store.models.base import Normalizer, Record, timestamp
+from store.run_lifecycle import RunStatus, StepStatus
 from store.types import new_id
 from store.validation import check_choice, check_required
 
-RUN_STATUSES = ("planned", "running", "succeeded", "failed", "skipped", "held")
-STEP_STATUSES = ("pending", "queued", "running", "succeeded", "failed", "dead", "skipped")
+RUN_STATUSES = tuple(RunStatus)
+STEP_STATUSES = tuple(StepStatus)
 DEAD_LETTER_RESOLUTIONS = ("reprocessed", "discarded")
 
 
@@ -49,7 +50,7 @@ class RuleRun(Record, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     rule_id: str = Field(max_length=200)
     event_id: str | None = Field(default=None, foreign_key="events.id", max_length=200)
-    status: str = Field(default="planned", max_length=20)
+    status: str = Field(default=RunStatus.PLANNED, max_length=20)
     skip_reason: str | None = Field(default=None, max_length=500)
     dedupe_key: str | None = Field(default=None, max_length=500)
     throttle_key: str | None = Field(default=None, max_length=500)
@@ -67,13 +68,15 @@ class RuleStep(Record, table=True):
     ``idempotency_key`` (rule, event, action) is unique: a replanned run finds
     the step it already made. Indexes: ``(run_id, position)``; ``(status,
     queued_at)`` is the reaper's query (steps left ``queued`` too long);
-    ``next_attempt_at`` finds retries that are due.
+    ``next_attempt_at`` finds retries that are due; ``(status, lease_until)``
+    finds running steps whose worker stopped renewing its lease.
     """
 
     __tablename__ = "rule_steps"
     __table_args__ = (
         sa.Index(None, "run_id", "position"),
         sa.Index(None, "status", "queued_at"),
+        sa.Index(None, "status", "lease_until"),
     )
     entity: ClassVar[str] = "rule_step"
     normalizers: ClassVar[dict[str, Normalizer]] = {
@@ -90,7 +93,7 @@ class RuleStep(Record, table=True):
     fallback_of: str | None = Field(default=None, foreign_key="rule_steps.id", max_length=36)
     params: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     output: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
-    status: str = Field(default="pending", max_length=20)
+    status: str = Field(default=StepStatus.PENDING, max_length=20)
     attempts: int = 0
     max_attempts: int = 5
     idempotency_key: str = Field(max_length=300, unique=True)
@@ -101,6 +104,8 @@ class RuleStep(Record, table=True):
     created_at: datetime = timestamp(default_now=True)
     queued_at: datetime | None = timestamp()
     started_at: datetime | None = timestamp()
+    lease_until: datetime | None = timestamp(description="a running step's worker renews this; "
+                                                         "when it lapses the reaper takes the step back")
     finished_at: datetime | None = timestamp()
 
 

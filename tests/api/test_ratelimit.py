@@ -83,6 +83,7 @@ def free_port() -> int:
 def two_api_processes(tmp_path: Path, db_url: str, redis_url: str) -> Iterator[list[str]]:
     config = tmp_path / "config.yaml"
     config.write_text(f"database:\n  url: {db_url}\n", encoding="utf-8")
+    (tmp_path / "rules").mkdir()  # the API's engine core loads the (here empty) rule set
     env = {k: v for k, v in os.environ.items() if not k.startswith("DESPACHO_")}
     env.update(DESPACHO_CONFIG=str(config), DESPACHO_API__JWT_KEYS=f"t1:{JWT_KEY}",
                DESPACHO_API__RATE_LIMIT="4/minute", DESPACHO_API__RATE_LIMIT_STORAGE=redis_url,

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -17,13 +15,8 @@ from sqlmodel import Session
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models import Customer, ServiceOrder, Technician, metadata
+from tests.support.postgres import throwaway_pg_database
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-PG_START_HINT = (
-    "PostgreSQL does not answer on 127.0.0.1:5432; start it with "
-    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
-    "(or `make services`)"
-)
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
@@ -43,13 +36,9 @@ def sqlite_url(migrated_template: Path, tmp_path: Path) -> str:
 @pytest.fixture(scope="session")
 def pg_migrated_url() -> Iterator[str]:
     """One migrated PostgreSQL database for the run; tests empty it after themselves."""
-    name = f"despacho_test_{uuid.uuid4().hex[:12]}"
-    url = create_pg_database(name)
-    try:
+    with throwaway_pg_database() as url:
         upgrade(url)
         yield url
-    finally:
-        drop_pg_database(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -76,29 +65,11 @@ def session(engine: sa.Engine) -> Iterator[Session]:
         yield session
 
 
-def create_pg_database(name: str) -> str:
-    try:
-        with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"{PG_START_HINT}\n({exc})")
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-
-
-def drop_pg_database(name: str) -> None:
-    with psycopg.connect(PG_ADMIN_DSN, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """An empty PostgreSQL database, dropped afterwards; fails (never skips) when PG is down."""
-    name = f"despacho_test_{uuid.uuid4().hex[:12]}"
-    url = create_pg_database(name)
-    try:
+    with throwaway_pg_database() as url:
         yield url
-    finally:
-        drop_pg_database(name)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""A migrated SQLite project and a pipeline driven by hand: every step runs when the test says."""
+"""A migrated SQLite project and an engine core driven by hand: every step runs when the test says."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from typing import Any
 
 from connectors.base import ActionCall, Connector
 from engine.language.events import Event
-from engine.runtime.assembly import build_pipeline
-from engine.runtime.pipeline import Pipeline
+from engine.runtime.compose import Core, build_core
 from engine.settings import load_settings
 from errors import PermanentError, TransientError
 from store.migrate import upgrade
@@ -47,13 +46,13 @@ def make_project(root: Path, rules: str) -> Path:
 
 @dataclass
 class Driver:
-    """Runs a pipeline synchronously: sent steps wait in ``sent`` until ``drain`` runs them."""
+    """Runs an engine core synchronously: sent steps wait in ``sent`` until ``drain`` runs them."""
 
-    pipeline: Pipeline
+    core: Core
     sent: list[tuple[str, int]] = field(default_factory=list)
 
     def emit(self, event_type: str, event_id: str, **data: Any) -> None:
-        self.pipeline.accept([Event(type=event_type, id=event_id, data=data)])
+        self.core.accept([Event(type=event_type, id=event_id, data=data)])
 
     def drain(self) -> list[str | None]:
         """Relay every event and run every step sent without a delay, until nothing moves.
@@ -62,13 +61,13 @@ class Driver:
         """
         results = []
         while True:
-            self.pipeline.relay_once()
+            self.core.relay.relay_once()
             ready = [(s, d) for s, d in self.sent if d == 0]
             if not ready:
                 return results
             for item in ready:
                 self.sent.remove(item)
-                results.append(self.pipeline.run_step(item[0]))
+                results.append(self.core.runner.run_step(item[0]))
 
 
 def run_retries_now(driver: Driver) -> None:
@@ -78,7 +77,7 @@ def run_retries_now(driver: Driver) -> None:
 
     from store.models.runs import RuleStep
 
-    with Session(driver.pipeline.db) as session:
+    with Session(driver.core.db) as session:
         session.execute(sa.update(RuleStep).where(RuleStep.status == "queued").values(next_attempt_at=None))
         queued = [step.id for step in session.exec(select(RuleStep).where(RuleStep.status == "queued"))]
         session.commit()
@@ -88,10 +87,9 @@ def run_retries_now(driver: Driver) -> None:
 
 def make_driver(config: Path) -> Driver:
     settings = load_settings(str(config), environ={})
-    pipeline = build_pipeline(settings)
-    driver = Driver(pipeline)
-    pipeline.send = lambda step_ids, delay: driver.sent.extend((step_id, delay) for step_id in step_ids)
-    return driver
+    sent: list[tuple[str, int]] = []
+    core = build_core(settings, sender=lambda step_ids, delay: sent.extend((i, delay) for i in step_ids))
+    return Driver(core, sent)
 
 
 class ScriptedConnector(Connector):

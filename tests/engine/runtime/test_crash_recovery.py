@@ -32,7 +32,8 @@ rules:
 EXECUTION = """
 execution:
   worker_threads: 8
-  running_timeout: 2
+  lease: 2
+  heartbeat: 0.5
   queued_timeout: 2
   reap_interval: 0.5
   shutdown_timeout: 5
@@ -122,7 +123,7 @@ def test_redis_restarted_while_events_flow_loses_and_doubles_nothing(tmp_path: P
         def produce() -> None:
             for batch in range(20):
                 batch_events = [Event(type="load.test", id=f"e{batch:02d}-{i:02d}") for i in range(20)]
-                daemon.pipeline.accept(batch_events)
+                daemon.core.accept(batch_events)
                 time.sleep(0.05)
 
         producer = threading.Thread(target=produce)
@@ -130,8 +131,8 @@ def test_redis_restarted_while_events_flow_loses_and_doubles_nothing(tmp_path: P
         time.sleep(0.4)
         server.restart()  # every queued message in Redis is gone
         producer.join()
-        wait_until(lambda: counts(daemon.pipeline.db).get("succeeded", 0) == total, 90, "every step")
-        with Session(daemon.pipeline.db) as session:
+        wait_until(lambda: counts(daemon.core.db).get("succeeded", 0) == total, 90, "every step")
+        with Session(daemon.core.db) as session:
             runs = session.execute(sa.select(RuleRun.event_id, sa.func.count()).group_by(RuleRun.event_id))
             per_event = dict(runs.all())
     finally:

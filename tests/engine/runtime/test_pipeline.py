@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -36,7 +36,7 @@ rules:
 
 
 def rows(driver, model, *where):
-    with Session(driver.pipeline.db) as session:
+    with Session(driver.core.db) as session:
         return list(session.exec(select(model).where(*where)))
 
 
@@ -85,7 +85,7 @@ def test_same_event_id_twice_is_stored_and_run_once(tmp_path: Path) -> None:
 
 def test_transient_failures_are_retried_until_success(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, BACKUP))
-    connectors = driver.pipeline.executor.connectors
+    connectors = driver.core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([transient(), transient()], connectors["backup"])
     driver.emit("ops.backup_due", "b1")
     driver.drain()
@@ -99,7 +99,7 @@ def test_transient_failures_are_retried_until_success(tmp_path: Path) -> None:
 
 def test_retry_waits_for_the_backoff_and_honours_retry_after(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, BACKUP))
-    connectors = driver.pipeline.executor.connectors
+    connectors = driver.core.runner.connectors
     connectors["backup"] = ScriptedConnector([transient(retry_after=120)], connectors["backup"])
     driver.emit("ops.backup_due", "b1")
     driver.drain()
@@ -108,12 +108,12 @@ def test_retry_waits_for_the_backoff_and_honours_retry_after(tmp_path: Path) -> 
     assert step.next_attempt_at - step.queued_at >= timedelta(seconds=120)
     ((step_id, delay),) = driver.sent
     assert delay >= 119_000
-    assert driver.pipeline.run_step(step_id) is None  # not due yet: nobody may run it early
+    assert driver.core.runner.run_step(step_id) is None  # not due yet: nobody may run it early
 
 
 def test_permanent_failure_is_tried_once_then_dead_lettered_and_its_fallback_runs(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, BACKUP))
-    connectors = driver.pipeline.executor.connectors
+    connectors = driver.core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([permanent()], connectors["backup"])
     driver.emit("ops.backup_due", "b1")
     driver.drain()
@@ -129,7 +129,7 @@ def test_permanent_failure_is_tried_once_then_dead_lettered_and_its_fallback_run
 
 def test_attempts_exhausted_dead_letter_and_fallback(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, BACKUP))
-    connectors = driver.pipeline.executor.connectors
+    connectors = driver.core.runner.connectors
     connectors["backup"] = ScriptedConnector([transient()] * 3, connectors["backup"])
     driver.emit("ops.backup_due", "b1")
     driver.drain()
@@ -143,13 +143,13 @@ def test_attempts_exhausted_dead_letter_and_fallback(tmp_path: Path) -> None:
 def test_dead_letter_retry_runs_the_step_again_and_discard_resolves(tmp_path: Path) -> None:
     without_fallback = BACKUP.split("        fallback:")[0]
     driver = make_driver(make_project(tmp_path, without_fallback))
-    connectors = driver.pipeline.executor.connectors
+    connectors = driver.core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([permanent()], connectors["backup"])
     driver.emit("ops.backup_due", "b1")
     driver.drain()
     (letter,) = rows(driver, DeadLetter)
-    with driver.pipeline.transaction() as session:
-        assert deadletters.retry(session, [letter.id], actor="test") == [letter.step_id]
+    with driver.core.transaction() as tx:
+        assert deadletters.retry(tx, [letter.id], actor="test") == [letter.step_id]
     driver.drain()
     assert len(flaky.calls) == 2
     (run,) = rows(driver, RuleRun)
@@ -162,11 +162,11 @@ def test_step_run_twice_makes_its_effect_once(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, NOTIFY))
     driver.emit("invoice.overdue", "e1", days=5, invoice="NF-9")
     driver.drain()
-    with Session(driver.pipeline.db) as session:  # as if the success was never recorded
+    with Session(driver.core.db) as session:  # as if the success was never recorded
         session.execute(sa.update(RuleStep).values(status="queued", next_attempt_at=None))
         session.commit()
     for step in rows(driver, RuleStep):
-        driver.pipeline.run_step(step.id)
+        driver.core.runner.run_step(step.id)
     assert len(outbox_files(tmp_path, "sms")) == 1
     assert len(rows(driver, EventRow, EventRow.type == "invoice.reminded")) == 1
 
@@ -174,24 +174,24 @@ def test_step_run_twice_makes_its_effect_once(tmp_path: Path) -> None:
 def test_a_duplicate_message_does_not_run_a_step_again(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, NOTIFY))
     driver.emit("invoice.overdue", "e1", days=5, invoice="NF-9")
-    driver.pipeline.relay_once()
+    driver.core.relay.relay_once()
     ((step_id, _),) = driver.sent
-    assert driver.pipeline.run_step(step_id) == "succeeded"
-    assert driver.pipeline.run_step(step_id) is None
+    assert driver.core.runner.run_step(step_id) == "succeeded"
+    assert driver.core.runner.run_step(step_id) is None
 
 
-def test_reaper_takes_back_a_step_left_running_and_resends_forgotten_ones(tmp_path: Path) -> None:
+def test_reaper_takes_back_a_step_whose_lease_lapsed_and_resends_forgotten_ones(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, NOTIFY))
     driver.emit("invoice.overdue", "e1", days=5, invoice="NF-9")
-    driver.pipeline.relay_once()
+    driver.core.relay.relay_once()
     ((step_id, _),) = driver.sent
     driver.sent.clear()
-    with Session(driver.pipeline.db) as session:  # a worker died in the middle of it
+    with Session(driver.core.db) as session:  # a worker died in the middle of it
         session.execute(sa.update(RuleStep).where(RuleStep.id == step_id)
-                        .values(status="running", started_at=sa.literal_column("'2000-01-01 00:00:00'")))
+                        .values(status="running", lease_until=datetime(2000, 1, 1, tzinfo=UTC)))
         session.commit()
-    driver.pipeline.timeouts.queued = timedelta(0)
-    assert driver.pipeline.reap_once() == 1
+    driver.core.reaper.queued_timeout = timedelta(0)
+    assert driver.core.reaper.reap_once() == 1
     assert [s for s, _ in driver.sent] == [step_id]
     driver.drain()
     assert rows(driver, RuleRun)[0].status == "succeeded"
@@ -201,7 +201,7 @@ def test_poison_event_is_recorded_and_does_not_block_the_others(tmp_path: Path, 
     driver = make_driver(make_project(tmp_path, NOTIFY))
     driver.emit("invoice.overdue", "bad", days=5, invoice="NF-1")
     driver.emit("invoice.overdue", "good", days=5, invoice="NF-2")
-    planner = driver.pipeline.planner
+    planner = driver.core.relay.planner
     original = planner.plan
 
     def plan(session, event, rules, now, result=None, **options):

@@ -1,4 +1,4 @@
-"""The pipeline on the real Redis broker with Dramatiq worker threads."""
+"""The engine core on the real Redis broker with Dramatiq worker threads."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import pytest
 from sqlmodel import Session, select
 
 from engine.language.events import Event
-from engine.runtime.assembly import build_pipeline
-from engine.runtime.pipeline import Pipeline
-from engine.runtime.workers import StepQueue, Workers
+from engine.runtime.compose import Core, build_core
+from engine.runtime.workers import Workers
 from engine.settings import load_settings
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from tests.engine.runtime.pipeline_helpers import (
@@ -26,16 +25,16 @@ from tests.support.redis_server import shared_redis, unique_namespace
 
 
 @pytest.fixture
-def redis_pipeline(tmp_path: Path) -> Iterator[Pipeline]:
+def redis_core(tmp_path: Path) -> Iterator[Core]:
     config = make_project(tmp_path, BACKUP)
     settings = load_settings(str(config), environ={})
     settings.broker.url = shared_redis()
-    pipeline = build_pipeline(settings)
-    queue = StepQueue(pipeline, settings.broker.url, namespace=unique_namespace())
-    workers = Workers(queue, threads=4)
+    settings.broker.namespace = unique_namespace()
+    core = build_core(settings)
+    workers = Workers(core.broker, threads=4)
     workers.start()
     try:
-        yield pipeline
+        yield core
     finally:
         workers.stop(5)
 
@@ -46,39 +45,39 @@ def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
         if condition():
             return
         time.sleep(0.05)
-    pytest.fail("the pipeline did not get there in time")
+    pytest.fail("the engine did not get there in time")
 
 
-def steps(pipeline: Pipeline) -> list[RuleStep]:
-    with Session(pipeline.db) as session:
+def steps(core: Core) -> list[RuleStep]:
+    with Session(core.db) as session:
         return list(session.exec(select(RuleStep).order_by(RuleStep.created_at)))
 
 
-def run_status(pipeline: Pipeline) -> str | None:
-    with Session(pipeline.db) as session:
+def run_status(core: Core) -> str | None:
+    with Session(core.db) as session:
         run = session.exec(select(RuleRun)).first()
         return run.status if run else None
 
 
-def test_action_failing_twice_then_succeeding_is_attempted_three_times(redis_pipeline: Pipeline) -> None:
-    connectors = redis_pipeline.executor.connectors
+def test_action_failing_twice_then_succeeding_is_attempted_three_times(redis_core: Core) -> None:
+    connectors = redis_core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([transient(), transient()], connectors["backup"])
-    redis_pipeline.accept([Event(type="ops.backup_due", id="b1")])
-    redis_pipeline.relay_once()
-    wait_for(lambda: run_status(redis_pipeline) == "succeeded")
-    backup = next(s for s in steps(redis_pipeline) if s.action == "backup.run")
+    redis_core.accept([Event(type="ops.backup_due", id="b1")])
+    redis_core.relay.relay_once()
+    wait_for(lambda: run_status(redis_core) == "succeeded")
+    backup = next(s for s in steps(redis_core) if s.action == "backup.run")
     assert (backup.status, backup.attempts, len(flaky.calls)) == ("succeeded", 3, 3)
-    assert all(s.status == "skipped" for s in steps(redis_pipeline) if s.action == "sms.send")
+    assert all(s.status == "skipped" for s in steps(redis_core) if s.action == "sms.send")
 
 
-def test_permanent_failure_is_attempted_once_and_its_fallback_runs(redis_pipeline: Pipeline) -> None:
-    connectors = redis_pipeline.executor.connectors
+def test_permanent_failure_is_attempted_once_and_its_fallback_runs(redis_core: Core) -> None:
+    connectors = redis_core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([permanent()], connectors["backup"])
-    redis_pipeline.accept([Event(type="ops.backup_due", id="b1")])
-    redis_pipeline.relay_once()
-    wait_for(lambda: run_status(redis_pipeline) == "succeeded")
+    redis_core.accept([Event(type="ops.backup_due", id="b1")])
+    redis_core.relay.relay_once()
+    wait_for(lambda: run_status(redis_core) == "succeeded")
     assert len(flaky.calls) == 1
-    by_action = {s.action: s for s in steps(redis_pipeline)}
+    by_action = {s.action: s for s in steps(redis_core)}
     assert by_action["backup.run"].status == "dead" and by_action["sms.send"].status == "succeeded"
-    with Session(redis_pipeline.db) as session:
+    with Session(redis_core.db) as session:
         assert len(list(session.exec(select(DeadLetter)))) == 1

@@ -30,7 +30,7 @@ rules:
 
 
 def runs(driver) -> list[RuleRun]:
-    with Session(driver.pipeline.db) as session:
+    with Session(driver.core.db) as session:
         return list(session.exec(select(RuleRun).order_by(RuleRun.created_at)))
 
 
@@ -57,7 +57,7 @@ def test_throttle_counts_per_key(tmp_path: Path) -> None:
 def test_mode_single_skips_while_a_run_is_active(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, rule("    mode: single")))
     driver.emit("a.b", "e1")
-    driver.pipeline.relay_once()  # e1 planned, its step not run yet
+    driver.core.relay.relay_once()  # e1 planned, its step not run yet
     driver.emit("a.b", "e2")
     driver.drain()
     assert [(r.event_id, r.status) for r in runs(driver)] == [("e1", "succeeded"), ("e2", "skipped")]
@@ -66,9 +66,9 @@ def test_mode_single_skips_while_a_run_is_active(tmp_path: Path) -> None:
 def test_mode_queued_waits_for_the_active_run(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, rule("    mode: queued")))
     driver.emit("a.b", "e1")
-    driver.pipeline.relay_once()
+    driver.core.relay.relay_once()
     driver.emit("a.b", "e2")
-    driver.pipeline.relay_once()
+    driver.core.relay.relay_once()
     assert [r.status for r in runs(driver)] == ["planned", "held"]
     assert len(driver.sent) == 1  # only e1's step
     driver.drain()
@@ -79,16 +79,16 @@ def test_quiet_hours_hold_the_run_until_the_window_ends(tmp_path: Path) -> None:
     options = '    quiet_hours: {from: "21:00", to: "08:00", timezone: America/Sao_Paulo}'
     driver = make_driver(make_project(tmp_path, rule(options)))
     late = datetime(2026, 12, 1, 23, 30, tzinfo=SP)
-    driver.pipeline.accept([Event(type="a.b", id="e1")])
-    with driver.pipeline.transaction() as session:
-        rules = driver.pipeline.rules().rules
-        result = driver.pipeline.planner.plan(session, Event(type="a.b", id="e1"), rules,
-                                              late.astimezone(UTC), PlanResult())
-        driver.pipeline.enqueue_after_commit(session, result.queued)
+    driver.core.accept([Event(type="a.b", id="e1")])
+    with driver.core.transaction() as tx:
+        rules = driver.core.rules().rules
+        result = driver.core.relay.planner.plan(tx.session, Event(type="a.b", id="e1"), rules,
+                                                late.astimezone(UTC), PlanResult())
+        tx.send_after_commit(result.queued)
     (run,) = runs(driver)
     assert run.status == "held"
     assert run.held_until == datetime(2026, 12, 2, 8, 0, tzinfo=SP)
-    with Session(driver.pipeline.db) as session:
+    with Session(driver.core.db) as session:
         (step,) = session.exec(select(RuleStep))
     assert step.status == "queued" and step.next_attempt_at == run.held_until  # held, not dropped
 
@@ -110,9 +110,9 @@ def test_recipient_time_zone_decides_quiet_hours(tmp_path: Path) -> None:
     noon_utc = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, 09:00 in São Paulo
     for event_id, zone in (("tokyo", "Asia/Tokyo"), ("sp", "America/Sao_Paulo")):
         event = Event(type="a.b", id=event_id, data={"customer": {"timezone": zone}})
-        driver.pipeline.accept([event])
-        with driver.pipeline.transaction() as session:
-            driver.pipeline.planner.plan(session, event, driver.pipeline.rules().rules, noon_utc)
+        driver.core.accept([event])
+        with driver.core.transaction() as tx:
+            driver.core.relay.planner.plan(tx.session, event, driver.core.rules().rules, noon_utc)
     assert {r.event_id: r.status for r in runs(driver)} == {"tokyo": "held", "sp": "planned"}
 
 
@@ -123,4 +123,4 @@ def test_action_delay_holds_the_step(tmp_path: Path) -> None:
     driver.drain()
     ((step_id, delay),) = driver.sent
     assert 7_100_000 < delay <= 7_200_000
-    assert driver.pipeline.run_step(step_id) is None
+    assert driver.core.runner.run_step(step_id) is None

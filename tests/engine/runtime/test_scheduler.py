@@ -41,12 +41,12 @@ def test_latest_fire_time_of_cron_and_interval() -> None:
 def test_a_fire_is_claimed_once_even_by_two_schedulers(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, NIGHTLY))
     other = make_driver(tmp_path / "config.yaml")  # a second daemon on the same database
-    rule = driver.pipeline.rules().by_id["nightly"]
+    rule = driver.core.rules().by_id["nightly"]
     at = datetime(2026, 12, 1, 2, 0, tzinfo=SP)
-    assert driver.pipeline.fire_schedule(rule, 0, at) == 1
-    assert other.pipeline.fire_schedule(rule, 0, at) == 0
+    assert driver.core.relay.fire_schedule(rule, 0, at) == 1
+    assert other.core.relay.fire_schedule(rule, 0, at) == 0
     driver.drain()
-    with Session(driver.pipeline.db) as session:
+    with Session(driver.core.db) as session:
         runs = list(session.exec(select(RuleRun)))
         claims = list(session.exec(select(EventRow).where(EventRow.type == "schedule")))
     assert [(r.rule_id, r.event_id, r.status) for r in runs] == [
@@ -56,18 +56,18 @@ def test_a_fire_is_claimed_once_even_by_two_schedulers(tmp_path: Path) -> None:
 
 def test_misfire_once_fires_the_latest_missed_time_and_skip_does_not(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, NIGHTLY))
-    rules = driver.pipeline.rules
+    rules = driver.core.rules
     nightly = rules().by_id["nightly"]
     often = rules().by_id["often"]
-    driver.pipeline.fire_schedule(nightly, 0, datetime(2026, 11, 28, 2, 0, tzinfo=SP))
-    driver.pipeline.fire_schedule(often, 0, datetime(2026, 11, 28, 5, 0, tzinfo=UTC))
+    driver.core.relay.fire_schedule(nightly, 0, datetime(2026, 11, 28, 2, 0, tzinfo=SP))
+    driver.core.relay.fire_schedule(often, 0, datetime(2026, 11, 28, 5, 0, tzinfo=UTC))
     fired: list[tuple[str, datetime]] = []
 
     def fire(rule, index, at):
         fired.append((rule.id, at))
         return 1
 
-    scheduler = Scheduler(rules, fire, lambda: True, "America/Sao_Paulo", driver.pipeline.db)
+    scheduler = Scheduler(rules, fire, lambda: True, "America/Sao_Paulo", driver.core.db)
     scheduler.catch_up(datetime(2026, 12, 1, 10, 0, tzinfo=SP))  # down since the 28th
     assert fired == [("nightly", datetime(2026, 12, 1, 2, 0, tzinfo=SP))]
 
@@ -75,8 +75,8 @@ def test_misfire_once_fires_the_latest_missed_time_and_skip_does_not(tmp_path: P
 def test_a_follower_does_not_fire(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, NIGHTLY))
     fired = []
-    scheduler = Scheduler(driver.pipeline.rules, lambda *a: fired.append(a) or 1, lambda: False,
-                          "America/Sao_Paulo", driver.pipeline.db)
+    scheduler = Scheduler(driver.core.rules, lambda *a: fired.append(a) or 1, lambda: False,
+                          "America/Sao_Paulo", driver.core.db)
     scheduler._job("nightly", 0)
     assert fired == []
 
@@ -114,14 +114,14 @@ rules:
 """
     driver = make_driver(make_project(tmp_path, rules))
     at = datetime(2026, 12, 1, 9, 0, tzinfo=SP)
-    with session_scope(driver.pipeline.db) as session:
+    with session_scope(driver.core.db) as session:
         seed_demo(session, at=at, customers=20, technicians=4, orders=150)
-    rule = driver.pipeline.rules().by_id["overdue"]
-    evaluations = driver.pipeline.fire_schedule(rule, 0, at)
+    rule = driver.core.rules().by_id["overdue"]
+    evaluations = driver.core.relay.fire_schedule(rule, 0, at)
     assert evaluations > 0
-    assert driver.pipeline.fire_schedule(rule, 0, at) == 0
+    assert driver.core.relay.fire_schedule(rule, 0, at) == 0
     driver.drain()
-    with Session(driver.pipeline.db) as session:
+    with Session(driver.core.db) as session:
         runs = list(session.exec(select(RuleRun)))
         claim = session.get(EventRow, "overdue@2026-12-01T09:00:00-03:00")
     assert len(runs) == evaluations == claim.payload["rows"]
@@ -140,7 +140,7 @@ def test_daemon_reload_is_audited_and_a_rejected_set_keeps_the_old_rules(tmp_pat
     (tmp_path / "rules" / "r.yaml").write_text("rules:\n  - id: x\n    on: a.b\n    do: []\n")
     assert daemon.reload() is False
     assert sorted(daemon.rules().by_id) == ["nightly", "often"]
-    with Session(daemon.pipeline.db) as session:
+    with Session(daemon.core.db) as session:
         (entry,) = session.exec(select(AuditLogEntry))
     assert entry.action == "rules.reload_rejected" and entry.details["problems"]
-    daemon.pipeline.db.dispose()
+    daemon.core.db.dispose()

@@ -1,0 +1,115 @@
+"""The composition root: one function builds a process's runtime for every face.
+
+``despacho run``, ``worker``, ``scheduler``, ``api`` and the uvicorn factory
+all call ``build_core``; nothing is wired by assigning attributes after the
+fact. The order follows the dependencies: database → rules → broker sender →
+outbox → planner, connectors, leases → relay, runner, reaper → the step
+actor, declared on the broker last because it calls the runner.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+
+import dramatiq
+import redis
+import sqlalchemy as sa
+
+from connectors.base import Connector, Runtime
+from connectors.registry import CONNECTOR_CLASSES
+from engine.language.events import Event
+from engine.language.templating import TemplateStore
+from engine.runtime.broker import StepSender, declare_step_actor, make_broker
+from engine.runtime.intake import Accepted, accept_events
+from engine.runtime.leases import Leases
+from engine.runtime.outbox import Outbox, Sender, Transaction
+from engine.runtime.planner import Planner
+from engine.runtime.reaper import Reaper
+from engine.runtime.relay import Relay
+from engine.runtime.rulestate import RuleSetHolder
+from engine.runtime.runner import StepRunner
+from engine.runtime.throttle import DatabaseThrottle, RedisThrottle, ThrottleCounter
+from engine.settings import Settings
+from store.db import make_engine, session_scope
+
+
+@dataclass
+class Core:
+    """The stages of one process, built once; faces use these and nothing they build themselves."""
+
+    settings: Settings
+    db: sa.Engine
+    rules: RuleSetHolder
+    outbox: Outbox
+    relay: Relay
+    runner: StepRunner
+    reaper: Reaper
+    leases: Leases
+    broker: dramatiq.Broker | None
+    # set when something was stored in this process: a relay loop here plans it at once
+    relay_wakeup: threading.Event = field(default_factory=threading.Event)
+
+    def accept(self, events: list[Event]) -> list[Accepted]:
+        with self.outbox.transaction() as tx:
+            accepted = accept_events(tx.session, events)
+        self.relay_wakeup.set()
+        return accepted
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A unit of work whose queued steps are sent after it commits (API routes, the CLI)."""
+        return self.outbox.transaction()
+
+    def delivery_failed(self, tx: Transaction, step_id: str, error_code: str, message: str) -> None:
+        self.runner.delivery_failed(tx, step_id, error_code, message)
+
+    def close(self) -> None:
+        if self.broker is not None:
+            self.broker.close()
+        self.db.dispose()
+
+
+def build_connectors(settings: Settings, runtime: Runtime) -> dict[str, Connector]:
+    # Connectors without a config section (order, event) run on their defaults.
+    return {cls.name: cls(getattr(settings.connectors, cls.name, None), runtime) for cls in CONNECTOR_CLASSES}
+
+
+def throttle_counter(settings: Settings) -> ThrottleCounter:
+    """Shared through Redis when the broker is Redis (several workers); in the database otherwise."""
+    if settings.broker.url.startswith(("redis://", "rediss://")):
+        return RedisThrottle(redis.Redis.from_url(settings.broker.url),
+                             prefix=f"{settings.broker.namespace}:throttle:")
+    return DatabaseThrottle()
+
+
+def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consume: bool = True,
+               sender: Sender | None = None) -> Core:
+    """Everything a process runs. ``consume``: this process runs steps (its broker gets the actor).
+
+    A process that does not consume (the API alone) sends to a shared broker; with the
+    embedded in-process broker it sends nothing and the daemon's reaper picks up what it
+    queued. ``sender`` replaces the broker (tests drive steps by hand).
+    """
+    db = make_engine(settings.database.url)
+    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path)
+    broker = None
+    if sender is None and (consume or not settings.broker.url.startswith("stub://")):
+        broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)
+        sender = StepSender(broker)
+    outbox = Outbox(db, sender)
+    config = settings.public_view()
+    planner = Planner(config=config, throttle=throttle_counter(settings), timezone=settings.timezone)
+    execution = settings.execution
+    leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
+    runtime = Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
+                      timezone=settings.timezone)
+    runner = StepRunner(outbox, holder, build_connectors(settings, runtime),
+                        TemplateStore(settings.templates.path), config, leases)
+    if broker is not None and consume:
+        declare_step_actor(broker, runner.run_steps)
+    return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),
+                runner=runner, reaper=Reaper(outbox, timedelta(seconds=execution.queued_timeout)),
+                leases=leases, broker=broker)

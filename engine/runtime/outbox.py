@@ -1,0 +1,85 @@
+"""After-commit sends: the database is the outbox, the broker message only a wake-up call.
+
+A ``Transaction`` collects the steps its work queued; once the transaction
+commits they are sent (ids only) through the process's ``Sender``. A step
+queued but never sent (no broker in this process, a lost message, a broker
+restart) stays ``queued`` in the database, where the reaper finds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+import structlog
+from sqlmodel import Session
+
+from store.db import session_scope
+from store.types import utcnow
+
+log = structlog.get_logger("despacho.outbox")
+
+Sender = Callable[[list[str], int], None]  # (step ids, delay in ms)
+# Steps due now travel in small batches: one message and one claim serve several steps, while
+# a relay pass is still spread over the worker threads (a pass's steps in about this many parts).
+MAX_BATCH = 16
+SPREAD = 8
+
+
+class QueuedStep(Protocol):
+    """What sending needs of a queued step: an ORM row, a plain row or a planned one."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+
+
+@dataclass
+class Transaction:
+    """One unit of work: its session, and the steps to send once it commits."""
+
+    session: Session
+    queued: list[QueuedStep] = field(default_factory=list)
+
+    def send_after_commit(self, steps: Iterable[QueuedStep]) -> None:
+        self.queued.extend(steps)
+
+
+class Outbox:
+    def __init__(self, db: sa.Engine, sender: Sender | None = None) -> None:
+        self.db = db
+        self.sender = sender  # None: nothing is sent from this process; the reaper resends
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A transaction that commits on success; the steps it queued are sent after the commit."""
+        with session_scope(self.db) as session:
+            tx = Transaction(session)
+            yield tx
+        self.send(tx.queued)
+
+    def send(self, steps: list[QueuedStep]) -> None:
+        if self.sender is None or not steps:
+            return
+        for index, (ids, delay) in enumerate(messages(steps, utcnow())):
+            try:
+                self.sender(ids, delay)
+            except Exception as exc:  # the broker is away: the rows are committed, the reaper resends
+                log.warning("send_failed", unsent_messages=index, error=str(exc))
+                return
+
+
+def messages(steps: list[Any], now: datetime) -> list[tuple[list[str], int]]:
+    """Due steps in batches spread over the workers; each later step alone, with its delay."""
+    due_now = [step.id for step in steps if step.next_attempt_at is None or step.next_attempt_at <= now]
+    later = [step for step in steps if step.next_attempt_at is not None and step.next_attempt_at > now]
+    size = min(MAX_BATCH, max(1, -(-len(due_now) // SPREAD)))
+    batches = [(due_now[i:i + size], 0) for i in range(0, len(due_now), size)]
+    return batches + [([step.id], int((step.next_attempt_at - now).total_seconds() * 1000))
+                      for step in later]

@@ -1,0 +1,120 @@
+"""The relay: stored events become planned runs, and schedule fires are claimed and planned.
+
+A batch of the oldest undispatched events is planned in one transaction; the
+steps it queued are sent by the outbox once it commits. If planning fails,
+the batch is planned again one event at a time, so one poison event is
+recorded as a failed run and cannot hold up the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+import structlog
+
+from engine.language.events import Event
+from engine.language.ruleset import CompiledRule, RuleSet
+from engine.runtime.infra import is_infrastructure_error
+from engine.runtime.intake import accept_events
+from engine.runtime.outbox import Outbox, Transaction
+from engine.runtime.planner import Planner, PlanResult
+from engine.runtime.scheduled import fire_events, query_rows
+from store.eventlog import mark_dispatched
+from store.models.events import Event as EventRow
+from store.models.runs import RuleRun
+from store.run_lifecycle import RunStatus
+from store.types import utcnow
+
+log = structlog.get_logger("despacho.relay")
+
+
+class Relay:
+    def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], planner: Planner) -> None:
+        self.outbox = outbox
+        self.rules = rules
+        self.planner = planner
+
+    def relay_once(self, limit: int = 500) -> int:
+        """Plan the oldest undispatched events; returns how many were handed on."""
+        try:
+            with self.outbox.transaction() as tx:
+                return self._relay(tx, self._claim_events(tx, limit))
+        except Exception as exc:  # planned again one by one below: the culprit is recorded, not lost
+            if is_infrastructure_error(exc):
+                raise  # the database is away: no event is to blame, the daemon's loop backs off
+            log.exception("relay_batch_failed")
+        handed_on = 0
+        for _ in range(limit):
+            try:
+                with self.outbox.transaction() as tx:
+                    moved = self._relay(tx, self._claim_events(tx, 1))
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                self._record_poison(exc)
+                moved = 1
+            if not moved:
+                break
+            handed_on += moved
+        return handed_on
+
+    def _relay(self, tx: Transaction, rows: list[Any]) -> int:
+        now = utcnow()
+        result = PlanResult()
+        matcher = self.rules().matcher
+        for row in rows:
+            event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
+            self.planner.plan(tx.session, event, matcher.rules_for(row.type), now, result, write=False)
+        result.write(tx.session)
+        mark_dispatched(tx.session, [row.id for row in rows], now)
+        tx.send_after_commit(result.queued)
+        return len(rows)
+
+    def _record_poison(self, error: Exception) -> None:
+        """The oldest undispatched event cannot be planned: record why and move past it."""
+        with self.outbox.transaction() as tx:
+            (row,) = self._claim_events(tx, 1) or (None,)
+            if row is None:
+                return
+            log.error("event_unplannable", event_id=row.id, event_type=row.type, error=str(error))
+            tx.session.add(RuleRun(rule_id="(planner)", event_id=row.id, status=RunStatus.FAILED,
+                                   skip_reason=f"planning error: {type(error).__name__}: {error}"[:500]))
+            tx.session.flush()
+            mark_dispatched(tx.session, [row.id], utcnow())
+
+    def _claim_events(self, tx: Transaction, limit: int) -> list[Any]:
+        """The oldest undispatched events, as plain rows (the relay's hot path)."""
+        events = EventRow.__table__
+        query = (sa.select(events.c.id, events.c.type, events.c.occurred_at, events.c.source,
+                           events.c.payload)
+                 .where(events.c.dispatched_at.is_(None)).order_by(events.c.occurred_at).limit(limit))
+        if self.outbox.db.dialect.name == "postgresql":
+            # Several relays (one per worker process) share the queue without planning twice.
+            query = query.with_for_update(skip_locked=True)
+        return list(tx.session.execute(query))
+
+    def fire_schedule(self, rule: CompiledRule, index: int, at: datetime) -> int:
+        """Claim one fire of a rule's schedule and plan its evaluations; 0 when already claimed."""
+        trigger = rule.schedules[index]
+        local_at = at.astimezone(ZoneInfo(trigger.timezone or self.planner.timezone))
+        with self.outbox.transaction() as tx:
+            session = tx.session
+            claim, _ = fire_events(rule, trigger, local_at, None if trigger.for_each is None else [])
+            if not accept_events(session, [claim])[0].stored:
+                return 0
+            rows = query_rows(session, rule, trigger, local_at)
+            claim, evaluations = fire_events(rule, trigger, local_at, rows)
+            if rows is not None:
+                session.get(EventRow, claim.id).payload = claim.data
+                accept_events(session, evaluations)
+            now = utcnow()
+            result = PlanResult()
+            self.planner.plan_many(session, evaluations, [rule], now, result)
+            fired = [claim.id, *(event.id for event in evaluations)]
+            session.execute(sa.update(EventRow).where(EventRow.id.in_(fired)).values(dispatched_at=now))
+            tx.send_after_commit(result.queued)
+            return len(evaluations)

@@ -1,0 +1,208 @@
+"""The step runner: claim a step → prepare and make its connector call → record the outcome.
+
+The claim and each record are short transactions; the connector call sits
+between them, outside any transaction, under the step's lease (renewed by
+``Leases``). Each step's outcome is recorded as soon as its call returns, so
+a worker killed mid-batch never holds a finished effect unrecorded. If the
+process dies mid-call the lease lapses and the reaper queues the step again;
+the connector's idempotency key keeps the effect from happening twice.
+
+The database or the broker being away is not the action's failure: such a
+step is neither retried nor killed here, it waits for its lease to lapse.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlmodel import Session
+
+from connectors.base import ActionCall, Connector
+from engine.language.calls import CallPreparationError, prepare_call
+from engine.language.conditions import ConditionEvaluationError
+from engine.language.context import EvaluationContext
+from engine.language.events import Event
+from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
+from engine.language.templating import TemplateStore
+from engine.runtime.infra import is_infrastructure_error
+from engine.runtime.leases import Leases
+from engine.runtime.outbox import Outbox, Transaction
+from engine.runtime.steps import StepTree, find_action
+from errors import ConnectorError, PermanentError, TransientError
+from store.run_lifecycle import RunStatus, StepStatus
+from store.runs import claim_steps, runs_of, start_runs
+from store.types import utcnow
+
+log = structlog.get_logger("despacho.runner")
+
+RECORD_TRIES = 3
+
+
+@dataclass
+class Claim:
+    """A step just claimed: plain rows of the step and its run, the event, outputs so far."""
+
+    step: Any
+    run: Any
+    event: Event
+    steps: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Success:
+    status: StepStatus  # succeeded, or skipped when the action's ``if:`` was false
+    params: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+Outcome = Success | ConnectorError
+
+
+class Unrecorded(Exception):
+    """The database went away around a step: its lease lapses and the reaper brings it back."""
+
+
+def _bound(claim: Claim) -> Any:
+    return structlog.contextvars.bound_contextvars(step_id=claim.step.id, run_id=claim.run.id,
+                                                   rule_id=claim.run.rule_id, event_id=claim.event.id)
+
+
+class StepRunner:
+    def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], connectors: dict[str, Connector],
+                 templates: TemplateStore, config: dict[str, Any], leases: Leases,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.outbox = outbox
+        self.rules = rules
+        self.connectors = connectors
+        self.templates = templates
+        self.config = config
+        self.leases = leases
+        self.clock = clock
+        self.tree = StepTree(rules)
+
+    # --- the actor's entry ----------------------------------------------------------------------
+
+    def run_steps(self, step_ids: list[str]) -> dict[str, str | None]:
+        """Run a batch of steps; each id maps to its new status, ``None`` when it was not ours to run."""
+        results: dict[str, str | None] = dict.fromkeys(step_ids)
+        try:
+            with self.outbox.transaction() as tx:
+                claims = self._claim(tx.session, step_ids)
+        except Exception as exc:
+            if not is_infrastructure_error(exc):
+                raise
+            log.warning("claim_failed_database_unreachable", steps=len(step_ids), error=str(exc))
+            return results  # nothing moved: the steps stay queued and the reaper sends them again
+        for claim in claims:  # every claimed step is renewed until it is recorded, not just the current
+            self.leases.hold(claim.step.id, claim.step.attempts)
+        try:
+            for claim in claims:
+                try:
+                    with _bound(claim):
+                        results[claim.step.id] = self._run_claimed(claim)
+                except Unrecorded as exc:
+                    log.warning("step_unrecorded", step_id=claim.step.id, error=str(exc.__cause__ or exc))
+                finally:
+                    self.leases.release(claim.step.id)
+        finally:
+            for claim in claims:
+                self.leases.release(claim.step.id)
+        return results
+
+    def run_step(self, step_id: str) -> str | None:
+        return self.run_steps([step_id])[step_id]
+
+    def _run_claimed(self, claim: Claim) -> str:
+        outcome = self._perform(claim)
+        for attempt in range(RECORD_TRIES):
+            try:
+                with self.outbox.transaction() as tx:
+                    return self._record(tx, claim, outcome)
+            except Exception as exc:
+                if not is_infrastructure_error(exc):
+                    raise
+                if attempt + 1 == RECORD_TRIES:
+                    raise Unrecorded("the outcome could not be recorded") from exc
+                time.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
+    # --- claim ----------------------------------------------------------------------------------
+
+    def _claim(self, session: Session, step_ids: list[str]) -> list[Claim]:
+        now = self.clock()
+        steps = claim_steps(session, step_ids, now, self.leases.lease)
+        if not steps:
+            return []
+        by_run = {row.id: row for row in runs_of(session, {step.run_id for step in steps})}
+        start_runs(session, [row.id for row in by_run.values()
+                             if row.status in (RunStatus.PLANNED, RunStatus.HELD)], now)
+        return [self._claim_of(session, step, by_run[step.run_id]) for step in steps]
+
+    def _claim_of(self, session: Session, step: Any, run: Any) -> Claim:
+        self.tree.remember(run.id, run.rule_id)
+        event = Event(type=run.type, id=run.event_id, at=run.occurred_at, source=run.source, data=run.payload)
+        action = self.tree.action(run.rule_id, step.step_key)
+        reads_steps = action is None or action.reads_steps
+        return Claim(step, run, event, self.tree.outputs_so_far(session, run.id) if reads_steps else {})
+
+    # --- perform --------------------------------------------------------------------------------
+
+    def _perform(self, claim: Claim) -> Outcome:
+        try:
+            return self._call(claim)
+        except ConnectorError as exc:
+            return exc
+        except Exception as exc:
+            if is_infrastructure_error(exc):
+                raise Unrecorded("the database went away during the call") from exc
+            # a connector bug is recorded and retried, not lost
+            log.exception("step_unexpected_error", action=claim.step.action)
+            return TransientError(f"unexpected {type(exc).__name__}: {exc}")
+
+    def _call(self, claim: Claim) -> Success:
+        """Call the connector. Raises ``ConnectorError`` for the action's own failures."""
+        rule, action = self._definition(claim)
+        context = EvaluationContext(claim.event, self.config, self.clock())
+        if action.condition is not None:
+            try:
+                if not action.condition.holds(context.cel_with_steps(claim.steps)):
+                    return Success(StepStatus.SKIPPED, {}, {})
+            except ConditionEvaluationError as exc:
+                raise PermanentError(f"condition: {exc}", code="condition_error") from exc
+        try:
+            prepared = prepare_call(action, context.for_actions(rule.id, claim.steps), self.templates)
+        except CallPreparationError as exc:
+            raise PermanentError(str(exc), code=exc.code) from exc
+        call = ActionCall(action=prepared.action, params=prepared.params,
+                          idempotency_key=claim.step.idempotency_key, message=prepared.message,
+                          step_id=claim.step.id, rule_id=claim.run.rule_id, event_id=claim.event.id)
+        outputs = self.connectors[prepared.connector].execute(call)
+        return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
+
+    def _definition(self, claim: Claim) -> tuple[CompiledRule, CompiledAction]:
+        rule = self.rules().by_id.get(claim.run.rule_id)
+        action = find_action(rule.actions, claim.step.step_key) if rule else None
+        if rule is None or action is None or action.uses != claim.step.action:
+            raise PermanentError(f"rule '{claim.run.rule_id}' no longer has action "
+                                 f"'{claim.step.step_key}' ({claim.step.action})", code="rule_changed")
+        return rule, action
+
+    # --- record ---------------------------------------------------------------------------------
+
+    def _record(self, tx: Transaction, claim: Claim, outcome: Outcome) -> str:
+        now = self.clock()
+        if isinstance(outcome, ConnectorError):
+            return self.tree.record_failure(tx, claim.step.id, claim.step.attempts, outcome, now)
+        return self.tree.record_success(tx, claim.step, outcome.status, outcome.params, outcome.outputs, now)
+
+    # --- after the fact -------------------------------------------------------------------------
+
+    def delivery_failed(self, tx: Transaction, step_id: str, error_code: str, message: str) -> None:
+        """A provider said, after the fact, that a sent message failed: its fallback runs now."""
+        self.tree.delivery_failed(tx, step_id, error_code, message, self.clock())
+

@@ -1,0 +1,139 @@
+"""The SQL that moves runs and steps along their life cycle (``store.run_lifecycle``).
+
+Hot statements are core ``UPDATE ... RETURNING`` on plain rows: building ORM
+objects for every step was most of a step's time. Every UPDATE's ``WHERE
+status IN (...)`` comes from the transition table, so a row only moves along
+an allowed edge, whoever else touched it meanwhile.
+
+A running step holds a *lease* (``lease_until``) that its worker renews while
+the call runs; the attempt number is the claim's fence: a record from a
+worker whose lease lapsed (and whose step was claimed again elsewhere) finds
+no row to update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from store.models.events import Event as EventRow
+from store.models.runs import RuleRun, RuleStep
+from store.run_lifecycle import RunStatus, StepStatus, run_sources, step_sources
+
+STEPS = RuleStep.__table__
+RUNS = RuleRun.__table__
+EVENTS = EventRow.__table__
+
+_CLAIMED_COLUMNS = (STEPS.c.id, STEPS.c.run_id, STEPS.c.position, STEPS.c.fallback_of, STEPS.c.step_key,
+                    STEPS.c.action, STEPS.c.attempts, STEPS.c.max_attempts, STEPS.c.idempotency_key)
+
+
+def claim_steps(session: Session, step_ids: Sequence[str], now: datetime, lease: timedelta) -> list[Any]:
+    """Queued, due steps among ``step_ids`` become ``running`` under a lease; their plain rows.
+
+    On PostgreSQL the rows are locked in id order and locked ones skipped, so two
+    workers claiming overlapping batches neither deadlock nor wait on each other.
+    """
+    due = sa.and_(STEPS.c.status.in_(step_sources(StepStatus.RUNNING)),
+                  sa.or_(STEPS.c.next_attempt_at.is_(None), STEPS.c.next_attempt_at <= now))
+    ids: Any = sorted(step_ids)
+    if session.get_bind().dialect.name == "postgresql":
+        ids = (sa.select(STEPS.c.id).where(STEPS.c.id.in_(ids), due).order_by(STEPS.c.id)
+               .with_for_update(skip_locked=True).scalar_subquery())
+    return session.execute(
+        sa.update(STEPS).where(STEPS.c.id.in_(ids), due)
+        .values(status=StepStatus.RUNNING, attempts=STEPS.c.attempts + 1, started_at=now,
+                lease_until=now + lease)
+        .returning(*_CLAIMED_COLUMNS)
+    ).all()
+
+
+def runs_of(session: Session, run_ids: Iterable[str]) -> list[Any]:
+    """The runs (with their events) that claimed steps belong to, as plain rows."""
+    return session.execute(
+        sa.select(RUNS.c.id, RUNS.c.rule_id, RUNS.c.status, EVENTS.c.type, EVENTS.c.id.label("event_id"),
+                  EVENTS.c.occurred_at, EVENTS.c.source, EVENTS.c.payload)
+        .join(EVENTS, EVENTS.c.id == RUNS.c.event_id)
+        .where(RUNS.c.id.in_(set(run_ids)))
+    ).all()
+
+
+def start_runs(session: Session, run_ids: Sequence[str], now: datetime) -> None:
+    if run_ids:
+        session.execute(sa.update(RUNS).where(RUNS.c.id.in_(run_ids),
+                                              RUNS.c.status.in_(run_sources(RunStatus.RUNNING)))
+                        .values(status=RunStatus.RUNNING, started_at=now))
+
+
+def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_until: datetime) -> int:
+    """Extend the leases of steps this worker still runs (id and claimed attempt)."""
+    if not fenced:
+        return 0
+    result = session.execute(
+        sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
+                               STEPS.c.status == StepStatus.RUNNING)
+        .values(lease_until=lease_until),
+        [{"step_id": step_id, "n": attempt} for step_id, attempt in fenced],
+    )
+    return result.rowcount or 0
+
+
+def finish_step(session: Session, step_id: str, attempt: int, status: StepStatus, now: datetime,
+                params: dict[str, Any], output: dict[str, Any]) -> Any | None:
+    """A claimed step succeeded or was skipped; ``None`` when the claim is no longer ours."""
+    return session.execute(
+        # only the claim that is still ours: running, at the attempt this worker claimed
+        sa.update(STEPS).where(STEPS.c.id == step_id, STEPS.c.attempts == attempt,
+                               STEPS.c.status == StepStatus.RUNNING)
+        .values(status=status, finished_at=now, params=params, output=output, last_error=None,
+                error_code=None, lease_until=None)
+        .returning(*_CLAIMED_COLUMNS)
+    ).one_or_none()
+
+
+def finish_run(session: Session, run_id: str, status: RunStatus, now: datetime) -> None:
+    session.execute(sa.update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(run_sources(status)))
+                    .values(status=status, finished_at=now))
+
+
+def take_back_lapsed(session: Session, now: datetime, limit: int = 1000) -> list[str]:
+    """Running steps whose lease lapsed (their worker died or lost the database) are queued again."""
+    lapsed = (sa.select(STEPS.c.id).where(STEPS.c.status == StepStatus.RUNNING, STEPS.c.lease_until < now)
+              .order_by(STEPS.c.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        lapsed = lapsed.with_for_update(skip_locked=True)
+    ids = list(session.execute(lapsed).scalars())
+    if ids:
+        session.execute(sa.update(STEPS).where(STEPS.c.id.in_(ids), STEPS.c.status == StepStatus.RUNNING)
+                        .values(status=StepStatus.QUEUED, next_attempt_at=None, queued_at=now,
+                                lease_until=None))
+    return ids
+
+
+def forgotten_queued(session: Session, now: datetime, older_than: timedelta, limit: int = 1000) -> list[Any]:
+    """Due steps left ``queued`` longer than ``older_than``: their message was lost. Marked as re-sent."""
+    rows = session.execute(
+        sa.select(STEPS.c.id, STEPS.c.next_attempt_at)
+        .where(STEPS.c.status == StepStatus.QUEUED, STEPS.c.queued_at < now - older_than,
+               sa.or_(STEPS.c.next_attempt_at.is_(None), STEPS.c.next_attempt_at <= now))
+        .order_by(STEPS.c.id).limit(limit)
+    ).all()
+    if rows:
+        session.execute(sa.update(STEPS).where(STEPS.c.id.in_([row.id for row in rows]))
+                        .values(queued_at=now))
+    return rows
+
+
+def requeue_all_running(session: Session) -> None:
+    """An embedded daemon starting: no other process can hold these leases."""
+    session.execute(sa.update(STEPS).where(STEPS.c.status == StepStatus.RUNNING)
+                    .values(status=StepStatus.QUEUED, next_attempt_at=None, lease_until=None))
+
+
+def queued_steps(session: Session) -> list[Any]:
+    return session.execute(sa.select(STEPS.c.id, STEPS.c.next_attempt_at)
+                           .where(STEPS.c.status == StepStatus.QUEUED)).all()

@@ -1,0 +1,163 @@
+"""PostgreSQL + Redis under SIGKILLs: leases bring a dead worker's steps back within seconds.
+
+Two ``despacho worker`` processes share the queue; one is SIGKILLed ten times
+mid-flow (and started again each time). Every event ends with exactly one
+outbox effect, and every step interrupted by a kill is claimed again within
+10 s of it (the lease is 2 s, renewed every 0.5 s; the survivor's reaper looks
+every 0.5 s).
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine.language.events import Event
+from engine.runtime.intake import accept_events
+from store.db import make_engine, session_scope
+from store.migrate import upgrade
+from store.models.runs import DeadLetter, RuleStep
+from store.types import utcnow
+from tests.engine.runtime.pipeline_helpers import make_project
+from tests.support.postgres import throwaway_pg_database
+from tests.support.redis_server import shared_redis, unique_namespace
+
+KILLS = 10
+EVENTS = 600
+RULES = """
+rules:
+  - id: sync-order
+    on: order.synced
+    do:
+      - http.request: {method: POST, url: "ERP_URL", json: {order: "{{ event.id }}"}}
+      - sms.send: {to: "+5511987654321", body: "pedido {{ event.id }} sincronizado"}
+"""
+
+
+class SlowErp(BaseHTTPRequestHandler):
+    """An ERP that answers one call at a time, 20 ms each, and notes each Idempotency-Key it receives.
+
+    Serving one call at a time paces the flow (at most 50 calls/s), so the kills land mid-flow
+    however fast or loaded the machine is.
+    """
+
+    keys: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        time.sleep(0.02)
+        SlowErp.keys.append(self.headers.get("Idempotency-Key") or "")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"ok": true}')
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def erp() -> Iterator[str]:
+    SlowErp.keys = []
+    server = HTTPServer(("127.0.0.1", 0), SlowErp)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/orders"
+    server.shutdown()
+
+
+def configure(root: Path, db_url: str, erp_url: str) -> Path:
+    config = make_project(root, RULES.replace("ERP_URL", erp_url))
+    text = config.read_text().replace('broker: {url: "stub://"}\n', "")
+    sqlite = f'database: {{url: "sqlite:///{root / "despacho.db"}"}}'
+    text = text.replace(sqlite, f'database: {{url: "{db_url}"}}')
+    config.write_text(text + f"""
+broker: {{url: "{shared_redis()}", namespace: {unique_namespace()}}}
+execution: {{worker_threads: 4, lease: 2, heartbeat: 0.5, reap_interval: 0.5, queued_timeout: 30,
+            shutdown_timeout: 5, log_level: WARNING}}
+connectors: {{http: {{allow_private: true}}}}
+""")
+    return config
+
+
+def start_worker(config: Path) -> subprocess.Popen[bytes]:
+    despacho = Path(sys.executable).parent / "despacho"
+    return subprocess.Popen([str(despacho), "--config", str(config), "worker"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def running(db: sa.Engine) -> dict[str, tuple[int, datetime]]:
+    with Session(db) as session:
+        rows = session.execute(sa.select(RuleStep.id, RuleStep.attempts, RuleStep.started_at)
+                               .where(RuleStep.status == "running"))
+        return {row.id: (row.attempts, row.started_at) for row in rows}
+
+
+def finished(db: sa.Engine) -> int:
+    with Session(db) as session:
+        return session.execute(sa.select(sa.func.count()).select_from(RuleStep)
+                               .where(RuleStep.status == "succeeded")).scalar_one()
+
+
+def test_ten_sigkills_lose_nothing_double_no_effect_and_resume_within_seconds(tmp_path: Path,
+                                                                              erp: str) -> None:
+    with throwaway_pg_database() as db_url:
+        upgrade(db_url)
+        config = configure(tmp_path, db_url, erp)
+        db = make_engine(db_url)
+        with session_scope(db) as session:
+            accept_events(session, [Event(type="order.synced", id=f"o{i:04d}") for i in range(EVENTS)])
+        survivor, victim = start_worker(config), start_worker(config)
+        kills: list[tuple[datetime, dict[str, tuple[int, datetime]]]] = []
+        try:
+            deadline = time.monotonic() + 60
+            while finished(db) < 50:
+                assert time.monotonic() < deadline, "the workers never got going"
+                time.sleep(0.2)
+            for _ in range(KILLS):
+                time.sleep(1.5)
+                in_flight = running(db)
+                victim.send_signal(signal.SIGKILL)
+                kills.append((utcnow(), in_flight))
+                victim.wait(timeout=10)
+                assert finished(db) < 2 * EVENTS, "the kills came too late to test anything"
+                victim = start_worker(config)
+            deadline = time.monotonic() + 180
+            while finished(db) < 2 * EVENTS:
+                assert time.monotonic() < deadline, f"only {finished(db)} of {2 * EVENTS} steps finished"
+                time.sleep(0.2)
+        finally:
+            for worker in (survivor, victim):
+                worker.send_signal(signal.SIGTERM)
+                worker.wait(timeout=30)
+        with Session(db) as session:
+            steps = {s.id: s for s in session.exec(select(RuleStep))}
+            dead = session.exec(select(DeadLetter)).all()
+        db.dispose()
+
+    files = list((tmp_path / "outbox" / "sms").glob("*.json"))
+    assert len(files) == EVENTS, "every event makes its SMS exactly once"
+    assert dead == [] and {s.status for s in steps.values()} == {"succeeded"}
+    assert len(set(SlowErp.keys)) == EVENTS  # each call carried its idempotency key
+    resumed = []
+    for killed_at, in_flight in kills:
+        for step_id, (attempt, _) in in_flight.items():
+            step = steps[step_id]
+            if step.attempts > attempt:  # the kill interrupted it: claimed again later
+                resumed.append((step.started_at - killed_at).total_seconds())
+    print(f"\nresume after kill (s): {sorted(round(r, 2) for r in resumed)}; "
+          f"ERP calls {len(SlowErp.keys)} for {EVENTS} keys")
+    assert resumed, "no kill interrupted a step"
+    assert max(resumed) <= 10
