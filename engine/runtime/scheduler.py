@@ -24,6 +24,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.language.cron import cron_trigger
 from engine.language.models import CronTrigger, EveryTrigger
@@ -105,20 +106,27 @@ class Scheduler:
                                   misfire_grace_time=None)
 
     def leads(self) -> bool:
-        """Whether we lead now; leading again after not leading, catch up first.
+        """Whether we lead and have caught up; leading again after not leading, catch up first.
 
         Every fire time whose job ran while we did not lead is at or before
         ``_followed_at``; the ones after it are fired by their own jobs, so the
-        catch-up looks no later than that.
+        catch-up looks no later than that. Until a catch-up could read the
+        database, nothing else fires: a newer fire would hide the missed ones.
+        (A rule whose own fire fails, its query say, is logged and does not
+        hold back the others.)
         """
         with self._leading:
             if not self.is_leader():
                 self._behind = True
                 self._followed_at = datetime.now(UTC)
                 return False
-            if self._behind:  # a failed catch-up fire is tried again at the next look
-                self._behind = not self.catch_up(self._followed_at or datetime.now(UTC))
-            return True
+            if self._behind:
+                try:
+                    self.catch_up(self._followed_at or datetime.now(UTC))
+                    self._behind = False
+                except SQLAlchemyError:
+                    log.exception("schedule_catch_up_failed")
+            return not self._behind
 
     def _job(self, rule_id: str, index: int) -> None:
         rule = self.rules().by_id.get(rule_id)
@@ -130,24 +138,18 @@ class Scheduler:
         if fire_at is not None:
             self._fire(rule, index, fire_at)
 
-    def _fire(self, rule: CompiledRule, index: int, fire_at: datetime) -> bool:
-        """Claim and plan one fire; ``False`` when it failed (logged)."""
+    def _fire(self, rule: CompiledRule, index: int, fire_at: datetime) -> None:
         try:
             count = self.fire(rule, index, fire_at)
         except Exception:  # one rule's failed fire (its query, the database) must not stop the others
             log.exception("schedule_failed", rule_id=rule.id, fire_at=fire_at.isoformat())
-            return False
+            return
         log.info("schedule_fired", rule_id=rule.id, fire_at=fire_at.isoformat(), evaluations=count)
-        return True
 
-    def catch_up(self, until: datetime) -> bool:
-        """``misfire: once``: fire the latest time up to ``until`` after the rule's last recorded fire.
-
-        Returns whether every catch-up fire went through (claimed now or before).
-        """
+    def catch_up(self, until: datetime) -> None:
+        """``misfire: once``: fire the latest time up to ``until`` after the rule's last recorded fire."""
         if self.db is None or not self.is_leader():
-            return True
-        ok = True
+            return
         for rule in self.rules().rules:
             if not rule.rule.enabled:
                 continue
@@ -161,8 +163,7 @@ class Scheduler:
                 if missed is not None and missed > last:
                     log.info("schedule_misfire_once", rule_id=rule.id, missed=missed.isoformat(),
                              last=last.isoformat())
-                    ok = self._fire(rule, index, missed) and ok
-        return ok
+                    self._fire(rule, index, missed)
 
     def _last_fire(self, rule_id: str) -> datetime | None:
         with self.db.connect() as connection:

@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import redis
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.language.models import CronTrigger, EveryTrigger
@@ -109,6 +110,22 @@ def test_leading_again_after_following_catches_up_once(tmp_path: Path) -> None:
     leading = True
     assert scheduler.leads() is True
     assert fired == [("nightly", missed)]  # nothing missed since
+
+
+def test_a_catch_up_that_cannot_read_the_database_holds_fires_back_until_it_can(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    rules = driver.pipeline.rules
+    driver.pipeline.fire_schedule(rules().by_id["nightly"], 0, datetime(2026, 11, 28, 2, 0, tzinfo=SP))
+    fired: list[tuple[str, datetime]] = []
+    away = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'despacho.db'}")
+    scheduler = Scheduler(rules, lambda rule, index, at: fired.append((rule.id, at)) or 1, lambda: True,
+                          "America/Sao_Paulo", away)
+    assert scheduler.leads() is False
+    scheduler._job("often", 0)  # a newer fire would hide the missed one
+    assert fired == []
+    scheduler.db = driver.pipeline.db  # the database is back
+    assert scheduler.leads() is True
+    assert [rule_id for rule_id, _ in fired] == ["nightly"]
 
 
 def test_a_follower_does_not_fire(tmp_path: Path) -> None:
