@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable
 
 import redis
 import structlog
@@ -49,13 +48,11 @@ class AlwaysLeader:
 class RedisLeader:
     """Holds ``key`` for ``lease_ms`` at a time and renews it every third of the lease."""
 
-    def __init__(self, client, key: str = "despacho:scheduler:leader", lease_ms: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client, key: str = "despacho:scheduler:leader", lease_ms: int = 10_000) -> None:
         self.client = client
         self.key = key
         self.lease_ms = lease_ms
         self.token = uuid.uuid4().hex
-        self._clock = clock
         self._leading = False
         self._valid_until = 0.0  # on our clock: when the lease we last confirmed runs out
         self._tick_lock = threading.Lock()
@@ -63,12 +60,12 @@ class RedisLeader:
         self._thread: threading.Thread | None = None
 
     def is_leader(self) -> bool:
-        return self._leading and self._clock() < self._valid_until
+        return self._leading and time.monotonic() < self._valid_until
 
     def tick(self) -> bool:
         """Take the lock if free, renew it if ours; returns whether we lead now."""
         with self._tick_lock:  # the renew thread and a caller must not overwrite each other's answer
-            asked_at = self._clock()  # Redis counts the lease from later than this: we expire first
+            asked_at = time.monotonic()  # Redis counts the lease from later than this: we expire first
             held = False
             if self._leading:
                 held = bool(self.client.eval(_RENEW, 1, self.key, self.token, self.lease_ms))
@@ -91,10 +88,9 @@ class RedisLeader:
             try:
                 self.tick()
             except redis.RedisError as exc:
-                if self._leading:
-                    log.warning("lost_leadership", key=self.key, error=str(exc))
+                event = "lost_leadership" if self._leading else "leader_redis_error"
                 self._leading = False
-                log.warning("leader_redis_error", error=str(exc))
+                log.warning(event, key=self.key, error=str(exc))
             self._stop.wait(self.lease_ms / 3000)
 
     def stop(self) -> None:
