@@ -129,6 +129,15 @@ class ExecutionSettings(Section):
         return self
 
 
+class SchedulerSettings(Section):
+    """Which daemon fires the schedules when several run: a Redis lock with a lease."""
+
+    leader_lease: float = Field(10, ge=0.5, le=300,
+                                description="Seconds the leader holds the scheduler lock without renewing "
+                                            "it (renewed every third); a dead leader is replaced within "
+                                            "about 1.3 times this")
+
+
 class ConnectorsSettings(Section):
     """One section per connector; each connector module declares its own settings model."""
 
@@ -151,6 +160,7 @@ class Settings(Section):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     broker: BrokerSettings = Field(default_factory=BrokerSettings)
     execution: ExecutionSettings = Field(default_factory=ExecutionSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     company: CompanySettings = Field(default_factory=CompanySettings)

@@ -66,8 +66,11 @@ class Daemon:
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:
             return AlwaysLeader()
-        client = redis.Redis.from_url(self.settings.broker.url)
-        return RedisLeader(client, key=f"{self.namespace}:scheduler:leader")
+        lease = self.settings.scheduler.leader_lease
+        # a hung connection must not outlast the lease: the leader could not tell it lost the lock
+        client = redis.Redis.from_url(self.settings.broker.url, socket_timeout=lease / 3,
+                                      socket_connect_timeout=lease / 3)
+        return RedisLeader(client, key=f"{self.namespace}:scheduler:leader", lease_ms=round(lease * 1000))
 
     # --- life cycle -------------------------------------------------------------------------------
 

@@ -1,19 +1,26 @@
-"""Schedules: fire times, one claim per (rule, fire time), misfire policy, rule reloads."""
+"""Schedules: fire times, one claim per (rule, fire time), misfire policy, failover, rule reloads."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import redis
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from engine.language.models import CronTrigger, EveryTrigger
+from engine.runtime.leader import RedisLeader
 from engine.runtime.rulestate import RuleSetHolder
 from engine.runtime.scheduler import Scheduler, aps_trigger, latest_fire_time
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun
-from tests.engine.runtime.pipeline_helpers import make_driver, make_project
+from tests.engine.runtime.leader_helpers import Partition, wait_for
+from tests.engine.runtime.pipeline_helpers import Driver, make_driver, make_project
+from tests.support.redis_server import shared_redis, unique_namespace
 
 SP = ZoneInfo("America/Sao_Paulo")
 NIGHTLY = """
@@ -70,6 +77,55 @@ def test_misfire_once_fires_the_latest_missed_time_and_skip_does_not(tmp_path: P
     scheduler = Scheduler(rules, fire, lambda: True, "America/Sao_Paulo", driver.core.db)
     scheduler.catch_up(datetime(2026, 12, 1, 10, 0, tzinfo=SP))  # down since the 28th
     assert fired == [("nightly", datetime(2026, 12, 1, 2, 0, tzinfo=SP))]
+
+
+def test_latest_fire_time_of_a_frequent_trigger_missed_for_long() -> None:
+    every = aps_trigger(EveryTrigger(every="1s"), "UTC")
+    now = datetime(2026, 12, 1, 10, 0, 0, 500_000, tzinfo=UTC)
+    since = now - timedelta(days=90)
+    assert latest_fire_time(every, now, since) == datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    assert latest_fire_time(every, now, now) is None  # nothing between since and now
+
+
+def test_leading_again_after_following_catches_up_once(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    rules = driver.core.rules
+    driver.core.relay.fire_schedule(rules().by_id["nightly"], 0, datetime(2026, 11, 28, 2, 0, tzinfo=SP))
+    leading = False
+    fired: list[tuple[str, datetime]] = []
+
+    def fire(rule, index, at):
+        fired.append((rule.id, at))
+        return driver.core.relay.fire_schedule(rule, index, at)
+
+    scheduler = Scheduler(rules, fire, lambda: leading, "America/Sao_Paulo", driver.core.db)
+    assert scheduler.leads() is False and fired == []
+    missed = latest_fire_time(aps_trigger(CronTrigger(cron="0 2 * * *", timezone="America/Sao_Paulo"), "UTC"),
+                              datetime.now(UTC))
+    leading = True
+    assert scheduler.leads() is True
+    assert fired == [("nightly", missed)]  # the latest time before we last saw ourselves follow
+    leading = False
+    assert scheduler.leads() is False
+    leading = True
+    assert scheduler.leads() is True
+    assert fired == [("nightly", missed)]  # nothing missed since
+
+
+def test_a_catch_up_that_cannot_read_the_database_holds_fires_back_until_it_can(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    rules = driver.core.rules
+    driver.core.relay.fire_schedule(rules().by_id["nightly"], 0, datetime(2026, 11, 28, 2, 0, tzinfo=SP))
+    fired: list[tuple[str, datetime]] = []
+    away = sa.create_engine(f"sqlite:///{tmp_path / 'no-such-folder' / 'despacho.db'}")
+    scheduler = Scheduler(rules, lambda rule, index, at: fired.append((rule.id, at)) or 1, lambda: True,
+                          "America/Sao_Paulo", away)
+    assert scheduler.leads() is False
+    scheduler._job("often", 0)  # a newer fire would hide the missed one
+    assert fired == []
+    scheduler.db = driver.core.db  # the database is back
+    assert scheduler.leads() is True
+    assert [rule_id for rule_id, _ in fired] == ["nightly"]
 
 
 def test_a_follower_does_not_fire(tmp_path: Path) -> None:
@@ -144,3 +200,144 @@ def test_daemon_reload_is_audited_and_a_rejected_set_keeps_the_old_rules(tmp_pat
         (entry,) = session.exec(select(AuditLogEntry))
     assert entry.action == "rules.reload_rejected" and entry.details["problems"]
     daemon.core.db.dispose()
+
+
+# --- failover with the real Redis: two schedulers, one lock ------------------------------------------
+
+EVERY_SECOND = """
+rules:
+  - id: tick-once
+    on: {every: 1s}
+    do:
+      - backup.run: {}
+  - id: tick-skip
+    on: {every: 1s, misfire: skip}
+    do:
+      - backup.run: {}
+"""
+SECOND = timedelta(seconds=1)
+Fire = tuple[str, str, datetime, int]  # daemon, rule, fire time, evaluations (0: claimed already)
+
+
+@dataclass
+class Daemon:
+    """One scheduler daemon: its own engine core, lock and Redis link over the shared database."""
+
+    name: str
+    driver: Driver
+    link: Partition
+    leader: RedisLeader
+    scheduler: Scheduler
+    running: bool = True
+
+    def stop_scheduler(self) -> None:
+        if self.running:
+            self.scheduler.stop()
+            self.running = False
+
+    def close(self) -> None:
+        self.stop_scheduler()
+        self.link.heal()
+        self.leader.stop()
+        self.driver.core.db.dispose()
+
+
+def start_daemon(name: str, config: Path, key: str, lease_ms: int, fires: list[Fire]) -> Daemon:
+    driver = make_driver(config)
+    link = Partition(redis.Redis.from_url(shared_redis(), socket_timeout=5))
+    leader = RedisLeader(link, key, lease_ms=lease_ms)
+
+    def fire(rule, index, at):
+        count = driver.core.relay.fire_schedule(rule, index, at)
+        fires.append((name, rule.id, at, count))
+        return count
+
+    scheduler = Scheduler(driver.core.rules, fire, leader.is_leader, "America/Sao_Paulo",
+                          driver.core.db)
+    leader.tick()  # as the daemon does before it starts its scheduler
+    leader.start()
+    scheduler.start()
+    return Daemon(name, driver, link, leader, scheduler)
+
+
+def made(fires: list[Fire], daemon: str, rule: str) -> list[datetime]:
+    """The fire times ``daemon`` claimed for ``rule``, in order."""
+    return sorted(at for name, rule_id, at, count in fires if name == daemon and rule_id == rule and count)
+
+
+def claimed(driver: Driver, rule: str) -> list[datetime]:
+    with Session(driver.core.db) as session:
+        rows = session.exec(select(EventRow).where(EventRow.type == "schedule",
+                                                   EventRow.id.startswith(f"{rule}@")))
+        return sorted(row.occurred_at for row in rows)
+
+
+def every_second(times: list[datetime]) -> bool:
+    return all(later - earlier == SECOND for earlier, later in pairwise(times))
+
+
+def assert_each_fire_claimed_once(fires: list[Fire], driver: Driver, rule: str) -> None:
+    times = [at for _, rule_id, at, count in fires if rule_id == rule and count]
+    assert len(times) == len(set(times)), f"{rule}: a fire time was claimed twice"
+    assert sorted(times) == claimed(driver, rule)
+
+
+def test_a_new_leader_catches_up_the_leaderless_window_by_each_rules_misfire_policy(tmp_path: Path) -> None:
+    config = make_project(tmp_path, EVERY_SECOND)
+    key = f"{unique_namespace()}:scheduler:leader"
+    lease_ms = 3000  # renewed every second: the lock outlives its dead holder by 2 to 3 s
+    fires: list[Fire] = []
+    first = start_daemon("first", config, key, lease_ms, fires)
+    second = start_daemon("second", config, key, lease_ms, fires)
+    try:
+        assert first.leader.is_leader() and not second.leader.is_leader()
+        wait_for(lambda: len(made(fires, "first", "tick-once")) >= 2, 10, "two fires by the leader")
+        first.stop_scheduler()  # the leader dies: no more fires, no renewal, no release
+        first.link.cut()
+        died = datetime.now(UTC)
+        wait_for(second.leader.is_leader, lease_ms / 1000 * 4 / 3 + 2, "the follower taking over")
+        took_over = datetime.now(UTC)
+        wait_for(lambda: [at for at in made(fires, "second", "tick-skip") if at > took_over + SECOND], 10,
+                 "two fires by the new leader")
+        second.stop_scheduler()
+    finally:
+        second.close()
+        first.close()
+
+    for rule in ("tick-once", "tick-skip"):
+        assert_each_fire_claimed_once(fires, first.driver, rule)
+        assert every_second(made(fires, "first", rule)) and every_second(made(fires, "second", rule))
+    once_before, once_after = made(fires, "first", "tick-once"), made(fires, "second", "tick-once")
+    skip_before, skip_after = made(fires, "first", "tick-skip"), made(fires, "second", "tick-skip")
+    # misfire: once -- the new leader fired the last time of the leaderless window, then every second
+    assert once_before[-1] <= died < once_after[0] < took_over
+    # misfire: skip -- nothing due while no one led: the new leader starts with its first time
+    assert skip_before[-1] <= died and skip_after[0] >= took_over - SECOND
+    assert skip_after[0] - skip_before[-1] >= 2 * SECOND  # so at least one time went unfired
+
+
+def test_a_leader_cut_off_from_redis_stops_firing_before_the_new_leader_starts(tmp_path: Path) -> None:
+    config = make_project(tmp_path, EVERY_SECOND)
+    key = f"{unique_namespace()}:scheduler:leader"
+    fires: list[Fire] = []
+    first = start_daemon("first", config, key, 1000, fires)
+    second = start_daemon("second", config, key, 1000, fires)
+    try:
+        wait_for(lambda: len(made(fires, "first", "tick-once")) >= 2, 10, "two fires by the leader")
+        first.link.cut()  # its scheduler runs on, but its renewals hang (a partition, a paused thread)
+        wait_for(second.leader.is_leader, 4, "the follower taking over")
+        took_over = datetime.now(UTC)
+        wait_for(lambda: [at for at in made(fires, "second", "tick-once") if at > took_over + SECOND], 10,
+                 "two fires by the new leader")
+        first.link.heal()  # back on the network: its renewal finds the lock taken
+        wait_for(lambda: not first.leader.tick(), 2, "the old leader seeing the lock taken")
+        second.stop_scheduler()
+        first.stop_scheduler()
+    finally:
+        second.close()
+        first.close()
+
+    for rule in ("tick-once", "tick-skip"):
+        assert_each_fire_claimed_once(fires, first.driver, rule)
+        assert max(made(fires, "first", rule)) < took_over  # it stopped when its own lease ran out
+        assert every_second(made(fires, "second", rule))
