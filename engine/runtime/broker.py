@@ -18,6 +18,9 @@ from dramatiq.brokers.stub import StubBroker
 
 QUEUE = "despacho-steps"
 STEP_ACTOR = "despacho_run_step"
+# Steps taken back from a dead worker go ahead of the backlog: they were due long ago.
+RESUME_QUEUE = "despacho-steps-resumed"
+RESUME_ACTOR = "despacho_resume_step"
 
 
 def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
@@ -39,16 +42,23 @@ class StepSender:
     def __init__(self, broker: dramatiq.Broker) -> None:
         self.broker = broker
         broker.declare_queue(QUEUE)
+        broker.declare_queue(RESUME_QUEUE)
 
-    def __call__(self, step_ids: list[str], delay_ms: int) -> None:
-        message = dramatiq.Message(queue_name=QUEUE, actor_name=STEP_ACTOR, args=(step_ids,), kwargs={},
+    def __call__(self, step_ids: list[str], delay_ms: int, urgent: bool = False) -> None:
+        queue, actor = (RESUME_QUEUE, RESUME_ACTOR) if urgent else (QUEUE, STEP_ACTOR)
+        message = dramatiq.Message(queue_name=queue, actor_name=actor, args=(step_ids,), kwargs={},
                                    options={})
         self.broker.enqueue(message, delay=delay_ms or None)
 
 
-def declare_step_actor(broker: dramatiq.Broker, run_steps: Callable[[list[str]], Any]) -> dramatiq.Actor:
+def declare_step_actors(broker: dramatiq.Broker, run_steps: Callable[[list[str]], Any]) -> None:
+    """The two actors running steps; a worker takes resumed steps first (lower number, higher priority)."""
+
     def run(step_ids: list[str]) -> None:  # Dramatiq warns about actors returning values
         run_steps(step_ids)
 
-    return dramatiq.Actor(run, broker=broker, actor_name=STEP_ACTOR, queue_name=QUEUE, priority=0,
-                          options={"max_retries": 0, "time_limit": 600_000})
+    options = {"max_retries": 0, "time_limit": 600_000}
+    dramatiq.Actor(run, broker=broker, actor_name=RESUME_ACTOR, queue_name=RESUME_QUEUE, priority=0,
+                   options=options)
+    dramatiq.Actor(run, broker=broker, actor_name=STEP_ACTOR, queue_name=QUEUE, priority=10,
+                   options=options)

@@ -23,7 +23,7 @@ from connectors.base import Connector, Runtime
 from connectors.registry import CONNECTOR_CLASSES
 from engine.language.events import Event
 from engine.language.templating import TemplateStore
-from engine.runtime.broker import StepSender, declare_step_actor, make_broker
+from engine.runtime.broker import StepSender, declare_step_actors, make_broker
 from engine.runtime.intake import Accepted, accept_events
 from engine.runtime.leases import Leases
 from engine.runtime.outbox import Outbox, Sender, Transaction
@@ -109,7 +109,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     runner = StepRunner(outbox, holder, build_connectors(settings, runtime),
                         TemplateStore(settings.templates.path), config, leases)
     if broker is not None and consume:
-        declare_step_actor(broker, runner.run_steps)
+        declare_step_actors(broker, runner.run_steps)
     return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),
                 runner=runner, reaper=Reaper(outbox, timedelta(seconds=execution.queued_timeout)),
                 leases=leases, broker=broker)

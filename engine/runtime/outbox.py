@@ -8,7 +8,7 @@ restart) stays ``queued`` in the database, where the reaper finds it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -23,10 +23,12 @@ from store.types import utcnow
 
 log = structlog.get_logger("despacho.outbox")
 
-Sender = Callable[[list[str], int], None]  # (step ids, delay in ms)
+class Sender(Protocol):
+    def __call__(self, step_ids: list[str], delay_ms: int, urgent: bool = False) -> None:
+        """Send one message; ``urgent`` ones (steps taken back from a dead worker) go first."""
 # Steps due now travel in small batches: one message and one claim serve several steps, while
 # a relay pass is still spread over the worker threads (a pass's steps in about this many parts).
-MAX_BATCH = 16
+MAX_BATCH = 8
 SPREAD = 8
 
 
@@ -46,9 +48,10 @@ class Transaction:
 
     session: Session
     queued: list[QueuedStep] = field(default_factory=list)
+    urgent: list[QueuedStep] = field(default_factory=list)
 
-    def send_after_commit(self, steps: Iterable[QueuedStep]) -> None:
-        self.queued.extend(steps)
+    def send_after_commit(self, steps: Iterable[QueuedStep], *, urgent: bool = False) -> None:
+        (self.urgent if urgent else self.queued).extend(steps)
 
 
 class Outbox:
@@ -62,14 +65,18 @@ class Outbox:
         with session_scope(self.db) as session:
             tx = Transaction(session)
             yield tx
+        self.send(tx.urgent, urgent=True)
         self.send(tx.queued)
 
-    def send(self, steps: list[QueuedStep]) -> None:
+    def send(self, steps: list[QueuedStep], *, urgent: bool = False) -> None:
         if self.sender is None or not steps:
             return
         for index, (ids, delay) in enumerate(messages(steps, utcnow())):
             try:
-                self.sender(ids, delay)
+                if urgent:
+                    self.sender(ids, delay, urgent=True)
+                else:
+                    self.sender(ids, delay)
             except Exception as exc:  # the broker is away: the rows are committed, the reaper resends
                 log.warning("send_failed", unsent_messages=index, error=str(exc))
                 return

@@ -88,7 +88,11 @@ def run_retries_now(driver: Driver) -> None:
 def make_driver(config: Path) -> Driver:
     settings = load_settings(str(config), environ={})
     sent: list[tuple[str, int]] = []
-    core = build_core(settings, sender=lambda step_ids, delay: sent.extend((i, delay) for i in step_ids))
+
+    def send(step_ids: list[str], delay: int, urgent: bool = False) -> None:
+        sent.extend((step_id, delay) for step_id in step_ids)
+
+    core = build_core(settings, sender=send)
     return Driver(core, sent)
 
 

@@ -94,6 +94,6 @@ def test_a_database_outage_during_the_call_leaves_the_step_to_its_lease(tmp_path
 def test_claiming_with_the_database_unreachable_changes_nothing(tmp_path: Path) -> None:
     settings = load_settings(str(make_project(tmp_path, BACKUP)), environ={})
     settings.database.url = "postgresql://postgres@127.0.0.1:1/nowhere"  # nothing listens on port 1
-    core = build_core(settings, sender=lambda ids, delay: None)
+    core = build_core(settings, sender=lambda ids, delay, urgent=False: None)
     assert core.runner.run_steps(["s1", "s2"]) == {"s1": None, "s2": None}
     core.close()
