@@ -32,72 +32,98 @@ _CLAIMED_COLUMNS = (STEPS.c.id, STEPS.c.run_id, STEPS.c.position, STEPS.c.fallba
                     STEPS.c.action, STEPS.c.attempts, STEPS.c.max_attempts, STEPS.c.idempotency_key)
 
 
+def _claim_statement(dialect: str) -> Any:
+    due = sa.and_(STEPS.c.status.in_(step_sources(StepStatus.RUNNING)),
+                  sa.or_(STEPS.c.next_attempt_at.is_(None), STEPS.c.next_attempt_at <= sa.bindparam("now")))
+    ids: Any = sa.bindparam("ids", expanding=True)
+    if dialect == "postgresql":
+        ids = (sa.select(STEPS.c.id).where(STEPS.c.id.in_(ids), due).order_by(STEPS.c.id)
+               .with_for_update(skip_locked=True).scalar_subquery())
+    return (sa.update(STEPS).where(STEPS.c.id.in_(ids), due)
+            .values(status=StepStatus.RUNNING, attempts=STEPS.c.attempts + 1, started_at=sa.bindparam("now"),
+                    lease_until=sa.bindparam("lease_until"))
+            .returning(*_CLAIMED_COLUMNS))
+
+
+# Built once: constructing SQLAlchemy statements cost more than running them on the hot path.
+_CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def claim_steps(session: Session, step_ids: Sequence[str], now: datetime, lease: timedelta) -> list[Any]:
     """Queued, due steps among ``step_ids`` become ``running`` under a lease; their plain rows.
 
     On PostgreSQL the rows are locked in id order and locked ones skipped, so two
     workers claiming overlapping batches neither deadlock nor wait on each other.
     """
-    due = sa.and_(STEPS.c.status.in_(step_sources(StepStatus.RUNNING)),
-                  sa.or_(STEPS.c.next_attempt_at.is_(None), STEPS.c.next_attempt_at <= now))
-    ids: Any = sorted(step_ids)
-    if session.get_bind().dialect.name == "postgresql":
-        ids = (sa.select(STEPS.c.id).where(STEPS.c.id.in_(ids), due).order_by(STEPS.c.id)
-               .with_for_update(skip_locked=True).scalar_subquery())
-    return session.execute(
-        sa.update(STEPS).where(STEPS.c.id.in_(ids), due)
-        .values(status=StepStatus.RUNNING, attempts=STEPS.c.attempts + 1, started_at=now,
-                lease_until=now + lease)
-        .returning(*_CLAIMED_COLUMNS)
-    ).all()
+    dialect = session.get_bind().dialect.name
+    statement = _CLAIM[dialect] if dialect in _CLAIM else _claim_statement(dialect)
+    return session.execute(statement, {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}).all()
+
+
+_RUNS_OF = (
+    sa.select(RUNS.c.id, RUNS.c.rule_id, RUNS.c.status, EVENTS.c.type, EVENTS.c.id.label("event_id"),
+              EVENTS.c.occurred_at, EVENTS.c.source, EVENTS.c.payload)
+    .join(EVENTS, EVENTS.c.id == RUNS.c.event_id)
+    .where(RUNS.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
 
 
 def runs_of(session: Session, run_ids: Iterable[str]) -> list[Any]:
     """The runs (with their events) that claimed steps belong to, as plain rows."""
-    return session.execute(
-        sa.select(RUNS.c.id, RUNS.c.rule_id, RUNS.c.status, EVENTS.c.type, EVENTS.c.id.label("event_id"),
-                  EVENTS.c.occurred_at, EVENTS.c.source, EVENTS.c.payload)
-        .join(EVENTS, EVENTS.c.id == RUNS.c.event_id)
-        .where(RUNS.c.id.in_(set(run_ids)))
-    ).all()
+    return session.execute(_RUNS_OF, {"ids": list(set(run_ids))}).all()
+
+
+_START_RUNS = (sa.update(RUNS).where(RUNS.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                     RUNS.c.status.in_(run_sources(RunStatus.RUNNING)))
+               .values(status=RunStatus.RUNNING, started_at=sa.bindparam("now")))
 
 
 def start_runs(session: Session, run_ids: Sequence[str], now: datetime) -> None:
     if run_ids:
-        session.execute(sa.update(RUNS).where(RUNS.c.id.in_(run_ids),
-                                              RUNS.c.status.in_(run_sources(RunStatus.RUNNING)))
-                        .values(status=RunStatus.RUNNING, started_at=now))
+        session.execute(_START_RUNS, {"ids": list(run_ids), "now": now})
+
+
+_RENEW = (sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
+                                 STEPS.c.status == StepStatus.RUNNING)
+          .values(lease_until=sa.bindparam("lease_until")))
 
 
 def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_until: datetime) -> int:
     """Extend the leases of steps this worker still runs (id and claimed attempt)."""
     if not fenced:
         return 0
-    result = session.execute(
-        sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
-                               STEPS.c.status == StepStatus.RUNNING)
-        .values(lease_until=lease_until),
-        [{"step_id": step_id, "n": attempt} for step_id, attempt in fenced],
-    )
+    result = session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
+                                      for step_id, attempt in fenced])
     return result.rowcount or 0
+
+
+# only the claim that is still ours: running, at the attempt this worker claimed
+_FINISH_STEP = (
+    sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
+                           STEPS.c.status == StepStatus.RUNNING)
+    .values(status=sa.bindparam("new_status"), finished_at=sa.bindparam("now"),
+            params=sa.bindparam("new_params"), output=sa.bindparam("new_output"), last_error=None,
+            error_code=None, lease_until=None)
+    .returning(*_CLAIMED_COLUMNS)
+)
 
 
 def finish_step(session: Session, step_id: str, attempt: int, status: StepStatus, now: datetime,
                 params: dict[str, Any], output: dict[str, Any]) -> Any | None:
     """A claimed step succeeded or was skipped; ``None`` when the claim is no longer ours."""
-    return session.execute(
-        # only the claim that is still ours: running, at the attempt this worker claimed
-        sa.update(STEPS).where(STEPS.c.id == step_id, STEPS.c.attempts == attempt,
-                               STEPS.c.status == StepStatus.RUNNING)
-        .values(status=status, finished_at=now, params=params, output=output, last_error=None,
-                error_code=None, lease_until=None)
-        .returning(*_CLAIMED_COLUMNS)
-    ).one_or_none()
+    return session.execute(_FINISH_STEP, {"step_id": step_id, "n": attempt, "new_status": status, "now": now,
+                                          "new_params": params, "new_output": output}).one_or_none()
+
+
+_FINISH_RUN = {
+    status: sa.update(RUNS).where(RUNS.c.id == sa.bindparam("run_id"), RUNS.c.status.in_(run_sources(status)))
+    .values(status=status, finished_at=sa.bindparam("now"))
+    for status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+}
 
 
 def finish_run(session: Session, run_id: str, status: RunStatus, now: datetime) -> None:
-    session.execute(sa.update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status.in_(run_sources(status)))
-                    .values(status=status, finished_at=now))
+    session.execute(_FINISH_RUN[status], {"run_id": run_id, "now": now})
 
 
 def take_back_lapsed(session: Session, now: datetime, limit: int = 1000) -> list[str]:

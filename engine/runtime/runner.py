@@ -3,7 +3,8 @@
 The claim and each record are short transactions; the connector call sits
 between them, outside any transaction, under the step's lease (renewed by
 ``Leases``). Each step's outcome is recorded as soon as its call returns, so
-a worker killed mid-batch never holds a finished effect unrecorded. If the
+a worker killed mid-batch never holds a finished effect unrecorded (threads
+finishing together share a commit: ``recorder``). If the
 process dies mid-call the lease lapses and the reaper queues the step again;
 the connector's idempotency key keeps the effect from happening twice.
 
@@ -32,6 +33,7 @@ from engine.language.templating import TemplateStore
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leases import Leases
 from engine.runtime.outbox import Outbox, Transaction
+from engine.runtime.recorder import Recorder
 from engine.runtime.steps import StepTree, find_action
 from errors import ConnectorError, PermanentError, TransientError
 from store.run_lifecycle import RunStatus, StepStatus
@@ -84,6 +86,7 @@ class StepRunner:
         self.leases = leases
         self.clock = clock
         self.tree = StepTree(rules)
+        self.recorder = Recorder(outbox, self._record)
 
     # --- the actor's entry ----------------------------------------------------------------------
 
@@ -121,8 +124,7 @@ class StepRunner:
         outcome = self._perform(claim)
         for attempt in range(RECORD_TRIES):
             try:
-                with self.outbox.transaction() as tx:
-                    return self._record(tx, claim, outcome)
+                return self.recorder.record(claim, outcome)
             except Exception as exc:
                 if not is_infrastructure_error(exc):
                     raise

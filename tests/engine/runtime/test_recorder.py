@@ -1,0 +1,67 @@
+"""Group commit of step outcomes: each thread gets its own answer, one bad record fails only itself."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from engine.language.events import Event
+from engine.runtime.intake import accept_events
+from engine.runtime.outbox import Outbox, Transaction
+from engine.runtime.recorder import Recorder
+from store.db import make_engine
+from store.models.events import Event as EventRow
+
+
+@pytest.fixture
+def outbox(migrated_template: Path, tmp_path: Path) -> Outbox:
+    shutil.copy(migrated_template, tmp_path / "r.db")
+    return Outbox(make_engine(f"sqlite:///{tmp_path / 'r.db'}"))
+
+
+def store_outcome(tx: Transaction, claim: str, outcome: str) -> str:
+    if outcome == "poison":
+        raise ValueError(f"cannot record {claim}")
+    accept_events(tx.session, [Event(type="recorded", id=claim)])
+    return outcome
+
+
+def test_concurrent_records_are_all_committed_and_a_bad_one_fails_alone(outbox: Outbox) -> None:
+    recorder = Recorder(outbox, store_outcome)
+    answers: dict[str, object] = {}
+    start = threading.Barrier(12)
+
+    def worker(index: int) -> None:
+        claim, outcome = f"s{index}", "poison" if index == 5 else "succeeded"
+        start.wait()
+        try:
+            answers[claim] = recorder.record(claim, outcome)
+        except ValueError as exc:
+            answers[claim] = exc
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert isinstance(answers.pop("s5"), ValueError)
+    assert answers == {f"s{i}": "succeeded" for i in range(12) if i != 5}
+    with Session(outbox.db) as session:
+        stored = {row.id for row in session.exec(select(EventRow))}
+    assert stored == {f"s{i}" for i in range(12) if i != 5}
+
+
+def test_an_outcome_that_cannot_be_committed_raises_in_its_own_thread(outbox: Outbox) -> None:
+    recorder = Recorder(outbox, store_outcome)
+    outbox.db.dispose()
+    with outbox.db.begin() as connection:  # the table is gone: the commit itself fails
+        connection.execute(sa.text("DROP TABLE IF EXISTS rule_steps"))
+        connection.execute(sa.text("ALTER TABLE events RENAME TO events_gone"))
+    for claim in ("s1", "s2"):  # the failed turn ended: the next record gets its own answer, no hang
+        with pytest.raises(sa.exc.OperationalError):
+            recorder.record(claim, "succeeded")
