@@ -13,11 +13,11 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
-import cli_api
-import cli_check
-import cli_ops
-import cli_output as out
-from cli_db import db_app
+from commands import api as cli_api
+from commands import check as cli_check
+from commands import ops as cli_ops
+from commands import output as out
+from commands.db import db_app
 from engine.errors import DespachoError, EventInputError
 from engine.language.dryrun import DryRun, EventPreview
 from engine.language.events import Event, read_events

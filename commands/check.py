@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-import cli_output as out
+from commands import output as out
 from connectors.base import Connector, Runtime
 from connectors.email import EmailConnector
 from connectors.sms import SmsConnector

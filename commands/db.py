@@ -13,7 +13,7 @@ from alembic.util.exc import CommandError
 from rich.console import Console
 from sqlalchemy.engine import make_url
 
-import cli_output as out
+from commands import output as out
 from errors import DespachoError
 from store import migrate
 from store.db import make_engine, session_scope

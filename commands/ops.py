@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-import cli_output as out
 from api.embedded import ApiThread
+from commands import output as out
 from engine.errors import RuleSetError
 from engine.language.events import Event
 from engine.runtime import deadletters

@@ -13,10 +13,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session
 
-import cli_output as out
 from api.scopes import SCOPES
 from api.server import serve
 from api.settings import secrets_settings
+from commands import output as out
 from engine.settings import Settings
 from errors import DespachoError
 from store import api_clients
