@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
 from connectors.email_message import Envelope, addresses, compose, display
@@ -14,8 +13,11 @@ from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
 from connectors.smtp_transport import SmtpTarget, SmtpTransport
 from errors import PermanentError
-from store.messaging import customer_by_email
-from store.models import Customer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from store.models import Customer
 
 
 class EmailSettings(ConnectorSettings):
@@ -110,6 +112,8 @@ class EmailConnector(Connector):
         first = display(envelope.to[0])
 
         def customer(session: Session) -> Customer | None:
+            from store.messaging import customer_by_email
+
             return customer_by_email(session, first)
 
         record = Message(channel="email", recipient=", ".join(display(a) for a in envelope.to),

@@ -9,15 +9,18 @@ of them decrypt, so a new key can be put in front and the rows re-encrypted
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
 
 from store.errors import NotFound, StoreError
 from store.keyring import KeyRing, load_or_create, parse_keys
-from store.models import Secret
-from store.types import utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from store.models import Secret
 
 
 class SecretsSettings(BaseModel):
@@ -69,7 +72,11 @@ class SecretBox:
         return self._fernet.rotate(token)
 
 
+# the table is imported where it is used: the settings load SecretsSettings without the ORM
+
 def put_secret(session: Session, box: SecretBox, name: str, value: str) -> Secret:
+    from store.models import Secret
+
     secret = session.get(Secret, name)
     if secret is None:
         secret = Secret(name=name, ciphertext=b"", key_id=box.key_id)
@@ -80,6 +87,8 @@ def put_secret(session: Session, box: SecretBox, name: str, value: str) -> Secre
 
 
 def get_secret(session: Session, box: SecretBox, name: str) -> str:
+    from store.models import Secret
+
     secret = session.get(Secret, name)
     if secret is None:
         raise NotFound("secret", name, field="name")
@@ -91,6 +100,11 @@ def get_secret(session: Session, box: SecretBox, name: str) -> str:
 
 def rotate_secrets(session: Session, box: SecretBox) -> int:
     """Re-encrypt every secret not yet under the current key; returns how many changed."""
+    from sqlmodel import select
+
+    from store.models import Secret
+    from store.types import utcnow
+
     changed = 0
     for secret in session.exec(select(Secret).where(Secret.key_id != box.key_id).with_for_update()):
         try:
