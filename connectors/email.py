@@ -11,12 +11,12 @@ from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings
 from connectors.email_message import Envelope, addresses, compose, display
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
-from connectors.smtp_transport import SmtpTarget, SmtpTransport
 from errors import PermanentError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from connectors.smtp_transport import SmtpTransport
     from store.models import Customer
 
 
@@ -75,6 +75,8 @@ class EmailConnector(Connector):
     @property
     def transport(self) -> SmtpTransport:
         """One transport per connector, so its connections are reused across sends."""
+        from connectors.smtp_transport import SmtpTarget, SmtpTransport
+
         with self._transport_lock:
             if self._transport is None:
                 s = self.settings

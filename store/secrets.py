@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field
 
 from store.errors import NotFound, StoreError
@@ -42,6 +41,8 @@ class SecretUnreadable(StoreError):
 
 
 def new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 
@@ -56,6 +57,8 @@ class SecretBox:
 
     def __init__(self, ring: KeyRing) -> None:
         self.ring = ring
+        from cryptography.fernet import Fernet, MultiFernet
+
         self._fernet = MultiFernet([Fernet(key.encode("ascii")) for _, key in ring.keys])
 
     @property
@@ -72,7 +75,8 @@ class SecretBox:
         return self._fernet.rotate(token)
 
 
-# the table is imported where it is used: the settings load SecretsSettings without the ORM
+# the table and cryptography are imported where they are used: the settings load SecretsSettings
+# (every command does) without the ORM
 
 def put_secret(session: Session, box: SecretBox, name: str, value: str) -> Secret:
     from store.models import Secret
@@ -87,6 +91,8 @@ def put_secret(session: Session, box: SecretBox, name: str, value: str) -> Secre
 
 
 def get_secret(session: Session, box: SecretBox, name: str) -> str:
+    from cryptography.fernet import InvalidToken
+
     from store.models import Secret
 
     secret = session.get(Secret, name)
@@ -100,6 +106,7 @@ def get_secret(session: Session, box: SecretBox, name: str) -> str:
 
 def rotate_secrets(session: Session, box: SecretBox) -> int:
     """Re-encrypt every secret not yet under the current key; returns how many changed."""
+    from cryptography.fernet import InvalidToken
     from sqlmodel import select
 
     from store.models import Secret
