@@ -20,10 +20,10 @@ from commands.common import (
     EXIT_PROBLEMS,
     EXIT_USAGE,
     console,
-    errors,
     fail,
     open_session,
     settings_from,
+    stderr,
 )
 from commands.db import db_app
 
@@ -89,7 +89,7 @@ def _dry_run_for(settings: Settings, rules: list[FsPath] | None) -> DryRun:
 
     result = load_rules(rules or [settings.rules.path], settings.templates.path)
     if result.problems:
-        out.print_problems(errors, result.problems)
+        out.print_problems(stderr, result.problems)
         fail(f"the rules have problems: {out.problems_summary(result.problems)}", EXIT_PROBLEMS)
     return DryRun(result.ruleset, TemplateStore(settings.templates.path), settings.public_view())
 
@@ -129,7 +129,7 @@ def _read_events_or_exit(source: str) -> list[Event]:
     try:
         return read_events(source)
     except EventInputError as exc:
-        out.print_problems(errors, exc.problems)
+        out.print_problems(stderr, exc.problems)
         fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
 
 

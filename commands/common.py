@@ -25,12 +25,12 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int) -> NoReturn:
     """Print MESSAGE on stderr and exit with CODE (``EXIT_PROBLEMS`` or ``EXIT_USAGE``)."""
-    errors.print(message)
+    stderr.print(message)
     raise typer.Exit(code)
 
 
@@ -44,7 +44,7 @@ def settings_from(ctx: typer.Context) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as exc:
-        print_problems(errors, exc.problems)
+        print_problems(stderr, exc.problems)
         fail(f"invalid configuration: {problems_summary(exc.problems)}", EXIT_USAGE)
 
 

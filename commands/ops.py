@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import EXIT_PROBLEMS, EXIT_USAGE, console, errors, fail, open_session, settings_from
+from commands.common import EXIT_PROBLEMS, EXIT_USAGE, console, fail, open_session, settings_from, stderr
 from commands.output import print_problems, problems_summary, to_json
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def _daemon(settings: Settings, parts: Parts) -> Daemon:
     try:
         return Daemon(settings, parts)
     except RuleSetError as exc:
-        print_problems(errors, exc.problems)
+        print_problems(stderr, exc.problems)
         fail(f"the rules have problems: {problems_summary(exc.problems)}", EXIT_PROBLEMS)
 
 
