@@ -6,36 +6,34 @@ import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path as FsPath
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
-import cli_api
-import cli_check
-import cli_ops
-import cli_output as out
-from cli_db import db_app
-from engine.errors import DespachoError, EventInputError
-from engine.language.dryrun import DryRun, EventPreview
-from engine.language.events import Event, read_events
-from engine.language.loader import load_rules
-from engine.language.problems import did_you_mean
-from engine.language.ruletests import discover_tests, run_tests
-from engine.language.schema import stale_schemas, write_schemas
-from engine.language.templating import TemplateStore
-from engine.runtime.scheduled import rule_fire_events
-from engine.settings import Settings
-from store.db import make_engine, session_scope
+from commands import api as api_commands
+from commands import check as check_commands
+from commands import ops as ops_commands
+from commands import output as out
+from commands.common import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    console,
+    fail,
+    open_session,
+    settings_from,
+    stderr,
+)
+from commands.db import db_app
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+if TYPE_CHECKING:
+    from engine.language.dryrun import DryRun, EventPreview
+    from engine.language.events import Event
+    from engine.settings import Settings
 
 app = typer.Typer(help="despacho: rules, connectors and automation for field service.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 class OutputFormat(StrEnum):
@@ -58,15 +56,6 @@ def main_callback(
     ctx.obj = {"config": config}
 
 
-def settings_from(ctx: typer.Context) -> Settings:
-    return out.settings_or_exit(ctx)
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    errors.print(message)
-    raise typer.Exit(code)
-
-
 @app.command()
 def validate(
     ctx: typer.Context,
@@ -74,6 +63,8 @@ def validate(
     output: FormatOption = OutputFormat.text,
 ) -> None:
     """Check rule files; print every problem as FILE:LINE:COL: PATH: MESSAGE."""
+    from engine.language.loader import load_rules
+
     settings = settings_from(ctx)
     result = load_rules(paths or [settings.rules.path], settings.templates.path)
     if output is OutputFormat.json:
@@ -92,10 +83,14 @@ def validate(
 
 
 def _dry_run_for(settings: Settings, rules: list[FsPath] | None) -> DryRun:
+    from engine.language.dryrun import DryRun
+    from engine.language.loader import load_rules
+    from engine.language.templating import TemplateStore
+
     result = load_rules(rules or [settings.rules.path], settings.templates.path)
     if result.problems:
-        out.print_problems(errors, result.problems)
-        _fail(f"the rules have problems: {out.problems_summary(result.problems)}", EXIT_PROBLEMS)
+        out.print_problems(stderr, result.problems)
+        fail(f"the rules have problems: {out.problems_summary(result.problems)}", EXIT_PROBLEMS)
     return DryRun(result.ruleset, TemplateStore(settings.templates.path), settings.public_view())
 
 
@@ -116,7 +111,7 @@ def dry_run(
     settings = settings_from(ctx)
     runner = _dry_run_for(settings, rules)
     if (events is None) == (rule is None):
-        _fail("give an EVENTS file, or --rule ID (with --at) for a scheduled rule")
+        fail("give an EVENTS file, or --rule ID (with --at) for a scheduled rule", EXIT_USAGE)
     if rule is not None:
         previews = _scheduled_previews(runner, settings, rule, at)
     else:
@@ -128,31 +123,31 @@ def dry_run(
 
 
 def _read_events_or_exit(source: str) -> list[Event]:
+    from engine.errors import EventInputError
+    from engine.language.events import read_events
+
     try:
         return read_events(source)
     except EventInputError as exc:
-        out.print_problems(errors, exc.problems)
-        _fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
+        out.print_problems(stderr, exc.problems)
+        fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
 
 
 def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str,
                         at: datetime | None) -> list[EventPreview]:
+    from engine.language.problems import did_you_mean
+    from engine.runtime.scheduled import rule_fire_events
+
     compiled = runner.ruleset.by_id.get(rule_id)
     if compiled is None:
         hint = did_you_mean(rule_id, runner.ruleset.by_id) or ""
-        _fail(f"no rule '{rule_id}' {hint}".strip())
+        fail(f"no rule '{rule_id}' {hint}".strip(), EXIT_USAGE)
     fire_at = _aware(at, settings.timezone) or datetime.now(ZoneInfo(settings.timezone))
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(engine) as session:
+    with open_session(settings.database.url) as session:
+        try:
             events = rule_fire_events(compiled, fire_at, session)
-    except (ValueError, DespachoError) as exc:
-        _fail(str(exc), EXIT_PROBLEMS)
-    except SQLAlchemyError as exc:
-        _fail(f"cannot read the database ({exc.__class__.__name__}: {str(exc).splitlines()[0]}); "
-              "is it migrated? run 'despacho db upgrade'", EXIT_PROBLEMS)
-    finally:
-        engine.dispose()
+        except ValueError as exc:
+            fail(str(exc), EXIT_PROBLEMS)
     return [runner.preview_rules(event, [compiled], fire_at) for event in events]
 
 
@@ -170,11 +165,13 @@ def test_rules(
     junit: Annotated[FsPath | None, typer.Option(help="Also write a JUnit XML report here")] = None,
 ) -> None:
     """Run the rule unit tests (default: the rules folder's tests/)."""
+    from engine.language.ruletests import discover_tests, run_tests
+
     settings = settings_from(ctx)
     runner = _dry_run_for(settings, rules)
     files = discover_tests(paths or [FsPath(settings.rules.path) / "tests"])
     if not files:
-        _fail("no rule test files found", EXIT_PROBLEMS)
+        fail("no rule test files found", EXIT_PROBLEMS)
     report = run_tests(files, runner)
     out.print_report(console, report)
     if junit:
@@ -188,6 +185,8 @@ def schema(
     folder: Annotated[FsPath, typer.Option("--dir", help="Where the schemas live")] = FsPath("schemas"),
 ) -> None:
     """Write schemas/rules.schema.json and schemas/config.schema.json from the models."""
+    from engine.language.schema import stale_schemas, write_schemas
+
     if check:
         stale = stale_schemas(folder)
         for path in stale:
@@ -198,9 +197,9 @@ def schema(
 
 
 app.add_typer(db_app, name="db")
-cli_ops.register(app)
-cli_api.register(app)
-cli_check.register(app)
+ops_commands.register(app)
+api_commands.register(app)
+check_commands.register(app)
 
 
 def main() -> None:

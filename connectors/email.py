@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
 from connectors.email_message import Envelope, addresses, compose, display
 from connectors.notifications import Ledger, Message, Sent, recorded
 from connectors.outbox import write_once
-from connectors.smtp_transport import SmtpTarget, SmtpTransport
 from errors import PermanentError
-from store.messaging import customer_by_email
-from store.models import Customer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from connectors.smtp_transport import SmtpTransport
+    from store.models import Customer
 
 
 class EmailSettings(ConnectorSettings):
@@ -73,6 +75,8 @@ class EmailConnector(Connector):
     @property
     def transport(self) -> SmtpTransport:
         """One transport per connector, so its connections are reused across sends."""
+        from connectors.smtp_transport import SmtpTarget, SmtpTransport
+
         with self._transport_lock:
             if self._transport is None:
                 s = self.settings
@@ -110,6 +114,8 @@ class EmailConnector(Connector):
         first = display(envelope.to[0])
 
         def customer(session: Session) -> Customer | None:
+            from store.messaging import customer_by_email
+
             return customer_by_email(session, first)
 
         record = Message(channel="email", recipient=", ".join(display(a) for a in envelope.to),

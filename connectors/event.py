@@ -9,7 +9,6 @@ from pydantic import Field
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
 from errors import PermanentError
-from store.eventlog import insert_event
 
 
 class EmitEventParams(Params):
@@ -26,6 +25,8 @@ class EventConnector(Connector):
 
     def execute(self, call: ActionCall) -> dict[str, Any]:
         """Store the event; its id derives from the step's key, so a re-run stores it once."""
+        from store.eventlog import insert_event
+
         if self.runtime.session is None:
             raise PermanentError("event.emit needs the database", code="no_database")
         params = call.params

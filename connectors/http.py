@@ -4,7 +4,7 @@ A rule's ``http.request`` may name any URL a template renders, so the
 connector refuses what a caller inside our network could abuse: hosts
 outside ``allow_hosts`` (when set), and private, loopback, link-local and
 other non-public addresses unless ``allow_private``. The address check runs
-at connect time on the address actually dialled (``_GuardedBackend``), so a
+at connect time on the address actually dialled (``http_guard.GuardedBackend``), so a
 DNS answer that changes between check and use, or a redirect towards an
 internal host, is refused too. The environment's proxies are ignored.
 """
@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import email.utils
 import fnmatch
-import ipaddress
 import json
-import socket
 import time
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-import httpcore
-import httpx
 from pydantic import Field
 
 from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params
 from errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_REDIRECTS = 5
 MAX_BODY_CHARS = 65_536  # what later steps may read as steps.<id>.body
@@ -46,49 +45,10 @@ class HttpRequestParams(Params):
     timeout: float = Field(10.0, gt=0, le=120)
 
 
-class BlockedAddress(PermanentError):
-    def __init__(self, message: str) -> None:
-        super().__init__(message, code="ssrf_blocked")
-
-
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
-    return ip.is_global and not ip.is_multicast
-
-
 def host_allowed(host: str, allow_hosts: list[str]) -> bool:
     """Exact names, or ``*.example.com`` patterns; an empty list allows every host."""
     host = host.lower().rstrip(".")
     return not allow_hosts or any(fnmatch.fnmatchcase(host, pattern.lower()) for pattern in allow_hosts)
-
-
-class _GuardedBackend(httpcore.SyncBackend):
-    """Resolves the host itself and dials only addresses that passed the check."""
-
-    def __init__(self, allow_private: bool) -> None:
-        self.allow_private = allow_private
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
-        try:
-            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except socket.gaierror as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
-        addresses = list(dict.fromkeys(info[4][0] for info in infos))
-        if not self.allow_private:
-            refused = [a for a in addresses if not is_public(a)]
-            if refused:
-                raise BlockedAddress(f"{host} resolves to a non-public address ({refused[0]}); "
-                                     "set connectors.http.allow_private to allow it")
-        error: Exception | None = None
-        for address in addresses:
-            try:
-                return super().connect_tcp(address, port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as exc:
-                error = exc
-        raise error or httpcore.ConnectError(f"no address for {host}")
 
 
 class HttpConnector(Connector):
@@ -105,6 +65,8 @@ class HttpConnector(Connector):
         return {"method": params.method, "url": params.url, "json": params.json_}
 
     def execute(self, call: ActionCall) -> dict[str, Any]:
+        import httpx  # imported when a request is made: checking rules needs only the params model
+
         params = call.params
         assert isinstance(params, HttpRequestParams)
         if self.settings.transport != "http":
@@ -126,11 +88,16 @@ class HttpConnector(Connector):
         return self._result(params, response)
 
     def _client(self, timeout: float) -> httpx.Client:
+        import httpcore
+        import httpx
+
+        from connectors.http_guard import GuardedBackend
+
         transport = httpx.HTTPTransport(retries=0)
         # httpx has no public hook for the network backend; the pool is rebuilt with the guarded one
         transport._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            network_backend=_GuardedBackend(self.settings.allow_private))
+            network_backend=GuardedBackend(self.settings.allow_private))
         return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=True,
                             max_redirects=MAX_REDIRECTS, trust_env=False,
                             event_hooks={"request": [self._check_request]})

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-import structlog
 from pydantic import Field
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
-
-log = structlog.get_logger("despacho.rules")
 
 
 class WriteLogParams(Params):
@@ -29,8 +26,11 @@ class LogConnector(Connector):
         return {"level": params.level, "message": params.message}
 
     def execute(self, call: ActionCall) -> dict[str, Any]:
+        import structlog  # imported when a step runs: checking rules needs only the params model
+
         params = call.params
         assert isinstance(params, WriteLogParams)
+        log = structlog.get_logger("despacho.rules")
         getattr(log, params.level)(params.message, rule_id=call.rule_id, event_id=call.event_id,
                                    step_id=call.step_id, **params.fields)
         return {}

@@ -27,17 +27,18 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from sqlmodel import Session
+from typing import TYPE_CHECKING, Any
 
 from connectors.base import ActionCall, Runtime
 from connectors.outbox import outbox_path, write_once
 from errors import ConnectorError, PermanentError, TransientError
-from store import messaging
-from store.models import Customer, Notification
 
-Check = Callable[[Session], None]
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from store.models import Customer, Notification
+
+Check = Callable[["Session"], None]
 
 
 @dataclass
@@ -77,6 +78,8 @@ class Attempt:
 
     def row(self, session: Session) -> Notification:
         """This step's row: the earlier try's (starting over), or a new one."""
+        from store.models import Notification
+
         found = session.get(Notification, self.notification_id) if self.notification_id else None
         message = self.message
         if found is None:
@@ -99,6 +102,8 @@ class Attempt:
 
     def sent(self, result: Sent, after: Check | None = None) -> dict[str, Any]:
         """Record the provider's acceptance; ``after`` runs in the same transaction."""
+        from store import messaging
+
         if self.ledger.runtime.session is None:
             outputs = self._outputs(result)
             self.ledger.write_marker(self.call, outputs)
@@ -127,6 +132,8 @@ class Attempt:
                 after(session)
 
     def record_failure(self, session: Session, error: ConnectorError) -> None:
+        from store import messaging
+
         row = self.row(session)
         permanent = isinstance(error, PermanentError)
         messaging.append_status(row, "failed" if permanent else "pending", detail=self.detail(str(error)),
@@ -149,6 +156,8 @@ class Ledger:
         Raises ``PermanentError`` (after recording it) when the customer opted
         out of the channel (code ``opted_out``) or ``check`` refuses the send.
         """
+        from store import messaging
+
         attempt = Attempt(self, call, message)
         if self.runtime.session is None:
             attempt.previous = self.read_marker(call)
@@ -191,6 +200,8 @@ class Ledger:
     def opted_out(self, lookup: Callable[[Session], Customer | None],
                   also: Check | None = None) -> None:
         """The provider says the recipient refused the channel (Twilio's 21610): remember it."""
+        from store import messaging
+
         if self.runtime.session is None:
             return
         with self.runtime.session() as session:

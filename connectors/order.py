@@ -6,9 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
 from errors import PermanentError
-from store.effects import record_effect, recorded_outputs
 from store.errors import IllegalTransition, NotFound, ValidationFailed
-from store.service_orders import assign_technician, set_status
 
 OrderStatus = Literal["open", "assigned", "scheduled", "in_progress", "on_hold", "completed", "cancelled"]
 
@@ -34,6 +32,8 @@ class OrderConnector(Connector):
 
     def execute(self, call: ActionCall) -> dict[str, Any]:
         """Change the order and record the effect in one transaction: a re-run changes nothing."""
+        from store.effects import record_effect, recorded_outputs
+
         if self.runtime.session is None:
             raise PermanentError("order actions need the database", code="no_database")
         with self.runtime.session() as session:
@@ -48,6 +48,8 @@ class OrderConnector(Connector):
             return outputs
 
     def _change(self, session: Any, call: ActionCall) -> dict[str, Any]:
+        from store.service_orders import assign_technician, set_status
+
         params = call.params
         if isinstance(params, AssignTechnicianParams):
             assignment = assign_technician(session, params.order_id, params.strategy)

@@ -1,4 +1,9 @@
-"""The typed registry of connectors and their actions (no name-building dispatch)."""
+"""The typed registry of connectors and their actions (no name-building dispatch).
+
+Every rule check imports this module and so every connector module: a connector imports its
+transport's library (httpx, twilio, smtplib...) and the store's tables inside the functions that
+send, never at the top, so ``despacho validate`` loads only the params models.
+"""
 
 from __future__ import annotations
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
-from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Params
 from connectors.notifications import Ledger, Message, Sent, recorded
@@ -14,8 +13,11 @@ from connectors.phones import to_e164
 from connectors.sms_segments import count_segments, transliterate
 from connectors.twilio import OPTED_OUT, TwilioConnector
 from errors import PermanentError
-from store.messaging import customer_by_phone
-from store.models import Customer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from store.models import Customer
 
 
 class SendSmsParams(Params):
@@ -81,6 +83,8 @@ class SmsConnector(TwilioConnector):
             ledger.refuse(call, record, too_long)
 
         def customer(session: Session) -> Customer | None:
+            from store.messaging import customer_by_phone
+
             return customer_by_phone(session, to)
 
         attempt = ledger.begin(call, record, customer=customer)

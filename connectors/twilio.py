@@ -7,21 +7,18 @@ calls, so staging and tests point it at a local server speaking the same API.
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import requests
 from pydantic import Field, SecretStr
-from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 
 from connectors.base import Connector, ConnectorSettings, Runtime
 from errors import ConnectorError, PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from twilio.http.response import Response
 
 # Twilio error codes with their own meaning here (https://www.twilio.com/docs/api/errors)
 INVALID_NUMBER = 21211
@@ -30,11 +27,6 @@ OUTSIDE_WINDOW = 63016
 TOO_MANY_REQUESTS = 20429
 AUTHENTICATION = 20003
 DEFAULT_RETRY_AFTER = 30.0
-
-# The client logs every request and its headers at INFO; each message already
-# has its notification row, so only its warnings are worth the log.
-_HTTP_LOG = logging.getLogger("despacho.connectors.twilio.http")
-_HTTP_LOG.setLevel(logging.WARNING)
 
 
 class TwilioSettings(ConnectorSettings):
@@ -66,34 +58,20 @@ class TwilioMessage:
     raw: dict[str, Any]
 
 
-class _Responses(TwilioHttpClient):
-    """Keeps each thread's last response: its headers carry ``Retry-After``, which the
-    client's exceptions drop."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(timeout=timeout, logger=_HTTP_LOG)
-        self._local = threading.local()
-
-    def request(self, *args: Any, **kwargs: Any) -> Response:
-        self._local.last = None
-        response = super().request(*args, **kwargs)
-        self._local.last = response
-        return response
-
-    @property
-    def last(self) -> Response | None:
-        return getattr(self._local, "last", None)
-
-
 class TwilioMessages:
     """Send messages and fetch the account, raising despacho's error kinds."""
 
     def __init__(self, settings: TwilioSettings) -> None:
+        # the twilio package (and requests) load when a message is sent or an account checked
+        from twilio.rest import Client
+
+        from connectors.twilio_http import Responses
+
         if not settings.account_sid or not settings.auth_token:
             raise PermanentError("account_sid and auth_token are required for transport: twilio "
                                  "(set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)", code="not_configured")
         self.settings = settings
-        self.http = _Responses(settings.timeout)
+        self.http = Responses(settings.timeout)
         # environment={}: TWILIO_REGION / TWILIO_EDGE would rewrite the configured host
         self.client = Client(settings.account_sid, settings.auth_token.get_secret_value(),
                              http_client=self.http, environment={})
@@ -105,6 +83,9 @@ class TwilioMessages:
 
     def send(self, *, to: str, from_: str, body: str | None = None, content_sid: str | None = None,
              variables: dict[str, str] | None = None) -> TwilioMessage:
+        import requests
+        from twilio.base.exceptions import TwilioException
+
         fields: dict[str, Any] = {"to": to, "from_": from_}
         if content_sid:
             fields.update(content_sid=content_sid, content_variables=json.dumps(variables or {}))
@@ -121,6 +102,9 @@ class TwilioMessages:
         return TwilioMessage(created.sid, created.status or "queued", segments, {"price": created.price})
 
     def fetch_account(self) -> dict[str, Any]:
+        import requests
+        from twilio.base.exceptions import TwilioException
+
         try:
             found = self.account.fetch()
         except (TwilioException, requests.RequestException, ValueError) as exc:
@@ -133,6 +117,8 @@ class TwilioMessages:
 
 def classify(exc: BaseException, to: str | None, response: Response | None, where: str) -> ConnectorError:
     """429 / 20429 / 5xx / network trouble are transient; Twilio's other refusals are permanent."""
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return TransientError(f"Twilio ({where}) did not answer in time: {exc}")
     if isinstance(exc, requests.RequestException):

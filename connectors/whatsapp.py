@@ -10,10 +10,9 @@ of after a delivery callback.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
-from sqlmodel import Session
 
 from connectors.base import ActionCall, ActionSpec, Params
 from connectors.notifications import Ledger, Message, Sent, recorded
@@ -21,9 +20,11 @@ from connectors.outbox import write_once
 from connectors.phones import WHATSAPP_PREFIX, to_e164
 from connectors.twilio import OPTED_OUT, OUTSIDE_WINDOW, TwilioConnector
 from errors import PermanentError
-from store import whatsapp_window
-from store.messaging import customer_by_phone
-from store.models import Customer
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from store.models import Customer
 
 # Twilio refuses WhatsApp bodies longer than this.
 MAX_BODY_CHARACTERS = 1600
@@ -71,6 +72,8 @@ class WhatsAppConnector(TwilioConnector):
         return preview
 
     def execute(self, call: ActionCall) -> dict[str, Any]:
+        from store import whatsapp_window
+
         params = call.params
         assert isinstance(params, SendWhatsAppParams)
         preview = self.plan(call.action, params, call.message)
@@ -90,6 +93,8 @@ class WhatsAppConnector(TwilioConnector):
                 f"WhatsApp to {phone}: {preview['warning']}", code="too_long"))
 
         def customer(session: Session) -> Customer | None:
+            from store.messaging import customer_by_phone
+
             return customer_by_phone(session, phone)
 
         attempt = ledger.begin(call, record, customer=customer,
@@ -128,6 +133,8 @@ class WhatsAppConnector(TwilioConnector):
 
 
 def _opt_out_check(phone: str) -> Callable[[Session], None]:
+    from store import whatsapp_window
+
     def check(session: Session) -> None:
         thread = whatsapp_window.conversation(session, phone)
         if thread is not None and thread.opted_out_at is not None:
@@ -137,6 +144,8 @@ def _opt_out_check(phone: str) -> Callable[[Session], None]:
 
 
 def _window_check(phone: str) -> Callable[[Session], None]:
+    from store import whatsapp_window
+
     opted_out = _opt_out_check(phone)
 
     def check(session: Session) -> None:

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from limits import parse as parse_rate_limit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connectors.base import OpenSettings
@@ -78,6 +77,8 @@ class ApiSettings(Section):
     @field_validator("rate_limit", "ip_rate_limit", "token_rate_limit")
     @classmethod
     def _limit(cls, value: str) -> str:
+        from limits import parse as parse_rate_limit  # loaded only when a limit is configured
+
         parse_rate_limit(value)  # raises ValueError: "10/minute", "100 per second", "5/2 seconds"
         return value
 

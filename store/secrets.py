@@ -9,15 +9,17 @@ of them decrypt, so a new key can be put in front and the rows re-encrypted
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
 
 from store.errors import NotFound, StoreError
 from store.keyring import KeyRing, load_or_create, parse_keys
-from store.models import Secret
-from store.types import utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from store.models import Secret
 
 
 class SecretsSettings(BaseModel):
@@ -39,6 +41,8 @@ class SecretUnreadable(StoreError):
 
 
 def new_fernet_key() -> str:
+    from cryptography.fernet import Fernet
+
     return Fernet.generate_key().decode("ascii")
 
 
@@ -53,6 +57,8 @@ class SecretBox:
 
     def __init__(self, ring: KeyRing) -> None:
         self.ring = ring
+        from cryptography.fernet import Fernet, MultiFernet
+
         self._fernet = MultiFernet([Fernet(key.encode("ascii")) for _, key in ring.keys])
 
     @property
@@ -69,7 +75,12 @@ class SecretBox:
         return self._fernet.rotate(token)
 
 
+# the table and cryptography are imported where they are used: the settings load SecretsSettings
+# (every command does) without the ORM
+
 def put_secret(session: Session, box: SecretBox, name: str, value: str) -> Secret:
+    from store.models import Secret
+
     secret = session.get(Secret, name)
     if secret is None:
         secret = Secret(name=name, ciphertext=b"", key_id=box.key_id)
@@ -80,6 +91,10 @@ def put_secret(session: Session, box: SecretBox, name: str, value: str) -> Secre
 
 
 def get_secret(session: Session, box: SecretBox, name: str) -> str:
+    from cryptography.fernet import InvalidToken
+
+    from store.models import Secret
+
     secret = session.get(Secret, name)
     if secret is None:
         raise NotFound("secret", name, field="name")
@@ -91,6 +106,12 @@ def get_secret(session: Session, box: SecretBox, name: str) -> str:
 
 def rotate_secrets(session: Session, box: SecretBox) -> int:
     """Re-encrypt every secret not yet under the current key; returns how many changed."""
+    from cryptography.fernet import InvalidToken
+    from sqlmodel import select
+
+    from store.models import Secret
+    from store.types import utcnow
+
     changed = 0
     for secret in session.exec(select(Secret).where(Secret.key_id != box.key_id).with_for_update()):
         try:

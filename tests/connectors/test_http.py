@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 import pytest
 
 import connectors.http as http_module
+import connectors.http_guard as http_guard
 from connectors.base import ActionCall
-from connectors.http import HttpConnector, HttpRequestParams, HttpSettings, is_public, retry_after
+from connectors.http import HttpConnector, HttpRequestParams, HttpSettings, retry_after
 from errors import PermanentError, TransientError
 
 
@@ -121,7 +122,7 @@ def test_a_redirect_to_a_host_outside_the_allow_list_is_refused(server: str) -> 
 
 def test_a_redirect_to_a_private_address_is_refused(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
     # pretend 127.0.0.1 is a public server; it redirects to 127.0.0.2, which stays "private"
-    monkeypatch.setattr(http_module, "is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(http_guard, "is_public", lambda address: address == "127.0.0.1")
     port = server.rsplit(":", 1)[1]
     Handler.routes["/go"] = (302, {"Location": f"http://127.0.0.2:{port}/hook"}, b"")
     Handler.routes["/hook"] = (200, {}, b"internal")
@@ -139,10 +140,10 @@ def test_only_http_urls_are_accepted() -> None:
 
 
 def test_address_classification() -> None:
-    assert is_public("8.8.8.8")
+    assert http_guard.is_public("8.8.8.8")
     for address in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254", "::1",
                     "fc00::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"):
-        assert not is_public(address), address
+        assert not http_guard.is_public(address), address
 
 
 def test_retry_after_reads_seconds_and_http_dates() -> None:

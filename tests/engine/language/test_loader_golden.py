@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_output import problem_line
+from commands.output import problem_line
 from engine.language.loader import load_rules
 
 GOLDEN = Path(__file__).resolve().parents[2] / "golden"

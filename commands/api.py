@@ -2,66 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import sqlalchemy as sa
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlmodel import Session
 
-import cli_output as out
 from api.scopes import SCOPES
-from api.server import serve
-from api.settings import secrets_settings
-from engine.settings import Settings
+from commands.common import EXIT_USAGE, console, fail, open_session, settings_from, wants_json
+from commands.output import to_json
 from errors import DespachoError
-from store import api_clients
-from store.audit import query_entries, record_action
-from store.db import make_engine, session_scope
-from store.keyring import prepend_new_key
-from store.secrets import SecretBox, load_ring, new_fernet_key, rotate_secrets
 
-EXIT_PROBLEMS, EXIT_USAGE = 1, 2
 CLI_ACTOR = "cli"
 
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
 client_app = typer.Typer(help="API clients: create (secret shown once), list, revoke.", no_args_is_help=True)
 secrets_app = typer.Typer(help="Secrets stored encrypted in the database.", no_args_is_help=True)
 JsonFlag = Annotated[str, typer.Option("--format", help="text or json")]
-
-
-def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
-    errors.print(message)
-    raise typer.Exit(code)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    return out.settings_or_exit(ctx)
-
-
-@contextmanager
-def _session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database.url)
-    try:
-        with session_scope(engine) as session:
-            yield session
-    except sa.exc.OperationalError as exc:
-        _fail(f"cannot use the database: {exc.orig} (is it migrated? run 'despacho db upgrade')")
-    except DespachoError as exc:
-        _fail(str(exc))
-    finally:
-        engine.dispose()
-
-
-def _check_format(output: str) -> bool:
-    if output not in ("text", "json"):
-        _fail(f"--format must be text or json, not '{output}'", EXIT_USAGE)
-    return output == "json"
 
 
 def api_command(
@@ -70,7 +25,9 @@ def api_command(
     port: Annotated[int | None, typer.Option(help="Default: api.port (8000)", min=1, max=65535)] = None,
 ) -> None:
     """Serve the REST API and webhooks."""
-    serve(_settings(ctx), host, port)
+    from api.server import serve
+
+    serve(settings_from(ctx), host, port)
 
 
 @client_app.command("create")
@@ -81,15 +38,18 @@ def create_client(
     output: JsonFlag = "text",
 ) -> None:
     """Create a client; its secret is printed once and stored only as a hash."""
-    as_json = _check_format(output)
-    settings = _settings(ctx)
+    from store import api_clients
+    from store.audit import record_action
+
+    as_json = wants_json(output)
+    settings = settings_from(ctx)
     wanted = [s.strip() for s in scopes.replace(" ", ",").split(",") if s.strip()]
-    with _session(settings) as session:
+    with open_session(settings.database.url) as session:
         made = api_clients.create_client(session, name, wanted, known_scopes=SCOPES)
         record_action(session, CLI_ACTOR, "api_client.create", entity_type="api_client",
                       entity_id=made.client.key_prefix, details={"name": name, "scopes": made.client.scopes})
     if as_json:
-        console.print(out.to_json({"client_id": made.client.key_prefix, "client_secret": made.secret}),
+        console.print(to_json({"client_id": made.client.key_prefix, "client_secret": made.secret}),
                       soft_wrap=True)
         return
     console.print(f"client_id:     {made.client.key_prefix}\nclient_secret: {made.secret}\n"
@@ -103,16 +63,20 @@ def list_clients(
     output: JsonFlag = "text",
 ) -> None:
     """List API clients (never their secrets)."""
-    as_json = _check_format(output)
-    settings = _settings(ctx)
-    with _session(settings) as session:
+    from rich.table import Table
+
+    from store import api_clients
+
+    as_json = wants_json(output)
+    settings = settings_from(ctx)
+    with open_session(settings.database.url) as session:
         rows = [{"client_id": c.key_prefix, "name": c.name, "scopes": c.scopes,
                  "created_at": c.created_at.isoformat(),
                  "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
                  "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
                 for c in api_clients.list_clients(session, include_revoked=include_revoked)]
     if as_json:
-        console.print(out.to_json({"clients": rows}), soft_wrap=True)
+        console.print(to_json({"clients": rows}), soft_wrap=True)
         return
     table = Table("client_id", "name", "scopes", "last used", "revoked")
     for row in rows:
@@ -124,8 +88,11 @@ def list_clients(
 @client_app.command("revoke")
 def revoke_client(ctx: typer.Context, client_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke a client: new tokens are refused at once, existing ones within seconds."""
-    settings = _settings(ctx)
-    with _session(settings) as session:
+    from store import api_clients
+    from store.audit import record_action
+
+    settings = settings_from(ctx)
+    with open_session(settings.database.url) as session:
         client = api_clients.revoke_client(session, client_id)
         record_action(session, CLI_ACTOR, "api_client.revoke", entity_type="api_client", entity_id=client_id)
     console.print(f"revoked {client.key_prefix} ({client.name})")
@@ -143,16 +110,18 @@ def audit_command(
     output: JsonFlag = "text",
 ) -> None:
     """Show the audit log, newest first."""
-    as_json = _check_format(output)
-    settings = _settings(ctx)
-    with _session(settings) as session:
+    from store.audit import query_entries
+
+    as_json = wants_json(output)
+    settings = settings_from(ctx)
+    with open_session(settings.database.url) as session:
         entries = query_entries(session, actor=actor, action=action, entity_id=entity,
                                 since=_utc(since), until=_utc(until), include_requests=not no_requests,
                                 limit=limit)
         rows = [{"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "entity_type": e.entity_type,
                  "entity_id": e.entity_id, "details": e.details} for e in entries]
     if as_json:
-        console.print(out.to_json({"entries": rows}), soft_wrap=True)
+        console.print(to_json({"entries": rows}), soft_wrap=True)
         return
     for row in rows:
         details = " ".join(f"{k}={v}" for k, v in row["details"].items())
@@ -171,17 +140,22 @@ def rotate_key(
     ] = False,
 ) -> None:
     """Add a new current key to the keys file and re-encrypt every stored secret with it."""
-    settings = _settings(ctx)
+    from api.settings import secrets_settings
+    from store.audit import record_action
+    from store.keyring import prepend_new_key
+    from store.secrets import SecretBox, load_ring, new_fernet_key, rotate_secrets
+
+    settings = settings_from(ctx)
     config = secrets_settings(settings)
     if config.keys.strip() and not reencrypt_only:
-        _fail("the keys come from the configuration (secrets.keys): add the new key first there and run "
-              "'despacho secrets rotate-key --reencrypt-only'", EXIT_USAGE)
+        fail("the keys come from the configuration (secrets.keys): add the new key first there and run "
+             "'despacho secrets rotate-key --reencrypt-only'", EXIT_USAGE)
     try:
         ring = load_ring(config) if reencrypt_only else \
             prepend_new_key(config.keys_file, new_fernet_key, "secrets.keys_file")
     except DespachoError as exc:
-        _fail(str(exc), EXIT_USAGE)
-    with _session(settings) as session:
+        fail(str(exc), EXIT_USAGE)
+    with open_session(settings.database.url) as session:
         box = SecretBox(ring)
         changed = rotate_secrets(session, box)
         record_action(session, CLI_ACTOR, "secrets.rotate_key", entity_type="secret",

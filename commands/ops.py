@@ -3,59 +3,42 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-import cli_output as out
-from api.embedded import ApiThread
-from engine.errors import RuleSetError
-from engine.language.events import Event
-from engine.runtime import deadletters
-from engine.runtime.daemon import Daemon, Parts
-from engine.runtime.intake import accept_events
-from engine.runtime.logs import configure
-from engine.runtime.outbox import Transaction
-from engine.runtime.status import read_status
-from engine.settings import Settings
-from store.db import make_engine, session_scope
-from store.errors import NotFound
+from commands.common import EXIT_PROBLEMS, EXIT_USAGE, console, fail, open_session, settings_from, stderr
+from commands.output import print_problems, problems_summary, to_json
 
-EXIT_PROBLEMS, EXIT_USAGE = 1, 2
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from engine.runtime.daemon import Daemon, Parts
+    from engine.settings import Settings
+
 dlq_app = typer.Typer(help="Dead letters: steps that failed for good.", no_args_is_help=True)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    return out.settings_or_exit(ctx)
-
-
-def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
-    errors.print(message)
-    raise typer.Exit(code)
-
-
 def _daemon(settings: Settings, parts: Parts) -> Daemon:
+    from engine.errors import RuleSetError
+    from engine.runtime.daemon import Daemon
+    from engine.runtime.logs import configure
+
     configure(settings.execution.log_level)
     try:
         return Daemon(settings, parts)
     except RuleSetError as exc:
-        out.print_problems(errors, exc.problems)
-        _fail(f"the rules have problems: {out.problems_summary(exc.problems)}")
+        print_problems(stderr, exc.problems)
+        fail(f"the rules have problems: {problems_summary(exc.problems)}", EXIT_PROBLEMS)
 
 
 def run(ctx: typer.Context) -> None:
     """The all-in-one daemon: API, relay, workers, scheduler and rule reloads, until Ctrl-C or SIGTERM."""
-    settings = _settings(ctx)
+    from api.embedded import ApiThread
+    from engine.runtime.daemon import Parts
+
+    settings = settings_from(ctx)
     daemon = _daemon(settings, Parts())
     daemon.extras.append(ApiThread(daemon.core))
     console.print(f"despacho is running: API on http://{settings.api.host}:{settings.api.port} "
@@ -69,10 +52,12 @@ def worker(
     threads: Annotated[int | None, typer.Option(help="Threads per process (default: config)")] = None,
 ) -> None:
     """Production workers: run steps from the Redis queue (each process also relays and reaps)."""
-    settings = _settings(ctx)
+    from engine.runtime.daemon import Parts
+
+    settings = settings_from(ctx)
     if settings.broker.url.startswith("stub://"):
-        _fail("'despacho worker' needs a shared broker (broker.url: redis://...); "
-              "the embedded default runs its workers inside 'despacho run'", EXIT_USAGE)
+        fail("'despacho worker' needs a shared broker (broker.url: redis://...); "
+             "the embedded default runs its workers inside 'despacho run'", EXIT_USAGE)
     if threads:
         settings.execution.worker_threads = threads
     parts = Parts(scheduler=False, watch_rules=True)
@@ -84,6 +69,8 @@ def worker(
 
 def _supervise(settings: Settings, parts: Parts, processes: int) -> None:
     """Start the worker processes; SIGTERM or Ctrl-C here stops them all cleanly, not just this one."""
+    import multiprocessing
+
     context = multiprocessing.get_context("spawn")
     children = [context.Process(target=_worker_process, args=(settings, parts)) for _ in range(processes)]
     for child in children:
@@ -106,7 +93,9 @@ def _worker_process(settings: Settings, parts: Parts) -> None:
 
 def scheduler(ctx: typer.Context) -> None:
     """Fire cron/every triggers; several may run, one leads (Redis lock) and each fire happens once."""
-    settings = _settings(ctx)
+    from engine.runtime.daemon import Parts
+
+    settings = settings_from(ctx)
     _daemon(settings, Parts(relay=False, workers=False, scheduler=True)).serve_forever()
 
 
@@ -118,7 +107,14 @@ def emit(
     source: Annotated[str, typer.Option(help="Who sent it")] = "cli",
 ) -> None:
     """Store an event; the running daemon picks it up (it need not be running now)."""
-    settings = _settings(ctx)
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.language.events import Event
+    from engine.runtime.intake import accept_events
+    from store.db import make_engine, session_scope
+
+    settings = settings_from(ctx)
     payload = _payload(data)
     fields: dict[str, Any] = {"type": event_type, "data": payload, "source": source}
     if event_id:
@@ -127,14 +123,14 @@ def emit(
         event = Event.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        _fail(f"invalid event: {'.'.join(map(str, first['loc']))}: {first['msg']}", EXIT_USAGE)
+        fail(f"invalid event: {'.'.join(map(str, first['loc']))}: {first['msg']}", EXIT_USAGE)
     db = make_engine(settings.database.url)
     try:
         with session_scope(db) as session:
             (accepted,) = accept_events(session, [event])
     except SQLAlchemyError as exc:
-        _fail(f"cannot store the event: {str(exc).splitlines()[0]} (is the database migrated? "
-              "run 'despacho db upgrade')")
+        fail(f"cannot store the event: {str(exc).splitlines()[0]} (is the database migrated? "
+             "run 'despacho db upgrade')", EXIT_PROBLEMS)
     finally:
         db.dispose()
     state = "stored" if accepted.stored else "already stored (same id): nothing changed"
@@ -146,18 +142,21 @@ def _payload(data: str) -> dict[str, Any]:
         text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
         value = json.loads(text)
     except OSError as exc:
-        _fail(f"cannot read {data[1:]}: {exc.strerror}", EXIT_USAGE)
+        fail(f"cannot read {data[1:]}: {exc.strerror}", EXIT_USAGE)
     except json.JSONDecodeError as exc:
-        _fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", EXIT_USAGE)
+        fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", EXIT_USAGE)
     if not isinstance(value, dict):
-        _fail("--data must be a JSON object", EXIT_USAGE)
+        fail("--data must be a JSON object", EXIT_USAGE)
     return value
 
 
 def status(ctx: typer.Context) -> None:
     """Counters per connector (completed, failed, retried, dead), the relay backlog, open dead letters."""
-    settings = _settings(ctx)
-    with _session(settings) as session:
+    from rich.table import Table
+
+    from engine.runtime.status import read_status
+
+    with open_session(settings_from(ctx).database.url) as session:
         current = read_status(session)
     table = Table("connector", "completed", "failed", "retried", "dead", "queued", "running")
     for name, counters in sorted(current.connectors.items()):
@@ -168,28 +167,15 @@ def status(ctx: typer.Context) -> None:
     console.print(f"open dead letters: {current.open_dead_letters}")
 
 
-class _session:
-    def __init__(self, settings: Settings) -> None:
-        self.db = make_engine(settings.database.url)
-        self.scope = session_scope(self.db)
-
-    def __enter__(self):
-        return self.scope.__enter__()
-
-    def __exit__(self, *exc_info: Any) -> None:
-        try:
-            self.scope.__exit__(*exc_info)
-        finally:
-            self.db.dispose()
-        if exc_info[0] is not None and issubclass(exc_info[0], SQLAlchemyError):
-            _fail(f"database error: {str(exc_info[1]).splitlines()[0]} (run 'despacho db upgrade'?)")
-
-
 @dlq_app.command("list")
 def dlq_list(ctx: typer.Context,
              all_: Annotated[bool, typer.Option("--all", help="Include resolved ones")] = False) -> None:
     """Dead letters, newest first."""
-    with _session(_settings(ctx)) as session:
+    from rich.table import Table
+
+    from engine.runtime import deadletters
+
+    with open_session(settings_from(ctx).database.url) as session:
         letters = deadletters.list_dead_letters(session, include_resolved=all_)
         table = Table("id", "when", "rule", "action", "attempts", "error", "resolution")
         for letter in letters:
@@ -202,12 +188,11 @@ def dlq_list(ctx: typer.Context,
 @dlq_app.command("show")
 def dlq_show(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """One dead letter with its step and run."""
-    with _session(_settings(ctx)) as session:
-        try:
-            view = deadletters.show(session, dead_letter_id)
-        except NotFound as exc:
-            _fail(str(exc))
-        console.print(out.to_json({
+    from engine.runtime import deadletters
+
+    with open_session(settings_from(ctx).database.url) as session:  # an unknown id: NotFound, exit 1
+        view = deadletters.show(session, dead_letter_id)
+        console.print(to_json({
             "dead_letter": view.letter.model_dump(mode="json"),
             "step": view.step.model_dump(mode="json"),
             "run": view.run.model_dump(mode="json"),
@@ -217,22 +202,21 @@ def dlq_show(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(m
 @dlq_app.command("retry")
 def dlq_retry(ctx: typer.Context, ids: Annotated[list[str], typer.Argument(metavar="ID...")]) -> None:
     """Run the steps again with their original context (the daemon picks them up)."""
-    with _session(_settings(ctx)) as session:
-        try:
-            steps = deadletters.retry(Transaction(session), ids, actor="cli")
-        except NotFound as exc:
-            _fail(str(exc))
+    from engine.runtime import deadletters
+    from engine.runtime.outbox import Transaction
+
+    with open_session(settings_from(ctx).database.url) as session:
+        steps = deadletters.retry(Transaction(session), ids, actor="cli")
     console.print(f"{len(steps)} step(s) queued again")
 
 
 @dlq_app.command("discard")
 def dlq_discard(ctx: typer.Context, ids: Annotated[list[str], typer.Argument(metavar="ID...")]) -> None:
     """Mark dead letters as handled without running them."""
-    with _session(_settings(ctx)) as session:
-        try:
-            count = deadletters.discard(session, ids, actor="cli")
-        except NotFound as exc:
-            _fail(str(exc))
+    from engine.runtime import deadletters
+
+    with open_session(settings_from(ctx).database.url) as session:
+        count = deadletters.discard(session, ids, actor="cli")
     console.print(f"{count} dead letter(s) discarded")
 
 
@@ -243,5 +227,3 @@ def register(app: typer.Typer) -> None:
     app.command()(emit)
     app.command()(status)
     app.add_typer(dlq_app, name="dlq")
-
-

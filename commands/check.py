@@ -6,23 +6,16 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-import cli_output as out
-from connectors.base import Connector, Runtime
-from connectors.email import EmailConnector
-from connectors.sms import SmsConnector
-from connectors.whatsapp import WhatsAppConnector
-from engine.settings import Settings
+from commands.common import EXIT_OK, EXIT_PROBLEMS, console, settings_from, wants_json
 from errors import ConnectorError, PermanentError
 
-EXIT_FAILED, EXIT_USAGE = 1, 2
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from connectors.base import Connector
+    from engine.settings import Settings
 
 
 class Which(StrEnum):
@@ -45,6 +38,11 @@ class CheckResult:
 
 
 def connectors_for(settings: Settings, which: Which) -> list[Connector]:
+    from connectors.base import Runtime
+    from connectors.email import EmailConnector
+    from connectors.sms import SmsConnector
+    from connectors.whatsapp import WhatsAppConnector
+
     runtime = Runtime(outbox=settings.outbox.path, timezone=settings.timezone)
     every: list[Connector] = [EmailConnector(settings.connectors.email, runtime),
                               SmsConnector(settings.connectors.sms, runtime),
@@ -105,6 +103,8 @@ def _ms(started: float) -> float:
 
 
 def print_table(results: list[CheckResult]) -> None:
+    from rich.table import Table
+
     table = Table(show_edge=False, pad_edge=False)
     for column in ("connector", "target", "result", "latency", "error", "hint"):
         table.add_column(column, overflow="fold")
@@ -122,17 +122,15 @@ def check(
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """Connect to each messaging provider (SMTP EHLO + AUTH, Twilio account fetch); send nothing."""
-    if output not in ("text", "json"):
-        errors.print(f"unknown --format '{output}' (text or json)")
-        raise typer.Exit(EXIT_USAGE)
-    settings = out.settings_or_exit(ctx)
+    as_json = wants_json(output)
+    settings = settings_from(ctx)
     results = [run_check(c) for c in connectors_for(settings, which)]
-    if output == "json":
+    if as_json:
         console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},
                                  ensure_ascii=False, indent=2), soft_wrap=True)
     else:
         print_table(results)
-    raise typer.Exit(0 if all(r.ok for r in results) else EXIT_FAILED)
+    raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_PROBLEMS)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,31 +6,17 @@ import difflib
 import json
 from collections.abc import Iterable
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-import typer
-from rich.console import Console
 from rich.markup import escape
 
-from engine.errors import ConfigError
-from engine.language.dryrun import ActionPreview, EventPreview, RulePreview
-from engine.language.problems import Problem
-from engine.language.ruletests import Failure, TestReport
-from engine.settings import Settings, load_settings
+if TYPE_CHECKING:
+    from rich.console import Console
 
-
-def settings_or_exit(ctx: typer.Context) -> Settings:
-    """The settings for this invocation (``--config``, ``DESPACHO_CONFIG``...); exit 2 when invalid."""
-    root = ctx.find_root()
-    config = root.obj.get("config") if isinstance(root.obj, dict) else None
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        errors = Console(stderr=True, highlight=False, soft_wrap=True)
-        print_problems(errors, exc.problems)
-        errors.print(f"invalid configuration: {problems_summary(exc.problems)}")
-        raise typer.Exit(2) from exc
+    from engine.language.dryrun import ActionPreview, EventPreview, RulePreview
+    from engine.language.problems import Problem
+    from engine.language.ruletests import Failure, TestReport
 
 
 def problem_line(problem: Problem) -> str:

@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cli_db import db_app
+from commands.db import db_app
 from store.migrate import head_revision
 
 runner = CliRunner()

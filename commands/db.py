@@ -5,59 +5,47 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated, NoReturn
+from typing import Annotated
 
-import sqlalchemy as sa
 import typer
-from alembic.util.exc import CommandError
-from rich.console import Console
-from sqlalchemy.engine import make_url
 
-import cli_output as out
-from errors import DespachoError
-from store import migrate
-from store.db import make_engine, session_scope
-from store.seed import seed_demo
-
-EXIT_PROBLEMS, EXIT_USAGE = 1, 2
+from commands.common import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    console,
+    database_errors,
+    fail,
+    open_session,
+    settings_from,
+    shown,
+)
 
 db_app = typer.Typer(help="Database: migrations and demo data.", no_args_is_help=True)
-console = Console(highlight=False, soft_wrap=True)
-errors = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def database_url(ctx: typer.Context) -> str:
     """The configured URL (``database.url``, or ``DESPACHO_DATABASE__URL``)."""
-    return out.settings_or_exit(ctx).database.url
-
-
-def shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def _fail(message: str, code: int = EXIT_PROBLEMS) -> NoReturn:
-    errors.print(message)
-    raise typer.Exit(code)
+    return settings_from(ctx).database.url
 
 
 @contextmanager
 def reported_errors(url: str) -> Iterator[None]:
-    """Turn the store's, alembic's and the driver's failures into one line and an exit code."""
-    try:
-        yield
-    except CommandError as exc:
-        _fail(f"migration error: {exc}", EXIT_USAGE)
-    except sa.exc.OperationalError as exc:
-        _fail(f"cannot reach the database {shown(url)}: {exc.orig}\n"
-              "(check database.url in the config, or DESPACHO_DATABASE__URL)")
-    except DespachoError as exc:
-        _fail(str(exc))
+    """Alembic's failures are usage errors (exit 2); the database's as for every command."""
+    from alembic.util.exc import CommandError
+
+    with database_errors(url):
+        try:
+            yield
+        except CommandError as exc:
+            fail(f"migration error: {exc}", EXIT_USAGE)
 
 
 @db_app.command()
 def upgrade(ctx: typer.Context,
             revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Apply migrations up to REVISION (default: the newest)."""
+    from store import migrate
+
     url = database_url(ctx)
     with reported_errors(url):
         migrate.upgrade(url, revision)
@@ -68,6 +56,8 @@ def upgrade(ctx: typer.Context,
 def downgrade(ctx: typer.Context,
               revision: Annotated[str, typer.Argument(help="Target revision; 'base' empties it")]) -> None:
     """Undo migrations down to REVISION."""
+    from store import migrate
+
     url = database_url(ctx)
     with reported_errors(url):
         migrate.downgrade(url, revision)
@@ -77,6 +67,8 @@ def downgrade(ctx: typer.Context,
 @db_app.command()
 def current(ctx: typer.Context) -> None:
     """Show the database's revision and whether migrations are pending (exit 1 if so)."""
+    from store import migrate
+
     url = database_url(ctx)
     with reported_errors(url):
         revision, head = migrate.current_revision(url), migrate.head_revision()
@@ -89,6 +81,8 @@ def current(ctx: typer.Context) -> None:
 @db_app.command()
 def history() -> None:
     """List the migrations, newest first."""
+    from store import migrate
+
     for line in migrate.history_lines():
         console.print(line)
 
@@ -105,18 +99,17 @@ def seed(
     orders: Annotated[int, typer.Option(min=1)] = 3000,
 ) -> None:
     """Fill an empty, migrated database with demo data."""
+    from store import migrate
+    from store.seed import seed_demo
+
     if not demo:
-        _fail("nothing to seed: only demo data exists; use `despacho db seed --demo`", EXIT_USAGE)
+        fail("nothing to seed: only demo data exists; use `despacho db seed --demo`", EXIT_USAGE)
     url = database_url(ctx)
     with reported_errors(url):
         if migrate.current_revision(url) != migrate.head_revision():
-            _fail(f"{shown(url)} is not migrated to the newest revision; run `despacho db upgrade` first")
-        engine = make_engine(url)
-        try:
-            with session_scope(engine) as session:
-                counts = seed_demo(session, seed=random_seed,
-                                   at=at.replace(tzinfo=at.tzinfo or UTC) if at else None,
-                                   customers=customers, technicians=technicians, orders=orders)
-        finally:
-            engine.dispose()
+            fail(f"{shown(url)} is not migrated to the newest revision; run `despacho db upgrade` first",
+                 EXIT_PROBLEMS)
+    with open_session(url) as session:
+        counts = seed_demo(session, seed=random_seed, at=at.replace(tzinfo=at.tzinfo or UTC) if at else None,
+                           customers=customers, technicians=technicians, orders=orders)
     console.print(f"{shown(url)}: " + ", ".join(f"{count} {name}" for name, count in counts.items()))
