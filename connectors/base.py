@@ -14,12 +14,14 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
-from sqlmodel import Session
 
 from errors import PermanentError, TransientError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session  # the type only: importing connectors must not load the ORM
 
 __all__ = [
     "ActionCall",

@@ -1,27 +1,22 @@
-"""What SMS and WhatsApp share: Twilio settings, the client, and how its errors are classified.
+"""The Twilio transport, shared by SMS and WhatsApp: its settings, error codes and text messages.
 
-The real ``twilio`` client is used; ``api_base_url`` replaces the domain it
-calls, so staging and tests point it at a local server speaking the same API.
+The ``twilio`` client library is loaded (``twilio_client``) when the
+transport is first used, not when the SMS or WhatsApp connector is imported.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
-import requests
 from pydantic import Field, SecretStr
-from twilio.base.exceptions import TwilioException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
-from twilio.rest import Client
 
-from connectors.base import Connector, ConnectorSettings, Runtime
-from errors import ConnectorError, PermanentError, TransientError
+from connectors.base import ConnectorSettings, Runtime
+from connectors.messaging.outgoing import Sent
+from errors import PermanentError
+
+if TYPE_CHECKING:
+    from connectors.messaging.twilio_client import TwilioMessages
 
 # Twilio error codes with their own meaning here (https://www.twilio.com/docs/api/errors)
 INVALID_NUMBER = 21211
@@ -30,11 +25,6 @@ OUTSIDE_WINDOW = 63016
 TOO_MANY_REQUESTS = 20429
 AUTHENTICATION = 20003
 DEFAULT_RETRY_AFTER = 30.0
-
-# The client logs every request and its headers at INFO; each message already
-# has its notification row, so only its warnings are worth the log.
-_HTTP_LOG = logging.getLogger("despacho.connectors.twilio.http")
-_HTTP_LOG.setLevel(logging.WARNING)
 
 
 class TwilioSettings(ConnectorSettings):
@@ -59,145 +49,50 @@ class TwilioSettings(ConnectorSettings):
 
 
 @dataclass(frozen=True)
-class TwilioMessage:
-    sid: str
-    status: str
-    segments: int | None
-    raw: dict[str, Any]
+class TextMessage:
+    """An SMS or WhatsApp message: free text, or an approved Content template with its variables."""
+
+    to: str
+    from_: str
+    body: str | None
+    content_sid: str | None = None
+    variables: dict[str, str] | None = None
+    preview: dict[str, Any] = field(default_factory=dict)  # what the file transport writes besides to/from
+    message_id: None = None  # Twilio names the message (its SID) when it accepts it
+
+    def file_entry(self) -> dict[str, Any]:
+        return {"to": self.to, "from": self.from_, **self.preview}
 
 
-class _Responses(TwilioHttpClient):
-    """Keeps each thread's last response: its headers carry ``Retry-After``, which the
-    client's exceptions drop."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(timeout=timeout, logger=_HTTP_LOG)
-        self._local = threading.local()
-
-    def request(self, *args: Any, **kwargs: Any) -> Response:
-        self._local.last = None
-        response = super().request(*args, **kwargs)
-        self._local.last = response
-        return response
-
-    @property
-    def last(self) -> Response | None:
-        return getattr(self._local, "last", None)
-
-
-class TwilioMessages:
-    """Send messages and fetch the account, raising despacho's error kinds."""
+class TwilioTransport:
+    name = "twilio"
+    opted_out_codes = frozenset({str(OPTED_OUT)})
 
     def __init__(self, settings: TwilioSettings) -> None:
-        if not settings.account_sid or not settings.auth_token:
-            raise PermanentError("account_sid and auth_token are required for transport: twilio "
-                                 "(set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)", code="not_configured")
+        from connectors.messaging.twilio_client import TwilioMessages  # the client library, when used
+
         self.settings = settings
-        self.http = _Responses(settings.timeout)
-        # environment={}: TWILIO_REGION / TWILIO_EDGE would rewrite the configured host
-        self.client = Client(settings.account_sid, settings.auth_token.get_secret_value(),
-                             http_client=self.http, environment={})
-        self.client.api.base_url = settings.api_base_url.rstrip("/")
+        # one client per connector: its HTTP session keeps connections to Twilio open
+        self.messages: TwilioMessages = TwilioMessages(settings)
 
-    @property
-    def account(self) -> Any:
-        return self.client.api.v2010.accounts(self.settings.account_sid)
-
-    def send(self, *, to: str, from_: str, body: str | None = None, content_sid: str | None = None,
-             variables: dict[str, str] | None = None) -> TwilioMessage:
-        fields: dict[str, Any] = {"to": to, "from_": from_}
-        if content_sid:
-            fields.update(content_sid=content_sid, content_variables=json.dumps(variables or {}))
-        else:
-            fields["body"] = body
-        callback = self.settings.status_callback_url()
-        if callback:
-            fields["status_callback"] = callback
-        try:
-            created = self.account.messages.create(**fields)
-        except (TwilioException, requests.RequestException, ValueError) as exc:
-            raise self.classify(exc, to) from exc
-        segments = int(created.num_segments) if created.num_segments not in (None, "") else None
-        return TwilioMessage(created.sid, created.status or "queued", segments, {"price": created.price})
-
-    def fetch_account(self) -> dict[str, Any]:
-        try:
-            found = self.account.fetch()
-        except (TwilioException, requests.RequestException, ValueError) as exc:
-            raise self.classify(exc, None) from exc
-        return {"sid": found.sid, "status": found.status, "friendly_name": found.friendly_name}
-
-    def classify(self, exc: BaseException, to: str | None) -> ConnectorError:
-        return classify(exc, to, self.http.last, self.settings.api_base_url)
-
-
-def classify(exc: BaseException, to: str | None, response: Response | None, where: str) -> ConnectorError:
-    """429 / 20429 / 5xx / network trouble are transient; Twilio's other refusals are permanent."""
-    if isinstance(exc, requests.Timeout):
-        return TransientError(f"Twilio ({where}) did not answer in time: {exc}")
-    if isinstance(exc, requests.RequestException):
-        return TransientError(f"cannot reach Twilio at {where}: {exc}")
-    status = getattr(exc, "status", None)
-    code = getattr(exc, "code", None)
-    text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
-    if status is None:
-        # a TwilioException without an HTTP answer, or a body that is not JSON (a proxy's page)
-        return TransientError(f"Twilio ({where}) failed: {text}")
-    label = f"Twilio error {code}" if code else f"Twilio HTTP {status}"
-    if status == 429 or code == TOO_MANY_REQUESTS or status >= 500:
-        return TransientError(f"{label}: {text}", retry_after=retry_after(response))
-    if code == INVALID_NUMBER:
-        return PermanentError(f"{label}: {to} is not a valid phone number ({text})", code=str(code))
-    if code == OPTED_OUT:
-        return PermanentError(f"{label}: {to} unsubscribed (replied STOP); not sent", code=str(code))
-    if code == OUTSIDE_WINDOW:
-        return PermanentError(f"{label}: {to} is outside the WhatsApp 24 h window; "
-                              f"only an approved template (content_sid) can be sent", code=str(code))
-    return PermanentError(f"{label} (HTTP {status}){f' for {to}' if to else ''}: {text}",
-                          code=str(code or f"http_{status}"))
-
-
-def retry_after(response: Response | None) -> float:
-    """Seconds from ``Retry-After`` (Twilio sends seconds), else a default back-off."""
-    headers = response.headers if response is not None else None
-    value = headers.get("Retry-After") if headers else None
-    try:
-        return max(float(value), 0.0) if value is not None else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-
-
-def check_twilio(settings: TwilioSettings, runtime: Runtime, messages: Callable[[], TwilioMessages],
-                 channel: str) -> dict[str, Any]:
-    """Fetch the Twilio account (no message is sent); the file transport has nothing to reach."""
-    if settings.transport == "file":
-        return {"target": f"file:{runtime.outbox / channel}", "detail": "messages are written as JSON files"}
-    account = messages().fetch_account()
-    if account["status"] != "active":
-        raise PermanentError(f"Twilio account {account['sid']} is {account['status']}",
-                             code="account_inactive")
-    return {"target": f"{settings.api_base_url} account {account['sid']}",
-            "detail": f"account '{account['friendly_name']}' is {account['status']}"}
-
-
-class TwilioConnector(Connector):
-    """What the SMS and WhatsApp connectors share: settings, one client each, the check."""
-
-    settings_model = TwilioSettings
-    settings: TwilioSettings
-
-    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
-        super().__init__(settings, runtime)
-        self._twilio: TwilioMessages | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def twilio(self) -> TwilioMessages:
-        """One client per connector: its HTTP session keeps connections to Twilio open."""
-        with self._lock:
-            if self._twilio is None:
-                self._twilio = TwilioMessages(self.settings)
-            return self._twilio
+    @classmethod
+    def for_connector(cls, settings: ConnectorSettings, runtime: Runtime, channel: str) -> TwilioTransport:
+        assert isinstance(settings, TwilioSettings)
+        return cls(settings)
 
     def check(self) -> dict[str, Any]:
-        return check_twilio(self.settings, self.runtime, lambda: self.twilio, self.name)
+        """Fetch the Twilio account; no message is sent."""
+        account = self.messages.fetch_account()
+        if account["status"] != "active":
+            raise PermanentError(f"Twilio account {account['sid']} is {account['status']}",
+                                 code="account_inactive")
+        return {"target": f"{self.settings.api_base_url} account {account['sid']}",
+                "detail": f"account '{account['friendly_name']}' is {account['status']}"}
+
+    def send(self, message: TextMessage, idempotency_key: str) -> Sent:
+        sent = self.messages.send(to=message.to, from_=message.from_, body=message.body,
+                                  content_sid=message.content_sid, variables=message.variables)
+        return Sent(self.name, sent.sid, sent.status)
+
+    def close(self) -> None:
+        pass

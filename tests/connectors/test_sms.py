@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Runtime
+from connectors.messaging.twilio import TwilioSettings
 from connectors.sms import SendSmsParams, SmsConnector
-from connectors.twilio import TwilioSettings
 from errors import PermanentError, TransientError
 from store.models import Customer, Notification
 from tests.connectors.conftest import call
