@@ -93,8 +93,9 @@ def message_id(idempotency_key: str, sender: str) -> str:
     return f"<{hashlib.sha256(idempotency_key.encode()).hexdigest()[:32]}@{domain}>"
 
 
+@lru_cache(maxsize=4096)
 def display(address: str) -> str:
-    """The plain address part, for records and the SMTP envelope."""
+    """The plain address part, for records and the SMTP envelope (the sender's on every message)."""
     parsed = getaddresses([address])
     return parsed[0][1] if parsed else address
 
