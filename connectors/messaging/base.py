@@ -29,7 +29,7 @@ from errors import ConnectorError, PermanentError, TransientError
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from connectors.messaging.ledger import Ledger
+    from connectors.messaging.ledger import Attempt, Ledger
 
 TransportFactory = Callable[[ConnectorSettings, Runtime, str], Transport]
 
@@ -120,7 +120,7 @@ class MessagingConnector(Connector):
                 outputs[extra] = recorded[extra]
         return outputs
 
-    def _on_failure(self, error: ConnectorError, attempt: Any, draft: Draft,
+    def _on_failure(self, error: ConnectorError, attempt: Attempt, draft: Draft,
                     transport: Transport) -> Callable[[Session], None] | None:
         if not (isinstance(error, PermanentError) and error.code in transport.opted_out_codes):
             return None
