@@ -102,11 +102,10 @@ class MessagingConnector(Connector):
                                check=lambda session: self.before_send(session, draft))
         if attempt.previous is not None:
             return self.outputs(attempt.previous, draft)
-        transport = self.transport
         try:
-            sent = transport.send(draft.content, call.idempotency_key)
-        except (PermanentError, TransientError) as exc:
-            attempt.failed(exc, self._on_failure(exc, attempt, draft, transport))
+            sent = self.transport.send(draft.content, call.idempotency_key)
+        except (PermanentError, TransientError) as exc:  # a transport not configured is recorded too
+            attempt.failed(exc, self._on_failure(exc, attempt, draft))
             raise
         recorded = attempt.sent(sent, lambda session: self.after_send(session, draft,
                                                                       attempt.notification_id, sent))
@@ -120,9 +119,10 @@ class MessagingConnector(Connector):
                 outputs[extra] = recorded[extra]
         return outputs
 
-    def _on_failure(self, error: ConnectorError, attempt: Attempt, draft: Draft,
-                    transport: Transport) -> Callable[[Session], None] | None:
-        if not (isinstance(error, PermanentError) and error.code in transport.opted_out_codes):
+    def _on_failure(self, error: ConnectorError, attempt: Attempt,
+                     draft: Draft) -> Callable[[Session], None] | None:
+        refused = self._transport.opted_out_codes if self._transport is not None else frozenset()
+        if not (isinstance(error, PermanentError) and error.code in refused):
             return None
 
         def opted_out(session: Session) -> None:

@@ -125,6 +125,14 @@ def test_missing_credentials_are_permanent(bare_runtime: Runtime) -> None:
     assert raised.value.code == "not_configured"
 
 
+def test_missing_credentials_are_recorded_as_failed(runtime: Runtime, engine: sa.Engine) -> None:
+    with pytest.raises(PermanentError):
+        SmsConnector(TwilioSettings(transport="twilio"), runtime).execute(call("send", sms()))
+    with Session(engine) as session:
+        row = session.exec(select(Notification)).one()
+    assert (row.recipient, row.status, row.error_code) == ("+5511987654321", "failed", "not_configured")
+
+
 def test_check_fetches_the_account_without_sending(fake: FakeTwilio, bare_runtime: Runtime) -> None:
     result = SmsConnector(settings_for(fake), bare_runtime).check()
     assert fake.account_sid in result["target"] and "active" in result["detail"]
