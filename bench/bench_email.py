@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import smtplib
+import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +39,7 @@ from store.db import make_engine, session_scope
 from store.migrate import upgrade
 
 TEXT = "Olá, Maria! Seu técnico, João, chega amanhã entre 9h e 11h. Refrigeração Paulista"
+TO = "maria@example.com"
 HTML = "<p>Olá, <b>Maria</b>! Seu técnico, João, chega amanhã entre 9h e 11h.</p>"
 
 
@@ -96,19 +98,47 @@ def bare_reconnecting(port: int, count: int) -> Rate:
     return rate(count, send)
 
 
-def through_connector(port: int, count: int, runtime: Runtime, run: str) -> tuple[Rate, int]:
+def email_connector(port: int, runtime: Runtime) -> EmailConnector:
     settings = EmailSettings.model_validate({"transport": "smtp", "host": "127.0.0.1", "port": port,
                                              "security": "none", "from": "a@example.com"})
-    connector = EmailConnector(settings, runtime)
+    return EmailConnector(settings, runtime)
+
+
+def sender(connector: EmailConnector, run: str) -> Callable[[int], None]:
     params = SendEmailParams(to="maria@example.com", template="technician_assigned")
     parts = {"subject": "Visita", "text": TEXT, "html": HTML}
 
     def send(number: int) -> None:
         connector.execute(ActionCall("send", params, f"{run}:bench:{number}", message=parts))
+    return send
+
+
+def through_connector(port: int, count: int, runtime: Runtime, run: str) -> tuple[Rate, int]:
+    connector = email_connector(port, runtime)
     try:
-        return rate(count, send), connector.transport.connections_opened
+        return rate(count, sender(connector, run)), connector.transport.connections_opened
     finally:
         connector.close()
+
+
+def interleaved(port: int, count: int, runtime: Runtime, run: str, rounds: int = 10) -> tuple[float, float]:
+    """Median ratios (wall, CPU) of rounds alternating the bare loop and the connector, so that
+    a change in the machine's load between the two touches both alike."""
+    connector = email_connector(port, runtime)
+    ours = sender(connector, run)
+    message = bare_message()
+    size = max(count // rounds, 1)
+    walls, cpus = [], []
+    try:
+        with smtplib.SMTP("127.0.0.1", port) as conn:
+            for number in range(rounds):
+                bare = rate(size, lambda _: conn.send_message(message, "a@example.com", [TO]))
+                with_db = rate(size, lambda n, base=number * size: ours(base + n))
+                walls.append(with_db.wall / bare.wall)
+                cpus.append(with_db.cpu / bare.cpu)
+    finally:
+        connector.close()
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -138,6 +168,9 @@ def main() -> None:
                 with_db, _ = through_connector(port, args.count, runtime, "b")
                 print(f"email connector + notification rows: {with_db:7.0f} "
                       f"(ratio to bare {ratio(with_db, bare)}; target >= 0.6)")
+                wall, cpu = interleaved(port, args.count, runtime, "c")
+                print(f"  the same, interleaved with the bare loop in 10 rounds: "
+                      f"ratio {wall:.2f} (cpu {cpu:.2f})")
     finally:
         controller.stop()
 
