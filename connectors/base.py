@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
-    from sqlmodel import Session
+    from sqlmodel import Session  # the type only: importing connectors must not load the ORM
 
 __all__ = [
     "ActionCall",

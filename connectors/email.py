@@ -1,23 +1,23 @@
-"""Email over SMTP (and a file transport for the embedded default)."""
+"""Email: SMTP, or the file transport of the embedded default.
+
+A recipient is an address (the customer is found by it); the message is an
+``Email`` composed from the rendered template's parts or the params'
+subject and body.
+"""
 
 from __future__ import annotations
 
-import threading
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params, Runtime
-from connectors.email_message import Envelope, addresses, compose, display
-from connectors.notifications import Ledger, Message, Sent, recorded
-from connectors.outbox import write_once
+from connectors.base import ActionCall, ActionSpec, ConnectorSettings, Params, Runtime
+from connectors.messaging.base import MessagingConnector, TransportFactory
+from connectors.messaging.file import FileTransport
+from connectors.messaging.mime import Email, Envelope, addresses, display, message_id
+from connectors.messaging.outgoing import Draft, Message
+from connectors.messaging.smtp import SmtpTarget, SmtpTransport
 from errors import PermanentError
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-    from connectors.smtp_transport import SmtpTransport
-    from store.models import Customer
 
 
 class EmailSettings(ConnectorSettings):
@@ -58,43 +58,28 @@ class SendEmailParams(Params):
         return self
 
 
-class EmailConnector(Connector):
+def smtp_transport(settings: ConnectorSettings, runtime: Runtime, channel: str) -> SmtpTransport:
+    assert isinstance(settings, EmailSettings)
+    return SmtpTransport(SmtpTarget(
+        host=settings.host, port=settings.port, security=settings.security,
+        username=settings.username or None,
+        password=settings.password.get_secret_value() if settings.password else None,
+        timeout=settings.timeout, ca_file=settings.ca_file), max_idle=settings.max_connections)
+
+
+class EmailConnector(MessagingConnector):
     name = "email"
+    channel = "email"
+    addressed_by = "email"
+    id_output = "message_id"
     settings_model = EmailSettings
+    transports: ClassVar[dict[str, TransportFactory]] = {
+        "file": FileTransport.for_connector, "smtp": smtp_transport}
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendEmailParams, "Send an email", channel="email",
                            outputs=("message_id", "status", "notification_id")),
     }
     settings: EmailSettings
-
-    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
-        super().__init__(settings, runtime)
-        self._transport: SmtpTransport | None = None
-        self._transport_lock = threading.Lock()
-
-    @property
-    def transport(self) -> SmtpTransport:
-        """One transport per connector, so its connections are reused across sends."""
-        from connectors.smtp_transport import SmtpTarget, SmtpTransport
-
-        with self._transport_lock:
-            if self._transport is None:
-                s = self.settings
-                self._transport = SmtpTransport(SmtpTarget(
-                    host=s.host, port=s.port, security=s.security, username=s.username or None,
-                    password=s.password.get_secret_value() if s.password else None,
-                    timeout=s.timeout, ca_file=s.ca_file), max_idle=s.max_connections)
-            return self._transport
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-    def check(self) -> dict[str, Any]:
-        if self.settings.transport == "file":
-            folder = self.runtime.outbox / "email"
-            return {"target": f"file:{folder}", "detail": "messages are written as JSON files"}
-        return self.transport.check()
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendEmailParams)
@@ -102,68 +87,20 @@ class EmailConnector(Connector):
             return {"subject": params.subject, "text": params.body}
         return {key: message[key] for key in ("subject", "text", "html") if key in message}
 
-    def execute(self, call: ActionCall) -> dict[str, Any]:
+    def compose(self, call: ActionCall) -> Draft:
         params = call.params
         assert isinstance(params, SendEmailParams)
-        envelope = self._envelope(params)
-        parts = call.message or {}
-        subject = parts.get("subject") or params.subject or ""
-        text = parts.get("text") or params.body or ""
-        html = parts.get("html")
-        ledger = Ledger(self.runtime, "email")
-        first = display(envelope.to[0])
-
-        def customer(session: Session) -> Customer | None:
-            from store.messaging import customer_by_email
-
-            return customer_by_email(session, first)
-
-        record = Message(channel="email", recipient=", ".join(display(a) for a in envelope.to),
-                         body=text, subject=subject, template=params.template,
-                         extra={"cc": list(envelope.cc), "bcc": list(envelope.bcc)} if envelope.cc
-                         or envelope.bcc else {})
-        attempt = ledger.begin(call, record, customer=customer)
-        if attempt.previous is not None:
-            return _outputs(attempt.previous)
-
-        def send() -> Sent:
-            message = compose(envelope, subject, text, html, idempotency_key=call.idempotency_key,
-                              attachments=params.attachments)
-            if self.settings.transport == "file":
-                return self._write_file(call, envelope, message["Message-ID"], subject, text, html,
-                                        params.attachments)
-            refused = self.transport.send(message, display(envelope.sender), envelope.recipients)
-            if not refused:
-                return Sent("smtp", message["Message-ID"])
-            # some recipients refused, others accepted: a retry would resend to those who got it
-            named = "; ".join(f"{a}: {c} {t}" for a, (c, t) in refused.items())
-            return Sent("smtp", message["Message-ID"], detail=f"refused by the server: {named}",
-                        outputs={"refused": sorted(refused)})
-
-        return _outputs(recorded(attempt, send))
-
-    def _envelope(self, params: SendEmailParams) -> Envelope:
         to = addresses(params.to)
         if not to:
             raise PermanentError(f"no recipient address in 'to' ({params.to!r})", code="no_recipient")
-        return Envelope(sender=self.settings.from_, to=to, cc=addresses(params.cc), bcc=addresses(params.bcc),
-                        reply_to=params.reply_to or self.settings.reply_to)
-
-    def _write_file(self, call: ActionCall, envelope: Envelope, msg_id: str, subject: str, text: str,
-                    html: str | None, attachments: list[str]) -> Sent:
-        write_once(self.runtime.outbox, "email", call.idempotency_key, {
-            "message_id": msg_id, "from": envelope.sender, "to": list(envelope.to), "cc": list(envelope.cc),
-            "bcc": list(envelope.bcc), "reply_to": envelope.reply_to, "subject": subject, "text": text,
-            "html": html, "attachments": attachments,
-        })
-        return Sent("file", msg_id, "sent")
-
-
-def _outputs(recorded_outputs: dict[str, Any]) -> dict[str, Any]:
-    outputs = {"message_id": recorded_outputs["provider_id"], "status": recorded_outputs["status"],
-               "notification_id": recorded_outputs.get("notification_id")}
-    for extra in ("refused", "duplicate"):
-        if recorded_outputs.get(extra):
-            outputs[extra] = recorded_outputs[extra]
-    return outputs
-
+        envelope = Envelope(sender=self.settings.from_, to=to, cc=addresses(params.cc),
+                            bcc=addresses(params.bcc), reply_to=params.reply_to or self.settings.reply_to)
+        parts = call.message or {}
+        subject = parts.get("subject") or params.subject or ""
+        text = parts.get("text") or params.body or ""
+        email = Email(envelope, subject, text, parts.get("html"),
+                      message_id(call.idempotency_key, envelope.sender), tuple(params.attachments))
+        copies = {"cc": list(envelope.cc), "bcc": list(envelope.bcc)} if envelope.cc or envelope.bcc else {}
+        record = Message(channel="email", recipient=", ".join(display(a) for a in to), body=text,
+                         subject=subject, template=params.template, extra=copies)
+        return Draft(email, record, address=display(to[0]))

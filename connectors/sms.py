@@ -1,23 +1,24 @@
-"""SMS over Twilio (and a file transport for the embedded default)."""
+"""SMS: Twilio, or the file transport of the embedded default.
+
+A recipient is a phone number, normalised to E.164 (the customer is found
+by it); the text is counted in segments the way Twilio counts them, and a
+message over ``max_segments`` is refused before anything is sent.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from connectors.base import ActionCall, ActionSpec, Params
-from connectors.notifications import Ledger, Message, Sent, recorded
-from connectors.outbox import write_once
-from connectors.phones import to_e164
-from connectors.sms_segments import count_segments, transliterate
-from connectors.twilio import OPTED_OUT, TwilioConnector
+from connectors.messaging.base import MessagingConnector, TransportFactory
+from connectors.messaging.file import FileTransport
+from connectors.messaging.outgoing import Draft, Message
+from connectors.messaging.phones import to_e164
+from connectors.messaging.segments import count_segments, transliterate
+from connectors.messaging.twilio import TextMessage, TwilioSettings, TwilioTransport
 from errors import PermanentError
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-    from store.models import Customer
 
 
 class SendSmsParams(Params):
@@ -53,58 +54,40 @@ def text_preview(text: str, *, max_segments: int | None = None, translit: bool =
     return preview
 
 
-class SmsConnector(TwilioConnector):
+class SmsConnector(MessagingConnector):
     name = "sms"
+    channel = "sms"
+    addressed_by = "phone"
+    settings_model = TwilioSettings
+    transports: ClassVar[dict[str, TransportFactory]] = {
+        "file": FileTransport.for_connector, "twilio": TwilioTransport.for_connector}
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendSmsParams, "Send an SMS", channel="sms",
                            outputs=("message_sid", "status", "segments", "notification_id")),
     }
+    settings: TwilioSettings
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendSmsParams)
         text = message["text"] if message else params.body or ""
         return text_preview(text, max_segments=params.max_segments, translit=params.transliterate)
 
-    def execute(self, call: ActionCall) -> dict[str, Any]:
+    def compose(self, call: ActionCall) -> Draft:
         params = call.params
         assert isinstance(params, SendSmsParams)
         preview = self.plan(call.action, params, call.message)
-        ledger = Ledger(self.runtime, "sms")
         record = Message(channel="sms", recipient=params.to or "(empty)", body=preview["text"],
                          template=params.template, encoding=preview["encoding"],
                          segments=preview["segments"])
+        counted = {"segments": preview["segments"], "encoding": preview["encoding"]}
         try:
             to = to_e164(params.to, self.settings.default_region)
         except PermanentError as invalid:
-            ledger.refuse(call, record, invalid)
+            return Draft(None, record, refusal=invalid, outputs=counted)
         record.recipient = to
-        too_long = _segments_problem(preview, params)
-        if too_long is not None:
-            ledger.refuse(call, record, too_long)
-
-        def customer(session: Session) -> Customer | None:
-            from store.messaging import customer_by_phone
-
-            return customer_by_phone(session, to)
-
-        attempt = ledger.begin(call, record, customer=customer)
-        if attempt.previous is not None:
-            return _outputs(attempt.previous, preview)
-
-        def send() -> Sent:
-            if self.settings.transport == "file":
-                path, _ = write_once(self.runtime.outbox, "sms", call.idempotency_key, {
-                    "to": to, "from": self.settings.from_, **preview})
-                return Sent("file", path.stem)
-            sent = self.twilio.send(to=to, from_=self.settings.from_, body=preview["text"])
-            return Sent("twilio", sent.sid, sent.status)
-
-        def on_error(error: Exception) -> Any:
-            if isinstance(error, PermanentError) and error.code == str(OPTED_OUT):
-                ledger.opted_out(customer)
-            return None
-
-        return _outputs(recorded(attempt, send, on_error=on_error), preview)
+        message = TextMessage(to=to, from_=self.settings.from_, body=preview["text"], preview=preview)
+        return Draft(message, record, address=to, refusal=_segments_problem(preview, params),
+                     outputs=counted)
 
 
 def _segments_problem(preview: dict[str, Any], params: SendSmsParams) -> PermanentError | None:
@@ -115,12 +98,3 @@ def _segments_problem(preview: dict[str, Any], params: SendSmsParams) -> Permane
     return PermanentError(f"SMS to {params.to} is {preview['segments']} segments ({preview['encoding']}, "
                           f"{preview['length']} units), over max_segments={params.max_segments}: {hint}",
                           code="too_many_segments")
-
-
-def _outputs(recorded_outputs: dict[str, Any], preview: dict[str, Any]) -> dict[str, Any]:
-    outputs = {"message_sid": recorded_outputs["provider_id"], "status": recorded_outputs["status"],
-               "segments": preview["segments"], "encoding": preview["encoding"],
-               "notification_id": recorded_outputs.get("notification_id")}
-    if recorded_outputs.get("duplicate"):
-        outputs["duplicate"] = True
-    return outputs

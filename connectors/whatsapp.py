@@ -1,30 +1,29 @@
-"""WhatsApp over Twilio (and a file transport for the embedded default).
+"""WhatsApp: Twilio, or the file transport of the embedded default.
 
 WhatsApp accepts free text only within 24 hours of the customer's last
 message. Outside that window Twilio would accept the request and fail the
 message later (error 63016), so free text is refused here, before sending,
 with the same code: the step's fallback (an email, say) runs at once instead
-of after a delivery callback.
+of after a delivery callback. A recipient is a phone number, sent as
+``whatsapp:+E164``; every message sent joins the customer's conversation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, model_validator
 
 from connectors.base import ActionCall, ActionSpec, Params
-from connectors.notifications import Ledger, Message, Sent, recorded
-from connectors.outbox import write_once
-from connectors.phones import WHATSAPP_PREFIX, to_e164
-from connectors.twilio import OPTED_OUT, OUTSIDE_WINDOW, TwilioConnector
+from connectors.messaging.base import MessagingConnector, TransportFactory
+from connectors.messaging.file import FileTransport
+from connectors.messaging.outgoing import Draft, Message, Sent
+from connectors.messaging.phones import WHATSAPP_PREFIX, to_e164
+from connectors.messaging.twilio import OUTSIDE_WINDOW, TextMessage, TwilioSettings, TwilioTransport
 from errors import PermanentError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
-
-    from store.models import Customer
 
 # Twilio refuses WhatsApp bodies longer than this.
 MAX_BODY_CHARACTERS = 1600
@@ -54,12 +53,18 @@ def sender_address(configured: str) -> str:
     return configured if configured.startswith(WHATSAPP_PREFIX) else WHATSAPP_PREFIX + configured
 
 
-class WhatsAppConnector(TwilioConnector):
+class WhatsAppConnector(MessagingConnector):
     name = "whatsapp"
+    channel = "whatsapp"
+    addressed_by = "phone"
+    settings_model = TwilioSettings
+    transports: ClassVar[dict[str, TransportFactory]] = {
+        "file": FileTransport.for_connector, "twilio": TwilioTransport.for_connector}
     actions: ClassVar[dict[str, ActionSpec]] = {
         "send": ActionSpec("send", SendWhatsAppParams, "Send a WhatsApp message",
                            channel="whatsapp", outputs=("message_sid", "status", "notification_id")),
     }
+    settings: TwilioSettings
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendWhatsAppParams)
@@ -71,87 +76,38 @@ class WhatsAppConnector(TwilioConnector):
             preview["warning"] = f"{len(text)} characters, over WhatsApp's {MAX_BODY_CHARACTERS}"
         return preview
 
-    def execute(self, call: ActionCall) -> dict[str, Any]:
-        from store import whatsapp_window
-
+    def compose(self, call: ActionCall) -> Draft:
         params = call.params
         assert isinstance(params, SendWhatsAppParams)
         preview = self.plan(call.action, params, call.message)
         free_text = params.content_sid is None
-        body = preview.get("text", "")
-        shown = body if free_text else f"[{params.content_sid}] {preview['variables']}"
-        ledger = Ledger(self.runtime, "whatsapp")
+        # the row and the conversation show a template as its SID and variables
+        shown = preview.get("text", "") if free_text else f"[{params.content_sid}] {preview['variables']}"
         record = Message(channel="whatsapp", recipient=params.to or "(empty)", body=shown,
                          template=params.template or params.content_sid)
         try:
             phone = to_e164(params.to, self.settings.default_region)
         except PermanentError as invalid:
-            ledger.refuse(call, record, invalid)
+            return Draft(None, record, refusal=invalid)
         record.recipient = phone
+        message = TextMessage(to=WHATSAPP_PREFIX + phone, from_=sender_address(self.settings.from_),
+                              body=preview.get("text", "") if free_text else None,
+                              content_sid=params.content_sid, variables=params.variables, preview=preview)
+        too_long = None
         if "warning" in preview:
-            ledger.refuse(call, record, PermanentError(
-                f"WhatsApp to {phone}: {preview['warning']}", code="too_long"))
+            too_long = PermanentError(f"WhatsApp to {phone}: {preview['warning']}", code="too_long")
+        return Draft(message, record, address=phone, refusal=too_long)
 
-        def customer(session: Session) -> Customer | None:
-            from store.messaging import customer_by_phone
+    def before_send(self, session: Session, draft: Draft) -> None:
+        """Refuse a customer who opted out in the conversation, and free text outside the window."""
+        from store import whatsapp_window
 
-            return customer_by_phone(session, phone)
-
-        attempt = ledger.begin(call, record, customer=customer,
-                               check=_window_check(phone) if free_text else _opt_out_check(phone))
-        if attempt.previous is not None:
-            return _outputs(attempt.previous)
-
-        provider_ids: list[str] = []
-
-        def send() -> Sent:
-            address = WHATSAPP_PREFIX + phone
-            if self.settings.transport == "file":
-                path, _ = write_once(self.runtime.outbox, "whatsapp", call.idempotency_key, {
-                    "to": address, "from": sender_address(self.settings.from_), **preview})
-                provider_ids.append(path.stem)
-                return Sent("file", path.stem)
-            sent = self.twilio.send(to=address, from_=sender_address(self.settings.from_),
-                                    body=body if free_text else None, content_sid=params.content_sid,
-                                    variables=params.variables)
-            provider_ids.append(sent.sid)
-            return Sent("twilio", sent.sid, sent.status)
-
-        def after(session: Session) -> None:
-            # the thread shows what the company said too
-            whatsapp_window.record_outbound(session, phone, body=shown,
-                                            notification_id=attempt.notification_id,
-                                            provider_id=provider_ids[-1], template=params.content_sid)
-
-        def on_error(error: Exception) -> Callable[[Session], None] | None:
-            if isinstance(error, PermanentError) and error.code == str(OPTED_OUT):
-                ledger.opted_out(customer,
-                                 also=lambda s: whatsapp_window.mark_conversation_opted_out(s, phone))
-            return None
-
-        return _outputs(recorded(attempt, send, after=after, on_error=on_error))
-
-
-def _opt_out_check(phone: str) -> Callable[[Session], None]:
-    from store import whatsapp_window
-
-    def check(session: Session) -> None:
+        phone = draft.message.recipient
         thread = whatsapp_window.conversation(session, phone)
         if thread is not None and thread.opted_out_at is not None:
             raise PermanentError(f"{phone} opted out of WhatsApp on {thread.opted_out_at:%Y-%m-%d}; not sent",
                                  code="opted_out")
-    return check
-
-
-def _window_check(phone: str) -> Callable[[Session], None]:
-    from store import whatsapp_window
-
-    opted_out = _opt_out_check(phone)
-
-    def check(session: Session) -> None:
-        opted_out(session)
-        thread = whatsapp_window.conversation(session, phone)
-        if whatsapp_window.window_open(thread):
+        if draft.content.content_sid is not None or whatsapp_window.window_open(thread):
             return
         last = thread.last_inbound_at if thread is not None else None
         since = (f"last message from the customer {last:%Y-%m-%d %H:%M} UTC" if last
@@ -159,12 +115,16 @@ def _window_check(phone: str) -> Callable[[Session], None]:
         raise PermanentError(f"{phone} is outside the WhatsApp 24 h window ({since}): free text is not "
                              f"allowed; use an approved template (content_sid) or a fallback",
                              code=str(OUTSIDE_WINDOW))
-    return check
 
+    def after_send(self, session: Session, draft: Draft, notification_id: str | None, sent: Sent) -> None:
+        """The conversation shows what the company said too."""
+        from store import whatsapp_window
 
-def _outputs(recorded_outputs: dict[str, Any]) -> dict[str, Any]:
-    outputs = {"message_sid": recorded_outputs["provider_id"], "status": recorded_outputs["status"],
-               "notification_id": recorded_outputs.get("notification_id")}
-    if recorded_outputs.get("duplicate"):
-        outputs["duplicate"] = True
-    return outputs
+        whatsapp_window.record_outbound(session, draft.message.recipient, body=draft.message.body,
+                                        notification_id=notification_id, provider_id=sent.provider_id,
+                                        template=draft.content.content_sid)
+
+    def after_opt_out(self, session: Session, draft: Draft) -> None:
+        from store import whatsapp_window
+
+        whatsapp_window.mark_conversation_opted_out(session, draft.message.recipient)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from connectors.base import OpenSettings
 from connectors.email import EmailSettings
 from connectors.http import HttpSettings
-from connectors.twilio import TwilioSettings
+from connectors.messaging.twilio import TwilioSettings
 from engine.errors import ConfigError
 from engine.language.problems import Problem
 from engine.language.validation import problems_from_validation_error

@@ -27,8 +27,8 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from api.webhooks.verify import SenderRejected, verified_sender
-from connectors.phones import WHATSAPP_PREFIX
-from connectors.twilio import OPTED_OUT, TwilioSettings
+from connectors.messaging.phones import WHATSAPP_PREFIX
+from connectors.messaging.twilio import OPTED_OUT, TwilioSettings
 from engine.language.events import Event
 from engine.runtime.intake import accept_events
 from engine.runtime.outbox import Transaction

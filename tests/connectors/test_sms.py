@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Runtime
+from connectors.messaging.twilio import TwilioSettings
 from connectors.sms import SendSmsParams, SmsConnector
-from connectors.twilio import TwilioSettings
 from errors import PermanentError, TransientError
 from store.models import Customer, Notification
 from tests.connectors.conftest import call
@@ -123,6 +123,14 @@ def test_missing_credentials_are_permanent(bare_runtime: Runtime) -> None:
     with pytest.raises(PermanentError, match="account_sid and auth_token") as raised:
         SmsConnector(settings, bare_runtime).execute(call("send", sms()))
     assert raised.value.code == "not_configured"
+
+
+def test_missing_credentials_are_recorded_as_failed(runtime: Runtime, engine: sa.Engine) -> None:
+    with pytest.raises(PermanentError):
+        SmsConnector(TwilioSettings(transport="twilio"), runtime).execute(call("send", sms()))
+    with Session(engine) as session:
+        row = session.exec(select(Notification)).one()
+    assert (row.recipient, row.status, row.error_code) == ("+5511987654321", "failed", "not_configured")
 
 
 def test_check_fetches_the_account_without_sending(fake: FakeTwilio, bare_runtime: Runtime) -> None:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from connectors.base import Runtime
-from connectors.twilio import TwilioSettings
+from connectors.messaging.twilio import TwilioSettings
 from connectors.whatsapp import SendWhatsAppParams, WhatsAppConnector
 from errors import PermanentError
 from store.db import session_scope

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connectors.twilio import TwilioSettings
+from connectors.messaging.twilio import TwilioSettings
 from tests.fakes.twilio import FakeTwilio
 
 

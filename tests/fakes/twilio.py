@@ -143,7 +143,7 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             return None
 
         def _message(self, form: dict[str, str]) -> dict[str, Any]:
-            from connectors.sms_segments import count_segments
+            from connectors.messaging.segments import count_segments
 
             sid = "SM" + uuid.uuid4().hex
             body = form.get("Body", "")

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from api.app import create_app
 from api.settings import ApiSettings
-from connectors.twilio import TwilioSettings
+from connectors.messaging.twilio import TwilioSettings
 from engine.settings import ConnectorsSettings, DatabaseSettings, PathsSettings, Settings
 from store.db import session_scope
 from store.models import Customer, Event, Notification, WhatsAppConversation, WhatsAppMessage

@@ -1,53 +1,39 @@
-"""What SMS and WhatsApp share: Twilio settings, the client, and how its errors are classified.
+"""The ``twilio`` client library behind the Twilio transport, and how its failures are classified.
 
-The real ``twilio`` client is used; ``api_base_url`` replaces the domain it
-calls, so staging and tests point it at a local server speaking the same API.
+The real client is used; ``api_base_url`` replaces the domain it calls, so
+staging and tests point it at a local server speaking the same API. This
+module is imported only when a connector sends or checks over Twilio: the
+client and ``requests`` are slow to import, and validating rules needs neither.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import Field, SecretStr
+import requests
+from twilio.base.exceptions import TwilioException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
 
-from connectors.base import Connector, ConnectorSettings, Runtime
+from connectors.messaging.twilio import (
+    DEFAULT_RETRY_AFTER,
+    INVALID_NUMBER,
+    OPTED_OUT,
+    OUTSIDE_WINDOW,
+    TOO_MANY_REQUESTS,
+    TwilioSettings,
+)
 from errors import ConnectorError, PermanentError, TransientError
 
-if TYPE_CHECKING:
-    from twilio.http.response import Response
-
-# Twilio error codes with their own meaning here (https://www.twilio.com/docs/api/errors)
-INVALID_NUMBER = 21211
-OPTED_OUT = 21610
-OUTSIDE_WINDOW = 63016
-TOO_MANY_REQUESTS = 20429
-AUTHENTICATION = 20003
-DEFAULT_RETRY_AFTER = 30.0
-
-
-class TwilioSettings(ConnectorSettings):
-    transport: Literal["twilio", "file"] = "file"
-    account_sid: str | None = None
-    auth_token: SecretStr | None = None
-    from_: str = Field("", alias="from")
-    api_base_url: str = "https://api.twilio.com"
-    public_url: str | None = Field(None, description="The address Twilio calls back, for signatures")
-    timeout: float = Field(10.0, gt=0, description="Seconds to wait for Twilio's answer")
-    default_region: str = Field("BR", min_length=2, max_length=2,
-                                description="Country of phone numbers written without +country code")
-    status_callbacks: bool = Field(True, description="Ask Twilio to report delivery to public_url")
-    webhook_key: SecretStr | None = Field(
-        None, description="Secret of the webhook SharedKey, for requests signed with HMAC-SHA256 "
-                          "(X-Twilio-Webhooks-Signature-Settings); others are signed with auth_token")
-
-    def status_callback_url(self) -> str | None:
-        if not (self.status_callbacks and self.public_url):
-            return None
-        return self.public_url.rstrip("/") + "/webhooks/twilio/status"
+# The client logs every request and its headers at INFO; each message already
+# has its notification row, so only its warnings are worth the log.
+_HTTP_LOG = logging.getLogger("despacho.connectors.twilio.http")
+_HTTP_LOG.setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -58,20 +44,34 @@ class TwilioMessage:
     raw: dict[str, Any]
 
 
+class _Responses(TwilioHttpClient):
+    """Keeps each thread's last response: its headers carry ``Retry-After``, which the
+    client's exceptions drop."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout, logger=_HTTP_LOG)
+        self._local = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        self._local.last = None
+        response = super().request(*args, **kwargs)
+        self._local.last = response
+        return response
+
+    @property
+    def last(self) -> Response | None:
+        return getattr(self._local, "last", None)
+
+
 class TwilioMessages:
     """Send messages and fetch the account, raising despacho's error kinds."""
 
     def __init__(self, settings: TwilioSettings) -> None:
-        # the twilio package (and requests) load when a message is sent or an account checked
-        from twilio.rest import Client
-
-        from connectors.twilio_http import Responses
-
         if not settings.account_sid or not settings.auth_token:
             raise PermanentError("account_sid and auth_token are required for transport: twilio "
                                  "(set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN)", code="not_configured")
         self.settings = settings
-        self.http = Responses(settings.timeout)
+        self.http = _Responses(settings.timeout)
         # environment={}: TWILIO_REGION / TWILIO_EDGE would rewrite the configured host
         self.client = Client(settings.account_sid, settings.auth_token.get_secret_value(),
                              http_client=self.http, environment={})
@@ -83,9 +83,6 @@ class TwilioMessages:
 
     def send(self, *, to: str, from_: str, body: str | None = None, content_sid: str | None = None,
              variables: dict[str, str] | None = None) -> TwilioMessage:
-        import requests
-        from twilio.base.exceptions import TwilioException
-
         fields: dict[str, Any] = {"to": to, "from_": from_}
         if content_sid:
             fields.update(content_sid=content_sid, content_variables=json.dumps(variables or {}))
@@ -102,9 +99,6 @@ class TwilioMessages:
         return TwilioMessage(created.sid, created.status or "queued", segments, {"price": created.price})
 
     def fetch_account(self) -> dict[str, Any]:
-        import requests
-        from twilio.base.exceptions import TwilioException
-
         try:
             found = self.account.fetch()
         except (TwilioException, requests.RequestException, ValueError) as exc:
@@ -117,8 +111,6 @@ class TwilioMessages:
 
 def classify(exc: BaseException, to: str | None, response: Response | None, where: str) -> ConnectorError:
     """429 / 20429 / 5xx / network trouble are transient; Twilio's other refusals are permanent."""
-    import requests
-
     if isinstance(exc, requests.Timeout):
         return TransientError(f"Twilio ({where}) did not answer in time: {exc}")
     if isinstance(exc, requests.RequestException):
@@ -151,39 +143,3 @@ def retry_after(response: Response | None) -> float:
         return max(float(value), 0.0) if value is not None else DEFAULT_RETRY_AFTER
     except ValueError:
         return DEFAULT_RETRY_AFTER
-
-
-def check_twilio(settings: TwilioSettings, runtime: Runtime, messages: Callable[[], TwilioMessages],
-                 channel: str) -> dict[str, Any]:
-    """Fetch the Twilio account (no message is sent); the file transport has nothing to reach."""
-    if settings.transport == "file":
-        return {"target": f"file:{runtime.outbox / channel}", "detail": "messages are written as JSON files"}
-    account = messages().fetch_account()
-    if account["status"] != "active":
-        raise PermanentError(f"Twilio account {account['sid']} is {account['status']}",
-                             code="account_inactive")
-    return {"target": f"{settings.api_base_url} account {account['sid']}",
-            "detail": f"account '{account['friendly_name']}' is {account['status']}"}
-
-
-class TwilioConnector(Connector):
-    """What the SMS and WhatsApp connectors share: settings, one client each, the check."""
-
-    settings_model = TwilioSettings
-    settings: TwilioSettings
-
-    def __init__(self, settings: ConnectorSettings | None = None, runtime: Runtime | None = None) -> None:
-        super().__init__(settings, runtime)
-        self._twilio: TwilioMessages | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def twilio(self) -> TwilioMessages:
-        """One client per connector: its HTTP session keeps connections to Twilio open."""
-        with self._lock:
-            if self._twilio is None:
-                self._twilio = TwilioMessages(self.settings)
-            return self._twilio
-
-    def check(self) -> dict[str, Any]:
-        return check_twilio(self.settings, self.runtime, lambda: self.twilio, self.name)

@@ -7,7 +7,8 @@ import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.response import Response
 
-from connectors.twilio import TwilioSettings, classify, retry_after
+from connectors.messaging.twilio import TwilioSettings
+from connectors.messaging.twilio_client import classify, retry_after
 from errors import PermanentError, TransientError
 
 WHERE = "https://api.twilio.com"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.sms_segments import count_segments, transliterate
+from connectors.messaging.segments import count_segments, transliterate
 
 
 @pytest.mark.parametrize(("text", "encoding", "segments"), [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.phones import to_e164, whatsapp_address
+from connectors.messaging.phones import to_e164, whatsapp_address
 from errors import PermanentError
 
 

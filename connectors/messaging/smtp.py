@@ -1,4 +1,4 @@
-"""SMTP connections for the email connector: opened with TLS and AUTH, kept and reused.
+"""The SMTP transport: connections opened with TLS and AUTH, kept and reused.
 
 Opening a connection costs a TCP handshake, EHLO, often a TLS handshake and
 AUTH; on loopback a reused connection sends about twice as many messages a
@@ -15,9 +15,10 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import Message
-from typing import Literal
+from typing import Any, Literal
 
+from connectors.messaging.mime import Email, display
+from connectors.messaging.outgoing import Sent
 from errors import ConnectorError, PermanentError, TransientError
 
 Security = Literal["starttls", "tls", "none"]
@@ -41,6 +42,9 @@ class SmtpTarget:
 
 
 class SmtpTransport:
+    name = "smtp"
+    opted_out_codes: frozenset[str] = frozenset()
+
     def __init__(self, target: SmtpTarget, max_idle: int = 4) -> None:
         self.target = target
         self.max_idle = max_idle
@@ -110,23 +114,32 @@ class SmtpTransport:
 
     # --- sending ---------------------------------------------------------------------------------
 
-    def send(self, message: Message, sender: str,
-             recipients: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """Send one message; returns the recipients the server refused while accepting others.
+    def send(self, message: Email, idempotency_key: str) -> Sent:
+        """Send one email; recipients refused while others were accepted are in the outputs.
 
         Raises ``TransientError`` or ``PermanentError`` (see ``classify``).
         """
+        refused = self.send_raw(message.raw(), display(message.envelope.sender), message.envelope.recipients)
+        if not refused:
+            return Sent(self.name, message.message_id)
+        # some recipients refused, others accepted: a retry would resend to those who got it
+        named = "; ".join(f"{a}: {c} {t}" for a, (c, t) in refused.items())
+        return Sent(self.name, message.message_id, detail=f"refused by the server: {named}",
+                    outputs={"refused": sorted(refused)})
+
+    def send_raw(self, data: bytes, sender: str, recipients: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Send a message's bytes; returns the recipients the server refused while accepting others."""
         conn, reused = self._acquire()
         try:
             try:
-                refused = conn.send_message(message, sender, list(recipients))
+                refused = _sendmail(conn, data, sender, recipients)
             except smtplib.SMTPServerDisconnected:
                 if not reused:
                     raise
                 # the server dropped a kept connection while it sat idle: once more on a new one
                 _close(conn)
                 conn = self.open()
-                refused = conn.send_message(message, sender, list(recipients))
+                refused = _sendmail(conn, data, sender, recipients)
         except (smtplib.SMTPException, OSError) as exc:
             _close(conn)
             raise classify(exc, recipients, self.target) from exc
@@ -179,6 +192,18 @@ def classify(exc: BaseException, recipients: Sequence[str], target: SmtpTarget) 
     if isinstance(exc, TimeoutError):
         return TransientError(f"{where} timed out after {target.timeout:g}s")
     return TransientError(f"cannot reach {where}: {exc}")
+
+
+def _sendmail(conn: smtplib.SMTP, data: bytes, sender: str, recipients: Sequence[str]) -> dict[str, Any]:
+    """``sendmail``, asking for SMTPUTF8 when an address needs it (as ``send_message`` does)."""
+    options: list[str] = []
+    if not all(address.isascii() for address in (sender, *recipients)):
+        if not conn.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError(
+                "One or more source or delivery addresses require internationalized email support, "
+                "but the server does not advertise the required SMTPUTF8 capability")
+        options = ["SMTPUTF8", "BODY=8BITMIME"]
+    return conn.sendmail(sender, list(recipients), data, options)
 
 
 def _answers_noop(conn: smtplib.SMTP) -> bool:

@@ -1,14 +1,14 @@
 """The record of every message: one notification row per step, written with the outcome.
 
 ``Ledger.begin`` and the ``Attempt`` it returns keep no transaction open
-while the provider is called:
+while the transport sends:
 
 1. before (reads only): find what this step already sent — a redelivered or
    retried step returns that instead of sending twice (Twilio and SMTP take no
    idempotency key, so the check is ours) — refuse opted-out recipients and
    run the channel's own checks (the WhatsApp window); a refusal is written
    as a ``failed`` row, then raised;
-2. the send itself, by the connector;
+2. the send itself, by the transport;
 3. after: one transaction writes the row with the provider id and ``sent``,
    or with the error and its code (``failed``, or ``pending`` when it will be
    retried). A retry updates the same row, so its history shows every try.
@@ -25,43 +25,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal
+
+from sqlmodel import Session
 
 from connectors.base import ActionCall, Runtime
+from connectors.messaging.outgoing import Message, Sent
 from connectors.outbox import outbox_path, write_once
-from errors import ConnectorError, PermanentError, TransientError
+from errors import ConnectorError, PermanentError
+from store import messaging
+from store.models import Customer
 
-if TYPE_CHECKING:
-    from sqlmodel import Session
-
-    from store.models import Customer, Notification
-
-Check = Callable[["Session"], None]
-
-
-@dataclass
-class Message:
-    """What is about to be sent, as the notification row keeps it."""
-
-    channel: str
-    recipient: str
-    body: str
-    subject: str | None = None
-    template: str | None = None
-    encoding: str | None = None
-    segments: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # goes into the history with the outcome
-
-
-@dataclass
-class Sent:
-    provider: str
-    provider_id: str
-    provider_status: str = "sent"
-    detail: str | None = None
-    outputs: dict[str, Any] = field(default_factory=dict)  # extra outputs of the step
+Check = Callable[[Session], None]
 
 
 class Attempt:
@@ -71,56 +47,25 @@ class Attempt:
         self.ledger = ledger
         self.call = call
         self.message = message
-        self.notification_id: str | None = None  # the row of an earlier try, else set when written
         self.step_id: str | None = call.step_id
+        self.earlier: messaging.SentBefore | None = None  # the row of an earlier try
+        self.notification_id: str | None = None
         self.customer_id: str | None = None
-        self.previous: dict[str, Any] | None = None
-
-    def row(self, session: Session) -> Notification:
-        """This step's row: the earlier try's (starting over), or a new one."""
-        from store.models import Notification
-
-        found = session.get(Notification, self.notification_id) if self.notification_id else None
-        message = self.message
-        if found is None:
-            found = Notification(step_id=self.step_id, channel=message.channel,
-                                 recipient=message.recipient[:254])
-        else:
-            found.status, found.error_code, found.error_message = "pending", None, None
-        found.recipient = message.recipient[:254]
-        found.customer_id = self.customer_id
-        found.template, found.subject, found.body = message.template, message.subject, message.body
-        found.encoding, found.segments = message.encoding, message.segments
-        session.add(found)
-        session.flush()
-        self.notification_id = found.id
-        return found
-
-    def detail(self, text: str | None) -> str | None:
-        extra = self.message.extra and json.dumps(self.message.extra, ensure_ascii=False, default=str)
-        return "; ".join(part for part in (text, extra) if part) or None
+        self.previous: dict[str, Any] | None = None  # outputs of an earlier try that sent
 
     def sent(self, result: Sent, after: Check | None = None) -> dict[str, Any]:
         """Record the provider's acceptance; ``after`` runs in the same transaction."""
-        from store import messaging
-
         if self.ledger.runtime.session is None:
             outputs = self._outputs(result)
             self.ledger.write_marker(self.call, outputs)
             return outputs
+        status = messaging.PROVIDER_STATUS.get(result.provider_status, "sent")
         with self.ledger.runtime.session() as session:
-            row = self.row(session)
-            row.provider, row.provider_id = result.provider, result.provider_id
-            messaging.append_status(row, messaging.PROVIDER_STATUS.get(result.provider_status, "sent"),
-                                    provider_status=result.provider_status, detail=self.detail(result.detail))
-            session.add(row)
+            self._save(session, status, provider=result.provider, provider_id=result.provider_id,
+                       provider_status=result.provider_status, detail=self.detail(result.detail))
             if after is not None:
                 after(session)
         return self._outputs(result)
-
-    def _outputs(self, result: Sent) -> dict[str, Any]:
-        return {"provider_id": result.provider_id, "status": result.provider_status,
-                "notification_id": self.notification_id, **result.outputs}
 
     def failed(self, error: ConnectorError, after: Check | None = None) -> None:
         """Record a failed try: ``failed`` when permanent, still ``pending`` when it will be retried."""
@@ -132,51 +77,77 @@ class Attempt:
                 after(session)
 
     def record_failure(self, session: Session, error: ConnectorError) -> None:
-        from store import messaging
-
-        row = self.row(session)
         permanent = isinstance(error, PermanentError)
-        messaging.append_status(row, "failed" if permanent else "pending", detail=self.detail(str(error)),
-                                error_code=error.code if isinstance(error, PermanentError) else "transient")
-        session.add(row)
+        self._save(session, "failed" if permanent else "pending", detail=self.detail(str(error)),
+                   error_code=error.code if isinstance(error, PermanentError) else "transient")
+
+    def detail(self, text: str | None) -> str | None:
+        extra = self.message.extra and json.dumps(self.message.extra, ensure_ascii=False, default=str)
+        return "; ".join(part for part in (text, extra) if part) or None
+
+    def _save(self, session: Session, status: str, *, detail: str | None, error_code: str | None = None,
+              provider: str | None = None, provider_id: str | None = None,
+              provider_status: str | None = None) -> None:
+        """This step's row: the earlier try's, starting over as ``pending``, or a new one."""
+        message = self.message
+        history = self.earlier.status_history if self.earlier is not None else []
+        columns: dict[str, Any] = {
+            "step_id": self.step_id, "customer_id": self.customer_id, "channel": message.channel,
+            "recipient": message.recipient[:254], "template": message.template, "subject": message.subject,
+            "body": message.body, "encoding": message.encoding, "segments": message.segments,
+            "provider": provider, "provider_id": provider_id, "status": "pending",
+            "error_code": None, "error_message": None, "sent_at": None, "delivered_at": None,
+        }
+        columns.update(messaging.status_change({"status": "pending", "status_history": history}, status,
+                                               detail=detail, error_code=error_code,
+                                               provider_status=provider_status))
+        row_id = self.earlier.id if self.earlier is not None else None
+        self.notification_id = messaging.save_notification(session.connection(), row_id, columns)
+        self.earlier = messaging.SentBefore(self.notification_id, columns["status"], provider_id,
+                                            columns["status_history"])
+
+    def _outputs(self, result: Sent) -> dict[str, Any]:
+        return {"provider_id": result.provider_id, "status": result.provider_status,
+                "notification_id": self.notification_id, **result.outputs}
 
 
 class Ledger:
     """Notification rows (or marker files) for one channel."""
 
-    def __init__(self, runtime: Runtime, channel: str) -> None:
+    def __init__(self, runtime: Runtime, channel: str, addressed_by: Literal["email", "phone"]) -> None:
         self.runtime = runtime
         self.channel = channel
+        self.addressed_by = addressed_by
 
-    def begin(self, call: ActionCall, message: Message, *,
-              customer: Callable[[Session], Customer | None] | None = None,
+    def begin(self, call: ActionCall, message: Message, *, address: str | None = None,
               check: Check | None = None) -> Attempt:
         """Open an attempt; ``attempt.previous`` is set when this step already sent its message.
 
-        Raises ``PermanentError`` (after recording it) when the customer opted
-        out of the channel (code ``opted_out``) or ``check`` refuses the send.
+        ``address`` finds the customer (by email or phone, as the channel is
+        addressed). Raises ``PermanentError`` (after recording it) when the
+        customer opted out of the channel (code ``opted_out``) or ``check``
+        refuses the send.
         """
-        from store import messaging
-
         attempt = Attempt(self, call, message)
         if self.runtime.session is None:
             attempt.previous = self.read_marker(call)
             return attempt
         refusal: PermanentError | None = None
         with self.runtime.session() as session:
-            attempt.step_id = call.step_id or messaging.step_id_for_key(session, call.idempotency_key)
-            earlier = (messaging.notification_for_step(session, attempt.step_id, self.channel)
-                       if attempt.step_id else None)
+            conn = session.connection()
+            attempt.step_id, earlier = messaging.step_and_earlier_try(
+                conn, call.step_id, call.idempotency_key, self.channel)
+            attempt.earlier = earlier
             if earlier is not None:
                 attempt.notification_id = earlier.id
-                if earlier.status in messaging.DONE_STATUSES and earlier.provider_id:
+                if earlier.done:
                     attempt.previous = {"provider_id": earlier.provider_id, "status": earlier.status,
                                         "notification_id": earlier.id, "duplicate": True}
                     return attempt
-            found = customer(session) if customer else None
-            attempt.customer_id = found.id if found else None
+            found = messaging.recipient_opt_outs(conn, self.addressed_by, address) if address else None
+            attempt.customer_id = found[0] if found else None
             try:
-                if messaging.is_opted_out(found, self.channel):
+                if found is not None and self.channel in found[1]:
                     raise PermanentError(f"{message.recipient} opted out of {self.channel}; not sent",
                                          code="opted_out")
                 if check is not None:
@@ -197,19 +168,12 @@ class Ledger:
             self.begin(call, message, check=refuse)
         raise error
 
-    def opted_out(self, lookup: Callable[[Session], Customer | None],
-                  also: Check | None = None) -> None:
+    @staticmethod
+    def mark_opted_out(session: Session, attempt: Attempt) -> None:
         """The provider says the recipient refused the channel (Twilio's 21610): remember it."""
-        from store import messaging
-
-        if self.runtime.session is None:
-            return
-        with self.runtime.session() as session:
-            found = lookup(session)
-            if found is not None:
-                messaging.mark_opted_out(session, found, self.channel)
-            if also is not None:
-                also(session)
+        found = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
+        if found is not None:
+            messaging.mark_opted_out(session, found, attempt.ledger.channel)
 
     # --- without a database ------------------------------------------------------------------
 
@@ -225,14 +189,3 @@ class Ledger:
 
     def write_marker(self, call: ActionCall, outputs: dict[str, Any]) -> None:
         write_once(self.runtime.outbox / ".sent", self.channel, call.idempotency_key, {"outputs": outputs})
-
-
-def recorded(attempt: Attempt, send: Callable[[], Sent], *, after: Check | None = None,
-             on_error: Callable[[ConnectorError], Check | None] | None = None) -> dict[str, Any]:
-    """Run ``send`` and record its outcome on the attempt; errors are recorded, then re-raised."""
-    try:
-        result = send()
-    except (PermanentError, TransientError) as exc:
-        attempt.failed(exc, on_error(exc) if on_error else None)
-        raise
-    return attempt.sent(result, after)
