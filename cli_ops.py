@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -15,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import cli_output as out
 from api.embedded import ApiThread
-from engine.errors import RuleSetError
+from engine.errors import EventInputError, RuleSetError
+from engine.language.event_input import Limits, parse_payload
 from engine.language.events import Event
 from engine.runtime import deadletters
 from engine.runtime.daemon import Daemon, Parts
@@ -23,7 +23,7 @@ from engine.runtime.intake import accept_events
 from engine.runtime.logs import configure
 from engine.runtime.status import read_status
 from engine.settings import Settings
-from store.db import make_engine, session_scope
+from store.db import make_engine, session_scope, unreachable
 from store.errors import NotFound
 
 EXIT_PROBLEMS, EXIT_USAGE = 1, 2
@@ -103,7 +103,11 @@ def emit(
 ) -> None:
     """Store an event; the running daemon picks it up (it need not be running now)."""
     settings = _settings(ctx)
-    payload = _payload(data)
+    try:  # the limits of every intake: the API's body size, nesting depth, no NaN or NUL
+        payload = parse_payload(_payload(data), Limits(max_bytes=settings.api.max_body_bytes),
+                                data[1:] if data.startswith("@") else "--data")
+    except EventInputError as exc:
+        _fail(f"invalid event: {out.problem_line(exc.problems[0])}", EXIT_USAGE)
     fields: dict[str, Any] = {"type": event_type, "data": payload, "source": source}
     if event_id:
         fields["id"] = event_id
@@ -117,25 +121,21 @@ def emit(
         with session_scope(db) as session:
             (accepted,) = accept_events(session, [event])
     except SQLAlchemyError as exc:
-        _fail(f"cannot store the event: {str(exc).splitlines()[0]} (is the database migrated? "
-              "run 'despacho db upgrade')")
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        _fail(f"cannot store the event: the database is unreachable ({reason}); check database.url"
+              if unreachable(exc) else
+              f"cannot store the event: {reason} (is the database migrated? run 'despacho db upgrade')")
     finally:
         db.dispose()
     state = "stored" if accepted.stored else "already stored (same id): nothing changed"
     console.print(f"{accepted.id} {state}")
 
 
-def _payload(data: str) -> dict[str, Any]:
+def _payload(data: str) -> str:
     try:
-        text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
-        value = json.loads(text)
-    except OSError as exc:
-        _fail(f"cannot read {data[1:]}: {exc.strerror}", EXIT_USAGE)
-    except json.JSONDecodeError as exc:
-        _fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", EXIT_USAGE)
-    if not isinstance(value, dict):
-        _fail("--data must be a JSON object", EXIT_USAGE)
-    return value
+        return Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {data[1:]}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
 
 
 def status(ctx: typer.Context) -> None:
