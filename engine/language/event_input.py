@@ -26,6 +26,10 @@ MAX_BYTES = 1_048_576
 MAX_DEPTH = 64  # levels of objects and lists in one event, the event itself being the first
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# What in JSON text can become a refused value: the NaN/Infinity tokens, numbers too big for a
+# float (1e999 parses as inf), and the escapes of NUL and of surrogates (raw control characters
+# and raw surrogates are not valid JSON text or UTF-8, so the parser refuses them itself).
+_SUSPECT = re.compile(rb"NaN|Infinity|[eE][+-]?\d{3}|\d{300}|\\u(?:0000|[dD][89a-fA-F])")
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,8 @@ def parse_events(raw: bytes | str, limits: Limits = Limits(), source: str = "<re
     value = load_json(raw, limits, source, "body")
     root = "events" if isinstance(value, list) else "event"
     items = value if isinstance(value, list) else [value]
-    flaws = [f for i, item in enumerate(items) for f in find_flaws(item, limits.max_depth, (i,))]
+    flaws = [] if _surely_storable(raw, limits) else \
+        [f for i, item in enumerate(items) for f in find_flaws(item, limits.max_depth, (i,))]
     if flaws:
         raise EventRefused(source, root, _unlisted(flaws, value))
     events, flaws = [], []
@@ -113,6 +118,12 @@ def load_json(raw: bytes | str, limits: Limits, source: str, root: str) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:  # an integer of over 4,300 digits, bytes not UTF-8
         flaw = Flaw((), f"not JSON: {exc}", "json_invalid")
     raise EventRefused(source, root, [flaw])
+
+
+def _surely_storable(raw: bytes | str, limits: Limits) -> bool:
+    """A look at the text at C speed that lets most events skip the walk; a doubt means walking."""
+    return (isinstance(raw, bytes) and raw.count(b"{") + raw.count(b"[") < limits.max_depth
+            and _SUSPECT.search(raw) is None)
 
 
 def find_flaws(value: Any, max_depth: int, loc: Path = (), depth: int = 1) -> list[Flaw]:

@@ -75,3 +75,18 @@ def test_a_payload_has_the_same_limits_one_level_down() -> None:
     assert (caught.value.problems[0].file, caught.value.problems[0].path) == ("--data", "data.x")
     with pytest.raises(EventRefused, match="1 problem"):
         parse_payload("[1]")
+
+
+@pytest.mark.parametrize("raw", [b'{"type": "a.b", "data": {"x": 1e999}}',
+                                 b'{"type": "a.b", "data": {"x": -' + b"9" * 400 + b'.0}}',
+                                 b'{"type": "a.b", "data": {"x": "\\u0000"}}',
+                                 b'{"type": "a.b", "data": {"x": "\\uDC00"}}',
+                                 b'{"type": "a.b", "data": {"x": NaN}}'])
+def test_bytes_that_look_plain_still_have_every_refused_value_found(raw: bytes) -> None:
+    assert len(refusal(raw)) == 1
+
+
+def test_text_that_only_looks_suspect_is_accepted() -> None:
+    raw = b'{"type": "a.b", "data": {"note": "NaN and Infinity", "e": "\\\\u0000", "n": 1e300}}'
+    (event,) = parse_events(raw)
+    assert event.data == {"note": "NaN and Infinity", "e": "\\u0000", "n": 1e300}
