@@ -53,6 +53,13 @@ class PayloadTooLarge(ApiError):
     code = "payload_too_large"
 
 
+class InvalidRequest(ApiError):
+    """The body is not what the route takes; ``details`` as pydantic's (``loc``, ``msg``, ``type``)."""
+
+    status = 422
+    code = "invalid_request"
+
+
 class RateLimited(ApiError):
     status = 429
     code = "rate_limited"

@@ -5,13 +5,18 @@ on SQLite, makes the request threads queue for the write lock). Here one
 writer takes every request waiting since its last commit, stores all their
 events with ``engine.runtime.intake.accept_events`` in one transaction, and answers
 each request with its own share. Nothing waits on purpose: under light load
-a batch is one request; under heavy load batches grow by themselves. A
-failed batch fails each of its requests (they retry; ids make that safe).
+a batch is one request; under heavy load batches grow by themselves.
+
+One request's failure never fails the others: when a shared batch fails,
+each of its requests is stored again alone, so only the guilty one gets the
+error (the batch was rolled back, and ids make the second try safe).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,8 +25,9 @@ import sqlalchemy as sa
 
 from engine.language.events import Event
 from engine.runtime.intake import Accepted, accept_events
-from store.db import session_scope
+from store.db import session_scope, unreachable
 
+log = logging.getLogger("despacho.api")
 MAX_EVENTS_PER_COMMIT = 2000
 
 
@@ -36,7 +42,7 @@ class EventIntake:
         self.engine = engine
         # Called after each commit: a daemon in the same process relays at once instead of polling.
         self.after_store = after_store
-        self._pending: list[_Pending] = []
+        self._pending: deque[_Pending] = deque()
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
 
@@ -67,24 +73,47 @@ class EventIntake:
             self._wake.clear()
             while self._pending:
                 batch = self._take()
-                events = [event for item in batch for event in item.events]
-                try:
-                    results = await anyio.to_thread.run_sync(self._store, events)
-                except Exception as exc:  # not swallowed: every waiting request raises it
+                if len(batch) == 1 or not await self._commit_together(batch):
                     for item in batch:
-                        if not item.done.done():
-                            item.done.set_exception(exc)
-                    continue
-                start = 0
+                        await self._commit_alone(item)
+
+    async def _commit_together(self, batch: list[_Pending]) -> bool:
+        """Store the batch in one transaction and answer its requests; ``False`` to retry them alone."""
+        events = [event for item in batch for event in item.events]
+        try:
+            results = await anyio.to_thread.run_sync(self._store, events)
+        except Exception as exc:  # not swallowed: each request is retried alone and gets its own error
+            if unreachable(exc):  # nobody's fault, and trying each request would wait N times
                 for item in batch:
                     if not item.done.done():
-                        item.done.set_result(results[start:start + len(item.events)])
-                    start += len(item.events)
+                        item.done.set_exception(exc)
+                return True
+            log.warning("a shared commit of %d requests failed (%s); storing them one by one",
+                        len(batch), exc.__class__.__name__)
+            return False
+        start = 0
+        for item in batch:
+            if not item.done.done():
+                item.done.set_result(results[start:start + len(item.events)])
+            start += len(item.events)
+        return True
+
+    async def _commit_alone(self, item: _Pending) -> None:
+        if item.done.done():  # the client went away meanwhile
+            return
+        try:
+            results = await anyio.to_thread.run_sync(self._store, list(item.events))
+        except Exception as exc:  # not swallowed: the request that sent these events raises it
+            if not item.done.done():
+                item.done.set_exception(exc)
+            return
+        if not item.done.done():
+            item.done.set_result(results)
 
     def _take(self) -> list[_Pending]:
         batch, count = [], 0
         while self._pending and (not batch or count + len(self._pending[0].events) <= MAX_EVENTS_PER_COMMIT):
-            item = self._pending.pop(0)
+            item = self._pending.popleft()
             batch.append(item)
             count += len(item.events)
         return batch

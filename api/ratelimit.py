@@ -5,6 +5,11 @@ same budget, and in memory in the embedded mode. Windows are fixed (one
 increment per request). When the counter store fails the request goes
 through and the failure is logged: the limiter protects capacity, it is not
 an authorisation check.
+
+A hit is the fixed-window strategy of ``limits`` spelled out over its
+storage: one increment and one expiry read (two Redis round trips), where
+``FixedWindowRateLimiter.hit`` followed by ``get_window_stats`` made three and
+built the key three times.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
-from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
@@ -47,7 +51,6 @@ class RateLimiter:
         if "redis" in uri:
             options.update(implementation="redispy", wrap_exceptions=True)
         self.storage = storage_from_string(uri, **options)
-        self.strategy = FixedWindowRateLimiter(self.storage)  # type: ignore[arg-type]
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: str) -> RateLimitItem:
@@ -59,15 +62,16 @@ class RateLimiter:
     async def hit(self, limit: str, kind: str, key: str) -> LimitState | None:
         """Count one request; raise ``RateLimited`` past the limit. ``None`` if the store failed."""
         item = self._item(limit)
+        counter = item.key_for(kind, key)
         try:
-            allowed = await self.strategy.hit(item, kind, key)
-            stats = await self.strategy.get_window_stats(item, kind, key)
+            count = await self.storage.incr(counter, item.get_expiry())
+            reset_at = await self.storage.get_expiry(counter)
         except StorageError as exc:
             log.warning("rate-limit store unavailable, request let through: %s", exc)
             return None
-        reset = max(0, math.ceil(stats.reset_time - time.time()))
-        state = LimitState(item.amount, max(0, stats.remaining), reset)
-        if not allowed:
+        reset = max(0, math.ceil(reset_at - time.time()))
+        state = LimitState(item.amount, max(0, item.amount - count), reset)
+        if count > item.amount:
             raise RateLimited(f"too many requests ({limit} per {kind}); retry in {max(reset, 1)} s",
                               details={"limit": limit, "scope": kind},
                               headers={**state.headers(), "Retry-After": str(max(reset, 1))})

@@ -4,6 +4,12 @@ Only HS256 is accepted (an allow-list, so ``alg: none`` and algorithm
 confusion are refused before any signature check); ``kid`` names the key so
 old tokens keep verifying while a new key signs; ``iss``, ``aud``, ``exp``,
 ``iat``, ``jti`` and ``sub`` are required.
+
+A client sends the same token for its whole life (minutes, hundreds of
+requests), so a token that passed every check is remembered: the next
+request with it costs a dictionary look-up and the expiry check, the only
+check whose answer changes with time. Only tokens that verified are kept, and
+a bounded number of them.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ ALGORITHMS = ("HS256",)
 REQUIRED_CLAIMS = ["iss", "aud", "exp", "iat", "jti", "sub"]
 MIN_KEY_BYTES = 32
 LEEWAY_SECONDS = 5  # clock skew between API processes
+MAX_REMEMBERED = 10_000  # verified tokens kept; past this the oldest are forgotten
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class TokenService:
         if short:
             raise ValueError(f"JWT key(s) {', '.join(short)} shorter than {MIN_KEY_BYTES} bytes")
         self.ring, self.issuer, self.audience, self.ttl = ring, issuer, audience, ttl
+        self._verified: dict[str, tuple[KeyRing, Claims]] = {}
 
     def issue(self, client_id: str, scopes: frozenset[str], now: float | None = None) -> str:
         issued = int(now if now is not None else time.time())
@@ -51,6 +59,18 @@ class TokenService:
         return jwt.encode(claims, key, algorithm=ALGORITHMS[0], headers={"kid": kid})
 
     def verify(self, token: str) -> Claims:
+        remembered = self._verified.get(token)
+        if remembered is not None and remembered[0] is self.ring:
+            if time.time() <= remembered[1].expires_at + LEEWAY_SECONDS:  # PyJWT's own expiry test
+                return remembered[1]
+            self._verified.pop(token, None)  # expired: the full check below says so
+        claims = self._verify(token)
+        if len(self._verified) >= MAX_REMEMBERED:
+            self._verified.pop(next(iter(self._verified)), None)
+        self._verified[token] = (self.ring, claims)
+        return claims
+
+    def _verify(self, token: str) -> Claims:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:

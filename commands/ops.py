@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
@@ -110,12 +109,19 @@ def emit(
     from pydantic import ValidationError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from commands.output import problem_line
+    from engine.errors import EventInputError
+    from engine.language.event_input import Limits, parse_payload
     from engine.language.events import Event
     from engine.runtime.intake import accept_events
-    from store.db import make_engine, session_scope
+    from store.db import make_engine, session_scope, unreachable
 
     settings = settings_from(ctx)
-    payload = _payload(data)
+    try:  # the limits of every intake: the API's body size, nesting depth, no NaN or NUL
+        payload = parse_payload(_payload(data), Limits(max_bytes=settings.api.max_body_bytes),
+                                data[1:] if data.startswith("@") else "--data")
+    except EventInputError as exc:
+        fail(f"invalid event: {problem_line(exc.problems[0])}", EXIT_USAGE)
     fields: dict[str, Any] = {"type": event_type, "data": payload, "source": source}
     if event_id:
         fields["id"] = event_id
@@ -129,25 +135,22 @@ def emit(
         with session_scope(db) as session:
             (accepted,) = accept_events(session, [event])
     except SQLAlchemyError as exc:
-        fail(f"cannot store the event: {str(exc).splitlines()[0]} (is the database migrated? "
-             "run 'despacho db upgrade')", EXIT_PROBLEMS)
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        fail(f"cannot store the event: the database is unreachable ({reason}); check database.url"
+             if unreachable(exc) else
+             f"cannot store the event: {reason} (is the database migrated? run 'despacho db upgrade')",
+             EXIT_PROBLEMS)
     finally:
         db.dispose()
     state = "stored" if accepted.stored else "already stored (same id): nothing changed"
     console.print(f"{accepted.id} {state}")
 
 
-def _payload(data: str) -> dict[str, Any]:
+def _payload(data: str) -> str:
     try:
-        text = Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
-        value = json.loads(text)
-    except OSError as exc:
-        fail(f"cannot read {data[1:]}: {exc.strerror}", EXIT_USAGE)
-    except json.JSONDecodeError as exc:
-        fail(f"--data is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", EXIT_USAGE)
-    if not isinstance(value, dict):
-        fail("--data must be a JSON object", EXIT_USAGE)
-    return value
+        return Path(data[1:]).read_text(encoding="utf-8") if data.startswith("@") else data
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read {data[1:]}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
 
 
 def status(ctx: typer.Context) -> None:

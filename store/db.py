@@ -64,3 +64,12 @@ def session_scope(engine: sa.Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Did a database call fail to reach the server (down, refused, bad credentials, lost connection)?
+
+    ``False`` for a statement the database refused, such as a missing table
+    (SQLite calls that an ``OperationalError`` too, hence this test instead of the class).
+    """
+    return isinstance(exc, sa.exc.DBAPIError) and (exc.statement is None or exc.connection_invalidated)

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Query, Request
 
 from api.auth import requires
 from api.context import ApiContext
 from api.crud import Cursor, DbSession, Limit, get_live, sort_type
-from api.errors import ApiError
+from api.errors import ApiError, InvalidRequest
 from api.schemas.common import Page
 from api.schemas.operations import AcceptedEvent, EventOut, EventsAccepted
+from engine.language.event_input import EventRefused, Limits, parse_events
 from engine.language.events import Event
 from store.listing import ListSpec, list_page
 from store.models import Event as EventRow
@@ -21,19 +23,24 @@ EVENTS = ListSpec(EventRow, ("occurred_at", "recorded_at"), ("type", "source"), 
 API_SOURCE = "api"
 
 EventSort = sort_type(EVENTS)
+_JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;|$)", re.IGNORECASE)
+# the body is read by hand (to apply the intake limits before pydantic), so it is declared here
+_EVENT_SCHEMA = Event.model_json_schema()
+EVENTS_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "anyOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}}}}}
 
-@router.post("", status_code=202, response_model=EventsAccepted,
+@router.post("", status_code=202, response_model=EventsAccepted, openapi_extra=EVENTS_BODY,
              responses={413: {"description": "Body or batch too large"}})
-async def post_events(request: Request, principal: requires("events:write"),
-                body: Annotated[Event | list[Event], Body()]) -> EventsAccepted:
+async def post_events(request: Request, principal: requires("events:write")) -> EventsAccepted:
     """Store one event or a list of them in one transaction; 202 with their ids.
 
     A 202 means committed. Idempotent by event ``id``: a redelivered id is
     accepted with ``stored: false`` and changes nothing. Without an ``id`` one is generated, so give
-    one when the sender may retry. ``source`` defaults to ``api``.
+    one when the sender may retry. ``source`` defaults to ``api``. Values the event log cannot store
+    (``NaN``, ``Infinity``, a NUL character, nesting past 64 levels) are refused with 422 naming the field.
     """
     ctx: ApiContext = request.app.state.ctx
-    events = body if isinstance(body, list) else [body]
+    events = _events(await request.body(), request.headers.get("content-type"), ctx.api.max_body_bytes)
     if not events:
         raise ApiError("the list of events is empty", code="empty_batch")
     if len(events) > ctx.api.max_batch:
@@ -45,6 +52,20 @@ async def post_events(request: Request, principal: requires("events:write"),
     for item in accepted:
         ctx.metrics.events.labels("true" if item.stored else "false").inc()
     return EventsAccepted(accepted=[AcceptedEvent(id=a.id, stored=a.stored) for a in accepted])
+
+
+def _events(body: bytes, content_type: str | None, max_bytes: int) -> list[Event]:
+    """The body under the limits every intake shares (``engine.language.event_input``), or 422."""
+    if content_type is not None and not _JSON_TYPE.match(content_type):
+        raise InvalidRequest("the body must be JSON (Content-Type: application/json)",
+                             details=[{"loc": ["body"], "msg": "not JSON", "type": "content_type"}])
+    try:
+        return parse_events(body, Limits(max_bytes=max_bytes))
+    except EventRefused as exc:
+        first = exc.problems[0]
+        raise InvalidRequest(f"{first.path}: {first.message}" if first.path else first.message,
+                             details=[{"loc": ["body", *f.loc], "msg": f.message, "type": f.kind}
+                                      for f in exc.flaws]) from exc
 
 
 @router.get("", response_model=Page[EventOut])

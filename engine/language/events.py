@@ -24,10 +24,11 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    type: str = Field(pattern=EVENT_TYPE_PATTERN, description="e.g. service_order.assigned")
+    # the lengths are the event log's columns: longer values would fail the shared commit
+    type: str = Field(pattern=EVENT_TYPE_PATTERN, max_length=100, description="e.g. service_order.assigned")
     id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=200)
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
-    source: str = "cli"
+    source: str = Field("cli", max_length=100)
     data: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("at")

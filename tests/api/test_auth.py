@@ -125,3 +125,29 @@ def test_a_token_signed_with_an_older_key_still_verifies_after_rotation(
         assert response.status_code == 200
         new = client.app.state.ctx.tokens.issue(client_id, frozenset({"events:read"}))
         assert jwt.get_unverified_header(new)["kid"] == "t2"
+
+
+def test_a_remembered_token_is_still_refused_once_it_expires(
+        client: TestClient, make_client: Callable[..., tuple[str, str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    client_id, _ = make_client("events:read")
+    token = forge_token(sub=client_id, scope="events:read", exp=int(time.time()) + 60)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/v1/events", headers=headers).status_code == 200
+    assert client.get("/v1/events", headers=headers).status_code == 200  # from the verified tokens
+    later = time.time() + 120
+    monkeypatch.setattr("api.tokens.time.time", lambda: later)
+    monkeypatch.setattr("jwt.api_jwt.datetime", _Clock(later))
+    response = client.get("/v1/events", headers=headers)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "token_expired"
+
+
+class _Clock:
+    """``datetime`` as PyJWT reads it, ``seconds`` after the epoch."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def now(self, tz: object = None) -> object:
+        from datetime import UTC, datetime
+        return datetime.fromtimestamp(self.seconds, UTC)

@@ -88,3 +88,37 @@ def test_stored_events_can_be_read_back(client: TestClient, auth: Callable[..., 
     response = client.get("/v1/events/r1", headers=auth("events:read"))
     assert response.status_code == 200
     assert response.json()["type"] == "a.b"
+
+
+def test_nan_and_infinity_are_422_naming_the_field_and_nothing_is_stored(
+        client: TestClient, auth: Callable[..., dict[str, str]], db_engine: sa.Engine) -> None:
+    headers = {**auth("events:write"), "Content-Type": "application/json"}
+    for constant in ("NaN", "Infinity", "-Infinity"):  # raw bodies: a JSON client would not send them
+        body = f'[{{"type": "a.b", "id": "ok"}}, {{"type": "a.b", "data": {{"amount": {constant}}}}}]'
+        response = client.post("/v1/events", headers=headers, content=body)
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "invalid_request"
+        assert error["message"].startswith(f"events[1].data.amount: {constant} is not a JSON number")
+        assert error["details"][0]["loc"] == ["body", 1, "data", "amount"]
+    assert stored_events(db_engine) == {}
+
+
+def test_a_nul_character_in_a_key_or_a_value_is_422_naming_the_field(
+        client: TestClient, auth: Callable[..., dict[str, str]], db_engine: sa.Engine) -> None:
+    headers = auth("events:write")
+    value = client.post("/v1/events", headers=headers, json={"type": "a.b", "data": {"note": "a\x00b"}})
+    key = client.post("/v1/events", headers=headers, json={"type": "a.b", "data": {"no\x00te": 1}})
+    assert (value.status_code, key.status_code) == (422, 422)
+    assert value.json()["error"]["message"] == \
+        "event.data.note: text with a NUL character (\\u0000), which cannot be stored"
+    assert key.json()["error"]["message"].startswith('event.data["no\\u0000te"]: key with a NUL character')
+    assert stored_events(db_engine) == {}
+
+
+def test_deep_nesting_is_422_not_a_server_error(client: TestClient,
+                                                auth: Callable[..., dict[str, str]]) -> None:
+    body = '{"type": "a.b", "data": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    response = client.post("/v1/events", headers=auth("events:write"), content=body)
+    assert response.status_code == 422
+    assert response.json()["error"]["message"] == "body: nested deeper than 64 levels"

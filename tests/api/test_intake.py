@@ -1,0 +1,95 @@
+"""The group commit of POST /v1/events: one client's bad event never fails another client's request.
+
+Run on SQLite and on PostgreSQL, where the database itself refuses what the
+edge let through (NaN in a json column, a NUL in text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from api.intake import EventIntake
+from engine.language.events import Event
+from engine.runtime.intake import Accepted
+from store.migrate import upgrade
+from tests.api.routes.test_events import stored_events
+from tests.support.postgres import create_pg_database, drop_pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, migrated_template: Path, tmp_path: Path) -> Iterator[str]:
+    """Replaces the SQLite-only ``db_url`` of tests/api/conftest.py for this module."""
+    if request.param == "sqlite":
+        path = tmp_path / "api.db"
+        path.write_bytes(migrated_template.read_bytes())
+        yield f"sqlite:///{path}"
+        return
+    name = f"despacho_test_{uuid.uuid4().hex[:12]}"
+    url = create_pg_database(name)
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        drop_pg_database(name)
+
+
+def _refused_by_the_database(engine: sa.Engine) -> list[Event]:
+    # events the edge would refuse, built here to reach the shared commit; the store refuses a blank id
+    bad = [Event(type="a.b", id=" ")]
+    if engine.dialect.name == "postgresql":
+        bad += [Event(type="a.b", id="nan", data={"x": float("nan")}), Event(type="a.b", id="nul\x00")]
+    return bad
+
+
+def test_a_failed_shared_commit_is_retried_request_by_request(db_engine: sa.Engine) -> None:
+    good = [[Event(type="a.b", id=f"g{i}")] for i in range(6)]
+    bad = [[event] for event in _refused_by_the_database(db_engine)]
+    requests = good[:3] + bad + good[3:]
+    intake = EventIntake(db_engine)
+
+    async def submit_all() -> list[list[Accepted] | BaseException]:
+        # every submit is queued before the writer runs: they share one batch
+        results = await asyncio.gather(*(intake.submit(r) for r in requests), return_exceptions=True)
+        await intake.stop()
+        return results
+
+    results = asyncio.run(submit_all())
+    answers = dict(zip((r[0].id for r in requests), results, strict=True))
+    for request in good:
+        assert answers[request[0].id] == [Accepted(request[0].id, True)]
+    for request in bad:
+        assert isinstance(answers[request[0].id], Exception)
+    assert set(stored_events(db_engine)) == {f"g{i}" for i in range(6)}
+
+
+def test_one_clients_bad_event_fails_only_its_own_request(
+        app: FastAPI, auth: Callable[..., dict[str, str]], db_engine: sa.Engine) -> None:
+    headers = {**auth("events:write"), "Content-Type": "application/json"}
+    good = [json.dumps({"type": "a.b", "id": f"g{i}", "data": {"n": i}}) for i in range(30)]
+    bad = ['{"type": "a.b", "id": "nan", "data": {"amount": NaN}}',
+           '[{"type": "a.b", "id": "inf", "data": {"amount": -Infinity}}]',
+           json.dumps({"type": "a.b", "id": "nul", "data": {"note": "a\x00b"}}),
+           json.dumps({"type": "a.b", "id": " "})]  # passes the edge; the store refuses it
+    bodies = good[:10] + bad[:2] + good[10:20] + bad[2:] + good[20:]
+
+    async def post_all() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return await asyncio.gather(*(client.post("/v1/events", content=b, headers=headers)
+                                          for b in bodies))
+
+    responses = dict(zip(bodies, asyncio.run(post_all()), strict=True))
+    assert {body: r.status_code for body, r in responses.items() if r.status_code != 202} == {
+        body: 422 for body in bad}
+    assert responses[bad[0]].json()["error"]["message"].startswith("event.data.amount: NaN")
+    assert responses[bad[1]].json()["error"]["message"].startswith("events[0].data.amount: -Infinity")
+    assert set(stored_events(db_engine)) == {f"g{i}" for i in range(30)}
