@@ -1,4 +1,4 @@
-"""Raw Dramatiq baseline: a no-op actor that only notes when it ran (one Redis call)."""
+"""Raw Dramatiq baseline: a no-op actor that only notes which message ran and when (one Redis call)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def declare(url: str, namespace: str) -> tuple[dramatiq.Broker, dramatiq.Actor]:
     client = redis.Redis.from_url(url)
 
     def noop(index: int) -> None:
-        client.rpush(f"{namespace}:done", time.time())
+        client.rpush(f"{namespace}:done", f"{index}:{time.time()}")
 
     return broker, dramatiq.Actor(noop, broker=broker, actor_name="noop", queue_name="bench",
                                   priority=0, options={"max_retries": 0})

@@ -8,6 +8,8 @@ Needs the local Redis (127.0.0.1:6379) and PostgreSQL (127.0.0.1:5432) for the p
   2 processes x 8 threads. Throughput is measured between the first and the last completion, so
   process start-up is left out of both.
 - latency: events accepted at 200/s for 10 s; p50/p99 from accepted (event recorded) to step started.
+  Baseline: the raw Dramatiq no-op at 200 msg/s, from send to run. Then, after 2 s idle spells,
+  single events: accepted -> step started (p50 of 5).
 - embedded: SQLite + StubBroker with in-process worker threads; baseline: a StubBroker no-op actor.
 """
 
@@ -126,10 +128,42 @@ def raw_dramatiq(count: int, processes: int) -> float:
     stop.set()
     for worker in workers:
         worker.join()
-    stamps = sorted(float(x) for x in client.lrange(key, 0, -1))
+    stamps = sorted(float(x.split(b":")[1]) for x in client.lrange(key, 0, -1))
     client.delete(key)
     broker.flush_all()
     return (count - 1) / (stamps[-1] - stamps[0])
+
+
+def raw_dramatiq_latency(rate: int, seconds: int, processes: int) -> list[float]:
+    """Send -> run of a no-op at ``rate``/s, in ms: the latency floor of the broker and workers."""
+    namespace = f"bench-lat-{uuid.uuid4().hex[:8]}"
+    broker, actor = _noop_worker.declare(REDIS, namespace)
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    workers = [context.Process(target=_noop_worker.serve, args=(REDIS, namespace, 8, stop))
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    time.sleep(3)  # the workers are up and consuming
+    total, sent = rate * seconds, {}
+    start = time.perf_counter()
+    for index in range(total):
+        pause = start + index / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        sent[index] = time.time()
+        actor.send(index)
+    client = redis.Redis.from_url(REDIS)
+    key = f"{namespace}:done"
+    while client.llen(key) < total:
+        time.sleep(0.1)
+    stop.set()
+    for worker in workers:
+        worker.join()
+    ran = dict(x.split(b":") for x in client.lrange(key, 0, -1))
+    client.delete(key)
+    broker.flush_all()
+    return sorted((float(ran[str(i).encode()]) - sent[i]) * 1000 for i in range(total))
 
 
 # --- production: Redis + PostgreSQL ---------------------------------------------------------------
@@ -146,7 +180,7 @@ def drop_pg(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def production(count: int, processes: int) -> tuple[float, list[float]]:
+def production(count: int, processes: int) -> tuple[float, list[float], list[float]]:
     name, url = pg_database()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -160,10 +194,11 @@ def production(count: int, processes: int) -> tuple[float, list[float]]:
                 worker.start()
             span = completion_span(url, count, 600)
             latencies = paced_latencies(url, rate=200, seconds=10, already=count)
+            idle = idle_latencies(url, already=count + 200 * 10)
             stop.set()
             for worker in workers:
                 worker.join()
-        return count / span, latencies
+        return count / span, latencies, idle
     finally:
         drop_pg(name)
 
@@ -187,6 +222,25 @@ def paced_latencies(url: str, rate: int, seconds: int, already: int) -> list[flo
             .join(RuleRun, RuleRun.event_id == EventRow.id)
             .join(RuleStep, RuleStep.run_id == RuleRun.id)
             .where(EventRow.id.like("l%"))
+        ).all()
+    engine.dispose()
+    return sorted((started - recorded).total_seconds() * 1000 for recorded, started in rows)
+
+
+def idle_latencies(url: str, already: int, spells: int = 5) -> list[float]:
+    """After 2 s with nothing to do, one event: accepted -> step started, in ms."""
+    engine = make_engine(url)
+    for index in range(spells):
+        time.sleep(2)
+        with session_scope(engine) as session:
+            accept_events(session, [Event(type="bench.event", id=f"idle{index}")])
+        completion_span(url, already + index + 1, 60)
+    with Session(engine) as session:
+        rows = session.execute(
+            sa.select(EventRow.recorded_at, RuleStep.started_at)
+            .join(RuleRun, RuleRun.event_id == EventRow.id)
+            .join(RuleStep, RuleStep.run_id == RuleRun.id)
+            .where(EventRow.id.like("idle%"))
         ).all()
     engine.dispose()
     return sorted((started - recorded).total_seconds() * 1000 for recorded, started in rows)
@@ -242,12 +296,19 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_redis:
         raw = raw_dramatiq(args.events * 3, processes=2)
-        ours, latencies = production(args.events, processes=2)
+        raw_latencies = raw_dramatiq_latency(rate=200, seconds=10, processes=2)
+        ours, latencies, idle = production(args.events, processes=2)
         print(f"raw Dramatiq no-op, Redis, 2x8:            {raw:8.0f} msg/s")
         print(f"despacho events, Redis + PostgreSQL, 2x8:  {ours:8.0f} events/s")
         print(f"ratio despacho / raw Dramatiq: {ours / raw:.2f} (target >= 0.5)")
+        raw_p99, our_p99 = percentile(raw_latencies, 0.99), percentile(latencies, 0.99)
+        print(f"raw Dramatiq send -> run at 200 msg/s: p50 {statistics.median(raw_latencies):.1f} ms, "
+              f"p99 {raw_p99:.1f} ms")
         print(f"latency accepted -> step started at 200 events/s: p50 {statistics.median(latencies):.1f} ms, "
-              f"p99 {percentile(latencies, 0.99):.1f} ms ({len(latencies)} events)")
+              f"p99 {our_p99:.1f} ms ({len(latencies)} events)")
+        print(f"ratio p99 despacho / raw Dramatiq: {our_p99 / raw_p99:.2f} (target <= 2)")
+        print(f"first event after 2 s idle -> step started: p50 {statistics.median(idle):.1f} ms "
+              f"({', '.join(f'{v:.0f}' for v in idle)} ms; target p50 <= 50)")
     if not args.skip_embedded:
         raw_embedded = raw_stub(args.events * 3)
         ours_embedded = embedded(args.events)
