@@ -28,6 +28,7 @@ MAX_FILE_BYTES = 1024 * 1024
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
+_STR, _SEQ, _MAP, _MERGE = (f"{_CORE}{name}" for name in ("str", "seq", "map", "merge"))
 # An anchor or alias starts a token: "&name" / "*name" after a blank or a flow indicator.
 _MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s,\[\]{}]", re.MULTILINE)
 
@@ -54,19 +55,36 @@ class YamlInputError(ProblemsError):
     """A YAML file could not be read safely."""
 
 
+EAGER_DEPTH = 3  # the file, its sections and their entries (every rule's line is asked for)
+
+
 @dataclass
 class Document:
-    """Plain data read from one YAML file, with where each value stands."""
+    """Plain data read from one YAML file, with where each value stands.
+
+    Positions live beside the data, never in it. Reading a file keeps those of the first
+    ``EAGER_DEPTH`` levels; a deeper one is looked up when a problem names it, in the nodes of
+    ``source`` composed again. Building a position for each of the 200,000 values of a
+    10,000-rule set, for the few that problems ever name, cost as much as parsing the files
+    (most of it the garbage collector walking the tuples). Documents made by hand (JSON lines, an
+    absent config file) carry their positions in the two maps.
+    """
 
     file: str
     data: Any
     value_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    source: str | None = field(default=None, repr=False)
+    _root: Node | None = field(default=None, init=False, repr=False, compare=False)
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The (line, column) of ``path`` or of its nearest located ancestor."""
-        table = self.key_positions if key else self.value_positions
         probe = tuple(path)
+        if not key and probe in self.value_positions:
+            return self.value_positions[probe]
+        if self.source is not None:
+            return self._position_in_nodes(probe, key=key)
+        table = self.key_positions if key else self.value_positions
         while probe:
             if probe in table:
                 return table[probe]
@@ -79,6 +97,32 @@ class Document:
                 key: bool = False) -> Problem:
         line, column = self.position(path, key=key)
         return Problem(self.file, line, column, format_path(path), message, hint)
+
+    def _position_in_nodes(self, path: Path, *, key: bool) -> tuple[int, int]:
+        if self._root is None:
+            self._root = _compose(self.source or "", self.file)
+        node = self._root
+        if node is None:
+            return (1, 1)
+        mark = node.start_mark
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                break
+            key_node, node = found
+            mark = key_node.start_mark if key and key_node is not None else node.start_mark
+        return (mark.line + 1, mark.column + 1)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    """The (key node, value node) under ``node`` at ``part``, as the builder read them."""
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE and str(key_node.value) == part:
+                return key_node, value_node
+    elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
 
 
 def load_file(path: str | FsPath, *, display_name: str | None = None) -> Document:
@@ -103,10 +147,10 @@ def load_text(text: str, name: str = "<input>") -> Document:
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         raise YamlInputError([Problem(name, 0, 0, "", "input is over the 1 MiB limit")])
     node = _compose(text, name)
-    doc = Document(name, None)
+    doc = Document(name, None, source=text)
     if node is None:
         return doc
-    doc.data = _Builder(doc).build(node, ())
+    doc.data = _Builder(doc).build(node)
     return doc
 
 
@@ -137,61 +181,74 @@ class _Builder:
         self.doc = doc
         self.problems: list[Problem] = []
         self.seen: set[int] = set()
+        self.path: list[str | int] = []  # where the node being built stands
 
-    def build(self, node: Node, path: Path) -> Any:
-        value = self._value(node, path)
+    def build(self, node: Node) -> Any:
+        value = self._value(node)
         if self.problems:
             raise YamlInputError(self.problems)
         return value
 
-    def _fail(self, node: Node, path: Path, message: str, hint: str | None = None) -> None:
+    def _fail(self, node: Node, message: str, hint: str | None = None, *, at: Path | None = None) -> None:
         mark = node.start_mark
+        path = tuple(self.path) if at is None else at
         self.problems.append(Problem(self.doc.file, mark.line + 1, mark.column + 1,
                                      format_path(path), message, hint))
 
-    def _value(self, node: Node, path: Path) -> Any:
-        mark = node.start_mark
-        self.doc.value_positions[path] = (mark.line + 1, mark.column + 1)
-        if isinstance(node, MappingNode | SequenceNode):
-            # A node met twice is an alias the pre-scan missed: never expand it.
-            if id(node) in self.seen:
-                self._fail(node, path, "YAML anchors and aliases are not allowed")
-                return None
-            self.seen.add(id(node))
+    def _value(self, node: Node) -> Any:
+        if len(self.path) < EAGER_DEPTH:
+            mark = node.start_mark
+            self.doc.value_positions[tuple(self.path)] = (mark.line + 1, mark.column + 1)
+        if isinstance(node, ScalarNode):
+            return self._scalar(node)
+        # A node met twice is an alias the pre-scan missed: never expand it.
+        if id(node) in self.seen:
+            self._fail(node, "YAML anchors and aliases are not allowed")
+            return None
+        self.seen.add(id(node))
         if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            if str(node.tag) != f"{_CORE}seq":
-                tag = _short_tag(str(node.tag))
-                self._fail(node, path, f"unsupported YAML tag '{tag}'", "remove the tag")
-                return None
-            return [self._value(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+            return self._mapping(node)
+        if node.tag != _SEQ:
+            self._fail(node, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+            return None
+        path = self.path
+        items = []
+        for index, item in enumerate(node.value):
+            path.append(index)
+            items.append(self._value(item))
+            path.pop()
+        return items
 
-    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
-        if str(node.tag) != f"{_CORE}map":
-            self._fail(node, path, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+    def _mapping(self, node: MappingNode) -> dict[str, Any]:
+        if node.tag != _MAP:
+            self._fail(node, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
         out: dict[str, Any] = {}
+        path = self.path
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or str(key_node.tag) == f"{_CORE}merge":
-                self._fail(key_node, path, "keys must be plain strings (no merge keys or complex keys)")
+            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
+                self._fail(key_node, "keys must be plain strings (no merge keys or complex keys)")
                 continue
             key = str(key_node.value)
-            child = (*path, key)
-            mark = key_node.start_mark
             if key in out:
-                first = self.doc.key_positions[child]
-                self._fail(key_node, child, f"duplicate key '{key}'",
-                           f"first defined at line {first[0]}")
+                self._duplicate(node, key_node, key)
                 continue
-            self.doc.key_positions[child] = (mark.line + 1, mark.column + 1)
-            out[key] = self._value(value_node, child)
+            path.append(key)
+            out[key] = self._value(value_node)
+            path.pop()
         return out
 
-    def _scalar(self, node: Node, path: Path) -> Any:
-        tag = str(node.tag)
+    def _duplicate(self, mapping: MappingNode, key_node: Node, key: str) -> None:
+        found = _child(mapping, key)  # the first key of that name
+        first = found[0] if found and found[0] else key_node
+        self._fail(key_node, f"duplicate key '{key}'", f"first defined at line {first.start_mark.line + 1}",
+                   at=(*self.path, key))
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _STR:
+            return node.value
         if tag not in _SCALAR_TAGS:
-            self._fail(node, path, f"unsupported YAML tag '{_short_tag(tag)}'",
+            self._fail(node, f"unsupported YAML tag '{_short_tag(str(tag))}'",
                        "only plain values are allowed: remove the tag")
             return None
         return _convert_scalar(tag.removeprefix(_CORE), node.value)
