@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cel
@@ -121,17 +122,24 @@ class NotNode(Node):
 
 def compile_expression(expression: str, allowed: frozenset[str] = RULE_VARIABLES) -> cel.Program:
     """Compile one CEL expression; raises ``ConditionSyntaxError``."""
-    try:
-        program = cel.compile(expression)
-    except (ValueError, RuntimeError) as exc:
-        raise _syntax_error(str(exc), expression) from exc
-    bound = set(_MACRO_BINDING.findall(expression))
-    unknown = sorted(set(program.variables()) - allowed - bound)
+    program, free = _compiled(expression)
+    unknown = sorted(free - allowed)
     if unknown:
         names = ", ".join(sorted(allowed))
         raise ConditionSyntaxError(f"unknown variable '{unknown[0]}' in condition", expression,
                                    hint=f"conditions can use: {names}")
     return program
+
+
+@lru_cache(maxsize=65536)
+def _compiled(expression: str) -> tuple[cel.Program, frozenset[str]]:
+    """The program and its free variables; rules repeat expressions, and a program is immutable."""
+    try:
+        program = cel.compile(expression)
+    except (ValueError, RuntimeError) as exc:
+        raise _syntax_error(str(exc), expression) from exc
+    bound = set(_MACRO_BINDING.findall(expression))
+    return program, frozenset(set(program.variables()) - bound)
 
 
 def compile_condition(
