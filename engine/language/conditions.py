@@ -53,6 +53,8 @@ class ClauseResult:
 
 
 class Node:
+    __slots__ = ()
+
     def holds(self, ctx: cel.Context) -> bool:
         raise NotImplementedError
 
@@ -60,7 +62,7 @@ class Node:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clause(Node):
     path: str
     expression: str
@@ -87,7 +89,7 @@ class Clause(Node):
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AllNode(Node):
     children: tuple[Node, ...]
 
@@ -98,7 +100,7 @@ class AllNode(Node):
         return all([child.explain(ctx, out) for child in self.children])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnyNode(Node):
     children: tuple[Node, ...]
 
@@ -109,7 +111,7 @@ class AnyNode(Node):
         return any([child.explain(ctx, out) for child in self.children])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotNode(Node):
     child: Node
 

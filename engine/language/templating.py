@@ -26,7 +26,7 @@ from engine.errors import DespachoError
 from engine.language.filters import FILTERS
 
 TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config"})
-_MARKERS = ("{{", "{%", "{#")
+_MARKER = re.compile(r"\{[{%#]")  # "{{", "{%" or "{#"
 
 
 class TemplateProblem(DespachoError):
@@ -63,11 +63,13 @@ _PARAM_ENV = _environment(autoescape=False)
 class Value:
     """A param value ready to render with a context."""
 
+    __slots__ = ()
+
     def render(self, context: dict[str, Any]) -> Any:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Literal(Value):
     value: Any
 
@@ -75,7 +77,7 @@ class Literal(Value):
         return self.value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TemplateString(Value):
     source: str
 
@@ -88,7 +90,7 @@ class TemplateString(Value):
             raise TemplateRenderError(f"{exc} in '{self.source}'") from exc
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MappingValue(Value):
     items: tuple[tuple[str, Value], ...]
 
@@ -96,7 +98,7 @@ class MappingValue(Value):
         return {key: value.render(context) for key, value in self.items}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ListValue(Value):
     items: tuple[Value, ...]
 
@@ -105,7 +107,7 @@ class ListValue(Value):
 
 
 def is_template(text: str) -> bool:
-    return any(marker in text for marker in _MARKERS)
+    return _MARKER.search(text) is not None
 
 
 @lru_cache(maxsize=65536)
@@ -131,7 +133,7 @@ def compile_value(value: Any, path: tuple = (), errors: list | None = None) -> V
     return Literal(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class References:
     variables: frozenset[str]
     steps: frozenset[str]
