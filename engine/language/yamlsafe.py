@@ -13,12 +13,27 @@ documents in one file and files over 1 MiB.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
-from yaml.events import AliasEvent, NodeEvent
+from yaml.error import Mark
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import ProblemsError
@@ -29,8 +44,6 @@ MAX_FILE_BYTES = 1024 * 1024
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
 _STR, _SEQ, _MAP, _MERGE = (f"{_CORE}{name}" for name in ("str", "seq", "map", "merge"))
-# An anchor or alias starts a token: "&name" / "*name" after a blank or a flow indicator.
-_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s,\[\]{}]", re.MULTILINE)
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -146,19 +159,19 @@ def load_text(text: str, name: str = "<input>") -> Document:
     """Parse YAML text into a ``Document``; raises ``YamlInputError``."""
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         raise YamlInputError([Problem(name, 0, 0, "", "input is over the 1 MiB limit")])
-    node = _compose(text, name)
-    doc = Document(name, None, source=text)
-    if node is None:
-        return doc
-    doc.data = _Builder(doc).build(node)
-    return doc
+    return _Reader(text, name).read()
 
 
 def _compose(text: str, name: str) -> Node | None:
+    """The node tree of a document that read cleanly (positions are looked up in it)."""
+    with _syntax_errors(name):
+        return yaml.compose(text, Loader=_Yaml12Loader)
+
+
+@contextmanager
+def _syntax_errors(name: str) -> Iterator[None]:
     try:
-        if _MAYBE_ANCHOR.search(text):
-            _refuse_anchors(text, name)
-        nodes = list(yaml.compose_all(text, Loader=_Yaml12Loader))
+        yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -166,109 +179,171 @@ def _compose(text: str, name: str) -> Node | None:
         raise YamlInputError([Problem(name, line, column, "", f"YAML syntax error: {message}")]) from exc
     except yaml.YAMLError as exc:
         raise YamlInputError([Problem(name, 0, 0, "", f"YAML error: {exc}")]) from exc
-    if len(nodes) > 1:
-        mark = nodes[1].start_mark
-        raise YamlInputError([Problem(name, mark.line + 1, mark.column + 1, "",
-                                      "a file holds one YAML document, found several",
-                                      "remove the '---' separator or split the file")])
-    return nodes[0] if nodes else None
 
 
-class _Builder:
-    """Turns composed nodes into plain values, collecting every problem."""
+class _Reader:
+    """Builds plain values straight from libyaml's event stream, collecting every problem.
 
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
+    No node tree is composed: each event is dropped as soon as it is read, so a 1,000-rule
+    file never holds 100,000 nodes and marks for the garbage collector to walk (that walk
+    cost more than the parse). Anchors and aliases are seen as events and never expanded.
+    Problems keep their precedence: a syntax error alone, else anchors and aliases, else
+    several documents, else everything else.
+    """
+
+    def __init__(self, text: str, name: str) -> None:
+        self.doc = Document(name, None, source=text)
+        self.loader = _Yaml12Loader(text)
+        self.next_event = self.loader.get_event
+        self.resolve = self.loader.resolve
+        self.anchors: list[Problem] = []
         self.problems: list[Problem] = []
-        self.seen: set[int] = set()
-        self.path: list[str | int] = []  # where the node being built stands
+        self.path: list[str | int] = []  # where the value being built stands
 
-    def build(self, node: Node) -> Any:
-        value = self._value(node)
+    def read(self) -> Document:
+        try:
+            with _syntax_errors(self.doc.file):
+                second = self._documents()
+        finally:
+            self.loader.dispose()
+        if self.anchors:
+            raise YamlInputError(self.anchors)
+        if second is not None:
+            raise YamlInputError([Problem(self.doc.file, second.line + 1, second.column + 1, "",
+                                          "a file holds one YAML document, found several",
+                                          "remove the '---' separator or split the file")])
         if self.problems:
             raise YamlInputError(self.problems)
-        return value
+        return self.doc
 
-    def _fail(self, node: Node, message: str, hint: str | None = None, *, at: Path | None = None) -> None:
-        mark = node.start_mark
+    def _documents(self) -> Mark | None:
+        """Build the first document; the start of the second one, if any."""
+        second = None
+        self.next_event()  # stream start
+        documents = 0
+        while not isinstance(self.next_event(), StreamEndEvent):  # a document start
+            root = self.next_event()
+            if documents == 0:
+                self.doc.data = self._value(root)
+            else:
+                second = second or root.start_mark
+                self._skip(root)
+            self.next_event()  # document end
+            documents += 1
+        return second
+
+    def _fail(self, event: Event, message: str, hint: str | None = None, *,
+              at: Path | None = None) -> None:
+        mark = event.start_mark
         path = tuple(self.path) if at is None else at
         self.problems.append(Problem(self.doc.file, mark.line + 1, mark.column + 1,
                                      format_path(path), message, hint))
 
-    def _value(self, node: Node) -> Any:
+    def _anchor(self, event: Event) -> None:
+        mark = event.start_mark
+        self.anchors.append(Problem(self.doc.file, mark.line + 1, mark.column + 1, "",
+                                    "YAML anchors and aliases are not allowed",
+                                    "repeat the value instead; aliases can hide huge expansions"))
+
+    def _value(self, event: Event) -> Any:
         if len(self.path) < EAGER_DEPTH:
-            mark = node.start_mark
+            mark = event.start_mark
             self.doc.value_positions[tuple(self.path)] = (mark.line + 1, mark.column + 1)
-        if isinstance(node, ScalarNode):
-            return self._scalar(node)
-        # A node met twice is an alias the pre-scan missed: never expand it.
-        if id(node) in self.seen:
-            self._fail(node, "YAML anchors and aliases are not allowed")
+        kind = type(event)
+        if kind is AliasEvent:
+            self._anchor(event)
             return None
-        self.seen.add(id(node))
-        if isinstance(node, MappingNode):
-            return self._mapping(node)
-        if node.tag != _SEQ:
-            self._fail(node, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+        if event.anchor:  # type: ignore[attr-defined] (every node event has one)
+            self._anchor(event)
+        if kind is ScalarEvent:
+            return self._scalar(event)  # type: ignore[arg-type] (checked above)
+        if kind is MappingStartEvent:
+            return self._mapping(event)  # type: ignore[arg-type] (checked above)
+        return self._sequence(event)  # type: ignore[arg-type] (the only node event left)
+
+    def _sequence(self, start: SequenceStartEvent) -> list[Any] | None:
+        if self._tag(start, SequenceNode) != _SEQ:
+            self._fail(start, f"unsupported YAML tag '{_short_tag(str(start.tag))}'", "remove the tag")
+            self._skip(start, refused=True)
             return None
+        items: list[Any] = []
         path = self.path
-        items = []
-        for index, item in enumerate(node.value):
-            path.append(index)
-            items.append(self._value(item))
+        event = self.next_event()
+        while not isinstance(event, SequenceEndEvent):
+            path.append(len(items))
+            items.append(self._value(event))
             path.pop()
+            event = self.next_event()
         return items
 
-    def _mapping(self, node: MappingNode) -> dict[str, Any]:
-        if node.tag != _MAP:
-            self._fail(node, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+    def _mapping(self, start: MappingStartEvent) -> dict[str, Any]:
+        tag = self._tag(start, MappingNode)
+        if tag != _MAP:
+            self._fail(start, f"unsupported YAML tag '{_short_tag(tag)}'", "remove the tag")
         out: dict[str, Any] = {}
+        lines: dict[str, int] = {}  # where each key was first seen, for duplicates
         path = self.path
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE:
-                self._fail(key_node, "keys must be plain strings (no merge keys or complex keys)")
-                continue
-            key = str(key_node.value)
-            if key in out:
-                self._duplicate(node, key_node, key)
-                continue
-            path.append(key)
-            out[key] = self._value(value_node)
-            path.pop()
+        event = self.next_event()
+        while not isinstance(event, MappingEndEvent):
+            key_event = event
+            if isinstance(key_event, ScalarEvent):
+                if key_event.anchor:
+                    self._anchor(key_event)
+                plain = self._tag(key_event, ScalarNode) != _MERGE
+            else:
+                self._skip(key_event)
+                plain = False
+            if not plain:
+                self._fail(key_event, "keys must be plain strings (no merge keys or complex keys)")
+                self._skip(self.next_event())
+            elif (key := key_event.value) in lines:
+                self._fail(key_event, f"duplicate key '{key}'", f"first defined at line {lines[key]}",
+                           at=(*path, key))
+                self._skip(self.next_event())
+            else:
+                lines[key] = key_event.start_mark.line + 1
+                path.append(key)
+                out[key] = self._value(self.next_event())
+                path.pop()
+            event = self.next_event()
         return out
 
-    def _duplicate(self, mapping: MappingNode, key_node: Node, key: str) -> None:
-        found = _child(mapping, key)  # the first key of that name
-        first = found[0] if found and found[0] else key_node
-        self._fail(key_node, f"duplicate key '{key}'", f"first defined at line {first.start_mark.line + 1}",
-                   at=(*self.path, key))
-
-    def _scalar(self, node: ScalarNode) -> Any:
-        tag = node.tag
+    def _scalar(self, event: ScalarEvent) -> Any:
+        tag = self._tag(event, ScalarNode)
         if tag == _STR:
-            return node.value
+            return event.value
         if tag not in _SCALAR_TAGS:
-            self._fail(node, f"unsupported YAML tag '{_short_tag(str(tag))}'",
+            self._fail(event, f"unsupported YAML tag '{_short_tag(tag)}'",
                        "only plain values are allowed: remove the tag")
             return None
-        return _convert_scalar(tag.removeprefix(_CORE), node.value)
+        return _convert_scalar(tag.removeprefix(_CORE), event.value)
+
+    def _tag(self, event: NodeEvent, kind: type[Node]) -> str:
+        """The event's tag, resolved the way libyaml's composer resolves a node's."""
+        tag = event.tag  # type: ignore[attr-defined] (scalar and collection start events have one)
+        if tag is None or tag == "!":
+            value = event.value if isinstance(event, ScalarEvent) else None
+            return self.resolve(kind, value, event.implicit)  # type: ignore[attr-defined] (as above)
+        return tag
+
+    def _skip(self, event: Event, *, refused: bool = False) -> None:
+        """Read past one value, still refusing its anchors and aliases (``refused``: its own already)."""
+        depth = 0
+        while True:
+            if isinstance(event, NodeEvent) and event.anchor and not refused:
+                self._anchor(event)
+            refused = False
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+            if depth == 0:
+                return
+            event = self.next_event()
 
 
 def _short_tag(tag: str) -> str:
     return tag.replace(_CORE, "!!")
-
-
-def _refuse_anchors(text: str, name: str) -> None:
-    """Anchors and aliases are found in the event stream, before anything is composed."""
-    problems = []
-    for event in yaml.parse(text, Loader=_Yaml12Loader):
-        if isinstance(event, AliasEvent | NodeEvent) and getattr(event, "anchor", None):
-            mark = event.start_mark
-            problems.append(Problem(name, mark.line + 1, mark.column + 1, "",
-                                    "YAML anchors and aliases are not allowed",
-                                    "repeat the value instead; aliases can hide huge expansions"))
-    if problems:
-        raise YamlInputError(problems)
 
 
 def _convert_scalar(kind: str, raw: str) -> Any:

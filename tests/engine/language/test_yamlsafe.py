@@ -130,3 +130,27 @@ def test_positions_looked_up_late_are_the_ones_a_full_side_map_gives(path) -> No
     for probe in probes:
         for key in (False, True):
             assert doc.position(probe, key=key) == full.position(probe, key=key), (probe, key)
+
+
+def test_keys_must_be_plain_strings_and_anchored_keys_are_refused() -> None:
+    assert problems_of("? [a]\n: 1\n!!merge <<: 2\nok: 3\n") == [
+        "1:3: : keys must be plain strings (no merge keys or complex keys)",
+        "3:1: : keys must be plain strings (no merge keys or complex keys)",
+    ]
+    assert problems_of("&k a: 1\n") == ["1:1: : YAML anchors and aliases are not allowed"]
+
+
+def test_anchors_win_over_several_documents_and_those_over_other_problems() -> None:
+    assert problems_of("a: !t 1\n---\nb: &x 2\n") == ["3:4: : YAML anchors and aliases are not allowed"]
+    assert problems_of("a: !t 1\n---\nb: 2\n") == [
+        "3:1: : a file holds one YAML document, found several"]
+
+
+def test_explicit_tags_resolve_as_the_composer_resolves_them() -> None:
+    assert load_text("a: !!str 1\nb: ! 2\nc: !!int '3'\nd: !!seq [x]\n").data == {
+        "a": "1", "b": 2, "c": 3, "d": ["x"]}
+    assert problems_of("a: !!set {x}\nb: !!omap [x]\n") == [
+        "1:4: a: unsupported YAML tag '!!set'",
+        "2:4: b: unsupported YAML tag '!!omap'",
+    ]
+    assert problems_of("!!str &x [true]\n") == ["1:1: : YAML anchors and aliases are not allowed"]
