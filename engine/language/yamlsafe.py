@@ -1,10 +1,10 @@
 """Safe YAML 1.2 reading with positions kept in a side map.
 
-Rule and config files are composed into nodes by libyaml (PyYAML's C
-parser, about 18x faster than a pure-Python parser on a 1,000-rule file)
-with a YAML 1.2 core-schema resolver, so ``on``, ``no`` and ``off`` stay
-strings (the "Norway problem" of YAML 1.1 loaders). Nodes become plain
-Python values here. Anything that could surprise an admin or a server is
+Rule and config files are parsed by libyaml (PyYAML's C parser, about 18x
+faster than a pure-Python parser on a 1,000-rule file) with a YAML 1.2
+core-schema resolver, so ``on``, ``no`` and ``off`` stay strings (the
+"Norway problem" of YAML 1.1 loaders). Its events become plain Python
+values here. Anything that could surprise an admin or a server is
 refused with a located problem: anchors and aliases (alias bombs), tags
 other than the plain core ones (``!!python/...``), duplicate keys, several
 documents in one file and files over 1 MiB.
