@@ -144,13 +144,13 @@ def references(source: str) -> References:
     return _analyze(source)
 
 
-@lru_cache(maxsize=65536)
 def _analyze(source: str) -> References:
     if _SIMPLE_TEMPLATE.fullmatch(source):
         return _simple_references(source)
     return _parsed_references(source)
 
 
+@lru_cache(maxsize=65536)
 def _parsed_references(source: str) -> References:
     return _references_of(_PARAM_ENV.parse(source))
 
