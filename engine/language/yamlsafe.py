@@ -128,7 +128,7 @@ class Document:
 
 
 def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
-    """The (key node, value node) under ``node`` at ``part``, as the builder read them."""
+    """The (key node, value node) under ``node`` at ``part``, as the reader took them."""
     if isinstance(node, MappingNode) and isinstance(part, str):
         for key_node, value_node in node.value:
             if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE and str(key_node.value) == part:
