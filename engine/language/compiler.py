@@ -28,6 +28,7 @@ from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
 from engine.language.template_samples import check_sample
 from engine.language.templating import (
     TEMPLATE_VARIABLES,
+    Literal,
     MappingValue,
     TemplateStore,
     Value,
@@ -105,26 +106,29 @@ class RuleCompiler:
     def _key_template(self, source: str | None, path: Path) -> Value | None:
         if source is None:
             return None
-        value = self._compile_value(source, path)
-        refs = value_references(value)
-        if refs.steps:
+        value, steps = self._compile_value(source, path)
+        if steps:
             self.problems.append(self.doc.problem(path, "a rule key cannot read steps.<id>",
                                                   "keys are computed before any action runs"))
         return value
 
-    def _compile_value(self, raw: Any, path: Path) -> Value:
+    def _compile_value(self, raw: Any, path: Path) -> tuple[Value, frozenset[str]]:
+        """The compiled value and the step ids it reads."""
         errors: list = []
         value = compile_value(raw, path, errors)
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc)))
+        if isinstance(value, Literal):
+            return value, frozenset()
+        refs = value_references(value)
         if not errors:
-            unknown = sorted(value_references(value).variables - TEMPLATE_VARIABLES)
+            unknown = sorted(refs.variables - TEMPLATE_VARIABLES)
             for name in unknown:
                 allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
                 self.problems.append(self.doc.problem(
                     path, f"unknown variable '{name}' in template",
                     did_you_mean(name, TEMPLATE_VARIABLES) or f"templates can use: {allowed}"))
-        return value
+        return value, refs.steps
 
     # --- actions ----------------------------------------------------------------------------------
 
@@ -153,11 +157,12 @@ class RuleCompiler:
             return None
         params_path = (*path, action.uses)
         self._check_params(spec, action.params, params_path)
-        params = self._compile_params(action.params, params_path, known_steps)
-        reads_steps = bool(value_references(params).steps) or bool(_cel_steps(action.if_))
+        params, params_steps = self._compile_params(action.params, params_path, known_steps)
+        condition_steps = _cel_steps(action.if_) if action.if_ is not None else set()
+        reads_steps = bool(params_steps or condition_steps)
         condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES)
         if action.if_ is not None:
-            self._check_steps(_cel_steps(action.if_), known_steps, (*path, "if"))
+            self._check_steps(condition_steps, known_steps, (*path, "if"))
         own = (action.id,) if action.id else ()
         fallback = self._actions(action.fallback, (*path, "fallback"), (*known_steps, *own))
         return CompiledAction(
@@ -173,13 +178,18 @@ class RuleCompiler:
             reads_steps=reads_steps,
         )
 
-    def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...]) -> Value:
+    def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...]
+                        ) -> tuple[Value, set[str]]:
+        """The compiled params and the step ids they read."""
         items = []
+        read: set[str] = set()
         for key, value in raw.items():
-            compiled = self._compile_value(value, (*path, key))
-            self._check_steps(value_references(compiled).steps, known_steps, (*path, key))
+            compiled, steps = self._compile_value(value, (*path, key))
+            if steps:
+                self._check_steps(steps, known_steps, (*path, key))
+                read |= steps
             items.append((key, compiled))
-        return MappingValue(tuple(items))
+        return MappingValue(tuple(items)), read
 
     def _check_params(self, spec: ActionSpec, params: dict[str, Any], path: Path) -> None:
         try:

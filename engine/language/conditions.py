@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cel
@@ -52,6 +53,8 @@ class ClauseResult:
 
 
 class Node:
+    __slots__ = ()
+
     def holds(self, ctx: cel.Context) -> bool:
         raise NotImplementedError
 
@@ -59,7 +62,7 @@ class Node:
         raise NotImplementedError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clause(Node):
     path: str
     expression: str
@@ -86,7 +89,7 @@ class Clause(Node):
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AllNode(Node):
     children: tuple[Node, ...]
 
@@ -97,7 +100,7 @@ class AllNode(Node):
         return all([child.explain(ctx, out) for child in self.children])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AnyNode(Node):
     children: tuple[Node, ...]
 
@@ -108,7 +111,7 @@ class AnyNode(Node):
         return any([child.explain(ctx, out) for child in self.children])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotNode(Node):
     child: Node
 
@@ -121,17 +124,24 @@ class NotNode(Node):
 
 def compile_expression(expression: str, allowed: frozenset[str] = RULE_VARIABLES) -> cel.Program:
     """Compile one CEL expression; raises ``ConditionSyntaxError``."""
-    try:
-        program = cel.compile(expression)
-    except (ValueError, RuntimeError) as exc:
-        raise _syntax_error(str(exc), expression) from exc
-    bound = set(_MACRO_BINDING.findall(expression))
-    unknown = sorted(set(program.variables()) - allowed - bound)
+    program, free = _compiled(expression)
+    unknown = sorted(free - allowed)
     if unknown:
         names = ", ".join(sorted(allowed))
         raise ConditionSyntaxError(f"unknown variable '{unknown[0]}' in condition", expression,
                                    hint=f"conditions can use: {names}")
     return program
+
+
+@lru_cache(maxsize=65536)
+def _compiled(expression: str) -> tuple[cel.Program, frozenset[str]]:
+    """The program and its free variables; rules repeat expressions, and a program is immutable."""
+    try:
+        program = cel.compile(expression)
+    except (ValueError, RuntimeError) as exc:
+        raise _syntax_error(str(exc), expression) from exc
+    bound = set(_MACRO_BINDING.findall(expression))
+    return program, frozenset(set(program.variables()) - bound)
 
 
 def compile_condition(

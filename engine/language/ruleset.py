@@ -13,7 +13,7 @@ from engine.language.templating import Value
 DEFAULT_RETRY = RetryPolicy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledAction:
     """One action of a rule, with its params compiled as templates."""
 
@@ -29,7 +29,7 @@ class CompiledAction:
     reads_steps: bool = True  # its params or condition read steps.<id>: load earlier outputs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: Rule
     file: str

@@ -1,10 +1,10 @@
 """Safe YAML 1.2 reading with positions kept in a side map.
 
-Rule and config files are composed into nodes by libyaml (PyYAML's C
-parser, about 18x faster than a pure-Python parser on a 1,000-rule file)
-with a YAML 1.2 core-schema resolver, so ``on``, ``no`` and ``off`` stay
-strings (the "Norway problem" of YAML 1.1 loaders). Nodes become plain
-Python values here. Anything that could surprise an admin or a server is
+Rule and config files are parsed by libyaml (PyYAML's C parser, about 18x
+faster than a pure-Python parser on a 1,000-rule file) with a YAML 1.2
+core-schema resolver, so ``on``, ``no`` and ``off`` stay strings (the
+"Norway problem" of YAML 1.1 loaders). Its events become plain Python
+values here. Anything that could surprise an admin or a server is
 refused with a located problem: anchors and aliases (alias bombs), tags
 other than the plain core ones (``!!python/...``), duplicate keys, several
 documents in one file and files over 1 MiB.
@@ -13,12 +13,27 @@ documents in one file and files over 1 MiB.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
 
 import yaml
-from yaml.events import AliasEvent, NodeEvent
+from yaml.error import Mark
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    Event,
+    MappingEndEvent,
+    MappingStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import ProblemsError
@@ -28,8 +43,7 @@ MAX_FILE_BYTES = 1024 * 1024
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
-# An anchor or alias starts a token: "&name" / "*name" after a blank or a flow indicator.
-_MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s,\[\]{}]", re.MULTILINE)
+_STR, _SEQ, _MAP, _MERGE = (f"{_CORE}{name}" for name in ("str", "seq", "map", "merge"))
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -54,19 +68,36 @@ class YamlInputError(ProblemsError):
     """A YAML file could not be read safely."""
 
 
+EAGER_DEPTH = 3  # the file, its sections and their entries (every rule's line is asked for)
+
+
 @dataclass
 class Document:
-    """Plain data read from one YAML file, with where each value stands."""
+    """Plain data read from one YAML file, with where each value stands.
+
+    Positions live beside the data, never in it. Reading a file keeps those of the first
+    ``EAGER_DEPTH`` levels; a deeper one is looked up when a problem names it, in the nodes of
+    ``source`` composed again. Building a position for each of the 200,000 values of a
+    10,000-rule set, for the few that problems ever name, cost as much as parsing the files
+    (most of it the garbage collector walking the tuples). Documents made by hand (JSON lines, an
+    absent config file) carry their positions in the two maps.
+    """
 
     file: str
     data: Any
     value_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    source: str | None = field(default=None, repr=False)
+    _root: Node | None = field(default=None, init=False, repr=False, compare=False)
 
     def position(self, path: Path, *, key: bool = False) -> tuple[int, int]:
         """The (line, column) of ``path`` or of its nearest located ancestor."""
-        table = self.key_positions if key else self.value_positions
         probe = tuple(path)
+        if not key and probe in self.value_positions:
+            return self.value_positions[probe]
+        if self.source is not None:
+            return self._position_in_nodes(probe, key=key)
+        table = self.key_positions if key else self.value_positions
         while probe:
             if probe in table:
                 return table[probe]
@@ -79,6 +110,32 @@ class Document:
                 key: bool = False) -> Problem:
         line, column = self.position(path, key=key)
         return Problem(self.file, line, column, format_path(path), message, hint)
+
+    def _position_in_nodes(self, path: Path, *, key: bool) -> tuple[int, int]:
+        if self._root is None:
+            self._root = _compose(self.source or "", self.file)
+        node = self._root
+        if node is None:
+            return (1, 1)
+        mark = node.start_mark
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                break
+            key_node, node = found
+            mark = key_node.start_mark if key and key_node is not None else node.start_mark
+        return (mark.line + 1, mark.column + 1)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    """The (key node, value node) under ``node`` at ``part``, as the reader took them."""
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE and str(key_node.value) == part:
+                return key_node, value_node
+    elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
 
 
 def load_file(path: str | FsPath, *, display_name: str | None = None) -> Document:
@@ -102,19 +159,19 @@ def load_text(text: str, name: str = "<input>") -> Document:
     """Parse YAML text into a ``Document``; raises ``YamlInputError``."""
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         raise YamlInputError([Problem(name, 0, 0, "", "input is over the 1 MiB limit")])
-    node = _compose(text, name)
-    doc = Document(name, None)
-    if node is None:
-        return doc
-    doc.data = _Builder(doc).build(node, ())
-    return doc
+    return _Reader(text, name).read()
 
 
 def _compose(text: str, name: str) -> Node | None:
+    """The node tree of a document that read cleanly (positions are looked up in it)."""
+    with _syntax_errors(name):
+        return yaml.compose(text, Loader=_Yaml12Loader)
+
+
+@contextmanager
+def _syntax_errors(name: str) -> Iterator[None]:
     try:
-        if _MAYBE_ANCHOR.search(text):
-            _refuse_anchors(text, name)
-        nodes = list(yaml.compose_all(text, Loader=_Yaml12Loader))
+        yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -122,96 +179,171 @@ def _compose(text: str, name: str) -> Node | None:
         raise YamlInputError([Problem(name, line, column, "", f"YAML syntax error: {message}")]) from exc
     except yaml.YAMLError as exc:
         raise YamlInputError([Problem(name, 0, 0, "", f"YAML error: {exc}")]) from exc
-    if len(nodes) > 1:
-        mark = nodes[1].start_mark
-        raise YamlInputError([Problem(name, mark.line + 1, mark.column + 1, "",
-                                      "a file holds one YAML document, found several",
-                                      "remove the '---' separator or split the file")])
-    return nodes[0] if nodes else None
 
 
-class _Builder:
-    """Turns composed nodes into plain values, collecting every problem."""
+class _Reader:
+    """Builds plain values straight from libyaml's event stream, collecting every problem.
 
-    def __init__(self, doc: Document) -> None:
-        self.doc = doc
+    No node tree is composed: each event is dropped as soon as it is read, so a 1,000-rule
+    file never holds 100,000 nodes and marks for the garbage collector to walk (that walk
+    cost more than the parse). Anchors and aliases are seen as events and never expanded.
+    Problems keep their precedence: a syntax error alone, else anchors and aliases, else
+    several documents, else everything else.
+    """
+
+    def __init__(self, text: str, name: str) -> None:
+        self.doc = Document(name, None, source=text)
+        self.loader = _Yaml12Loader(text)
+        self.next_event = self.loader.get_event
+        self.resolve = self.loader.resolve
+        self.anchors: list[Problem] = []
         self.problems: list[Problem] = []
-        self.seen: set[int] = set()
+        self.path: list[str | int] = []  # where the value being built stands
 
-    def build(self, node: Node, path: Path) -> Any:
-        value = self._value(node, path)
+    def read(self) -> Document:
+        try:
+            with _syntax_errors(self.doc.file):
+                second = self._documents()
+        finally:
+            self.loader.dispose()
+        if self.anchors:
+            raise YamlInputError(self.anchors)
+        if second is not None:
+            raise YamlInputError([Problem(self.doc.file, second.line + 1, second.column + 1, "",
+                                          "a file holds one YAML document, found several",
+                                          "remove the '---' separator or split the file")])
         if self.problems:
             raise YamlInputError(self.problems)
-        return value
+        return self.doc
 
-    def _fail(self, node: Node, path: Path, message: str, hint: str | None = None) -> None:
-        mark = node.start_mark
+    def _documents(self) -> Mark | None:
+        """Build the first document; the start of the second one, if any."""
+        second = None
+        self.next_event()  # stream start
+        documents = 0
+        while not isinstance(self.next_event(), StreamEndEvent):  # a document start
+            root = self.next_event()
+            if documents == 0:
+                self.doc.data = self._value(root)
+            else:
+                second = second or root.start_mark
+                self._skip(root)
+            self.next_event()  # document end
+            documents += 1
+        return second
+
+    def _fail(self, event: Event, message: str, hint: str | None = None, *,
+              at: Path | None = None) -> None:
+        mark = event.start_mark
+        path = tuple(self.path) if at is None else at
         self.problems.append(Problem(self.doc.file, mark.line + 1, mark.column + 1,
                                      format_path(path), message, hint))
 
-    def _value(self, node: Node, path: Path) -> Any:
-        mark = node.start_mark
-        self.doc.value_positions[path] = (mark.line + 1, mark.column + 1)
-        if isinstance(node, MappingNode | SequenceNode):
-            # A node met twice is an alias the pre-scan missed: never expand it.
-            if id(node) in self.seen:
-                self._fail(node, path, "YAML anchors and aliases are not allowed")
-                return None
-            self.seen.add(id(node))
-        if isinstance(node, MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, SequenceNode):
-            if str(node.tag) != f"{_CORE}seq":
-                tag = _short_tag(str(node.tag))
-                self._fail(node, path, f"unsupported YAML tag '{tag}'", "remove the tag")
-                return None
-            return [self._value(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+    def _anchor(self, event: Event) -> None:
+        mark = event.start_mark
+        self.anchors.append(Problem(self.doc.file, mark.line + 1, mark.column + 1, "",
+                                    "YAML anchors and aliases are not allowed",
+                                    "repeat the value instead; aliases can hide huge expansions"))
 
-    def _mapping(self, node: MappingNode, path: Path) -> dict[str, Any]:
-        if str(node.tag) != f"{_CORE}map":
-            self._fail(node, path, f"unsupported YAML tag '{_short_tag(str(node.tag))}'", "remove the tag")
+    def _value(self, event: Event) -> Any:
+        if len(self.path) < EAGER_DEPTH:
+            mark = event.start_mark
+            self.doc.value_positions[tuple(self.path)] = (mark.line + 1, mark.column + 1)
+        kind = type(event)
+        if kind is AliasEvent:
+            self._anchor(event)
+            return None
+        if event.anchor:  # type: ignore[attr-defined] (every node event has one)
+            self._anchor(event)
+        if kind is ScalarEvent:
+            return self._scalar(event)  # type: ignore[arg-type] (checked above)
+        if kind is MappingStartEvent:
+            return self._mapping(event)  # type: ignore[arg-type] (checked above)
+        return self._sequence(event)  # type: ignore[arg-type] (the only node event left)
+
+    def _sequence(self, start: SequenceStartEvent) -> list[Any] | None:
+        if self._tag(start, SequenceNode) != _SEQ:
+            self._fail(start, f"unsupported YAML tag '{_short_tag(str(start.tag))}'", "remove the tag")
+            self._skip(start, refused=True)
+            return None
+        items: list[Any] = []
+        path = self.path
+        event = self.next_event()
+        while not isinstance(event, SequenceEndEvent):
+            path.append(len(items))
+            items.append(self._value(event))
+            path.pop()
+            event = self.next_event()
+        return items
+
+    def _mapping(self, start: MappingStartEvent) -> dict[str, Any]:
+        tag = self._tag(start, MappingNode)
+        if tag != _MAP:
+            self._fail(start, f"unsupported YAML tag '{_short_tag(tag)}'", "remove the tag")
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode) or str(key_node.tag) == f"{_CORE}merge":
-                self._fail(key_node, path, "keys must be plain strings (no merge keys or complex keys)")
-                continue
-            key = str(key_node.value)
-            child = (*path, key)
-            mark = key_node.start_mark
-            if key in out:
-                first = self.doc.key_positions[child]
-                self._fail(key_node, child, f"duplicate key '{key}'",
-                           f"first defined at line {first[0]}")
-                continue
-            self.doc.key_positions[child] = (mark.line + 1, mark.column + 1)
-            out[key] = self._value(value_node, child)
+        lines: dict[str, int] = {}  # where each key was first seen, for duplicates
+        path = self.path
+        event = self.next_event()
+        while not isinstance(event, MappingEndEvent):
+            key_event = event
+            if isinstance(key_event, ScalarEvent):
+                if key_event.anchor:
+                    self._anchor(key_event)
+                plain = self._tag(key_event, ScalarNode) != _MERGE
+            else:
+                self._skip(key_event)
+                plain = False
+            if not plain:
+                self._fail(key_event, "keys must be plain strings (no merge keys or complex keys)")
+                self._skip(self.next_event())
+            elif (key := key_event.value) in lines:
+                self._fail(key_event, f"duplicate key '{key}'", f"first defined at line {lines[key]}",
+                           at=(*path, key))
+                self._skip(self.next_event())
+            else:
+                lines[key] = key_event.start_mark.line + 1
+                path.append(key)
+                out[key] = self._value(self.next_event())
+                path.pop()
+            event = self.next_event()
         return out
 
-    def _scalar(self, node: Node, path: Path) -> Any:
-        tag = str(node.tag)
+    def _scalar(self, event: ScalarEvent) -> Any:
+        tag = self._tag(event, ScalarNode)
+        if tag == _STR:
+            return event.value
         if tag not in _SCALAR_TAGS:
-            self._fail(node, path, f"unsupported YAML tag '{_short_tag(tag)}'",
+            self._fail(event, f"unsupported YAML tag '{_short_tag(tag)}'",
                        "only plain values are allowed: remove the tag")
             return None
-        return _convert_scalar(tag.removeprefix(_CORE), node.value)
+        return _convert_scalar(tag.removeprefix(_CORE), event.value)
+
+    def _tag(self, event: NodeEvent, kind: type[Node]) -> str:
+        """The event's tag, resolved the way libyaml's composer resolves a node's."""
+        tag = event.tag  # type: ignore[attr-defined] (scalar and collection start events have one)
+        if tag is None or tag == "!":
+            value = event.value if isinstance(event, ScalarEvent) else None
+            return self.resolve(kind, value, event.implicit)  # type: ignore[attr-defined] (as above)
+        return tag
+
+    def _skip(self, event: Event, *, refused: bool = False) -> None:
+        """Read past one value, still refusing its anchors and aliases (``refused``: its own already)."""
+        depth = 0
+        while True:
+            if isinstance(event, NodeEvent) and event.anchor and not refused:
+                self._anchor(event)
+            refused = False
+            if isinstance(event, CollectionStartEvent):
+                depth += 1
+            elif isinstance(event, CollectionEndEvent):
+                depth -= 1
+            if depth == 0:
+                return
+            event = self.next_event()
 
 
 def _short_tag(tag: str) -> str:
     return tag.replace(_CORE, "!!")
-
-
-def _refuse_anchors(text: str, name: str) -> None:
-    """Anchors and aliases are found in the event stream, before anything is composed."""
-    problems = []
-    for event in yaml.parse(text, Loader=_Yaml12Loader):
-        if isinstance(event, AliasEvent | NodeEvent) and getattr(event, "anchor", None):
-            mark = event.start_mark
-            problems.append(Problem(name, mark.line + 1, mark.column + 1, "",
-                                    "YAML anchors and aliases are not allowed",
-                                    "repeat the value instead; aliases can hide huge expansions"))
-    if problems:
-        raise YamlInputError(problems)
 
 
 def _convert_scalar(kind: str, raw: str) -> Any:

@@ -4,6 +4,7 @@ import cel
 import pytest
 
 from engine.language.conditions import (
+    ACTION_VARIABLES,
     RULE_VARIABLES,
     ClauseResult,
     ConditionEvaluationError,
@@ -91,3 +92,13 @@ def test_has_guards_optional_fields() -> None:
     node = build("has(data.email) && data.email != ''")
     assert node.holds(context()) is False
     assert node.holds(context(email="a@b.c")) is True
+
+
+def test_an_expression_compiled_once_is_still_checked_against_each_place_s_variables() -> None:
+    program = compile_expression("steps.a.ok", ACTION_VARIABLES)
+    assert compile_expression("steps.a.ok", ACTION_VARIABLES) is program
+    with pytest.raises(ConditionSyntaxError, match="unknown variable 'steps'"):
+        compile_expression("steps.a.ok", RULE_VARIABLES)
+    for _ in range(2):  # a syntax error is raised every time, never remembered as a program
+        with pytest.raises(ConditionSyntaxError, match="column"):
+            compile_expression("data.amount >")

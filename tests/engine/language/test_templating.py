@@ -3,11 +3,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import TemplateSyntaxError
 
 from engine.language.templating import (
+    References,
     TemplateProblem,
     TemplateRenderError,
     TemplateStore,
+    _parsed_references,
     compile_value,
     references,
     value_references,
@@ -88,3 +93,23 @@ def test_date_filter_on_a_missing_field_names_the_field() -> None:
     with pytest.raises(TemplateRenderError) as caught:
         value.render({"data": {"appointment": {}}})
     assert "starts_at" in str(caught.value)
+
+
+# Whole substitutions, so most sources take the fast path, and the bits that turn one into
+# something else (filters, blocks, keywords, stray braces, whitespace control).
+_PIECES = ["{{ data.x }}", "{{steps.a.b}}", "{{ steps }}", "{{ x_1.y }}", "{{ true }}", "{{ not }}",
+           "{{", "}}", "{%", "{#", "{", "}", " ", ".", "-", "|", "\n", "data", "steps", "x_1", "0", "Olá "]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14).map("".join))
+def test_plain_substitutions_read_the_same_references_as_jinja_parses(source: str) -> None:
+    try:
+        parsed: References | None = _parsed_references(source)
+    except TemplateSyntaxError:
+        parsed = None
+    try:
+        analyzed: References | None = references(source)
+    except TemplateSyntaxError:
+        analyzed = None
+    assert analyzed == parsed

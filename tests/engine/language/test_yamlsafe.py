@@ -1,8 +1,21 @@
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from engine.language.yamlsafe import MAX_FILE_BYTES, YamlInputError, load_file, load_text
+import pytest
+import yaml
+from yaml.nodes import MappingNode, SequenceNode
+
+from engine.language.yamlsafe import (
+    MAX_FILE_BYTES,
+    Document,
+    YamlInputError,
+    _Yaml12Loader,
+    load_file,
+    load_text,
+)
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def problems_of(text: str) -> list[str]:
@@ -85,3 +98,59 @@ def test_unreadable_file_is_a_problem_not_a_crash(tmp_path) -> None:
     with pytest.raises(YamlInputError) as caught:
         load_file(tmp_path / "missing.yaml")
     assert "cannot read file" in caught.value.problems[0].message
+
+
+def _every_position(node, path=(), values=None, keys=None):
+    """The side map as it was once built eagerly: every value's and every key's position."""
+    values = {} if values is None else values
+    keys = {} if keys is None else keys
+    values[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, MappingNode):
+        for key_node, value_node in node.value:
+            child = (*path, str(key_node.value))
+            keys.setdefault(child, (key_node.start_mark.line + 1, key_node.start_mark.column + 1))
+            _every_position(value_node, child, values, keys)
+    elif isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            _every_position(item, (*path, index), values, keys)
+    return values, keys
+
+
+@pytest.mark.parametrize("path", sorted([*REPO.glob("rules/*.yaml"), *REPO.glob("tests/golden/**/*.yaml"),
+                                          REPO / "config.example.yaml"]), ids=lambda p: p.name)
+def test_positions_looked_up_late_are_the_ones_a_full_side_map_gives(path) -> None:
+    text = path.read_text(encoding="utf-8")
+    try:
+        doc = load_text(text, path.name)
+    except YamlInputError:
+        return
+    values, keys = _every_position(yaml.compose(text, Loader=_Yaml12Loader))
+    full = Document(path.name, doc.data, values, keys)
+    probes = [p for known in values for p in (known, (*known, "missing"), (*known, 99, "x"))]
+    for probe in probes:
+        for key in (False, True):
+            assert doc.position(probe, key=key) == full.position(probe, key=key), (probe, key)
+
+
+def test_keys_must_be_plain_strings_and_anchored_keys_are_refused() -> None:
+    assert problems_of("? [a]\n: 1\n!!merge <<: 2\nok: 3\n") == [
+        "1:3: : keys must be plain strings (no merge keys or complex keys)",
+        "3:1: : keys must be plain strings (no merge keys or complex keys)",
+    ]
+    assert problems_of("&k a: 1\n") == ["1:1: : YAML anchors and aliases are not allowed"]
+
+
+def test_anchors_win_over_several_documents_and_those_over_other_problems() -> None:
+    assert problems_of("a: !t 1\n---\nb: &x 2\n") == ["3:4: : YAML anchors and aliases are not allowed"]
+    assert problems_of("a: !t 1\n---\nb: 2\n") == [
+        "3:1: : a file holds one YAML document, found several"]
+
+
+def test_explicit_tags_resolve_as_the_composer_resolves_them() -> None:
+    assert load_text("a: !!str 1\nb: ! 2\nc: !!int '3'\nd: !!seq [x]\n").data == {
+        "a": "1", "b": 2, "c": 3, "d": ["x"]}
+    assert problems_of("a: !!set {x}\nb: !!omap [x]\n") == [
+        "1:4: a: unsupported YAML tag '!!set'",
+        "2:4: b: unsupported YAML tag '!!omap'",
+    ]
+    assert problems_of("!!str &x [true]\n") == ["1:1: : YAML anchors and aliases are not allowed"]
