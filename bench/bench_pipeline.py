@@ -216,12 +216,17 @@ def paced_latencies(url: str, rate: int, seconds: int, already: int) -> list[flo
         with session_scope(engine) as session:
             accept_events(session, [Event(type="bench.event", id=f"l{index}")])
     completion_span(url, already + total, 120)
+    return start_latencies(engine, "l%")
+
+
+def start_latencies(engine: sa.Engine, ids_like: str) -> list[float]:
+    """Event recorded -> its step started, in ms, for the events whose id is like ``ids_like``."""
     with Session(engine) as session:
         rows = session.execute(
             sa.select(EventRow.recorded_at, RuleStep.started_at)
             .join(RuleRun, RuleRun.event_id == EventRow.id)
             .join(RuleStep, RuleStep.run_id == RuleRun.id)
-            .where(EventRow.id.like("l%"))
+            .where(EventRow.id.like(ids_like))
         ).all()
     engine.dispose()
     return sorted((started - recorded).total_seconds() * 1000 for recorded, started in rows)
@@ -235,15 +240,7 @@ def idle_latencies(url: str, already: int, spells: int = 5) -> list[float]:
         with session_scope(engine) as session:
             accept_events(session, [Event(type="bench.event", id=f"idle{index}")])
         completion_span(url, already + index + 1, 60)
-    with Session(engine) as session:
-        rows = session.execute(
-            sa.select(EventRow.recorded_at, RuleStep.started_at)
-            .join(RuleRun, RuleRun.event_id == EventRow.id)
-            .join(RuleStep, RuleStep.run_id == RuleRun.id)
-            .where(EventRow.id.like("idle%"))
-        ).all()
-    engine.dispose()
-    return sorted((started - recorded).total_seconds() * 1000 for recorded, started in rows)
+    return start_latencies(engine, "idle%")
 
 
 # --- embedded: SQLite + StubBroker ----------------------------------------------------------------
