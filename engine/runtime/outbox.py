@@ -29,6 +29,7 @@ class Sender(Protocol):
 # Steps due now travel in small batches: one message and one claim serve several steps, while
 # a relay pass is still spread over the worker threads (a pass's steps in about this many parts).
 MAX_BATCH = 8
+_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit = off")
 SPREAD = 8
 
 
@@ -60,9 +61,17 @@ class Outbox:
         self.sender = sender  # None: nothing is sent from this process; the reaper resends
 
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """A transaction that commits on success; the steps it queued are sent after the commit."""
+    def transaction(self, *, durable: bool = True) -> Iterator[Transaction]:
+        """A transaction that commits on success; the steps it queued are sent after the commit.
+
+        ``durable=False`` (step claims and records) lets PostgreSQL acknowledge the commit before
+        its WAL reaches the disk: a database crash may then forget the last moments of step
+        bookkeeping, and those steps run again under their idempotency keys, exactly as after a
+        worker crash. Accepted events and plans stay durable.
+        """
         with session_scope(self.db) as session:
+            if not durable and self.db.dialect.name == "postgresql":
+                session.execute(_ASYNC_COMMIT)
             tx = Transaction(session)
             yield tx
         self.send(tx.urgent, urgent=True)

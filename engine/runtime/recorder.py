@@ -64,7 +64,7 @@ class Recorder:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self.outbox.transaction() as tx:
+            with self.outbox.transaction(durable=False) as tx:
                 statuses = [self.record_one(tx, item.claim, item.outcome) for item in batch]
         except Exception as exc:
             if len(batch) == 1:

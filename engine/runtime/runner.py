@@ -94,7 +94,7 @@ class StepRunner:
         """Run a batch of steps; each id maps to its new status, ``None`` when it was not ours to run."""
         results: dict[str, str | None] = dict.fromkeys(step_ids)
         try:
-            with self.outbox.transaction() as tx:
+            with self.outbox.transaction(durable=False) as tx:
                 claims = self._claim(tx.session, step_ids)
         except Exception as exc:
             if not is_infrastructure_error(exc):
