@@ -20,6 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP) services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/despacho schema --check
 	$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
