@@ -20,6 +20,7 @@ from engine.language.conditions import (
     ACTION_VARIABLES,
     RULE_VARIABLES,
     ConditionSyntaxError,
+    Node,
     compile_condition,
 )
 from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
@@ -29,6 +30,7 @@ from engine.language.template_samples import check_sample
 from engine.language.templating import (
     TEMPLATE_VARIABLES,
     MappingValue,
+    TemplateProblem,
     TemplateStore,
     Value,
     compile_value,
@@ -93,7 +95,7 @@ class RuleCompiler:
 
     # --- conditions and templates -----------------------------------------------------------------
 
-    def _condition(self, condition: Any, path: Path, allowed: frozenset[str]):
+    def _condition(self, condition: Any, path: Path, allowed: frozenset[str]) -> Node | None:
         if condition is None:
             return None
         errors: list[tuple[Path, ConditionSyntaxError]] = []
@@ -113,7 +115,7 @@ class RuleCompiler:
         return value
 
     def _compile_value(self, raw: Any, path: Path) -> Value:
-        errors: list = []
+        errors: list[tuple[Path, TemplateProblem]] = []
         value = compile_value(raw, path, errors)
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc)))
@@ -211,10 +213,10 @@ class RuleCompiler:
             return
         sample = check_sample(self.templates, channel, name, max_segments=params.get("max_segments", 1),
                               transliterate=bool(params.get("transliterate", False)))
-        for problem in sample.problems:
+        for sample_problem in sample.problems:
             # Segment problems belong to the rule that sends; file problems to the sample file.
-            self.problems.append(problem if problem.file else
-                                 self.doc.problem(path, problem.message, problem.hint))
+            self.problems.append(sample_problem if sample_problem.file else
+                                 self.doc.problem(path, sample_problem.message, sample_problem.hint))
 
     def _check_steps(self, used: frozenset[str] | set[str], known: tuple[str, ...], path: Path) -> None:
         for step in sorted(used):

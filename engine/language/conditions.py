@@ -135,7 +135,8 @@ def compile_expression(expression: str, allowed: frozenset[str] = RULE_VARIABLES
 
 
 def compile_condition(
-    condition: Any, path: tuple[str | int, ...], allowed: frozenset[str], errors: list
+    condition: Any, path: tuple[str | int, ...], allowed: frozenset[str],
+    errors: list[tuple[tuple[str | int, ...], ConditionSyntaxError]],
 ) -> Node:
     """Build the node tree of a parsed condition; syntax errors go to ``errors`` with their path."""
     if isinstance(condition, str):

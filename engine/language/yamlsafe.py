@@ -34,10 +34,10 @@ _MAYBE_ANCHOR = re.compile(r"(?:^|[\s\[{,:?-])[&*][^\s,\[\]{}]", re.MULTILINE)
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Yaml12Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Yaml12Loader(_BaseLoader):  # type: ignore[misc]  # the base is chosen at run time (C or Python)
     """libyaml's parser with the YAML 1.2 core schema's implicit types."""
 
-    yaml_implicit_resolvers: dict = {}  # noqa: RUF012 (PyYAML's own class attribute)
+    yaml_implicit_resolvers: dict[str, Any] = {}  # noqa: RUF012 (PyYAML's own class attribute)
 
 
 for _tag, _pattern, _first in (
@@ -207,6 +207,7 @@ def _refuse_anchors(text: str, name: str) -> None:
     for event in yaml.parse(text, Loader=_Yaml12Loader):
         if isinstance(event, AliasEvent | NodeEvent) and getattr(event, "anchor", None):
             mark = event.start_mark
+            assert mark is not None  # the parser marks every event
             problems.append(Problem(name, mark.line + 1, mark.column + 1, "",
                                     "YAML anchors and aliases are not allowed",
                                     "repeat the value instead; aliases can hide huge expansions"))
