@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.models import Customer, Notification, RuleStep
 from store.types import new_id, utcnow
@@ -44,7 +44,7 @@ def step_id_for_key(session: Session, idempotency_key: str) -> str | None:
 def notification_for_step(session: Session, step_id: str, channel: str) -> Notification | None:
     statement = (select(Notification)
                  .where(Notification.step_id == step_id, Notification.channel == channel)
-                 .order_by(Notification.created_at.desc()))  # type: ignore[union-attr]
+                 .order_by(col(Notification.created_at).desc()))  # type: ignore[union-attr]
     return session.exec(statement).first()
 
 
