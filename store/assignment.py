@@ -103,7 +103,8 @@ def open_order_counts(session: Session, technician_ids: list[str]) -> dict[str, 
                col(ServiceOrder.status).not_in(TERMINAL_STATUSES), col(ServiceOrder.deleted_at).is_(None))
         .group_by(ServiceOrder.technician_id)
     )
-    return {technician_id: count for technician_id, count in session.exec(statement)}
+    return {technician_id: count for technician_id, count in session.exec(statement)
+            if technician_id is not None}
 
 
 def _waited(technician: Technician) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -76,4 +76,5 @@ def undispatched(session: Session, limit: int = 100) -> Sequence[Event]:
 def mark_dispatched(session: Session, event_ids: Sequence[str], at: datetime | None = None) -> int:
     statement = (sa.update(Event).where(col(Event.id).in_(event_ids), col(Event.dispatched_at).is_(None))
                  .values(dispatched_at=at or utcnow()))
-    return session.execute(statement).rowcount
+    result = cast("sa.CursorResult[Any]", session.execute(statement))  # an UPDATE gives a cursor result
+    return result.rowcount

@@ -44,7 +44,7 @@ def step_id_for_key(session: Session, idempotency_key: str) -> str | None:
 def notification_for_step(session: Session, step_id: str, channel: str) -> Notification | None:
     statement = (select(Notification)
                  .where(Notification.step_id == step_id, Notification.channel == channel)
-                 .order_by(col(Notification.created_at).desc()))  # type: ignore[union-attr]
+                 .order_by(col(Notification.created_at).desc()))
     return session.exec(statement).first()
 
 
@@ -94,7 +94,8 @@ def append_status(notification: Notification, status: str, *, detail: str | None
                            provider_status=provider_status)
     for name, value in change.items():
         setattr(notification, name, value)
-    return change.get("status", before) != before
+    changed: bool = change.get("status", before) != before
+    return changed
 
 
 def apply_provider_status(session: Session, provider: str, provider_id: str, provider_status: str, *,
