@@ -115,14 +115,14 @@ def apply_provider_status(session: Session, provider: str, provider_id: str, pro
 # --- customers and opt-outs ----------------------------------------------------------------------
 
 def customer_by_phone(session: Session, phone: str) -> Customer | None:
-    statement = select(Customer).where(Customer.phone == phone, Customer.deleted_at.is_(None))  # type: ignore[union-attr]
+    statement = select(Customer).where(col(Customer.phone) == phone, col(Customer.deleted_at).is_(None))
     return session.exec(statement).first()
 
 
 def customer_by_email(session: Session, email: str) -> Customer | None:
     # addresses are stored normalised (lower-case domain); people type the local part as they like
-    statement = select(Customer).where(Customer.email.ilike(email.strip()),  # type: ignore[union-attr]
-                                       Customer.deleted_at.is_(None))  # type: ignore[union-attr]
+    statement = select(Customer).where(col(Customer.email).ilike(email.strip()),
+                                       col(Customer.deleted_at).is_(None))
     return session.exec(statement).first()
 
 
