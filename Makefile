@@ -37,4 +37,4 @@ services:
 	@scripts/ensure-services
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
