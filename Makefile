@@ -20,6 +20,7 @@ run: $(STAMP)
 
 test: $(STAMP) services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/despacho schema --check
 	$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
@@ -36,4 +37,4 @@ services:
 	@scripts/ensure-services
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

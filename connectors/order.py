@@ -57,4 +57,4 @@ class OrderConnector(Connector):
             return {"technician_id": technician.id, "technician_name": technician.name}
         assert isinstance(params, SetStatusParams)
         change = set_status(session, params.order_id, params.status, params.reason)
-        return {"previous_status": change.previous, "status": change.status}
+        return {"previous_status": change.previous_status, "status": change.status}

@@ -218,7 +218,7 @@ def load_settings(explicit: str | None = None, environ: Mapping[str, str] | None
         raise ConfigError(problems_from_validation_error(exc, doc)) from exc
 
 
-def _expand(value: Any, path: tuple, doc: Document, env: Mapping[str, str],
+def _expand(value: Any, path: tuple[str | int, ...], doc: Document, env: Mapping[str, str],
             problems: list[Problem]) -> Any:
     if isinstance(value, dict):
         return {k: _expand(v, (*path, k), doc, env, problems) for k, v in value.items()}

@@ -16,7 +16,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.errors import NoEligibleTechnician
 from store.lifecycle import TERMINAL_STATUSES
@@ -39,11 +39,11 @@ def choose_technician(session: Session, order: ServiceOrder, strategy: str) -> T
 def eligible_technicians(session: Session, order: ServiceOrder) -> tuple[list[Technician], Counter[str]]:
     excluded: Counter[str] = Counter()
     in_region = session.exec(
-        select(Technician).where(Technician.region == order.region, Technician.deleted_at.is_(None))
+        select(Technician).where(Technician.region == order.region, col(Technician.deleted_at).is_(None))
     ).all()
     others = session.exec(
         select(sa.func.count()).select_from(Technician)
-        .where(Technician.region != order.region, Technician.deleted_at.is_(None))
+        .where(Technician.region != order.region, col(Technician.deleted_at).is_(None))
     ).one()
     if others:
         excluded["other region"] = others
@@ -83,14 +83,14 @@ def busy_technician_ids(session: Session, order: ServiceOrder, technician_ids: l
         return set()
     orders = (
         select(ServiceOrder.technician_id)
-        .where(ServiceOrder.technician_id.in_(technician_ids), ServiceOrder.id != order.id,
-               ServiceOrder.status.not_in(TERMINAL_STATUSES),
-               ServiceOrder.scheduled_start < end, ServiceOrder.scheduled_end > start)
+        .where(col(ServiceOrder.technician_id).in_(technician_ids), col(ServiceOrder.id) != order.id,
+               col(ServiceOrder.status).not_in(TERMINAL_STATUSES),
+               col(ServiceOrder.scheduled_start) < end, col(ServiceOrder.scheduled_end) > start)
     )
     visits = (
         select(Appointment.technician_id)
-        .where(Appointment.technician_id.in_(technician_ids), Appointment.order_id != order.id,
-               Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES),
+        .where(col(Appointment.technician_id).in_(technician_ids), col(Appointment.order_id) != order.id,
+               col(Appointment.status).in_(ACTIVE_APPOINTMENT_STATUSES),
                Appointment.starts_at < end, Appointment.ends_at > start)
     )
     return {row[0] for row in session.execute(sa.union(orders, visits))}
@@ -99,11 +99,12 @@ def busy_technician_ids(session: Session, order: ServiceOrder, technician_ids: l
 def open_order_counts(session: Session, technician_ids: list[str]) -> dict[str, int]:
     statement = (
         select(ServiceOrder.technician_id, sa.func.count())
-        .where(ServiceOrder.technician_id.in_(technician_ids),
-               ServiceOrder.status.not_in(TERMINAL_STATUSES), ServiceOrder.deleted_at.is_(None))
+        .where(col(ServiceOrder.technician_id).in_(technician_ids),
+               col(ServiceOrder.status).not_in(TERMINAL_STATUSES), col(ServiceOrder.deleted_at).is_(None))
         .group_by(ServiceOrder.technician_id)
     )
-    return {technician_id: count for technician_id, count in session.exec(statement)}
+    return {technician_id: count for technician_id, count in session.exec(statement)
+            if technician_id is not None}
 
 
 def _waited(technician: Technician) -> datetime:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.models import AuditLogEntry
 from store.types import new_id, utcnow
@@ -60,4 +60,5 @@ def query_entries(session: Session, *, actor: str | None = None, action: str | N
         statement = statement.where(AuditLogEntry.at < until)
     if not include_requests:
         statement = statement.where(AuditLogEntry.action != REQUEST_ACTION)
-    return session.exec(statement.order_by(AuditLogEntry.at.desc(), AuditLogEntry.id).limit(limit)).all()
+    ordered = statement.order_by(col(AuditLogEntry.at).desc(), col(AuditLogEntry.id))
+    return session.exec(ordered.limit(limit)).all()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.models.events import Event
 from store.types import new_id, utcnow
@@ -68,12 +68,13 @@ _INSERT_IGNORING_KNOWN_IDS = {
 
 def undispatched(session: Session, limit: int = 100) -> Sequence[Event]:
     """The oldest events the relay has not handed on (served by ``ix_events_undispatched``)."""
-    statement = (select(Event).where(Event.dispatched_at.is_(None))
-                 .order_by(Event.occurred_at).limit(limit))
+    statement = (select(Event).where(col(Event.dispatched_at).is_(None))
+                 .order_by(col(Event.occurred_at)).limit(limit))
     return session.exec(statement).all()
 
 
 def mark_dispatched(session: Session, event_ids: Sequence[str], at: datetime | None = None) -> int:
-    statement = (sa.update(Event).where(Event.id.in_(event_ids), Event.dispatched_at.is_(None))
+    statement = (sa.update(Event).where(col(Event.id).in_(event_ids), col(Event.dispatched_at).is_(None))
                  .values(dispatched_at=at or utcnow()))
-    return session.execute(statement).rowcount
+    result = cast("sa.CursorResult[Any]", session.execute(statement))  # an UPDATE gives a cursor result
+    return result.rowcount

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.models import Customer, Notification, RuleStep
 from store.types import new_id, utcnow
@@ -44,7 +44,7 @@ def step_id_for_key(session: Session, idempotency_key: str) -> str | None:
 def notification_for_step(session: Session, step_id: str, channel: str) -> Notification | None:
     statement = (select(Notification)
                  .where(Notification.step_id == step_id, Notification.channel == channel)
-                 .order_by(Notification.created_at.desc()))  # type: ignore[union-attr]
+                 .order_by(col(Notification.created_at).desc()))
     return session.exec(statement).first()
 
 
@@ -94,7 +94,8 @@ def append_status(notification: Notification, status: str, *, detail: str | None
                            provider_status=provider_status)
     for name, value in change.items():
         setattr(notification, name, value)
-    return change.get("status", before) != before
+    changed: bool = change.get("status", before) != before
+    return changed
 
 
 def apply_provider_status(session: Session, provider: str, provider_id: str, provider_status: str, *,
@@ -114,14 +115,14 @@ def apply_provider_status(session: Session, provider: str, provider_id: str, pro
 # --- customers and opt-outs ----------------------------------------------------------------------
 
 def customer_by_phone(session: Session, phone: str) -> Customer | None:
-    statement = select(Customer).where(Customer.phone == phone, Customer.deleted_at.is_(None))  # type: ignore[union-attr]
+    statement = select(Customer).where(col(Customer.phone) == phone, col(Customer.deleted_at).is_(None))
     return session.exec(statement).first()
 
 
 def customer_by_email(session: Session, email: str) -> Customer | None:
     # addresses are stored normalised (lower-case domain); people type the local part as they like
-    statement = select(Customer).where(Customer.email.ilike(email.strip()),  # type: ignore[union-attr]
-                                       Customer.deleted_at.is_(None))  # type: ignore[union-attr]
+    statement = select(Customer).where(col(Customer.email).ilike(email.strip()),
+                                       col(Customer.deleted_at).is_(None))
     return session.exec(statement).first()
 
 

@@ -53,7 +53,7 @@ def columns(kind: str) -> list[sa.ColumnElement[Any]]:
     return [getattr(model, name).label(f"{kind}__{name}") for name in names]
 
 
-def row_data(kind: str, row: Mapping[str, Any]) -> dict[str, Any] | None:
+def row_data(kind: str, row: Mapping[Any, Any]) -> dict[str, Any] | None:
     """The ``kind`` part of a query row; ``None`` when an outer join found nothing."""
     names = FIELDS[kind][1]
     if row[f"{kind}__id"] is None:

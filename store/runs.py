@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -49,7 +49,7 @@ def _claim_statement(dialect: str) -> Any:
 _CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def claim_steps(session: Session, step_ids: Sequence[str], now: datetime, lease: timedelta) -> list[Any]:
+def claim_steps(session: Session, step_ids: Sequence[str], now: datetime, lease: timedelta) -> Sequence[Any]:
     """Queued, due steps among ``step_ids`` become ``running`` under a lease; their plain rows.
 
     On PostgreSQL the rows are locked in id order and locked ones skipped, so two
@@ -68,7 +68,7 @@ _RUNS_OF = (
 )
 
 
-def runs_of(session: Session, run_ids: Iterable[str]) -> list[Any]:
+def runs_of(session: Session, run_ids: Iterable[str]) -> Sequence[Any]:
     """The runs (with their events) that claimed steps belong to, as plain rows."""
     return session.execute(_RUNS_OF, {"ids": list(set(run_ids))}).all()
 
@@ -92,8 +92,9 @@ def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_unti
     """Extend the leases of steps this worker still runs (id and claimed attempt)."""
     if not fenced:
         return 0
-    result = session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
-                                      for step_id, attempt in fenced])
+    result = cast("sa.CursorResult[Any]",  # an UPDATE gives a cursor result
+                  session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
+                                           for step_id, attempt in fenced]))
     return result.rowcount or 0
 
 
@@ -140,7 +141,8 @@ def take_back_lapsed(session: Session, now: datetime, limit: int = 1000) -> list
     return ids
 
 
-def forgotten_queued(session: Session, now: datetime, older_than: timedelta, limit: int = 1000) -> list[Any]:
+def forgotten_queued(session: Session, now: datetime, older_than: timedelta,
+                     limit: int = 1000) -> Sequence[Any]:
     """Due steps left ``queued`` longer than ``older_than``: their message was lost. Marked as re-sent."""
     rows = session.execute(
         sa.select(STEPS.c.id, STEPS.c.next_attempt_at)
@@ -160,6 +162,6 @@ def requeue_all_running(session: Session) -> None:
                     .values(status=StepStatus.QUEUED, next_attempt_at=None, lease_until=None))
 
 
-def queued_steps(session: Session) -> list[Any]:
+def queued_steps(session: Session) -> Sequence[Any]:
     return session.execute(sa.select(STEPS.c.id, STEPS.c.next_attempt_at)
                            .where(STEPS.c.status == StepStatus.QUEUED)).all()

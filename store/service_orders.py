@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.assignment import STRATEGIES, choose_technician
 from store.errors import IllegalTransition, NotFound, ValidationFailed
@@ -119,7 +119,7 @@ def _locked_order(session: Session, order_id: str) -> ServiceOrder:
     # FOR UPDATE on PostgreSQL: two workers assigning the same order queue up
     # instead of both writing (SQLite serialises writers anyway)
     order = session.exec(
-        select(ServiceOrder).where(ServiceOrder.id == order_id, ServiceOrder.deleted_at.is_(None))
+        select(ServiceOrder).where(ServiceOrder.id == order_id, col(ServiceOrder.deleted_at).is_(None))
         .with_for_update()
     ).first()
     if order is None:
@@ -130,7 +130,7 @@ def _locked_order(session: Session, order_id: str) -> ServiceOrder:
 def _live_visits(session: Session, order_id: str) -> list[Appointment]:
     return list(session.exec(
         select(Appointment).where(Appointment.order_id == order_id,
-                                  Appointment.status.in_(ACTIVE_APPOINTMENT_STATUSES))
+                                  col(Appointment.status).in_(ACTIVE_APPOINTMENT_STATUSES))
     ))
 
 

@@ -60,7 +60,8 @@ def normalize_amount(field: str, value: Any) -> Decimal | None:
         raise ValidationFailed(field, f"'{value}' is not an amount")
     if amount < 0:
         raise ValidationFailed(field, f"{amount} is negative; amounts are zero or more")
-    if amount.as_tuple().exponent < -2 and amount != amount.quantize(Decimal("0.01")):
+    exponent = amount.as_tuple().exponent  # an int: the amount is finite
+    if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(Decimal("0.01")):
         raise ValidationFailed(field, f"{amount} has more than two decimal places")
     if amount > MAX_AMOUNT:
         raise ValidationFailed(field, f"{amount} is larger than {MAX_AMOUNT}")

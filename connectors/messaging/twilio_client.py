@@ -44,7 +44,7 @@ class TwilioMessage:
     raw: dict[str, Any]
 
 
-class _Responses(TwilioHttpClient):
+class _Responses(TwilioHttpClient):  # type: ignore[misc]  # twilio ships no type hints
     """Keeps each thread's last response: its headers carry ``Retry-After``, which the
     client's exceptions drop."""
 

@@ -20,6 +20,7 @@ from engine.language.conditions import (
     ACTION_VARIABLES,
     RULE_VARIABLES,
     ConditionSyntaxError,
+    Node,
     compile_condition,
 )
 from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
@@ -30,6 +31,7 @@ from engine.language.templating import (
     TEMPLATE_VARIABLES,
     Literal,
     MappingValue,
+    TemplateProblem,
     TemplateStore,
     Value,
     compile_value,
@@ -94,7 +96,7 @@ class RuleCompiler:
 
     # --- conditions and templates -----------------------------------------------------------------
 
-    def _condition(self, condition: Any, path: Path, allowed: frozenset[str]):
+    def _condition(self, condition: Any, path: Path, allowed: frozenset[str]) -> Node | None:
         if condition is None:
             return None
         errors: list[tuple[Path, ConditionSyntaxError]] = []
@@ -114,7 +116,7 @@ class RuleCompiler:
 
     def _compile_value(self, raw: Any, path: Path) -> tuple[Value, frozenset[str]]:
         """The compiled value and the step ids it reads."""
-        errors: list = []
+        errors: list[tuple[Path, TemplateProblem]] = []
         value = compile_value(raw, path, errors)
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc)))
@@ -221,10 +223,10 @@ class RuleCompiler:
             return
         sample = check_sample(self.templates, channel, name, max_segments=params.get("max_segments", 1),
                               transliterate=bool(params.get("transliterate", False)))
-        for problem in sample.problems:
+        for sample_problem in sample.problems:
             # Segment problems belong to the rule that sends; file problems to the sample file.
-            self.problems.append(problem if problem.file else
-                                 self.doc.problem(path, problem.message, problem.hint))
+            self.problems.append(sample_problem if sample_problem.file else
+                                 self.doc.problem(path, sample_problem.message, sample_problem.hint))
 
     def _check_steps(self, used: frozenset[str] | set[str], known: tuple[str, ...], path: Path) -> None:
         for step in sorted(used):

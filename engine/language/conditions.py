@@ -145,7 +145,8 @@ def _compiled(expression: str) -> tuple[cel.Program, frozenset[str]]:
 
 
 def compile_condition(
-    condition: Any, path: tuple[str | int, ...], allowed: frozenset[str], errors: list
+    condition: Any, path: tuple[str | int, ...], allowed: frozenset[str],
+    errors: list[tuple[tuple[str | int, ...], ConditionSyntaxError]],
 ) -> Node:
     """Build the node tree of a parsed condition; syntax errors go to ``errors`` with their path."""
     if isinstance(condition, str):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cel
+from cel import Context as CelContext
 
 from engine.language.events import Event
 
@@ -37,5 +38,5 @@ class EvaluationContext:
         """The template variables of a rule's actions, with the steps run so far."""
         return {**self.variables, "rule": {"id": rule_id}, "steps": steps}
 
-    def cel_with_steps(self, steps: dict[str, Any]) -> cel.Context:
+    def cel_with_steps(self, steps: dict[str, Any]) -> CelContext:
         return cel.Context(variables={**self.variables, "steps": steps})

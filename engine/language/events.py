@@ -92,7 +92,7 @@ def _json_lines(text: str, name: str) -> list[Document] | None:
     return docs
 
 
-def _event(doc: Document, path: tuple) -> Event:
+def _event(doc: Document, path: tuple[str | int, ...]) -> Event:
     raw = doc.data
     for part in path:
         raw = raw[part]

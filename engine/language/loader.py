@@ -54,7 +54,7 @@ def discover(paths: Iterable[str | FsPath]) -> tuple[list[FsPath], list[Problem]
 
 
 def _walk(folder: FsPath) -> list[FsPath]:
-    found = []
+    found: list[FsPath] = []
     for root, dirs, names in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if d != TESTS_FOLDER and not d.startswith("."))
         found.extend(FsPath(root) / n for n in names if n.endswith(RULE_SUFFIXES))
@@ -107,7 +107,7 @@ def _compile_file(doc: Document, templates: TemplateStore, problems: list[Proble
         problems.extend(problems_from_validation_error(exc, doc, (), _VOCABULARY))
         return []
     compiler = RuleCompiler(doc, templates)
-    compiled = []
+    compiled: list[CompiledRule] = []
     for index, raw in enumerate(doc.data["rules"]):
         path = ("rules", index)
         try:

@@ -8,7 +8,7 @@ references, duplicate ids) is checked by ``engine.validator``.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
@@ -59,13 +59,19 @@ Duration = Annotated[
     AfterValidator(_check_duration),
 ]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
-ClockTime = matching(r"^([01]\d|2[0-3]):[0-5]\d$", "'{value}' is not a time of day: write HH:MM, e.g. 21:00",
-                     examples=["21:00"])
-RuleId = matching(RULE_ID_PATTERN, "rule id '{value}' must use lowercase letters, digits, '-' and '_', "
-                  "starting with a letter or digit")
-EventPattern = matching(EVENT_PATTERN, "'{value}' is not an event type: lowercase words separated by dots, "
-                        "e.g. invoice.overdue ('*' matches one word)")
-StepId = matching(r"^[a-z_][a-z0-9_]*$", "step id '{value}' must use lowercase letters, digits and '_'")
+if TYPE_CHECKING:  # matching() builds these at run time; to a type checker they are strings
+    ClockTime = str
+    RuleId = str
+    EventPattern = str
+    StepId = str
+else:
+    ClockTime = matching(r"^([01]\d|2[0-3]):[0-5]\d$",
+                         "'{value}' is not a time of day: write HH:MM, e.g. 21:00", examples=["21:00"])
+    RuleId = matching(RULE_ID_PATTERN, "rule id '{value}' must use lowercase letters, digits, '-' and '_', "
+                      "starting with a letter or digit")
+    EventPattern = matching(EVENT_PATTERN, "'{value}' is not an event type: lowercase words separated by "
+                            "dots, e.g. invoice.overdue ('*' matches one word)")
+    StepId = matching(r"^[a-z_][a-z0-9_]*$", "step id '{value}' must use lowercase letters, digits and '_'")
 
 
 class Strict(BaseModel):
@@ -151,25 +157,30 @@ def _condition_kind(value: Any) -> str | None:
     if isinstance(value, dict):
         keys = set(value) & {"all", "any", "not"}
         return keys.pop() if len(keys) == 1 else None
-    return {AllOf: "all", AnyOf: "any", NotOf: "not"}.get(type(value))
+    kinds: dict[type[BaseModel], str] = {AllOf: "all", AnyOf: "any", NotOf: "not"}
+    return kinds.get(type(value))
 
 
 CelExpression = Annotated[str, Field(min_length=1, description="A CEL expression")]
 
-Condition = TypeAliasType("Condition", Annotated[
-    Annotated[CelExpression, Tag("expression")]
-    | Annotated[list["Condition"], Tag("list")]
-    | Annotated[AllOf, Tag("all")]
-    | Annotated[AnyOf, Tag("any")]
-    | Annotated[NotOf, Tag("not")],
-    Discriminator(
-        _condition_kind,
-        custom_error_type="invalid_condition",
-        custom_error_message=(
-            "a condition is a CEL expression, a list of them, or a mapping with one of 'all', 'any', 'not'"
+if TYPE_CHECKING:  # the run-time alias below carries pydantic metadata mypy cannot resolve
+    Condition: TypeAlias = "str | list[Condition] | AllOf | AnyOf | NotOf"
+else:
+    Condition = TypeAliasType("Condition", Annotated[
+        Annotated[CelExpression, Tag("expression")]
+        | Annotated[list["Condition"], Tag("list")]
+        | Annotated[AllOf, Tag("all")]
+        | Annotated[AnyOf, Tag("any")]
+        | Annotated[NotOf, Tag("not")],
+        Discriminator(
+            _condition_kind,
+            custom_error_type="invalid_condition",
+            custom_error_message=(
+                "a condition is a CEL expression, a list of them, or a mapping with one of "
+                "'all', 'any', 'not'"
+            ),
         ),
-    ),
-])
+    ])
 
 
 # --- actions ----------------------------------------------------------------------------------

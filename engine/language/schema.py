@@ -78,10 +78,10 @@ def config_schema() -> dict[str, Any]:
     return _draft07(schema)
 
 
-def _draft07(schema: Any) -> Any:
+def _draft07(schema: dict[str, Any]) -> dict[str, Any]:
     """Rewrite the few 2020-12 forms pydantic emits into their draft-07 equivalents."""
     schema = copy.deepcopy(schema)
-    stack = [schema]
+    stack: list[Any] = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):

@@ -8,10 +8,11 @@ autoescaped; text parts are not.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import (
     FileSystemLoader,
@@ -115,7 +116,8 @@ def _compiled(source: str) -> Any:
     return _PARAM_ENV.from_string(source)
 
 
-def compile_value(value: Any, path: tuple = (), errors: list | None = None) -> Value:
+def compile_value(value: Any, path: tuple[str | int, ...] = (),
+                  errors: list[tuple[tuple[str | int, ...], TemplateProblem]] | None = None) -> Value:
     """Compile every templated string inside ``value``; syntax errors go to ``errors``."""
     if isinstance(value, str) and is_template(value):
         try:
@@ -188,7 +190,8 @@ def _references_of(ast: nodes.Template) -> References:
     for name in ast.find_all(nodes.Name):
         (stored if name.ctx in ("store", "param") else loaded).add(name.name)
     steps = set()
-    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+    found = cast("Iterator[nodes.Getattr | nodes.Getitem]", ast.find_all((nodes.Getattr, nodes.Getitem)))
+    for node in found:
         target = node.node
         if isinstance(target, nodes.Name) and target.name == "steps":
             if isinstance(node, nodes.Getattr):

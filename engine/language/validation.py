@@ -115,7 +115,7 @@ def _data_at(data: Any, path: Path) -> Any:
     return data
 
 
-def _real_path(data: Any, loc: tuple) -> Path:
+def _real_path(data: Any, loc: tuple[str | int, ...]) -> Path:
     """Keep the parts of a pydantic ``loc`` that exist in the data.
 
     Pydantic inserts union tags and function names into ``loc``; walking the

@@ -48,10 +48,10 @@ _STR, _SEQ, _MAP, _MERGE = (f"{_CORE}{name}" for name in ("str", "seq", "map", "
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Yaml12Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+class _Yaml12Loader(_BaseLoader):  # type: ignore[misc]  # the base is chosen at run time (C or Python)
     """libyaml's parser with the YAML 1.2 core schema's implicit types."""
 
-    yaml_implicit_resolvers: dict = {}  # noqa: RUF012 (PyYAML's own class attribute)
+    yaml_implicit_resolvers: dict[str, Any] = {}  # noqa: RUF012 (PyYAML's own class attribute)
 
 
 for _tag, _pattern, _first in (
@@ -234,32 +234,30 @@ class _Reader:
 
     def _fail(self, event: Event, message: str, hint: str | None = None, *,
               at: Path | None = None) -> None:
-        mark = event.start_mark
+        line, column = _where(event)
         path = tuple(self.path) if at is None else at
-        self.problems.append(Problem(self.doc.file, mark.line + 1, mark.column + 1,
-                                     format_path(path), message, hint))
+        self.problems.append(Problem(self.doc.file, line, column, format_path(path), message, hint))
 
     def _anchor(self, event: Event) -> None:
-        mark = event.start_mark
-        self.anchors.append(Problem(self.doc.file, mark.line + 1, mark.column + 1, "",
+        line, column = _where(event)
+        self.anchors.append(Problem(self.doc.file, line, column, "",
                                     "YAML anchors and aliases are not allowed",
                                     "repeat the value instead; aliases can hide huge expansions"))
 
     def _value(self, event: Event) -> Any:
         if len(self.path) < EAGER_DEPTH:
-            mark = event.start_mark
-            self.doc.value_positions[tuple(self.path)] = (mark.line + 1, mark.column + 1)
+            self.doc.value_positions[tuple(self.path)] = _where(event)
         kind = type(event)
         if kind is AliasEvent:
             self._anchor(event)
             return None
-        if event.anchor:  # type: ignore[attr-defined] (every node event has one)
+        if event.anchor:  # type: ignore[attr-defined]  # every node event has one
             self._anchor(event)
         if kind is ScalarEvent:
-            return self._scalar(event)  # type: ignore[arg-type] (checked above)
+            return self._scalar(event)  # type: ignore[arg-type]  # checked above
         if kind is MappingStartEvent:
-            return self._mapping(event)  # type: ignore[arg-type] (checked above)
-        return self._sequence(event)  # type: ignore[arg-type] (the only node event left)
+            return self._mapping(event)  # type: ignore[arg-type]  # checked above
+        return self._sequence(event)  # type: ignore[arg-type]  # the only node event left
 
     def _sequence(self, start: SequenceStartEvent) -> list[Any] | None:
         if self._tag(start, SequenceNode) != _SEQ:
@@ -320,11 +318,11 @@ class _Reader:
 
     def _tag(self, event: NodeEvent, kind: type[Node]) -> str:
         """The event's tag, resolved the way libyaml's composer resolves a node's."""
-        tag = event.tag  # type: ignore[attr-defined] (scalar and collection start events have one)
+        tag = event.tag  # type: ignore[attr-defined]  # scalar and collection start events have one
         if tag is None or tag == "!":
             value = event.value if isinstance(event, ScalarEvent) else None
-            return self.resolve(kind, value, event.implicit)  # type: ignore[attr-defined] (as above)
-        return tag
+            return str(self.resolve(kind, value, event.implicit))  # type: ignore[attr-defined]  # as above
+        return str(tag)
 
     def _skip(self, event: Event, *, refused: bool = False) -> None:
         """Read past one value, still refusing its anchors and aliases (``refused``: its own already)."""
@@ -344,6 +342,13 @@ class _Reader:
 
 def _short_tag(tag: str) -> str:
     return tag.replace(_CORE, "!!")
+
+
+def _where(event: Event) -> tuple[int, int]:
+    """An event's line and column, from 1."""
+    mark = event.start_mark
+    assert mark is not None  # the parser marks every event
+    return mark.line + 1, mark.column + 1
 
 
 def _convert_scalar(kind: str, raw: str) -> Any:

@@ -31,8 +31,8 @@ def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
     if url.startswith(("redis://", "rediss://")):
         # A short heartbeat timeout brings a killed worker's messages back in seconds, not minutes
         # (the step leases bring its steps back sooner still).
-        return RedisBroker(url=url, namespace=namespace, heartbeat_timeout=15_000,
-                           dead_message_ttl=7 * 86_400_000)
+        return RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves RedisBroker() unannotated
+            url=url, namespace=namespace, heartbeat_timeout=15_000, dead_message_ttl=7 * 86_400_000)
     raise ValueError(f"unsupported broker URL '{url}': use stub:// or redis://host:port/db")
 
 
@@ -46,8 +46,8 @@ class StepSender:
 
     def __call__(self, step_ids: list[str], delay_ms: int, urgent: bool = False) -> None:
         queue, actor = (RESUME_QUEUE, RESUME_ACTOR) if urgent else (QUEUE, STEP_ACTOR)
-        message = dramatiq.Message(queue_name=queue, actor_name=actor, args=(step_ids,), kwargs={},
-                                   options={})
+        message: dramatiq.Message[Any] = dramatiq.Message(
+            queue_name=queue, actor_name=actor, args=(step_ids,), kwargs={}, options={})
         self.broker.enqueue(message, delay=delay_ms or None)
 
 

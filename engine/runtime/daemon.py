@@ -102,7 +102,7 @@ class Daemon:
         while not self.stopping.is_set() and self.core.relay.relay_once():
             pass
 
-    def _watch(self, fingerprint: list) -> None:
+    def _watch(self, fingerprint: list[tuple[tuple[str, int, int], ...]]) -> None:
         current = self.rules.fingerprint()
         if current != fingerprint[0]:
             fingerprint[0] = current

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.runtime.outbox import Transaction
 from engine.runtime.steps import queue_step
@@ -25,16 +25,16 @@ class DeadLetterView:
 
 def list_dead_letters(session: Session, *, include_resolved: bool = False, limit: int = 100
                       ) -> list[DeadLetter]:
-    query = select(DeadLetter).where(DeadLetter.deleted_at.is_(None))
+    query = select(DeadLetter).where(col(DeadLetter.deleted_at).is_(None))
     if not include_resolved:
-        query = query.where(DeadLetter.resolved_at.is_(None))
-    return list(session.exec(query.order_by(DeadLetter.created_at.desc()).limit(limit)))
+        query = query.where(col(DeadLetter.resolved_at).is_(None))
+    return list(session.exec(query.order_by(col(DeadLetter.created_at).desc()).limit(limit)))
 
 
 def show(session: Session, dead_letter_id: str) -> DeadLetterView:
     letter = _get(session, dead_letter_id)
-    step = session.get(RuleStep, letter.step_id)
-    return DeadLetterView(letter, step, session.get(RuleRun, step.run_id))
+    step = session.get_one(RuleStep, letter.step_id)
+    return DeadLetterView(letter, step, session.get_one(RuleRun, step.run_id))
 
 
 def retry(tx: Transaction, dead_letter_ids: Sequence[str], actor: str) -> list[str]:
@@ -51,14 +51,14 @@ def retry(tx: Transaction, dead_letter_ids: Sequence[str], actor: str) -> list[s
     for letter in letters:
         if letter.resolved_at is not None:
             continue
-        step = session.get(RuleStep, letter.step_id)
-        run = session.get(RuleRun, step.run_id)
+        step = session.get_one(RuleStep, letter.step_id)
+        run = session.get_one(RuleRun, step.run_id)
         if run.status != RunStatus.RUNNING:
             run.status = check_run(run.status, RunStatus.RUNNING)
         run.finished_at = None
-        session.execute(sa.update(RuleStep).where(RuleStep.run_id == run.id,
-                                                  RuleStep.status == StepStatus.SKIPPED,
-                                                  RuleStep.attempts == 0)
+        session.execute(sa.update(RuleStep).where(col(RuleStep.run_id) == run.id,
+                                                  col(RuleStep.status) == StepStatus.SKIPPED,
+                                                  col(RuleStep.attempts) == 0)
                         .values(status=StepStatus.PENDING, finished_at=None))
         step.attempts, step.finished_at = 0, None
         queue_step(step, now)

@@ -48,7 +48,8 @@ class AlwaysLeader:
 class RedisLeader:
     """Holds ``key`` for ``lease_ms`` at a time and renews it every third of the lease."""
 
-    def __init__(self, client, key: str = "despacho:scheduler:leader", lease_ms: int = 10_000) -> None:
+    def __init__(self, client: redis.Redis, key: str = "despacho:scheduler:leader",
+                 lease_ms: int = 10_000) -> None:
         self.client = client
         self.key = key
         self.lease_ms = lease_ms

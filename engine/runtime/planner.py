@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from engine.language.conditions import ConditionEvaluationError
 from engine.language.context import EvaluationContext
@@ -136,7 +136,7 @@ class Planner:
         return None
 
     def _has_active_run(self, session: Session, rule_id: str) -> bool:
-        return _exists(session, RuleRun.rule_id == rule_id, RuleRun.status.in_(ACTIVE_RUN_STATUSES))
+        return _exists(session, col(RuleRun.rule_id) == rule_id, col(RuleRun.status).in_(ACTIVE_RUN_STATUSES))
 
     def _quiet_until(self, rule: CompiledRule, event: Event, now: datetime) -> datetime | None:
         quiet = rule.rule.quiet_hours
@@ -164,7 +164,7 @@ def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> 
 def _exists(session: Session, *conditions: Any) -> bool:
     # Rows added in this transaction count too: flush before asking.
     session.flush()
-    query = sa.select(RuleRun.id).where(*conditions).limit(1)
+    query = sa.select(col(RuleRun.id)).where(*conditions).limit(1)
     return session.execute(query).first() is not None
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 import structlog
+from sqlmodel import col
 
 from engine.language.events import Event
 from engine.language.ruleset import CompiledRule, RuleSet
@@ -109,12 +110,12 @@ class Relay:
             rows = query_rows(session, rule, trigger, local_at)
             claim, evaluations = fire_events(rule, trigger, local_at, rows)
             if rows is not None:
-                session.get(EventRow, claim.id).payload = claim.data
+                session.get_one(EventRow, claim.id).payload = claim.data
                 accept_events(session, evaluations)
             now = utcnow()
             result = PlanResult()
             self.planner.plan_many(session, evaluations, [rule], now, result)
             fired = [claim.id, *(event.id for event in evaluations)]
-            session.execute(sa.update(EventRow).where(EventRow.id.in_(fired)).values(dispatched_at=now))
+            session.execute(sa.update(EventRow).where(col(EventRow.id).in_(fired)).values(dispatched_at=now))
             tx.send_after_commit(result.queued)
             return len(evaluations)

@@ -64,6 +64,6 @@ def rule_fire_events(rule: CompiledRule, at: datetime, session: Session | None) 
 def _row_key(row: dict[str, Any], index: int) -> str:
     # A row's own id keeps the evaluation id stable when the query's order changes.
     for value in row.values():
-        if isinstance(value, dict) and isinstance(value.get("id"), str):
-            return value["id"]
+        if isinstance(value, dict) and isinstance(row_id := value.get("id"), str):
+            return row_id
     return str(index)

@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import col
 
 from engine.language.cron import cron_trigger
 from engine.language.models import CronTrigger, EveryTrigger
@@ -73,7 +74,7 @@ class Scheduler:
     """Fires the schedules of the current rule set through ``fire``."""
 
     def __init__(self, rules: Callable[[], RuleSet], fire: Callable[[CompiledRule, int, datetime], int],
-                 is_leader: Callable[[], bool], timezone: str, db=None) -> None:
+                 is_leader: Callable[[], bool], timezone: str, db: sa.Engine | None = None) -> None:
         self.rules = rules
         self.fire = fire
         self.is_leader = is_leader
@@ -148,7 +149,8 @@ class Scheduler:
 
     def catch_up(self, until: datetime) -> None:
         """``misfire: once``: fire the latest time up to ``until`` after the rule's last recorded fire."""
-        if self.db is None or not self.is_leader():
+        db = self.db
+        if db is None or not self.is_leader():
             return
         for rule in self.rules().rules:
             if not rule.rule.enabled:
@@ -156,7 +158,7 @@ class Scheduler:
             for index, trigger in enumerate(rule.schedules):
                 if trigger.misfire != "once":
                     continue
-                last = self._last_fire(rule.id)
+                last = self._last_fire(db, rule.id)
                 if last is None:
                     continue  # never fired: a new rule starts with its next time
                 missed = latest_fire_time(aps_trigger(trigger, self.timezone), until, last)
@@ -165,10 +167,10 @@ class Scheduler:
                              last=last.isoformat())
                     self._fire(rule, index, missed)
 
-    def _last_fire(self, rule_id: str) -> datetime | None:
-        with self.db.connect() as connection:
+    def _last_fire(self, db: sa.Engine, rule_id: str) -> datetime | None:
+        with db.connect() as connection:
             return connection.execute(
                 sa.select(sa.func.max(EventRow.occurred_at)).where(
-                    EventRow.type == SCHEDULE_EVENT_TYPE, EventRow.source == SCHEDULE_SOURCE,
-                    EventRow.id.startswith(f"{rule_id}@", autoescape=True))  # '_' is no wildcard
+                    col(EventRow.type) == SCHEDULE_EVENT_TYPE, col(EventRow.source) == SCHEDULE_SOURCE,
+                    col(EventRow.id).startswith(f"{rule_id}@", autoescape=True))  # '_' is no wildcard
             ).scalar_one_or_none()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from store.models.events import Event
 from store.models.runs import DeadLetter, RuleStep
@@ -32,7 +32,7 @@ class Status:
 def read_status(session: Session) -> Status:
     status = Status()
     rows = session.execute(
-        sa.select(RuleStep.action, RuleStep.status, sa.func.count(),
+        sa.select(col(RuleStep.action), col(RuleStep.status), sa.func.count(),
                   sa.func.coalesce(sa.func.sum(RuleStep.attempts), 0))
         .group_by(RuleStep.action, RuleStep.status)
     )
@@ -50,8 +50,8 @@ def read_status(session: Session) -> Status:
             setattr(counters, step_status, getattr(counters, step_status) + count)
             counters.failed += extra
     status.undispatched_events = session.execute(
-        sa.select(sa.func.count()).select_from(Event).where(Event.dispatched_at.is_(None))).scalar_one()
+        sa.select(sa.func.count()).select_from(Event).where(col(Event.dispatched_at).is_(None))).scalar_one()
     status.open_dead_letters = session.execute(
-        sa.select(sa.func.count()).select_from(DeadLetter).where(DeadLetter.resolved_at.is_(None))
+        sa.select(sa.func.count()).select_from(DeadLetter).where(col(DeadLetter.resolved_at).is_(None))
     ).scalar_one()
     return status

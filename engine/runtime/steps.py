@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 import structlog
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from engine.language.ruleset import CompiledAction, RuleSet
 from engine.runtime.followups import FOLLOWUP_TYPES, RUN_COMPLETED, action_failed, run_completed
@@ -54,7 +54,8 @@ class NewStep:
 
     @property
     def next_attempt_at(self) -> datetime | None:
-        return self.row["next_attempt_at"]
+        at: datetime | None = self.row["next_attempt_at"]
+        return at
 
 
 def step_rows(run_id: str, rule_id: str, event_id: str, actions: Iterable[CompiledAction], now: datetime,
@@ -131,7 +132,7 @@ class StepTree:
         session = tx.session
         step = finish_step(session, claimed.id, claimed.attempts, status, now, params, outputs)
         if step is None:  # the lease lapsed and the step was taken back: the newer claim records
-            return session.get(RuleStep, claimed.id, populate_existing=True).status
+            return session.get_one(RuleStep, claimed.id, populate_existing=True).status
         log.info("step_" + status, action=step.action, attempts=step.attempts)
         if self._ends_run_plainly(step):
             finish_run(session, step.run_id, RunStatus.SUCCEEDED, now)
@@ -199,7 +200,7 @@ class StepTree:
     def kill(self, tx: Transaction, step: RuleStep, now: datetime) -> str:
         """The step failed for good: dead letter, ``action.failed``, then its fallback or the run ends."""
         session = tx.session
-        run = session.get(RuleRun, step.run_id)
+        run = session.get_one(RuleRun, step.run_id)
         step.status, step.finished_at = check_step(step.status, StepStatus.DEAD), now
         session.add(DeadLetter(step_id=step.id, rule_id=run.rule_id, event_id=run.event_id,
                                action=step.action, params=step.params, error=step.last_error or "failed",
@@ -238,13 +239,13 @@ class StepTree:
         session = tx.session
         session.flush()
         finish_run(session, run_id, status, now)
-        rule_id = self._rule_ids.get(run_id) or session.get(RuleRun, run_id).rule_id
+        rule_id = self._rule_ids.get(run_id) or session.get_one(RuleRun, run_id).rule_id
         rule = self.rules().by_id.get(rule_id)
         if rule is None or rule.has_fallbacks or status != RunStatus.SUCCEEDED:
             _skip_leftovers(session, run_id, now)  # only fallback steps can be left pending
         log.info("run_" + status)
         if self.rules().matcher.rules_for(RUN_COMPLETED):
-            run = session.get(RuleRun, run_id, populate_existing=True)
+            run = session.get_one(RuleRun, run_id, populate_existing=True)
             if not self._is_followup(session, run):
                 run_completed(session, run, now)
         if rule is None or rule.rule.mode == "queued":
@@ -255,13 +256,13 @@ class StepTree:
         return row is not None and row.type in FOLLOWUP_TYPES
 
     def _action_of(self, session: Session, step: RuleStep) -> CompiledAction | None:
-        rule_id = self._rule_ids.get(step.run_id) or session.get(RuleRun, step.run_id).rule_id
+        rule_id = self._rule_ids.get(step.run_id) or session.get_one(RuleRun, step.run_id).rule_id
         return self.action(rule_id, step.step_key)
 
 
 def _after_death(session: Session, step: Any) -> NextMove:
     first_fallback = session.exec(
-        select(RuleStep).where(RuleStep.fallback_of == step.id).order_by(RuleStep.position)
+        select(RuleStep).where(col(RuleStep.fallback_of) == step.id).order_by(col(RuleStep.position))
     ).first()
     if first_fallback is not None:
         return NextMove(queue=first_fallback)
@@ -273,15 +274,15 @@ def _release_waiting(session: Session, rule_id: str, now: datetime) -> list[Rule
     """``mode: queued``: the oldest run waiting for this rule's active run starts now."""
     session.flush()  # a batch may have released a run already: the query must see it
     waiting = session.execute(
-        sa.select(RuleRun).where(RuleRun.rule_id == rule_id, RuleRun.status == RunStatus.HELD,
-                                 RuleRun.held_until.is_(None))
-        .order_by(RuleRun.created_at).limit(1)
+        sa.select(RuleRun).where(col(RuleRun.rule_id) == rule_id, col(RuleRun.status) == RunStatus.HELD,
+                                 col(RuleRun.held_until).is_(None))
+        .order_by(col(RuleRun.created_at)).limit(1)
     ).scalar_one_or_none()
     if waiting is None:
         return []
     first = session.execute(
-        sa.select(RuleStep).where(RuleStep.run_id == waiting.id, RuleStep.fallback_of.is_(None))
-        .order_by(RuleStep.position).limit(1)
+        sa.select(RuleStep).where(RuleStep.run_id == waiting.id, col(RuleStep.fallback_of).is_(None))
+        .order_by(col(RuleStep.position)).limit(1)
     ).scalar_one()
     waiting.status = RunStatus.PLANNED
     queue_step(first, now)
@@ -300,7 +301,7 @@ def _next_sibling(session: Session, step: Any) -> RuleStep | None:
     return session.exec(
         select(RuleStep).where(RuleStep.run_id == step.run_id,
                                RuleStep.fallback_of == step.fallback_of if step.fallback_of
-                               else RuleStep.fallback_of.is_(None),
+                               else col(RuleStep.fallback_of).is_(None),
                                RuleStep.position == step.position + 1)
     ).first()
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
+import redis
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from store.models.runs import RuleRun
 from store.run_lifecycle import RunStatus
@@ -23,10 +24,10 @@ class DatabaseThrottle:
 
     def allow(self, session: Session, rule_id: str, key: str, limit: int, per: timedelta,
               now: datetime) -> bool:
-        count = session.execute(
+        count: int = session.execute(
             sa.select(sa.func.count()).select_from(RuleRun).where(
-                RuleRun.rule_id == rule_id, RuleRun.throttle_key == key,
-                RuleRun.created_at >= now - per, RuleRun.status != RunStatus.SKIPPED)
+                col(RuleRun.rule_id) == rule_id, col(RuleRun.throttle_key) == key,
+                col(RuleRun.created_at) >= now - per, col(RuleRun.status) != RunStatus.SKIPPED)
         ).scalar_one()
         return count < limit
 
@@ -34,7 +35,7 @@ class DatabaseThrottle:
 class RedisThrottle:
     """A fixed window per (rule, key) in Redis: INCR is atomic across workers and machines."""
 
-    def __init__(self, client, prefix: str = "despacho:throttle:") -> None:
+    def __init__(self, client: redis.Redis, prefix: str = "despacho:throttle:") -> None:
         self.client = client
         self.prefix = prefix
 

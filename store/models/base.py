@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlmodel import Field, SQLModel
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 from store.types import UTCDateTime, utcnow
 
@@ -38,3 +41,5 @@ class Record(SQLModel):
 
     normalizers: ClassVar[dict[str, Normalizer]] = {}
     entity: ClassVar[str] = "record"
+    if TYPE_CHECKING:  # set by SQLAlchemy on each table class; SQLModel does not declare it
+        __table__: ClassVar[Table]

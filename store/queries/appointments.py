@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from store.models import Appointment, Customer, ServiceOrder, Technician
 from store.models.orders import ACTIVE_APPOINTMENT_STATUSES
@@ -20,12 +20,12 @@ def starting_within_statement(at: datetime, hours: float) -> sa.Select[Any]:
     return (
         sa.select(*columns("appointment"), *columns("order"), *columns("customer"),
                   *columns("technician"))
-        .join(ServiceOrder, ServiceOrder.id == Appointment.order_id)
-        .join(Customer, Customer.id == ServiceOrder.customer_id)
-        .outerjoin(Technician, Technician.id == Appointment.technician_id)
-        .where(literal_in(Appointment.status, ACTIVE_APPOINTMENT_STATUSES),
-               Appointment.starts_at >= at, Appointment.starts_at < at + timedelta(hours=hours))
-        .order_by(Appointment.starts_at, Appointment.id)
+        .join(ServiceOrder, col(ServiceOrder.id) == col(Appointment.order_id))
+        .join(Customer, col(Customer.id) == col(ServiceOrder.customer_id))
+        .outerjoin(Technician, col(Technician.id) == col(Appointment.technician_id))
+        .where(literal_in(col(Appointment.status), ACTIVE_APPOINTMENT_STATUSES),
+               col(Appointment.starts_at) >= at, col(Appointment.starts_at) < at + timedelta(hours=hours))
+        .order_by(col(Appointment.starts_at), col(Appointment.id))
     )
 
 

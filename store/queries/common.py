@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from store.errors import ValidationFailed
 
 
-def literal_in(column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
+def literal_in(column: SQLCoreOperations[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
     """``column IN ('a', 'b')`` with the values inlined, not bound.
 
     PostgreSQL uses a partial index only when it can prove the query's
@@ -21,7 +22,7 @@ def literal_in(column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.Colum
     return column.in_(sa.bindparam(None, list(values), expanding=True, literal_execute=True))
 
 
-def literal_not_in(column: sa.ColumnElement[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
+def literal_not_in(column: SQLCoreOperations[Any], values: Sequence[str]) -> sa.ColumnElement[bool]:
     return column.not_in(sa.bindparam(None, list(values), expanding=True, literal_execute=True))
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from store.models import Customer, Invoice, ServiceOrder
 from store.models.billing import UNPAID_INVOICE_STATUSES
@@ -20,11 +20,11 @@ def overdue_statement(at: datetime, days: int) -> sa.Select[Any]:
     cutoff = at.date() - timedelta(days=days)
     return (
         sa.select(*columns("invoice"), *columns("order"), *columns("customer"))
-        .join(ServiceOrder, ServiceOrder.id == Invoice.order_id)
-        .join(Customer, Customer.id == ServiceOrder.customer_id)
-        .where(literal_in(Invoice.status, UNPAID_INVOICE_STATUSES), Invoice.due_date <= cutoff,
-               Invoice.deleted_at.is_(None))
-        .order_by(Invoice.due_date, Invoice.id)
+        .join(ServiceOrder, col(ServiceOrder.id) == col(Invoice.order_id))
+        .join(Customer, col(Customer.id) == col(ServiceOrder.customer_id))
+        .where(literal_in(col(Invoice.status), UNPAID_INVOICE_STATUSES), col(Invoice.due_date) <= cutoff,
+               col(Invoice.deleted_at).is_(None))
+        .order_by(col(Invoice.due_date), col(Invoice.id))
     )
 
 

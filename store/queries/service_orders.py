@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from store.durations import parse_duration
 from store.errors import ValidationFailed
@@ -20,9 +20,9 @@ from store.query_specs import SlaAtRiskParams, UnassignedParams
 def _with_people(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
     return (
         sa.select(*columns("order"), *columns("customer"), *columns("technician"))
-        .join(Customer, Customer.id == ServiceOrder.customer_id)
-        .outerjoin(Technician, Technician.id == ServiceOrder.technician_id)
-        .where(ServiceOrder.deleted_at.is_(None), *conditions)
+        .join(Customer, col(Customer.id) == col(ServiceOrder.customer_id))
+        .outerjoin(Technician, col(Technician.id) == col(ServiceOrder.technician_id))
+        .where(col(ServiceOrder.deleted_at).is_(None), *conditions)
     )
 
 
@@ -34,11 +34,11 @@ def sla_at_risk(session: Session, at: datetime, params: SlaAtRiskParams) -> list
     """
     check_at(at)
     window_end = at + timedelta(hours=params.hours)
-    lower = [] if params.include_breached else [ServiceOrder.sla_due_at >= at]
+    lower = [] if params.include_breached else [col(ServiceOrder.sla_due_at) >= at]
     statement = _with_people(
-        literal_not_in(ServiceOrder.status, TERMINAL_STATUSES),
-        ServiceOrder.sla_due_at < window_end, ServiceOrder.sla_due_at.is_not(None), *lower,
-    ).order_by(ServiceOrder.sla_due_at, ServiceOrder.id)
+        literal_not_in(col(ServiceOrder.status), TERMINAL_STATUSES),
+        col(ServiceOrder.sla_due_at) < window_end, col(ServiceOrder.sla_due_at).is_not(None), *lower,
+    ).order_by(col(ServiceOrder.sla_due_at), col(ServiceOrder.id))
     rows = []
     for row in session.execute(statement).mappings():
         order = row_data("order", row)
@@ -60,9 +60,9 @@ def unassigned(session: Session, at: datetime, params: UnassignedParams) -> list
     except ValueError as exc:
         raise ValidationFailed("older_than", str(exc)) from exc
     statement = _with_people(
-        ServiceOrder.technician_id.is_(None), ServiceOrder.status == "open",
-        ServiceOrder.created_at <= at - age,
-    ).order_by(ServiceOrder.created_at, ServiceOrder.id)
+        col(ServiceOrder.technician_id).is_(None), col(ServiceOrder.status) == "open",
+        col(ServiceOrder.created_at) <= at - age,
+    ).order_by(col(ServiceOrder.created_at), col(ServiceOrder.id))
     rows = []
     for row in session.execute(statement).mappings():
         order = row_data("order", row)
