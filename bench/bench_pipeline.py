@@ -36,6 +36,7 @@ from bench import _noop_worker
 from engine.language.events import Event
 from engine.runtime.daemon import Daemon, Parts
 from engine.runtime.intake import accept_events
+from engine.runtime.logs import configure
 from engine.settings import Settings, load_settings
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
@@ -102,6 +103,7 @@ def completion_span(database_url: str, expected: int, timeout: float) -> float:
 
 
 def daemon_process(settings: Settings, stop) -> None:
+    configure(settings.execution.log_level)  # as `despacho worker` does: no per-step log lines
     daemon = Daemon(settings, Parts(scheduler=False, watch_rules=False))
     daemon.start()
     stop.wait()

@@ -116,6 +116,47 @@ def finish_step(session: Session, step_id: str, attempt: int, status: StepStatus
                                           "new_params": params, "new_output": output}).one_or_none()
 
 
+_FINISH_STEPS = (
+    sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
+                           STEPS.c.status == StepStatus.RUNNING)
+    .values(status=sa.bindparam("new_status"), finished_at=sa.bindparam("now"),
+            params=sa.bindparam("new_params"), output=sa.bindparam("new_output"), last_error=None,
+            error_code=None, lease_until=None)
+)
+_FINISHED_BY_US = sa.select(STEPS.c.id).where(STEPS.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                              STEPS.c.finished_at == sa.bindparam("now"),
+                                              STEPS.c.lease_until.is_(None),
+                                              STEPS.c.status.in_((StepStatus.SUCCEEDED, StepStatus.SKIPPED)))
+
+
+Finished = tuple[str, int, StepStatus, dict[str, Any], dict[str, Any]]  # id, attempt, status, params, output
+
+
+def finish_steps(session: Session, done: Sequence[Finished], now: datetime) -> set[str]:
+    """Several claimed steps succeeded (or were skipped): one executemany; the ids that were still ours.
+
+    A step whose claim was taken back meanwhile keeps the newer claim's row; ``now`` (this
+    record's time) tells our rows from it.
+    """
+    session.execute(_FINISH_STEPS, [{"step_id": step_id, "n": attempt, "new_status": status, "now": now,
+                                     "new_params": params, "new_output": output}
+                                    for step_id, attempt, status, params, output in done])
+    return set(session.execute(_FINISHED_BY_US, {"ids": [d[0] for d in done], "now": now}).scalars())
+
+
+_FINISH_RUNS = {
+    status: sa.update(RUNS).where(RUNS.c.id.in_(sa.bindparam("ids", expanding=True)),
+                                  RUNS.c.status.in_(run_sources(status)))
+    .values(status=status, finished_at=sa.bindparam("now"))
+    for status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+}
+
+
+def finish_runs(session: Session, run_ids: Sequence[str], status: RunStatus, now: datetime) -> None:
+    if run_ids:
+        session.execute(_FINISH_RUNS[status], {"ids": list(run_ids), "now": now})
+
+
 _FINISH_RUN = {
     status: sa.update(RUNS).where(RUNS.c.id == sa.bindparam("run_id"), RUNS.c.status.in_(run_sources(status)))
     .values(status=status, finished_at=sa.bindparam("now"))

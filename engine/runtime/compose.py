@@ -93,7 +93,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     embedded in-process broker it sends nothing and the daemon's reaper picks up what it
     queued. ``sender`` replaces the broker (tests drive steps by hand).
     """
-    db = make_engine(settings.database.url)
+    db = make_engine(settings.database.url, pre_ping=not consume)
     holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path)
     broker = None
     if sender is None and (consume or not settings.broker.url.startswith("stub://")):

@@ -17,7 +17,8 @@ from typing import Any
 
 from engine.runtime.outbox import Outbox, Transaction
 
-RecordOne = Callable[[Transaction, Any, Any], str]  # (transaction, claim, outcome) -> new status
+# (transaction, [(claim, outcome), ...]) -> the new status of each, in order
+RecordGroup = Callable[[Transaction, list[tuple[Any, Any]]], list[str]]
 
 
 @dataclass
@@ -36,9 +37,9 @@ class _Pending:
 
 
 class Recorder:
-    def __init__(self, outbox: Outbox, record_one: RecordOne) -> None:
+    def __init__(self, outbox: Outbox, record_group: RecordGroup) -> None:
         self.outbox = outbox
-        self.record_one = record_one
+        self.record_group = record_group
         self._turn = threading.Condition()
         self._pending: list[_Pending] = []
         self._committing = False
@@ -65,7 +66,7 @@ class Recorder:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             with self.outbox.transaction(durable=False) as tx:
-                statuses = [self.record_one(tx, item.claim, item.outcome) for item in batch]
+                statuses = self.record_group(tx, [(item.claim, item.outcome) for item in batch])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error, batch[0].finished = exc, True

@@ -86,7 +86,7 @@ class StepRunner:
         self.leases = leases
         self.clock = clock
         self.tree = StepTree(rules)
-        self.recorder = Recorder(outbox, self._record)
+        self.recorder = Recorder(outbox, self._record_group)
 
     # --- the actor's entry ----------------------------------------------------------------------
 
@@ -195,6 +195,16 @@ class StepRunner:
         return rule, action
 
     # --- record ---------------------------------------------------------------------------------
+
+    def _record_group(self, tx: Transaction, group: list[tuple[Claim, Outcome]]) -> list[str]:
+        """Outcomes of steps that finished together; run-ending successes take a few statements in all."""
+        now = self.clock()
+        plain = [(claim.step, outcome) for claim, outcome in group
+                 if isinstance(outcome, Success) and self.tree.ends_run_plainly(claim.step)]
+        statuses = self.tree.record_plain_successes(
+            tx, [(step, o.status, o.params, o.outputs) for step, o in plain if isinstance(o, Success)], now)
+        return [statuses[claim.step.id] if claim.step.id in statuses else self._record(tx, claim, outcome)
+                for claim, outcome in group]
 
     def _record(self, tx: Transaction, claim: Claim, outcome: Outcome) -> str:
         now = self.clock()

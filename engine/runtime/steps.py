@@ -29,7 +29,7 @@ from errors import ConnectorError, TransientError
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus, check_step
-from store.runs import finish_run, finish_step
+from store.runs import finish_run, finish_runs, finish_step, finish_steps
 from store.types import new_id
 
 log = structlog.get_logger("despacho.steps")
@@ -134,7 +134,7 @@ class StepTree:
         if step is None:  # the lease lapsed and the step was taken back: the newer claim records
             return session.get_one(RuleStep, claimed.id, populate_existing=True).status
         log.info("step_" + status, action=step.action, attempts=step.attempts)
-        if self._ends_run_plainly(step):
+        if self.ends_run_plainly(step):
             finish_run(session, step.run_id, RunStatus.SUCCEEDED, now)
             log.info("run_succeeded")
             return status
@@ -144,7 +144,26 @@ class StepTree:
             self._move_on(tx, step, move, now)
         return status
 
-    def _ends_run_plainly(self, step: Any) -> bool:
+    def record_plain_successes(self, tx: Transaction, done: list[tuple[Any, StepStatus, dict[str, Any],
+                                                                       dict[str, Any]]],
+                               now: datetime) -> dict[str, str]:
+        """Successes that end their runs plainly, recorded with three statements however many.
+
+        Returns each step's new status; a step whose claim is no longer ours is left out (it is
+        then recorded the ordinary way, which reads what the newer claim recorded).
+        """
+        if not done:
+            return {}
+        ours = finish_steps(tx.session, [(step.id, step.attempts, status, params, outputs)
+                                         for step, status, params, outputs in done], now)
+        finish_runs(tx.session, [step.run_id for step, *_ in done if step.id in ours], RunStatus.SUCCEEDED,
+                    now)
+        for step, status, *_ in done:
+            if step.id in ours:
+                log.info("step_" + status, step_id=step.id, run_id=step.run_id, action=step.action)
+        return {step.id: status for step, status, *_ in done if step.id in ours}
+
+    def ends_run_plainly(self, step: Any) -> bool:
         """Its success ends a run that needs nothing more than one UPDATE: the fast path.
 
         The rule's last top-level action, no fallbacks left pending, no ``mode: queued``

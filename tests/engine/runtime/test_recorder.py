@@ -24,15 +24,16 @@ def outbox(migrated_template: Path, tmp_path: Path) -> Outbox:
     return Outbox(make_engine(f"sqlite:///{tmp_path / 'r.db'}"))
 
 
-def store_outcome(tx: Transaction, claim: str, outcome: str) -> str:
-    if outcome == "poison":
-        raise ValueError(f"cannot record {claim}")
-    accept_events(tx.session, [Event(type="recorded", id=claim)])
-    return outcome
+def store_outcomes(tx: Transaction, group: list[tuple[str, str]]) -> list[str]:
+    for claim, outcome in group:
+        if outcome == "poison":
+            raise ValueError(f"cannot record {claim}")
+        accept_events(tx.session, [Event(type="recorded", id=claim)])
+    return [outcome for _, outcome in group]
 
 
 def test_concurrent_records_are_all_committed_and_a_bad_one_fails_alone(outbox: Outbox) -> None:
-    recorder = Recorder(outbox, store_outcome)
+    recorder = Recorder(outbox, store_outcomes)
     answers: dict[str, object] = {}
     start = threading.Barrier(12)
 
@@ -57,7 +58,7 @@ def test_concurrent_records_are_all_committed_and_a_bad_one_fails_alone(outbox: 
 
 
 def test_an_outcome_that_cannot_be_committed_raises_in_its_own_thread(outbox: Outbox) -> None:
-    recorder = Recorder(outbox, store_outcome)
+    recorder = Recorder(outbox, store_outcomes)
     outbox.db.dispose()
     with outbox.db.begin() as connection:  # the table is gone: the commit itself fails
         connection.execute(sa.text("DROP TABLE IF EXISTS rule_steps"))
