@@ -99,14 +99,14 @@ def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_unti
 
 
 # only the claim that is still ours: running, at the attempt this worker claimed
-_FINISH_STEP = (
+_FINISH_STEPS = (
     sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
                            STEPS.c.status == StepStatus.RUNNING)
     .values(status=sa.bindparam("new_status"), finished_at=sa.bindparam("now"),
             params=sa.bindparam("new_params"), output=sa.bindparam("new_output"), last_error=None,
             error_code=None, lease_until=None)
-    .returning(*_CLAIMED_COLUMNS)
 )
+_FINISH_STEP = _FINISH_STEPS.returning(*_CLAIMED_COLUMNS)
 
 
 def finish_step(session: Session, step_id: str, attempt: int, status: StepStatus, now: datetime,
@@ -116,13 +116,6 @@ def finish_step(session: Session, step_id: str, attempt: int, status: StepStatus
                                           "new_params": params, "new_output": output}).one_or_none()
 
 
-_FINISH_STEPS = (
-    sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
-                           STEPS.c.status == StepStatus.RUNNING)
-    .values(status=sa.bindparam("new_status"), finished_at=sa.bindparam("now"),
-            params=sa.bindparam("new_params"), output=sa.bindparam("new_output"), last_error=None,
-            error_code=None, lease_until=None)
-)
 _FINISHED_BY_US = sa.select(STEPS.c.id).where(STEPS.c.id.in_(sa.bindparam("ids", expanding=True)),
                                               STEPS.c.finished_at == sa.bindparam("now"),
                                               STEPS.c.lease_until.is_(None),
