@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import sqlalchemy as sa
@@ -36,9 +36,11 @@ from api.schemas.errors import ERROR_RESPONSES
 from api.settings import ApiSettings, api_settings
 from api.tokens import TokenService, new_signing_key
 from api.webhooks import mount_webhooks
-from engine.runtime.compose import Core
 from store.db import make_engine
 from store.keyring import load_or_create, parse_keys
+
+if TYPE_CHECKING:
+    from engine.runtime.compose import Core
 
 AUDIT_FLUSH_SECONDS = 1.0
 V1_ROUTERS = (token.router, events.router, customers.router, orders.router, billing.router,

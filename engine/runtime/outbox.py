@@ -82,10 +82,7 @@ class Outbox:
             return
         for index, (ids, delay) in enumerate(messages(steps, utcnow())):
             try:
-                if urgent:
-                    self.sender(ids, delay, urgent=True)
-                else:
-                    self.sender(ids, delay)
+                self.sender(ids, delay, urgent=urgent)
             except Exception as exc:  # the broker is away: the rows are committed, the reaper resends
                 log.warning("send_failed", unsent_messages=index, error=str(exc))
                 return

@@ -49,7 +49,7 @@ class Reaper:
             taken_back = take_back_lapsed(tx.session, now)
             forgotten = forgotten_queued(tx.session, now, self.queued_timeout)
             tx.send_after_commit([_Resend(step_id) for step_id in taken_back], urgent=True)
-            tx.send_after_commit([_Resend(row.id) for row in forgotten])
+            tx.send_after_commit(forgotten)  # plain rows: an id and a due next_attempt_at
         if taken_back or forgotten:
             log.warning("steps_requeued", lease_lapsed=len(taken_back), queued=len(forgotten))
         return len(taken_back) + len(forgotten)
