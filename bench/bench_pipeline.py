@@ -112,17 +112,18 @@ def daemon_process(settings: Settings, stop) -> None:
 
 # --- raw Dramatiq ---------------------------------------------------------------------------------
 
-def raw_dramatiq(count: int, processes: int) -> float:
-    namespace = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    broker, actor = _noop_worker.declare(REDIS, namespace)
-    for index in range(count):
-        actor.send(index)
+def start_noop_workers(namespace: str, processes: int) -> tuple[list, object]:
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     workers = [context.Process(target=_noop_worker.serve, args=(REDIS, namespace, 8, stop))
                for _ in range(processes)]
     for worker in workers:
         worker.start()
+    return workers, stop
+
+
+def collect_runs(namespace: str, count: int, workers: list, stop, broker) -> dict[int, float]:
+    """Wait for ``count`` no-op runs, stop the workers; message index -> when it ran."""
     client = redis.Redis.from_url(REDIS)
     key = f"{namespace}:done"
     while client.llen(key) < count:
@@ -130,9 +131,19 @@ def raw_dramatiq(count: int, processes: int) -> float:
     stop.set()
     for worker in workers:
         worker.join()
-    stamps = sorted(float(x.split(b":")[1]) for x in client.lrange(key, 0, -1))
+    ran = {int(index): float(at) for index, at in (x.split(b":") for x in client.lrange(key, 0, -1))}
     client.delete(key)
     broker.flush_all()
+    return ran
+
+
+def raw_dramatiq(count: int, processes: int) -> float:
+    namespace = f"bench-raw-{uuid.uuid4().hex[:8]}"
+    broker, actor = _noop_worker.declare(REDIS, namespace)
+    for index in range(count):
+        actor.send(index)
+    workers, stop = start_noop_workers(namespace, processes)
+    stamps = sorted(collect_runs(namespace, count, workers, stop, broker).values())
     return (count - 1) / (stamps[-1] - stamps[0])
 
 
@@ -140,12 +151,7 @@ def raw_dramatiq_latency(rate: int, seconds: int, processes: int) -> list[float]
     """Send -> run of a no-op at ``rate``/s, in ms: the latency floor of the broker and workers."""
     namespace = f"bench-lat-{uuid.uuid4().hex[:8]}"
     broker, actor = _noop_worker.declare(REDIS, namespace)
-    context = multiprocessing.get_context("spawn")
-    stop = context.Event()
-    workers = [context.Process(target=_noop_worker.serve, args=(REDIS, namespace, 8, stop))
-               for _ in range(processes)]
-    for worker in workers:
-        worker.start()
+    workers, stop = start_noop_workers(namespace, processes)
     time.sleep(3)  # the workers are up and consuming
     total, sent = rate * seconds, {}
     start = time.perf_counter()
@@ -155,17 +161,8 @@ def raw_dramatiq_latency(rate: int, seconds: int, processes: int) -> list[float]
             time.sleep(pause)
         sent[index] = time.time()
         actor.send(index)
-    client = redis.Redis.from_url(REDIS)
-    key = f"{namespace}:done"
-    while client.llen(key) < total:
-        time.sleep(0.1)
-    stop.set()
-    for worker in workers:
-        worker.join()
-    ran = dict(x.split(b":") for x in client.lrange(key, 0, -1))
-    client.delete(key)
-    broker.flush_all()
-    return sorted((float(ran[str(i).encode()]) - sent[i]) * 1000 for i in range(total))
+    ran = collect_runs(namespace, total, workers, stop, broker)
+    return sorted((ran[i] - sent[i]) * 1000 for i in range(total))
 
 
 # --- production: Redis + PostgreSQL ---------------------------------------------------------------
