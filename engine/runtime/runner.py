@@ -110,10 +110,9 @@ class StepRunner:
                         results[claim.step.id] = self._run_claimed(claim)
                 except Unrecorded as exc:
                     log.warning("step_unrecorded", step_id=claim.step.id, error=str(exc.__cause__ or exc))
-                finally:
-                    self.leases.release(claim.step.id)
+                self.leases.release(claim.step.id)  # recorded, or left for its lease to lapse
         finally:
-            for claim in claims:
+            for claim in claims:  # what an unexpected error left held
                 self.leases.release(claim.step.id)
         return results
 

@@ -134,10 +134,7 @@ class StepTree:
         if step is None:  # the lease lapsed and the step was taken back: the newer claim records
             return session.get_one(RuleStep, claimed.id, populate_existing=True).status
         log.info("step_" + status, action=step.action, attempts=step.attempts)
-        if self.ends_run_plainly(step):
-            finish_run(session, step.run_id, RunStatus.SUCCEEDED, now)
-            log.info("run_succeeded")
-            return status
+        # run-ending plain successes take record_plain_successes; this is every other success
         with session.no_autoflush:
             move = NextMove(run_status=RunStatus.SUCCEEDED) if self._ends_run(step) else \
                 self._after_success(session, step)
