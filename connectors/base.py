@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sqlmodel import Session  # the type only: importing connectors must not load the ORM
 
 __all__ = [
+    "FILE_OUTPUT",
     "ActionCall",
     "ActionSpec",
     "Connector",
@@ -34,6 +35,10 @@ __all__ = [
     "Runtime",
     "TransientError",
 ]
+
+
+# the output naming a file an action wrote (``backup.run``'s ``path``); see ``ActionCall.files``
+FILE_OUTPUT = "path"
 
 
 class Params(BaseModel):
@@ -82,6 +87,9 @@ class ActionCall:
     step_id: str | None = None
     rule_id: str | None = None
     event_id: str | None = None
+    # files earlier steps of the run produced (their FILE_OUTPUT); unlike paths taken from event data,
+    # an email may attach these from the outbox folder
+    files: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -2,19 +2,25 @@
 
 A recipient is an address (the customer is found by it); the message is an
 ``Email`` composed from the rendered template's parts or the params'
-subject and body.
+subject and body. Every header value is checked (``messaging.headers``: one
+address per item, no line breaks) and every attachment read from an allowed
+folder (``messaging.attachments``) before anything is sent; a refusal is
+recorded as a failed notification and raised.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.base import ActionCall, ActionSpec, ConnectorSettings, Params, Runtime
+from connectors.messaging.attachments import AttachmentFolders
 from connectors.messaging.base import MessagingConnector, TransportFactory
 from connectors.messaging.file import FileTransport
-from connectors.messaging.mime import Email, Envelope, addresses, display, message_id
+from connectors.messaging.headers import check_text, parse_address, parse_addresses
+from connectors.messaging.mime import Email, Envelope, message_id
 from connectors.messaging.outgoing import Draft, Message
 from connectors.messaging.smtp import SmtpTarget, SmtpTransport
 from errors import PermanentError
@@ -33,6 +39,20 @@ class EmailSettings(ConnectorSettings):
     timeout: float = Field(10.0, gt=0, description="Seconds to wait for the server on each step")
     ca_file: str | None = Field(None, description="CA bundle to trust instead of the system's (private CAs)")
     max_connections: int = Field(4, ge=1, le=64, description="Idle SMTP connections kept for reuse")
+    attachments_dir: Path = Field(
+        Path("var/attachments"), description="The only folder attachments named by a rule or by event data "
+                                             "are read from (files earlier steps produced may also come "
+                                             "from the outbox folder)")
+
+    @field_validator("from_", "reply_to")
+    @classmethod
+    def _one_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_address(value, "address")
+            except PermanentError as exc:
+                raise ValueError(str(exc).removeprefix("address: ")) from exc
+        return value
 
 Recipients = str | list[str]
 
@@ -40,14 +60,15 @@ Recipients = str | list[str]
 class SendEmailParams(Params):
     """Send an email from a template (``templates/email/<name>.*``) or a subject and body."""
 
-    to: Recipients = Field(description="Recipient address or list of addresses")
+    to: Recipients = Field(description="Recipient address or list of addresses, one address per item")
     cc: Recipients | None = None
     bcc: Recipients | None = None
     reply_to: str | None = None
     template: str | None = Field(None, description="Name of a template under templates/email/")
     subject: str | None = None
     body: str | None = Field(None, description="Plain-text body when no template is used")
-    attachments: list[str] = Field(default_factory=list, description="Paths of files to attach")
+    attachments: list[str] = Field(default_factory=list, description="Files to attach: paths relative to "
+                                   "connectors.email.attachments_dir, or a file an earlier step produced")
 
     @model_validator(mode="after")
     def _template_or_text(self) -> SendEmailParams:
@@ -87,20 +108,42 @@ class EmailConnector(MessagingConnector):
             return {"subject": params.subject, "text": params.body}
         return {key: message[key] for key in ("subject", "text", "html") if key in message}
 
+    @property
+    def attachment_folders(self) -> AttachmentFolders:
+        return AttachmentFolders(folder=self.settings.attachments_dir, produced=self.runtime.outbox)
+
     def compose(self, call: ActionCall) -> Draft:
         params = call.params
         assert isinstance(params, SendEmailParams)
-        to = addresses(params.to)
+        parts = call.message or {}
+        subject = (parts.get("subject") or params.subject or "").strip()
+        text = parts.get("text") or params.body or ""
+        # until the addresses are known good, the row shows the raw value, escaped onto one line
+        record = Message(channel="email", recipient=ascii(params.to)[:254], body=text, subject=subject,
+                         template=params.template)
+        try:
+            email = self._email(call, params, subject, text, parts.get("html"))
+        except PermanentError as refused:
+            return Draft(None, record, refusal=refused)
+        envelope = email.envelope
+        record.subject = email.subject
+        record.recipient = ", ".join(a.addr_spec for a in envelope.to)
+        if envelope.cc or envelope.bcc:
+            record.extra = {"cc": [a.addr_spec for a in envelope.cc],
+                            "bcc": [a.addr_spec for a in envelope.bcc]}
+        return Draft(email, record, address=envelope.to[0].addr_spec)
+
+    def _email(self, call: ActionCall, params: SendEmailParams, subject: str, text: str,
+               html: str | None) -> Email:
+        """The email, every header checked and every attachment read; raises ``PermanentError``."""
+        to = parse_addresses(params.to, "to")
         if not to:
             raise PermanentError(f"no recipient address in 'to' ({params.to!r})", code="no_recipient")
-        envelope = Envelope(sender=self.settings.from_, to=to, cc=addresses(params.cc),
-                            bcc=addresses(params.bcc), reply_to=params.reply_to or self.settings.reply_to)
-        parts = call.message or {}
-        subject = parts.get("subject") or params.subject or ""
-        text = parts.get("text") or params.body or ""
-        email = Email(envelope, subject, text, parts.get("html"),
-                      message_id(call.idempotency_key, envelope.sender), tuple(params.attachments))
-        copies = {"cc": list(envelope.cc), "bcc": list(envelope.bcc)} if envelope.cc or envelope.bcc else {}
-        record = Message(channel="email", recipient=", ".join(display(a) for a in to), body=text,
-                         subject=subject, template=params.template, extra=copies)
-        return Draft(email, record, address=display(to[0]))
+        reply_to = params.reply_to or self.settings.reply_to
+        envelope = Envelope(sender=parse_address(self.settings.from_, "from"), to=to,
+                            cc=parse_addresses(params.cc, "cc"), bcc=parse_addresses(params.bcc, "bcc"),
+                            reply_to=parse_address(reply_to, "reply_to") if reply_to else None)
+        folders = self.attachment_folders
+        attachments = tuple(folders.read(source, call.files) for source in params.attachments)
+        return Email(envelope, check_text(subject, "subject"), text, html,
+                     message_id(call.idempotency_key, envelope.sender), attachments)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from connectors.messaging.mime import Email, display
+from connectors.messaging.mime import Email
 from connectors.messaging.outgoing import Sent
 from errors import ConnectorError, PermanentError, TransientError
 
@@ -119,7 +119,7 @@ class SmtpTransport:
 
         Raises ``TransientError`` or ``PermanentError`` (see ``classify``).
         """
-        refused = self.send_raw(message.raw(), display(message.envelope.sender), message.envelope.recipients)
+        refused = self.send_raw(message.raw(), message.envelope.sender.addr_spec, message.envelope.recipients)
         if not refused:
             return Sent(self.name, message.message_id)
         # some recipients refused, others accepted: a retry would resend to those who got it

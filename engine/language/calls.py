@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connectors.base import Params
+from connectors.base import FILE_OUTPUT, Params
 from engine.errors import DespachoError
 from engine.language.ruleset import CompiledAction
 from engine.language.templating import TemplateRenderError, TemplateStore
@@ -35,6 +35,7 @@ class PreparedCall:
     rendered: dict[str, Any]      # the params as rendered (what the step row records)
     params: Params                # validated against the action's params model
     message: dict[str, str] | None  # rendered template parts: subject, text, html
+    files: frozenset[str] = frozenset()  # files earlier steps produced (ActionCall.files)
 
 
 def prepare_call(action: CompiledAction, variables: dict[str, Any], templates: TemplateStore) -> PreparedCall:
@@ -49,7 +50,15 @@ def prepare_call(action: CompiledAction, variables: dict[str, Any], templates: T
     except ValidationError as exc:
         raise CallPreparationError(params_error(exc), code="invalid_params") from exc
     connector, name = action.uses.split(".", 1)
-    return PreparedCall(connector, name, rendered, params, message)
+    return PreparedCall(connector, name, rendered, params, message, produced_files(variables.get("steps")))
+
+
+def produced_files(steps: Any) -> frozenset[str]:
+    """The ``path`` outputs of the steps run so far: files despacho wrote, not names from the event."""
+    if not isinstance(steps, dict):
+        return frozenset()
+    return frozenset(outputs[FILE_OUTPUT] for outputs in steps.values()
+                     if isinstance(outputs, dict) and isinstance(outputs.get(FILE_OUTPUT), str))
 
 
 def params_error(exc: ValidationError) -> str:

@@ -181,7 +181,8 @@ class StepRunner:
             raise PermanentError(str(exc), code=exc.code) from exc
         call = ActionCall(action=prepared.action, params=prepared.params,
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
-                          step_id=claim.step.id, rule_id=claim.run.rule_id, event_id=claim.event.id)
+                          step_id=claim.step.id, rule_id=claim.run.rule_id, event_id=claim.event.id,
+                          files=prepared.files)
         outputs = self.connectors[prepared.connector].execute(call)
         return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
 
