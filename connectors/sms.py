@@ -15,7 +15,7 @@ from connectors.base import ActionCall, ActionSpec, Params
 from connectors.messaging.base import MessagingConnector, TransportFactory
 from connectors.messaging.file import FileTransport
 from connectors.messaging.outgoing import Draft, Message
-from connectors.messaging.phones import to_e164
+from connectors.messaging.phones import mask, to_e164
 from connectors.messaging.segments import count_segments, transliterate
 from connectors.messaging.twilio import TextMessage, TwilioSettings, TwilioTransport
 from errors import PermanentError
@@ -76,12 +76,12 @@ class SmsConnector(MessagingConnector):
         params = call.params
         assert isinstance(params, SendSmsParams)
         preview = self.plan(call.action, params, call.message)
-        record = Message(channel="sms", recipient=params.to or "(empty)", body=preview["text"],
+        record = Message(channel="sms", recipient=mask(params.to), body=preview["text"],
                          template=params.template, encoding=preview["encoding"],
                          segments=preview["segments"])
         counted = {"segments": preview["segments"], "encoding": preview["encoding"]}
         try:
-            to = to_e164(params.to, self.settings.default_region)
+            to = to_e164(params.to, self.settings.default_region, self.settings.destinations())
         except PermanentError as invalid:
             return Draft(None, record, refusal=invalid, outputs=counted)
         record.recipient = to
@@ -95,6 +95,7 @@ def _segments_problem(preview: dict[str, Any], params: SendSmsParams) -> Permane
         return None
     hint = ("shorten the template" if params.transliterate
             else "shorten the template, or set transliterate: true to stay in GSM-7")
-    return PermanentError(f"SMS to {params.to} is {preview['segments']} segments ({preview['encoding']}, "
-                          f"{preview['length']} units), over max_segments={params.max_segments}: {hint}",
+    return PermanentError(f"SMS to {mask(params.to)} is {preview['segments']} segments "
+                          f"({preview['encoding']}, {preview['length']} units), "
+                          f"over max_segments={params.max_segments}: {hint}",
                           code="too_many_segments")

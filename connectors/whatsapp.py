@@ -18,7 +18,7 @@ from connectors.base import ActionCall, ActionSpec, Params
 from connectors.messaging.base import MessagingConnector, TransportFactory
 from connectors.messaging.file import FileTransport
 from connectors.messaging.outgoing import Draft, Message, Sent
-from connectors.messaging.phones import WHATSAPP_PREFIX, to_e164
+from connectors.messaging.phones import WHATSAPP_PREFIX, mask, to_e164
 from connectors.messaging.twilio import OUTSIDE_WINDOW, TextMessage, TwilioSettings, TwilioTransport
 from errors import PermanentError
 
@@ -83,10 +83,10 @@ class WhatsAppConnector(MessagingConnector):
         free_text = params.content_sid is None
         # the row and the conversation show a template as its SID and variables
         shown = preview.get("text", "") if free_text else f"[{params.content_sid}] {preview['variables']}"
-        record = Message(channel="whatsapp", recipient=params.to or "(empty)", body=shown,
+        record = Message(channel="whatsapp", recipient=mask(params.to), body=shown,
                          template=params.template or params.content_sid)
         try:
-            phone = to_e164(params.to, self.settings.default_region)
+            phone = to_e164(params.to, self.settings.default_region, self.settings.destinations())
         except PermanentError as invalid:
             return Draft(None, record, refusal=invalid)
         record.recipient = phone
@@ -95,7 +95,7 @@ class WhatsAppConnector(MessagingConnector):
                               content_sid=params.content_sid, variables=params.variables, preview=preview)
         too_long = None
         if "warning" in preview:
-            too_long = PermanentError(f"WhatsApp to {phone}: {preview['warning']}", code="too_long")
+            too_long = PermanentError(f"WhatsApp to {mask(phone)}: {preview['warning']}", code="too_long")
         return Draft(message, record, address=phone, refusal=too_long)
 
     def before_send(self, session: Session, draft: Draft) -> None:
@@ -105,14 +105,14 @@ class WhatsAppConnector(MessagingConnector):
         phone = draft.message.recipient
         thread = whatsapp_window.conversation(session, phone)
         if thread is not None and thread.opted_out_at is not None:
-            raise PermanentError(f"{phone} opted out of WhatsApp on {thread.opted_out_at:%Y-%m-%d}; not sent",
-                                 code="opted_out")
+            raise PermanentError(f"{mask(phone)} opted out of WhatsApp on {thread.opted_out_at:%Y-%m-%d}; "
+                                 "not sent", code="opted_out")
         if draft.content.content_sid is not None or whatsapp_window.window_open(thread):
             return
         last = thread.last_inbound_at if thread is not None else None
         since = (f"last message from the customer {last:%Y-%m-%d %H:%M} UTC" if last
                  else "no message from the customer")
-        raise PermanentError(f"{phone} is outside the WhatsApp 24 h window ({since}): free text is not "
+        raise PermanentError(f"{mask(phone)} is outside the WhatsApp 24 h window ({since}): free text is not "
                              f"allowed; use an approved template (content_sid) or a fallback",
                              code=str(OUTSIDE_WINDOW))
 

@@ -26,6 +26,7 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
+from api.errors import ApiError
 from api.webhooks.verify import SenderRejected, verified_sender
 from connectors.messaging.phones import WHATSAPP_PREFIX
 from connectors.messaging.twilio import OPTED_OUT, TwilioSettings
@@ -161,12 +162,22 @@ def _delivery_failed(request: Request, tx: Transaction, step_id: str, code: str,
 async def inbound_whatsapp(request: Request) -> Response:
     """A message a customer sent to the company's WhatsApp number."""
     form = dict((await request.form()).items())
-    await run_in_threadpool(_store_inbound, request, form)
+    num_media = _count(form, "NumMedia")  # the signature was checked first (the router's dependency)
+    await run_in_threadpool(_store_inbound, request, form, num_media)
     # an empty TwiML answer: no automatic reply (rules decide what to answer)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
-def _store_inbound(request: Request, form: dict[str, Any]) -> None:
+def _count(form: dict[str, Any], field: str) -> int:
+    """A count Twilio sends as digits; anything else is a bad request (400), not our crash (500)."""
+    value = str(form.get(field) or "0").strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > 4:
+        raise ApiError(f"{field} must be a whole number from 0 to 9999, got {value[:20]!r}",
+                       code="invalid_form")
+    return int(value)
+
+
+def _store_inbound(request: Request, form: dict[str, Any], num_media: int) -> None:
     sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "")
     sender = str(form.get("From") or "")
     if not sid or not sender:
@@ -185,7 +196,7 @@ def _store_inbound(request: Request, form: dict[str, Any]) -> None:
         data: dict[str, Any] = {
             "message_sid": sid, "from": phone, "to": str(form.get("To") or "").removeprefix(WHATSAPP_PREFIX),
             "body": body, "text": body.strip(), "profile_name": form.get("ProfileName"),
-            "num_media": int(form.get("NumMedia") or 0),
+            "num_media": num_media,
             "conversation_id": thread.id if thread else None,
             "customer": ({"id": customer.id, "name": customer.name, "phone": customer.phone,
                           "email": customer.email} if customer else None),

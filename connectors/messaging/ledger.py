@@ -32,6 +32,7 @@ from sqlmodel import Session
 
 from connectors.base import ActionCall, Runtime
 from connectors.messaging.outgoing import Message, Sent
+from connectors.messaging.phones import mask
 from connectors.outbox import outbox_path, write_once
 from errors import ConnectorError, PermanentError
 from store import messaging
@@ -148,7 +149,8 @@ class Ledger:
             attempt.customer_id = found[0] if found else None
             try:
                 if found is not None and self.channel in found[1]:
-                    raise PermanentError(f"{message.recipient} opted out of {self.channel}; not sent",
+                    who = mask(message.recipient) if self.addressed_by == "phone" else message.recipient
+                    raise PermanentError(f"{who} opted out of {self.channel}; not sent",
                                          code="opted_out")
                 if check is not None:
                     check(session)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import ConnectorSettings, Runtime
 from connectors.messaging.outgoing import Sent
+from connectors.messaging.phones import Destinations
 from errors import PermanentError
 
 if TYPE_CHECKING:
@@ -37,10 +38,29 @@ class TwilioSettings(ConnectorSettings):
     timeout: float = Field(10.0, gt=0, description="Seconds to wait for Twilio's answer")
     default_region: str = Field("BR", min_length=2, max_length=2,
                                 description="Country of phone numbers written without +country code")
+    allowed_countries: list[str] = Field(
+        default_factory=lambda: ["BR"], min_length=1,
+        description="ISO codes of the countries messages may be sent to; others are refused")
+    allow_premium_numbers: bool = Field(False, description="Send to premium-rate and shared-cost numbers")
+    allow_short_codes: bool = Field(False, description="Send to short codes (e.g. 40404)")
     status_callbacks: bool = Field(True, description="Ask Twilio to report delivery to public_url")
     webhook_key: SecretStr | None = Field(
         None, description="Secret of the webhook SharedKey, for requests signed with HMAC-SHA256 "
                           "(X-Twilio-Webhooks-Signature-Settings); others are signed with auth_token")
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _known_countries(cls, value: list[str]) -> list[str]:
+        import phonenumbers
+
+        codes = [code.strip().upper() for code in value]
+        unknown = [code for code in codes if code not in phonenumbers.SUPPORTED_REGIONS]
+        if unknown:
+            raise ValueError(f"unknown country code {unknown[0]!r} (ISO 3166 two letters, e.g. BR, PT, US)")
+        return codes
+
+    def destinations(self) -> Destinations:
+        return Destinations(tuple(self.allowed_countries), self.allow_premium_numbers, self.allow_short_codes)
 
     def status_callback_url(self) -> str | None:
         if not (self.status_callbacks and self.public_url):

@@ -20,6 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
+from connectors.messaging.phones import mask, mask_numbers_in
 from connectors.messaging.twilio import (
     DEFAULT_RETRY_AFTER,
     INVALID_NUMBER,
@@ -117,7 +118,9 @@ def classify(exc: BaseException, to: str | None, response: Response | None, wher
         return TransientError(f"cannot reach Twilio at {where}: {exc}")
     status = getattr(exc, "status", None)
     code = getattr(exc, "code", None)
-    text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or str(exc)
+    # Twilio's text echoes the number; these messages end up in logs and dead letters
+    text = mask_numbers_in(str(getattr(exc, "msg", None) or getattr(exc, "detail", None) or exc))
+    to = mask(to) if to else None
     if status is None:
         # a TwilioException without an HTTP answer, or a body that is not JSON (a proxy's page)
         return TransientError(f"Twilio ({where}) failed: {text}")

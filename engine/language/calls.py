@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from connectors.base import FILE_OUTPUT, Params
 from engine.errors import DespachoError
 from engine.language.ruleset import CompiledAction
-from engine.language.templating import TemplateRenderError, TemplateStore
+from engine.language.templating import TemplateNameError, TemplateRenderError, TemplateStore
 
 
 class CallPreparationError(DespachoError):
@@ -45,6 +45,8 @@ def prepare_call(action: CompiledAction, variables: dict[str, Any], templates: T
         template = getattr(params, "template", None)
         message = (templates.render(action.spec.channel, template, variables)
                    if action.spec.channel and template else None)
+    except TemplateNameError as exc:
+        raise CallPreparationError(str(exc), code="bad_template_name") from exc
     except TemplateRenderError as exc:
         raise CallPreparationError(str(exc), code="render_error") from exc
     except ValidationError as exc:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.base import ActionSpec
+from connectors.messaging.attachments import static_path_problem
 from connectors.registry import all_actions
 from engine.language.conditions import (
     ACTION_VARIABLES,
@@ -206,6 +207,17 @@ class RuleCompiler:
         template = params.get("template")
         if spec.channel and isinstance(template, str):
             self._check_template(spec.channel, template, (*path, "template"), params)
+        if "attachments" in spec.params.model_fields:
+            self._check_attachments(params.get("attachments"), (*path, "attachments"))
+
+    def _check_attachments(self, attachments: Any, path: Path) -> None:
+        """Literal paths now; rendered ones are checked against the folders when the step runs."""
+        for index, item in enumerate(attachments if isinstance(attachments, list) else []):
+            problem = static_path_problem(item) if isinstance(item, str) and not is_template(item) else None
+            if problem is not None:
+                self.problems.append(self.doc.problem((*path, index), problem,
+                                                      "put the file in the attachments folder and name it "
+                                                      "relative to it"))
 
     def _check_template(self, channel: str, name: str, path: Path, params: dict[str, Any]) -> None:
         if "{" in name:

@@ -43,6 +43,21 @@ class TemplateRenderError(DespachoError):
     """A template failed while rendering (undefined variable, bad filter input...)."""
 
 
+class TemplateNameError(TemplateRenderError):
+    """A template name that would leave ``templates/<channel>/`` (absolute, ``..``, a symlink out)."""
+
+
+def template_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a template file, or None; ``despacho validate`` and every render ask."""
+    if not name or any(ord(char) < 32 or char in "\\\x7f" for char in name):
+        return f"template name {name!r} must be a plain file name under templates/<channel>/"
+    if name.startswith("/") or FsPath(name).is_absolute():
+        return f"template name {name!r} must be relative to templates/<channel>/, not an absolute path"
+    if ".." in name.split("/"):
+        return f"template name {name!r} cannot contain '..'"
+    return None
+
+
 def _environment(*, autoescape: bool, root: FsPath | None = None) -> ImmutableSandboxedEnvironment:
     env = ImmutableSandboxedEnvironment(
         undefined=StrictUndefined,
@@ -242,10 +257,21 @@ class TemplateStore:
         self._html_env = _environment(autoescape=True, root=self.root)
 
     def part_files(self, channel: str, name: str) -> dict[str, FsPath]:
-        """The parts of a template that exist on disk."""
+        """The parts of a template that exist on disk; raises ``TemplateNameError`` for a name (or a
+        symlink) leading out of the channel's folder, so a name rendered from data reads nothing else."""
+        problem = template_name_problem(name)
+        if problem is not None:
+            raise TemplateNameError(problem)
+        folder = self.root / channel
         parts = CHANNEL_PARTS[channel]
-        files = {part: self.root / channel / f"{name}{suffix}" for part, suffix in parts.items()}
-        return {part: path for part, path in files.items() if path.is_file()}
+        files = {part: folder / f"{name}{suffix}" for part, suffix in parts.items()}
+        found = {part: path for part, path in files.items() if path.is_file()}
+        inside = folder.resolve()
+        for path in found.values():
+            if not path.resolve().is_relative_to(inside):
+                raise TemplateNameError(f"template {path.relative_to(self.root).as_posix()} leads out of "
+                                        f"{folder}/ (a symlink?)")
+        return found
 
     def names(self, channel: str) -> list[str]:
         folder = self.root / channel
@@ -255,7 +281,10 @@ class TemplateStore:
 
     def check(self, channel: str, name: str) -> list[TemplateProblem]:
         """Problems of one template: missing parts, syntax errors, unknown variables."""
-        found = self.part_files(channel, name)
+        try:
+            found = self.part_files(channel, name)
+        except TemplateNameError as exc:
+            return [TemplateProblem(str(exc))]
         if not found:
             return [TemplateProblem(f"template '{name}' not found under {self.root / channel}/")]
         problems = [
