@@ -92,15 +92,13 @@ def mask(number: object) -> str:
     """
     text = str(number).removeprefix(WHATSAPP_PREFIX).strip()
     digits = "".join(char for char in text if char.isdigit() and char.isascii())
-    if len(digits) < 4:
-        return "'" + "*" * len(digits) + "'" if digits else "(no digits)"
+    if len(digits) <= 2:
+        return "*" * len(digits) or "(no digits)"
     country = ""
     if text.startswith("+"):
         try:
-            country = str(phonenumbers.parse(text, None).country_code)
+            country = str(phonenumbers.parse("+" + digits, None).country_code)
         except phonenumbers.NumberParseException:
-            country = ""
-        if not digits.startswith(country):
             country = ""
     hidden = len(digits) - len(country) - 2
     return ("+" + country if country else "") + "*" * hidden + digits[-2:]

@@ -102,7 +102,7 @@ def test_attachment_arrives_with_its_name_and_type(server: SmtpServer, bare_runt
                                                    tmp_path: Path) -> None:
     report = tmp_path / "relatorio-os-123.pdf"
     report.write_bytes(b"%PDF-1.4 relatorio")
-    EmailConnector(settings_for(server), bare_runtime).execute(
+    EmailConnector(settings_for(server, attachments_dir=tmp_path), bare_runtime).execute(
         call("send", simple(attachments=[str(report)])))
 
     [received] = server.mailbox.received
@@ -114,7 +114,7 @@ def test_attachment_arrives_with_its_name_and_type(server: SmtpServer, bare_runt
 
 def test_missing_attachment_is_permanent_and_sends_nothing(server: SmtpServer, bare_runtime: Runtime,
                                                            tmp_path: Path) -> None:
-    connector = EmailConnector(settings_for(server), bare_runtime)
+    connector = EmailConnector(settings_for(server, attachments_dir=tmp_path), bare_runtime)
     with pytest.raises(PermanentError, match=r"relatorio\.pdf") as raised:
         connector.execute(call("send", simple(attachments=[str(tmp_path / "relatorio.pdf")])))
     assert raised.value.code == "attachment_missing"

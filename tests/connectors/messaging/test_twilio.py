@@ -30,8 +30,10 @@ def test_other_twilio_errors_are_permanent_with_their_code(code: int) -> None:
     assert isinstance(error, PermanentError) and error.code == str(code)
 
 
-def test_invalid_number_error_names_the_number() -> None:
-    assert "+5511900000000" in str(classify(rest(400, 21211), "+5511900000000", None, WHERE))
+def test_invalid_number_error_names_the_number_masked() -> None:
+    message = str(classify(rest(400, 21211), "whatsapp:+5511900000000", None, WHERE))
+    assert "+55*********00 is not a valid phone number" in message
+    assert "5511900000000" not in message
 
 
 def test_a_bare_twilio_exception_is_caught_and_transient() -> None:
