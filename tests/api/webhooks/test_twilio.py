@@ -91,6 +91,22 @@ def test_redelivered_inbound_message_is_stored_once(client: TestClient, db_engin
         assert len(session.exec(select(Event)).all()) == 1
 
 
+@pytest.mark.parametrize("num_media", ["abc", "-1", "1e3", "99999"])
+def test_a_signed_inbound_message_whose_num_media_is_not_a_count_is_a_400_and_stores_nothing(
+        num_media: str, client: TestClient, db_engine: sa.Engine) -> None:
+    answer = post_signed(client, "/webhooks/twilio/whatsapp", inbound(NumMedia=num_media))
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "invalid_form"
+    assert "NumMedia must be a whole number" in answer.json()["error"]["message"]
+    with Session(db_engine) as session:
+        assert session.exec(select(WhatsAppMessage)).all() == []
+
+
+def test_an_unsigned_message_with_a_bad_num_media_is_refused_by_the_signature_check_first(
+        client: TestClient) -> None:
+    assert client.post("/webhooks/twilio/whatsapp", data=inbound(NumMedia="abc")).status_code == 403
+
+
 def test_unsigned_request_is_refused_and_logged(client: TestClient, db_engine: sa.Engine,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="despacho.api.webhooks"):
