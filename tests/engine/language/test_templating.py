@@ -9,6 +9,7 @@ from jinja2 import TemplateSyntaxError
 
 from engine.language.templating import (
     References,
+    TemplateNameError,
     TemplateProblem,
     TemplateRenderError,
     TemplateStore,
@@ -80,6 +81,29 @@ def test_store_check_reports_missing_parts_syntax_and_unknown_variables(tmp_path
     (unknown,) = store.check("sms", "c")
     assert unknown.line == 2 and "unknown variable 'cliente'" in str(unknown)
     assert "not found" in str(store.check("whatsapp", "zzz")[0])
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../var/api/jwt", "sub/../../x", "a\\b", "a\nb", ""])
+def test_a_template_name_leading_out_of_its_folder_is_refused_when_rendered(tmp_path: Path,
+                                                                           name: str) -> None:
+    write(tmp_path / "var/api/jwt.txt", "secret")
+    with pytest.raises(TemplateNameError, match="template name"):
+        TemplateStore(tmp_path / "templates").render("sms", name, {})
+
+
+def test_a_template_file_that_is_a_symlink_out_of_its_folder_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "secret.txt", "k1:secret")
+    (tmp_path / "templates/sms").mkdir(parents=True)
+    (tmp_path / "templates/sms/aviso.txt").symlink_to(tmp_path / "secret.txt")
+    store = TemplateStore(tmp_path / "templates")
+    with pytest.raises(TemplateNameError, match="leads out of"):
+        store.render("sms", "aviso", {})
+    assert "leads out of" in str(store.check("sms", "aviso")[0])
+
+
+def test_a_template_in_a_subfolder_of_its_channel_is_found(tmp_path: Path) -> None:
+    write(tmp_path / "sms/lembretes/visita.txt", "Ola")
+    assert TemplateStore(tmp_path).render("sms", "lembretes/visita", {}) == {"text": "Ola"}
 
 
 def test_layout_files_are_not_listed_as_templates(tmp_path: Path) -> None:
