@@ -74,9 +74,10 @@ def _read_regular_file(path: Path, source: str) -> bytes:
         # the step that should have produced the file did not: retrying this one cannot help
         raise PermanentError(f"attachment {source!r} cannot be read: {exc.strerror or exc}",
                              code=MISSING) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PermanentError(f"attachment {source!r} is not a regular file", code=REFUSED)
     with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise PermanentError(f"attachment {source!r} is not a regular file", code=REFUSED)
         return file.read()
 
 

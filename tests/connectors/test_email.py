@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +120,70 @@ def test_missing_attachment_is_permanent_and_sends_nothing(server: SmtpServer, b
         connector.execute(call("send", simple(attachments=[str(tmp_path / "relatorio.pdf")])))
     assert raised.value.code == "attachment_missing"
     assert server.mailbox.received == []
+
+
+def test_an_attachment_outside_the_attachments_folder_is_refused_and_sends_nothing(
+        server: SmtpServer, bare_runtime: Runtime, tmp_path: Path) -> None:
+    (tmp_path / "attachments").mkdir()
+    (tmp_path / "jwt.keys").write_text("k1:secret", encoding="utf-8")
+    connector = EmailConnector(settings_for(server, attachments_dir=tmp_path / "attachments"), bare_runtime)
+    with pytest.raises(PermanentError, match=r"attachment '\.\./jwt\.keys' is outside") as raised:
+        connector.execute(call("send", simple(attachments=["../jwt.keys"])))
+    assert raised.value.code == "attachment_refused"
+    assert server.mailbox.received == []
+
+
+def test_a_file_an_earlier_step_produced_in_the_outbox_is_attached(server: SmtpServer, bare_runtime: Runtime,
+                                                                   tmp_path: Path) -> None:
+    produced = bare_runtime.outbox / "backup" / "b1.json"
+    produced.parent.mkdir(parents=True)
+    produced.write_text("{}", encoding="utf-8")
+    connector = EmailConnector(settings_for(server, attachments_dir=tmp_path / "attachments"), bare_runtime)
+    params = simple(attachments=[str(produced)])
+    with pytest.raises(PermanentError, match="is outside"):  # named by the event: refused
+        connector.execute(call("send", params))
+    produced_call = call("send", params, key="rule:event:1")
+    connector.execute(replace(produced_call, files=frozenset({str(produced)})))
+    [received] = server.mailbox.received
+    assert [a.get_filename() for a in received.message.iter_attachments()] == ["b1.json"]
+
+
+@pytest.mark.parametrize("field", ["to", "cc", "bcc", "reply_to"])
+def test_crlf_in_an_address_is_bad_header_and_sends_nothing(server: SmtpServer, bare_runtime: Runtime,
+                                                            field: str) -> None:
+    hostile = "victim@example.com\r\nBcc: attacker@example.net"
+    with pytest.raises(PermanentError, match=f"^{field}: ") as raised:
+        EmailConnector(settings_for(server), bare_runtime).execute(call("send", simple(**{field: hostile})))
+    assert raised.value.code == "bad_header"
+    assert server.mailbox.received == []
+
+
+def test_a_comma_separated_string_is_not_split_into_recipients(server: SmtpServer,
+                                                               bare_runtime: Runtime) -> None:
+    with pytest.raises(PermanentError, match="is 2 addresses, not one") as raised:
+        EmailConnector(settings_for(server), bare_runtime).execute(
+            call("send", simple(to="maria@example.com, attacker@example.net")))
+    assert raised.value.code == "bad_header"
+    assert server.mailbox.received == []
+
+
+def test_a_refused_header_is_recorded_as_a_failed_notification_on_one_line(
+        server: SmtpServer, runtime: Runtime, engine: sa.Engine) -> None:
+    with pytest.raises(PermanentError):
+        EmailConnector(settings_for(server), runtime).execute(
+            call("send", simple(subject="Oi\r\nBcc: attacker@example.net")))
+    with Session(engine) as session:
+        row = session.exec(select(Notification)).one()
+    assert (row.status, row.error_code) == ("failed", "bad_header")
+    assert "\n" not in (row.error_message or "") and "\n" not in row.recipient
+
+
+@pytest.mark.parametrize("field", ["from", "reply_to"])
+def test_settings_refuse_a_sender_that_is_not_one_address(field: str) -> None:
+    with pytest.raises(ValueError, match="control character"):
+        EmailSettings.model_validate({field: "a@example.com\r\nBcc: x@example.net"})
+    with pytest.raises(ValueError, match="2 addresses"):
+        EmailSettings.model_validate({field: "a@example.com, b@example.com"})
 
 
 def test_connection_is_reused_across_sends(server: SmtpServer, bare_runtime: Runtime) -> None:

@@ -78,3 +78,29 @@ def test_secrets_are_not_in_the_public_view(project: Path) -> None:
     settings = load_settings("c.yaml", environ={})
     assert "hunter2" not in repr(settings.public_view())
     assert "hunter2" not in repr(settings)
+
+
+def test_message_safety_settings_have_safe_defaults(project: Path) -> None:
+    settings = load_settings(environ={})
+    assert settings.connectors.email.attachments_dir == Path("var/attachments")
+    for channel in (settings.connectors.sms, settings.connectors.whatsapp):
+        assert (channel.allowed_countries, channel.allow_premium_numbers, channel.allow_short_codes) == \
+            (["BR"], False, False)
+
+
+def test_an_unknown_destination_country_names_file_line_and_field(project: Path) -> None:
+    write(project / "c.yaml", "connectors:\n  sms:\n    allowed_countries: [BR, XX]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (3, "connectors.sms.allowed_countries")
+    assert "unknown country code 'XX'" in problem.message
+
+
+def test_a_sender_with_two_addresses_names_file_line_and_field(project: Path) -> None:
+    write(project / "c.yaml", "connectors:\n  email:\n    from: 'a@example.com, b@example.com'\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (3, "connectors.email.from")
+    assert "is 2 addresses, not one" in problem.message
