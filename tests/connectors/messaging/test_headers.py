@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from connectors.messaging.headers import (
+    _SIMPLE,
     EmailAddress,
+    _parse,
+    _parse_strictly,
     check_text,
     header_address,
     parse_address,
@@ -84,3 +91,10 @@ def test_plain_text_passes_and_a_line_break_does_not() -> None:
     assert check_text("Sua visita de amanhã", "subject") == "Sua visita de amanhã"
     with pytest.raises(PermanentError, match="U\\+000D"):
         check_text("Oi\r\nBcc: x", "subject")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.from_regex(_SIMPLE, fullmatch=True))
+def test_the_fast_reading_of_common_shapes_agrees_with_the_header_parser(value: str) -> None:
+    assume(all(unicodedata.category(char) not in ("Cc", "Zl", "Zp") for char in value))
+    assert _parse(value, "to") == _parse_strictly(value, "to")
