@@ -25,5 +25,5 @@ def test_a_signed_inbound_message_with_num_media_abc_is_a_400_and_stores_nothing
         assert session.exec(select(Event)).all() == []
 
 
-def test_the_same_request_unsigned_is_refused_before_its_form_is_read(client: TestClient) -> None:  # noqa: F811
+def test_the_same_request_unsigned_is_refused_by_the_signature_check_first(client: TestClient) -> None:  # noqa: F811
     assert client.post("/webhooks/twilio/whatsapp", data=inbound(NumMedia="abc")).status_code == 403
