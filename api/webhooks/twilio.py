@@ -28,7 +28,7 @@ from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from api.errors import ApiError
 from api.webhooks.verify import SenderRejected, verified_sender
-from connectors.messaging.phones import WHATSAPP_PREFIX
+from connectors.messaging.phones import WHATSAPP_PREFIX, mask, mask_numbers_in
 from connectors.messaging.twilio import OPTED_OUT, TwilioSettings
 from engine.language.events import Event
 from engine.runtime.intake import accept_events
@@ -132,9 +132,10 @@ def _apply_status(request: Request, form: dict[str, Any]) -> None:
         if error_code == str(OPTED_OUT) and row.customer_id:
             _mark_opted_out(session, row.customer_id, row.channel)
         if status in FAILED and row.step_id:
+            # this message becomes the dead letter's: the number masked, as in every phone error
+            why = f" (Twilio error {error_code}: {mask_numbers_in(detail or '')})" if error_code else ""
             _delivery_failed(request, tx, row.step_id, error_code or status,
-                             f"{row.channel} to {row.recipient} {status}"
-                             f"{f' (Twilio error {error_code}: {detail})' if error_code else ''}")
+                             f"{row.channel} to {mask(row.recipient)} {status}{why}")
 
 
 def _mark_opted_out(session: Session, customer_id: str, channel: str) -> None:
