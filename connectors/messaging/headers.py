@@ -24,6 +24,7 @@ from functools import lru_cache
 from errors import PermanentError
 
 BAD_HEADER = "bad_header"
+ADDRESS_FIELDS = ("to", "cc", "bcc", "reply_to")  # an email's params holding addresses
 # Cc: C0/C1 controls (CR, LF, NUL, TAB, NEL...); Zl/Zp: U+2028/U+2029, which str.splitlines() breaks on
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 # an address with a non-ASCII local part is fine: SMTPUTF8 carries it (see smtp._sendmail)

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from connectors.base import ActionSpec
 from connectors.messaging.attachments import static_path_problem
+from connectors.messaging.headers import ADDRESS_FIELDS, parse_address
 from connectors.registry import all_actions
 from engine.language.conditions import (
     ACTION_VARIABLES,
@@ -41,6 +42,7 @@ from engine.language.templating import (
 )
 from engine.language.validation import problems_from_validation_error
 from engine.language.yamlsafe import Document
+from errors import PermanentError
 from store.durations import parse_duration
 from store.query_specs import QUERY_SPECS
 
@@ -209,6 +211,23 @@ class RuleCompiler:
             self._check_template(spec.channel, template, (*path, "template"), params)
         if "attachments" in spec.params.model_fields:
             self._check_attachments(params.get("attachments"), (*path, "attachments"))
+        if spec.channel == "email":
+            self._check_addresses(params, path)
+
+    def _check_addresses(self, params: dict[str, Any], path: Path) -> None:
+        """Literal addresses now (one per item, no control characters); rendered ones when sent."""
+        for key in ADDRESS_FIELDS:
+            value = params.get(key)
+            found: list[tuple[Path, Any]] = [((key,), value)] if isinstance(value, str) else []
+            if isinstance(value, list):
+                found = [((key, index), item) for index, item in enumerate(value)]
+            for where, item in found:
+                if not isinstance(item, str) or not item.strip() or is_template(item):
+                    continue
+                try:
+                    parse_address(item, key)
+                except PermanentError as exc:
+                    self.problems.append(self.doc.problem((*path, *where), str(exc).removeprefix(f"{key}: ")))
 
     def _check_attachments(self, attachments: Any, path: Path) -> None:
         """Literal paths now; rendered ones are checked against the folders when the step runs."""
