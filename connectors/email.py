@@ -105,8 +105,15 @@ class EmailConnector(MessagingConnector):
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
         assert isinstance(params, SendEmailParams)
         if message is None:
-            return {"subject": params.subject, "text": params.body}
-        return {key: message[key] for key in ("subject", "text", "html") if key in message}
+            preview: dict[str, Any] = {"subject": params.subject, "text": params.body}
+        else:
+            preview = {key: message[key] for key in ("subject", "text", "html") if key in message}
+        try:  # dry-run shows what the send would refuse (attachments are read only when sending)
+            self._envelope(params)
+            check_text((preview.get("subject") or "").strip(), "subject")
+        except PermanentError as refused:
+            preview["warning"] = f"{refused.code}: {refused}"
+        return preview
 
     @property
     def attachment_folders(self) -> AttachmentFolders:
@@ -136,14 +143,18 @@ class EmailConnector(MessagingConnector):
     def _email(self, call: ActionCall, params: SendEmailParams, subject: str, text: str,
                html: str | None) -> Email:
         """The email, every header checked and every attachment read; raises ``PermanentError``."""
-        to = parse_addresses(params.to, "to")
-        if not to:
-            raise PermanentError(f"no recipient address in 'to' ({params.to!r})", code="no_recipient")
-        reply_to = params.reply_to or self.settings.reply_to
-        envelope = Envelope(sender=parse_address(self.settings.from_, "from"), to=to,
-                            cc=parse_addresses(params.cc, "cc"), bcc=parse_addresses(params.bcc, "bcc"),
-                            reply_to=parse_address(reply_to, "reply_to") if reply_to else None)
+        envelope = self._envelope(params)
         folders = self.attachment_folders
         attachments = tuple(folders.read(source, call.files) for source in params.attachments)
         return Email(envelope, check_text(subject, "subject"), text, html,
                      message_id(call.idempotency_key, envelope.sender), attachments)
+
+    def _envelope(self, params: SendEmailParams) -> Envelope:
+        """Every address parsed, one per item; raises ``PermanentError`` (bad_header, no_recipient)."""
+        to = parse_addresses(params.to, "to")
+        if not to:
+            raise PermanentError(f"no recipient address in 'to' ({params.to!r})", code="no_recipient")
+        reply_to = params.reply_to or self.settings.reply_to
+        return Envelope(sender=parse_address(self.settings.from_, "from"), to=to,
+                        cc=parse_addresses(params.cc, "cc"), bcc=parse_addresses(params.bcc, "bcc"),
+                        reply_to=parse_address(reply_to, "reply_to") if reply_to else None)

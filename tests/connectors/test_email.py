@@ -381,3 +381,11 @@ def test_empty_recipient_is_permanent_before_connecting(bare_runtime: Runtime) -
         EmailConnector(EmailSettings(transport="smtp", port=free_port()), bare_runtime).execute(
             call("send", simple(to="")))
     assert raised.value.code == "no_recipient"
+
+
+def test_dry_run_plan_warns_of_a_header_the_send_would_refuse(bare_runtime: Runtime) -> None:
+    connector = EmailConnector(EmailSettings(), bare_runtime)
+    clean = connector.plan("send", simple(), None)
+    assert "warning" not in clean
+    hostile = connector.plan("send", simple(to="maria@example.com\r\nBcc: x@example.net"), None)
+    assert hostile["warning"].startswith("bad_header: to: ")
