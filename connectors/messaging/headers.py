@@ -16,9 +16,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.errors import NonASCIILocalPartDefect
+from email.errors import NonASCIILocalPartDefect, ObsoleteHeaderDefect
 from email.policy import default as default_policy
-from email.utils import formataddr
+from email.utils import formataddr, quote
 from functools import lru_cache
 
 from errors import PermanentError
@@ -27,8 +27,9 @@ BAD_HEADER = "bad_header"
 ADDRESS_FIELDS = ("to", "cc", "bcc", "reply_to")  # an email's params holding addresses
 # Cc: C0/C1 controls (CR, LF, NUL, TAB, NEL...); Zl/Zp: U+2028/U+2029, which str.splitlines() breaks on
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
-# an address with a non-ASCII local part is fine: SMTPUTF8 carries it (see smtp._sendmail)
-_TOLERATED_DEFECTS = (NonASCIILocalPartDefect,)
+# an address with a non-ASCII local part is fine: SMTPUTF8 carries it (see smtp._sendmail); obsolete
+# syntax alone (a period in a name: "Dr. Silva <...>") is harmless, as the header is written anew
+_TOLERATED_DEFECTS = (NonASCIILocalPartDefect, ObsoleteHeaderDefect)
 # The common shapes, ``a.b@example.com`` and ``Maria Silva <a.b@example.com>`` (words without RFC 5322
 # specials, single spaces), read the same with this as with the header parser, in 1 µs instead of 100.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -49,7 +50,13 @@ class EmailAddress:
         return self.addr_spec.rpartition("@")[2]
 
     def __str__(self) -> str:
-        return f"{self.display_name} <{self.addr_spec}>" if self.display_name else self.addr_spec
+        """Readable, unencoded (the outbox's JSON); a name with a special stays quoted, so it reads
+        back as one address. Headers use ``header_address``."""
+        if not self.display_name:
+            return self.addr_spec
+        if any(char in self.display_name for char in '()<>@,;:\\".[]'):
+            return f'"{quote(self.display_name)}" <{self.addr_spec}>'
+        return f"{self.display_name} <{self.addr_spec}>"
 
 
 def bad_header(field: str, value: object, why: str) -> PermanentError:

@@ -28,6 +28,7 @@ from errors import PermanentError
     ("José Conceição <jose@example.com.br>", "José Conceição", "jose@example.com.br"),
     ("  maria@example.com  ", "", "maria@example.com"),
     ("joão@example.com.br", "", "joão@example.com.br"),  # SMTPUTF8 carries it
+    ("Dr. Silva <dr@example.com>", "Dr. Silva", "dr@example.com"),  # obsolete syntax, written anew
 ])
 def test_one_address_is_parsed_into_its_name_and_address(written: str, name: str, addr: str) -> None:
     assert parse_address(written, "to") == EmailAddress(name, addr)
@@ -98,3 +99,10 @@ def test_plain_text_passes_and_a_line_break_does_not() -> None:
 def test_the_fast_reading_of_common_shapes_agrees_with_the_header_parser(value: str) -> None:
     assume(all(unicodedata.category(char) not in ("Cc", "Zl", "Zp") for char in value))
     assert _parse(value, "to") == _parse_strictly(value, "to")
+
+
+@pytest.mark.parametrize("written", ["maria@example.com", "Maria Silva <maria@example.com>",
+                                     '"Silva, Maria" <maria@example.com>', 'Dr. "Zé" <ze@example.com>'])
+def test_an_address_written_as_text_reads_back_as_the_same_address(written: str) -> None:
+    address = parse_address(written, "to")
+    assert parse_address(str(address), "to") == address
