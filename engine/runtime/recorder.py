@@ -3,7 +3,7 @@
 A worker records a step's outcome before it makes its next call (a finished
 effect is never held unrecorded behind unfinished ones). When several threads
 finish at once, the first one to arrive commits everything waiting in one
-transaction while the others wait; under load a commit carries several
+go while the others wait; under load a commit carries several
 outcomes, alone it carries one. If a shared transaction fails, each outcome is
 recorded alone, so one step's failure never fails another's record.
 """
@@ -15,10 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.runtime.outbox import Outbox, Transaction
-
-# (transaction, [(claim, outcome), ...]) -> the new status of each, in order
-RecordGroup = Callable[[Transaction, list[tuple[Any, Any]]], list[str]]
+# [(claim, outcome), ...] -> the new status of each, in order; records all or raises
+RecordGroup = Callable[[list[tuple[Any, Any]]], list[str]]
 
 
 @dataclass
@@ -37,8 +35,7 @@ class _Pending:
 
 
 class Recorder:
-    def __init__(self, outbox: Outbox, record_group: RecordGroup) -> None:
-        self.outbox = outbox
+    def __init__(self, record_group: RecordGroup) -> None:
         self.record_group = record_group
         self._turn = threading.Condition()
         self._pending: list[_Pending] = []
@@ -65,8 +62,7 @@ class Recorder:
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self.outbox.transaction(durable=False) as tx:
-                statuses = self.record_group(tx, [(item.claim, item.outcome) for item in batch])
+            statuses = self.record_group([(item.claim, item.outcome) for item in batch])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error, batch[0].finished = exc, True
