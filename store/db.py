@@ -48,6 +48,20 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=pre_ping, **kwargs)
 
 
+def make_bookkeeping_engine(url: str, *, pool_size: int) -> sa.Engine | None:
+    """PostgreSQL only (``None`` otherwise): autocommit connections whose commits do not wait for the disk.
+
+    For step claims and records that are one statement each: a database crash may forget
+    the last moments of them, and those steps then run again under their idempotency keys,
+    as after a worker crash. No pre-ping: a lost connection is an outage the runner waits out.
+    """
+    url = normalize_url(url)
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=pool_size,
+                            connect_args={"options": "-c synchronous_commit=off"})
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

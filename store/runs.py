@@ -13,6 +13,8 @@ no row to update.
 
 from __future__ import annotations
 
+import json
+from collections import namedtuple
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -49,13 +51,14 @@ def _claim_statement(dialect: str) -> Any:
 _CLAIM = {dialect: _claim_statement(dialect) for dialect in ("postgresql", "sqlite")}
 
 
-def claim_steps(session: Session, step_ids: Sequence[str], now: datetime, lease: timedelta) -> Sequence[Any]:
+def claim_steps(session: Session | sa.Connection, step_ids: Sequence[str], now: datetime,
+                lease: timedelta) -> Sequence[Any]:
     """Queued, due steps among ``step_ids`` become ``running`` under a lease; their plain rows.
 
     On PostgreSQL the rows are locked in id order and locked ones skipped, so two
     workers claiming overlapping batches neither deadlock nor wait on each other.
     """
-    dialect = session.get_bind().dialect.name
+    dialect = session.get_bind().dialect.name if isinstance(session, Session) else session.dialect.name
     statement = _CLAIM[dialect] if dialect in _CLAIM else _claim_statement(dialect)
     return session.execute(statement, {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}).all()
 
@@ -68,7 +71,7 @@ _RUNS_OF = (
 )
 
 
-def runs_of(session: Session, run_ids: Iterable[str]) -> Sequence[Any]:
+def runs_of(session: Session | sa.Connection, run_ids: Iterable[str]) -> Sequence[Any]:
     """The runs (with their events) that claimed steps belong to, as plain rows."""
     return session.execute(_RUNS_OF, {"ids": list(set(run_ids))}).all()
 
@@ -78,9 +81,49 @@ _START_RUNS = (sa.update(RUNS).where(RUNS.c.id.in_(sa.bindparam("ids", expanding
                .values(status=RunStatus.RUNNING, started_at=sa.bindparam("now")))
 
 
-def start_runs(session: Session, run_ids: Sequence[str], now: datetime) -> None:
+def start_runs(session: Session | sa.Connection, run_ids: Sequence[str], now: datetime) -> None:
     if run_ids:
         session.execute(_START_RUNS, {"ids": list(run_ids), "now": now})
+
+
+def _claim_with_runs_pg() -> Any:
+    """Claim, start the runs and read them with their events: one statement, one round trip."""
+    claimed = _CLAIM["postgresql"].cte("claimed")
+    started = (sa.update(RUNS).where(RUNS.c.id.in_(sa.select(claimed.c.run_id)),
+                                     RUNS.c.status.in_(run_sources(RunStatus.RUNNING)))
+               .values(status=RunStatus.RUNNING, started_at=sa.bindparam("now")).cte("started"))
+    return (sa.select(claimed, RUNS.c.rule_id, EVENTS.c.type, EVENTS.c.id.label("event_id"),
+                      EVENTS.c.occurred_at, EVENTS.c.source, EVENTS.c.payload)
+            .join_from(claimed, RUNS, RUNS.c.id == claimed.c.run_id)
+            .join(EVENTS, EVENTS.c.id == RUNS.c.event_id)
+            .add_cte(started).order_by(claimed.c.id))
+
+
+_CLAIM_WITH_RUNS_PG = _claim_with_runs_pg()
+
+
+def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
+                    lease: timedelta) -> Sequence[Any]:
+    """``claim_steps``, and the claimed steps' runs started: plain rows of each step with its run and event.
+
+    Each row has the step's columns (``_CLAIMED_COLUMNS``) and ``rule_id``, ``type``,
+    ``event_id``, ``occurred_at``, ``source``, ``payload``. On PostgreSQL this is one
+    statement (so ``conn`` may be in autocommit); elsewhere ``conn`` must be in a transaction.
+    """
+    values = {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}
+    if conn.dialect.name == "postgresql":
+        return conn.execute(_CLAIM_WITH_RUNS_PG, values).all()
+    steps = claim_steps(conn, step_ids, now, lease)
+    if not steps:
+        return []
+    runs = {row.id: row for row in runs_of(conn, {step.run_id for step in steps})}
+    start_runs(conn, [run.id for run in runs.values() if run.status in run_sources(RunStatus.RUNNING)], now)
+    return [_StepWithRun(*step, *(getattr(runs[step.run_id], name) for name in _RUN_FIELDS))
+            for step in steps]
+
+
+_RUN_FIELDS = ("rule_id", "type", "event_id", "occurred_at", "source", "payload")
+_StepWithRun = namedtuple("_StepWithRun", [c.name for c in _CLAIMED_COLUMNS] + list(_RUN_FIELDS))  # type: ignore[misc]  # field names built from the column list
 
 
 _RENEW = (sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
@@ -94,7 +137,7 @@ def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_unti
         return 0
     result = cast("sa.CursorResult[Any]",  # an UPDATE gives a cursor result
                   session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
-                                           for step_id, attempt in fenced]))
+                                           for step_id, attempt in sorted(fenced)]))
     return result.rowcount or 0
 
 
@@ -125,7 +168,7 @@ _FINISHED_BY_US = sa.select(STEPS.c.id).where(STEPS.c.id.in_(sa.bindparam("ids",
 Finished = tuple[str, int, StepStatus, dict[str, Any], dict[str, Any]]  # id, attempt, status, params, output
 
 
-def finish_steps(session: Session, done: Sequence[Finished], now: datetime) -> set[str]:
+def finish_steps(session: Session | sa.Connection, done: Sequence[Finished], now: datetime) -> set[str]:
     """Several claimed steps succeeded (or were skipped): one executemany; the ids that were still ours.
 
     A step whose claim was taken back meanwhile keeps the newer claim's row; ``now`` (this
@@ -133,8 +176,53 @@ def finish_steps(session: Session, done: Sequence[Finished], now: datetime) -> s
     """
     session.execute(_FINISH_STEPS, [{"step_id": step_id, "n": attempt, "new_status": status, "now": now,
                                      "new_params": params, "new_output": output}
-                                    for step_id, attempt, status, params, output in done])
+                                    for step_id, attempt, status, params, output in sorted(done)])
     return set(session.execute(_FINISHED_BY_US, {"ids": [d[0] for d in done], "now": now}).scalars())
+
+
+# Successes that end their runs, on PostgreSQL: the steps and their runs finished in one statement.
+_FINISH_ENDING_PG = sa.text("""
+WITH done AS (
+    UPDATE rule_steps AS s
+    SET status = v.status, finished_at = :now, params = CAST(v.params AS json),
+        output = CAST(v.output AS json), last_error = NULL, error_code = NULL, lease_until = NULL
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:attempts AS integer[]), CAST(:statuses AS varchar[]),
+                CAST(:params AS text[]), CAST(:outputs AS text[])) AS v(id, n, status, params, output)
+    WHERE s.id = v.id AND s.attempts = v.n AND s.status = :running
+    RETURNING s.id, s.run_id
+), ended AS (
+    UPDATE rule_runs SET status = :succeeded, finished_at = :now
+    WHERE id IN (SELECT run_id FROM done) AND status = ANY(CAST(:run_sources AS varchar[]))
+)
+SELECT id FROM done
+""")
+
+
+def finish_ending_steps(conn: sa.Connection, done: Sequence[Finished], now: datetime) -> set[str]:
+    """Claimed steps whose success ends their runs: steps and runs finished; the ids still ours.
+
+    On PostgreSQL one statement (``conn`` may be in autocommit); elsewhere ``conn`` must be in
+    a transaction.
+    """
+    if not done:
+        return set()
+    if conn.dialect.name != "postgresql":
+        ours = finish_steps(conn, done, now)
+        finish_runs(conn, [run_id for step_id, run_id in _run_ids(conn, ours)], RunStatus.SUCCEEDED, now)
+        return ours
+    ids, attempts, statuses, params, outputs = zip(*done, strict=True)
+    return set(conn.execute(_FINISH_ENDING_PG, {
+        "ids": list(ids), "attempts": list(attempts), "statuses": [str(s) for s in statuses],
+        "params": [json.dumps(p) for p in params], "outputs": [json.dumps(o) for o in outputs],
+        "now": now, "running": StepStatus.RUNNING.value, "succeeded": RunStatus.SUCCEEDED.value,
+        "run_sources": [s.value for s in run_sources(RunStatus.SUCCEEDED)],
+    }).scalars())
+
+
+def _run_ids(conn: sa.Connection, step_ids: set[str]) -> Sequence[Any]:
+    if not step_ids:
+        return []
+    return conn.execute(sa.select(STEPS.c.id, STEPS.c.run_id).where(STEPS.c.id.in_(step_ids))).all()
 
 
 _FINISH_RUNS = {
@@ -145,7 +233,8 @@ _FINISH_RUNS = {
 }
 
 
-def finish_runs(session: Session, run_ids: Sequence[str], status: RunStatus, now: datetime) -> None:
+def finish_runs(session: Session | sa.Connection, run_ids: Sequence[str], status: RunStatus,
+                now: datetime) -> None:
     if run_ids:
         session.execute(_FINISH_RUNS[status], {"ids": list(run_ids), "now": now})
 
@@ -185,7 +274,8 @@ def forgotten_queued(session: Session, now: datetime, older_than: timedelta,
         .order_by(STEPS.c.id).limit(limit)
     ).all()
     if rows:
-        session.execute(sa.update(STEPS).where(STEPS.c.id.in_([row.id for row in rows]))
+        session.execute(sa.update(STEPS).where(STEPS.c.id.in_([row.id for row in rows]),
+                                               STEPS.c.status == StepStatus.QUEUED)
                         .values(queued_at=now))
     return rows
 

@@ -34,7 +34,7 @@ from engine.runtime.rulestate import RuleSetHolder
 from engine.runtime.runner import StepRunner
 from engine.runtime.throttle import DatabaseThrottle, RedisThrottle, ThrottleCounter
 from engine.settings import Settings
-from store.db import make_engine, session_scope
+from store.db import make_bookkeeping_engine, make_engine, session_scope
 
 
 @dataclass
@@ -70,6 +70,8 @@ class Core:
         if self.broker is not None:
             self.broker.close()
         self.db.dispose()
+        if self.outbox.bookkeeping_db is not None:
+            self.outbox.bookkeeping_db.dispose()
 
 
 def build_connectors(settings: Settings, runtime: Runtime) -> dict[str, Connector]:
@@ -93,13 +95,18 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     embedded in-process broker it sends nothing and the daemon's reaper picks up what it
     queued. ``sender`` replaces the broker (tests drive steps by hand).
     """
-    db = make_engine(settings.database.url, pre_ping=not consume)
+    threads = settings.execution.worker_threads
+    # Every worker thread, the relay, the reaper and the heartbeat may hold a connection at once:
+    # a pool smaller than that opens and closes connections all day long.
+    pool = {"pool_size": threads + 4} if not settings.database.url.startswith("sqlite") else {}
+    db = make_engine(settings.database.url, pre_ping=not consume, **pool)
     holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path)
     broker = None
     if sender is None and (consume or not settings.broker.url.startswith("stub://")):
         broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)
         sender = StepSender(broker)
-    outbox = Outbox(db, sender)
+    bookkeeping = make_bookkeeping_engine(settings.database.url, pool_size=threads) if consume else None
+    outbox = Outbox(db, sender, bookkeeping_db=bookkeeping)
     config = settings.public_view()
     planner = Planner(config=config, throttle=throttle_counter(settings), timezone=settings.timezone)
     execution = settings.execution

@@ -22,6 +22,7 @@ from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leader import AlwaysLeader, RedisLeader
 from engine.runtime.scheduler import Scheduler
+from engine.runtime.wakeups import EventWakeups
 from engine.runtime.workers import Workers
 from engine.settings import Settings
 from store.audit import record_action
@@ -60,6 +61,8 @@ class Daemon:
         self.leader = self._leader() if parts.scheduler else None
         self.scheduler = (Scheduler(self.rules, self.core.relay.fire_schedule, self.leader.is_leader,
                                     settings.timezone, self.core.db) if self.leader else None)
+        self.wakeups = (EventWakeups(settings.database.url, self.core.relay_wakeup)
+                        if parts.relay and self.core.db.dialect.name == "postgresql" else None)
         # started after the daemon, stopped before it (the API of ``despacho run``)
         self.extras: list[Component] = list(extras or [])
 
@@ -83,6 +86,8 @@ class Daemon:
             self.core.reaper.recover()
         execution = self.settings.execution
         if self.parts.relay:
+            if self.wakeups:
+                self.wakeups.start()
             self._loop("relay", self._relay_pass, execution.poll_interval)
             self._loop("reaper", self.core.reaper.reap_once, execution.reap_interval)
         if self.parts.watch_rules:
@@ -157,6 +162,8 @@ class Daemon:
             self.scheduler.stop()
         if self.leader:
             self.leader.stop()
+        if self.wakeups:
+            self.wakeups.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         if self.workers:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session
 
 from engine.language.events import Event
@@ -17,6 +18,9 @@ from store.eventlog import event_row, insert_events
 
 # Rows per INSERT: well under the parameter limits of SQLite (32,766) and PostgreSQL (65,535).
 _CHUNK = 500
+# PostgreSQL delivers it when the transaction commits; relays listening wake at once (``wakeups``).
+EVENTS_CHANNEL = "despacho_events"
+_NOTIFY = sa.text(f"NOTIFY {EVENTS_CHANNEL}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ def accept_events(session: Session, events: Iterable[Event]) -> list[Accepted]:
         chunk = events[start:start + _CHUNK]
         stored |= insert_events(session, [
             event_row(e.id, e.type, e.data, occurred_at=e.at, source=e.source) for e in chunk])
+    if stored and session.get_bind().dialect.name == "postgresql":
+        session.execute(_NOTIFY)
     seen: set[str] = set()
     accepted = []
     for event in events:

@@ -2,10 +2,15 @@
 
 A worker records a step's outcome before it makes its next call (a finished
 effect is never held unrecorded behind unfinished ones). When several threads
-finish at once, the first one to arrive commits everything waiting in one
-transaction while the others wait; under load a commit carries several
-outcomes, alone it carries one. If a shared transaction fails, each outcome is
+finish at once, one of them (the leader) commits everything waiting in one
+go while the others wait; under load a commit carries several outcomes, alone
+it carries one. When the leader is done it hands the turn to the oldest
+outcome that arrived meanwhile. If a shared record fails, each outcome is
 recorded alone, so one step's failure never fails another's record.
+
+Each waiter sleeps on its own event and is woken once (finished, or made the
+leader): a shared condition woke every waiter at every commit, which cost
+more than the commits under load.
 """
 
 from __future__ import annotations
@@ -15,10 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.runtime.outbox import Outbox, Transaction
-
-# (transaction, [(claim, outcome), ...]) -> the new status of each, in order
-RecordGroup = Callable[[Transaction, list[tuple[Any, Any]]], list[str]]
+# [(claim, outcome), ...] -> the new status of each, in order; records all or raises
+RecordGroup = Callable[[list[tuple[Any, Any]]], list[str]]
 
 
 @dataclass
@@ -27,7 +30,12 @@ class _Pending:
     outcome: Any
     status: str | None = None
     error: Exception | None = None
-    finished: bool = field(default=False)
+    finished: bool = False
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def finish(self, status: str | None = None, error: Exception | None = None) -> None:
+        self.status, self.error, self.finished = status, error, True
+        self.wake.set()
 
     def result(self) -> str:
         if self.error is not None:
@@ -37,42 +45,49 @@ class _Pending:
 
 
 class Recorder:
-    def __init__(self, outbox: Outbox, record_group: RecordGroup) -> None:
-        self.outbox = outbox
+    def __init__(self, record_group: RecordGroup) -> None:
         self.record_group = record_group
-        self._turn = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_Pending] = []
-        self._committing = False
+        self._leading = False
 
     def record(self, claim: Any, outcome: Any) -> str:
         """Record one outcome; returns once it is committed (or raises why it could not be)."""
         item = _Pending(claim, outcome)
-        with self._turn:
+        with self._lock:
             self._pending.append(item)
-            while self._committing and not item.finished:
-                self._turn.wait()
+            follower, self._leading = self._leading, True
+        if follower:
+            item.wake.wait()  # finished by the leader, or made the leader
             if item.finished:
                 return item.result()
-            self._committing = True
+        with self._lock:
             batch, self._pending = self._pending, []
         try:
             self._commit(batch)
         finally:
-            with self._turn:
-                self._committing = False
-                self._turn.notify_all()
+            for waiting in batch:  # a BaseException (interpreter exit) must not leave waiters asleep
+                if not waiting.finished:
+                    waiting.finish(error=RuntimeError("the record was interrupted"))
+            self._pass_the_turn()
         return item.result()
+
+    def _pass_the_turn(self) -> None:
+        with self._lock:
+            if self._pending:
+                self._pending[0].wake.set()  # not finished: it leads the next commit
+            else:
+                self._leading = False
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:
-            with self.outbox.transaction(durable=False) as tx:
-                statuses = self.record_group(tx, [(item.claim, item.outcome) for item in batch])
+            statuses = self.record_group([(item.claim, item.outcome) for item in batch])
         except Exception as exc:
             if len(batch) == 1:
-                batch[0].error, batch[0].finished = exc, True
+                batch[0].finish(error=exc)
                 return
             for item in batch:  # alone, so only the culprit fails
                 self._commit([item])
             return
         for item, status in zip(batch, statuses, strict=True):
-            item.status, item.finished = status, True
+            item.finish(status)

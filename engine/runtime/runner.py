@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlmodel import Session
 
 from connectors.base import ActionCall, Connector
 from engine.language.calls import CallPreparationError, prepare_call
@@ -36,8 +35,8 @@ from engine.runtime.outbox import Outbox, Transaction
 from engine.runtime.recorder import Recorder
 from engine.runtime.steps import StepTree, find_action
 from errors import ConnectorError, PermanentError, TransientError
-from store.run_lifecycle import RunStatus, StepStatus
-from store.runs import claim_steps, runs_of, start_runs
+from store.run_lifecycle import StepStatus
+from store.runs import claim_with_runs
 from store.types import utcnow
 
 log = structlog.get_logger("despacho.runner")
@@ -47,12 +46,16 @@ RECORD_TRIES = 3
 
 @dataclass
 class Claim:
-    """A step just claimed: plain rows of the step and its run, the event, outputs so far."""
+    """A step just claimed: its plain row (with its run's ``rule_id``), the event, outputs so far."""
 
     step: Any
-    run: Any
     event: Event
     steps: dict[str, dict[str, Any]]
+
+    @property
+    def rule_id(self) -> str:
+        rule_id: str = self.step.rule_id
+        return rule_id
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,8 @@ class Unrecorded(Exception):
 
 
 def _bound(claim: Claim) -> Any:
-    return structlog.contextvars.bound_contextvars(step_id=claim.step.id, run_id=claim.run.id,
-                                                   rule_id=claim.run.rule_id, event_id=claim.event.id)
+    return structlog.contextvars.bound_contextvars(step_id=claim.step.id, run_id=claim.step.run_id,
+                                                   rule_id=claim.rule_id, event_id=claim.event.id)
 
 
 class StepRunner:
@@ -86,7 +89,7 @@ class StepRunner:
         self.leases = leases
         self.clock = clock
         self.tree = StepTree(rules)
-        self.recorder = Recorder(outbox, self._record_group)
+        self.recorder = Recorder(self._record_group)
 
     # --- the actor's entry ----------------------------------------------------------------------
 
@@ -94,8 +97,7 @@ class StepRunner:
         """Run a batch of steps; each id maps to its new status, ``None`` when it was not ours to run."""
         results: dict[str, str | None] = dict.fromkeys(step_ids)
         try:
-            with self.outbox.transaction(durable=False) as tx:
-                claims = self._claim(tx.session, step_ids)
+            claims = self._claim(step_ids)
         except Exception as exc:
             if not is_infrastructure_error(exc):
                 raise
@@ -134,22 +136,24 @@ class StepRunner:
 
     # --- claim ----------------------------------------------------------------------------------
 
-    def _claim(self, session: Session, step_ids: list[str]) -> list[Claim]:
-        now = self.clock()
-        steps = claim_steps(session, step_ids, now, self.leases.lease)
-        if not steps:
+    def _claim(self, step_ids: list[str]) -> list[Claim]:
+        with self.outbox.bookkeeping() as conn:
+            rows = claim_with_runs(conn, step_ids, self.clock(), self.leases.lease)
+        if not rows:
             return []
-        by_run = {row.id: row for row in runs_of(session, {step.run_id for step in steps})}
-        start_runs(session, [row.id for row in by_run.values()
-                             if row.status in (RunStatus.PLANNED, RunStatus.HELD)], now)
-        return [self._claim_of(session, step, by_run[step.run_id]) for step in steps]
+        needs_outputs = [row for row in rows if self._reads_steps(row)]
+        outputs: dict[str, dict[str, dict[str, Any]]] = {}
+        if needs_outputs:
+            with self.outbox.transaction(durable=False) as tx:
+                outputs = {row.run_id: self.tree.outputs_so_far(tx.session, row.run_id)
+                           for row in needs_outputs}
+        return [Claim(row, Event(type=row.type, id=row.event_id, at=row.occurred_at, source=row.source,
+                                 data=row.payload), outputs.get(row.run_id, {})) for row in rows]
 
-    def _claim_of(self, session: Session, step: Any, run: Any) -> Claim:
-        self.tree.remember(run.id, run.rule_id)
-        event = Event(type=run.type, id=run.event_id, at=run.occurred_at, source=run.source, data=run.payload)
-        action = self.tree.action(run.rule_id, step.step_key)
-        reads_steps = action is None or action.reads_steps
-        return Claim(step, run, event, self.tree.outputs_so_far(session, run.id) if reads_steps else {})
+    def _reads_steps(self, row: Any) -> bool:
+        self.tree.remember(row.run_id, row.rule_id)
+        action = self.tree.action(row.rule_id, row.step_key)
+        return action is None or action.reads_steps
 
     # --- perform --------------------------------------------------------------------------------
 
@@ -181,30 +185,36 @@ class StepRunner:
             raise PermanentError(str(exc), code=exc.code) from exc
         call = ActionCall(action=prepared.action, params=prepared.params,
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
-                          step_id=claim.step.id, rule_id=claim.run.rule_id, event_id=claim.event.id,
+                          step_id=claim.step.id, rule_id=claim.rule_id, event_id=claim.event.id,
                           files=prepared.files)
         outputs = self.connectors[prepared.connector].execute(call)
         return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
 
     def _definition(self, claim: Claim) -> tuple[CompiledRule, CompiledAction]:
-        rule = self.rules().by_id.get(claim.run.rule_id)
+        rule = self.rules().by_id.get(claim.rule_id)
         action = find_action(rule.actions, claim.step.step_key) if rule else None
         if rule is None or action is None or action.uses != claim.step.action:
-            raise PermanentError(f"rule '{claim.run.rule_id}' no longer has action "
+            raise PermanentError(f"rule '{claim.rule_id}' no longer has action "
                                  f"'{claim.step.step_key}' ({claim.step.action})", code="rule_changed")
         return rule, action
 
     # --- record ---------------------------------------------------------------------------------
 
-    def _record_group(self, tx: Transaction, group: list[tuple[Claim, Outcome]]) -> list[str]:
-        """Outcomes of steps that finished together; run-ending successes take a few statements in all."""
+    def _record_group(self, group: list[tuple[Claim, Outcome]]) -> list[str]:
+        """Outcomes of steps that finished together; run-ending successes take one statement in all."""
         now = self.clock()
         plain = [(claim.step, outcome) for claim, outcome in group
                  if isinstance(outcome, Success) and self.tree.ends_run_plainly(claim.step)]
-        statuses = self.tree.record_plain_successes(
-            tx, [(step, o.status, o.params, o.outputs) for step, o in plain if isinstance(o, Success)], now)
-        return [statuses[claim.step.id] if claim.step.id in statuses else self._record(tx, claim, outcome)
-                for claim, outcome in group]
+        statuses: dict[str, str] = {}
+        if plain:
+            with self.outbox.bookkeeping() as conn:
+                done = [(step, o.status, o.params, o.outputs) for step, o in plain if isinstance(o, Success)]
+                statuses = self.tree.record_plain_successes(conn, done, now)
+        rest = [(claim, outcome) for claim, outcome in group if claim.step.id not in statuses]
+        if rest:
+            with self.outbox.transaction(durable=False) as tx:
+                statuses.update((claim.step.id, self._record(tx, claim, outcome)) for claim, outcome in rest)
+        return [statuses[claim.step.id] for claim, _ in group]
 
     def _record(self, tx: Transaction, claim: Claim, outcome: Outcome) -> str:
         now = self.clock()

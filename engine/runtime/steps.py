@@ -29,7 +29,7 @@ from errors import ConnectorError, TransientError
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus, check_step
-from store.runs import finish_run, finish_runs, finish_step, finish_steps
+from store.runs import finish_ending_steps, finish_run, finish_step
 from store.types import new_id
 
 log = structlog.get_logger("despacho.steps")
@@ -141,20 +141,18 @@ class StepTree:
             self._move_on(tx, step, move, now)
         return status
 
-    def record_plain_successes(self, tx: Transaction, done: list[tuple[Any, StepStatus, dict[str, Any],
-                                                                       dict[str, Any]]],
+    def record_plain_successes(self, conn: sa.Connection,
+                               done: list[tuple[Any, StepStatus, dict[str, Any], dict[str, Any]]],
                                now: datetime) -> dict[str, str]:
-        """Successes that end their runs plainly, recorded with three statements however many.
+        """Successes that end their runs plainly: steps and runs finished in one statement, however many.
 
         Returns each step's new status; a step whose claim is no longer ours is left out (it is
         then recorded the ordinary way, which reads what the newer claim recorded).
         """
         if not done:
             return {}
-        ours = finish_steps(tx.session, [(step.id, step.attempts, status, params, outputs)
-                                         for step, status, params, outputs in done], now)
-        finish_runs(tx.session, [step.run_id for step, *_ in done if step.id in ours], RunStatus.SUCCEEDED,
-                    now)
+        ours = finish_ending_steps(conn, [(step.id, step.attempts, status, params, outputs)
+                                          for step, status, params, outputs in done], now)
         for step, status, *_ in done:
             if step.id in ours:
                 log.info("step_" + status, step_id=step.id, run_id=step.run_id, action=step.action)

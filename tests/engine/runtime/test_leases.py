@@ -70,7 +70,8 @@ def test_a_stale_claim_cannot_record_over_the_newer_one(tmp_path: Path) -> None:
     assert runner.run_step(step_id) == "succeeded"  # a second worker ran it (attempt 2)
     with driver.core.transaction() as tx:
         late = tree.record_success(tx, first, "succeeded", {"late": True}, {}, utcnow())
-        grouped = tree.record_plain_successes(tx, [(first, "succeeded", {"late": True}, {})], utcnow())
+    with driver.core.outbox.bookkeeping() as conn:
+        grouped = tree.record_plain_successes(conn, [(first, "succeeded", {"late": True}, {})], utcnow())
     assert late == "succeeded" and grouped == {}
     recorded = step(driver, step_id)
     assert (recorded.attempts, recorded.params) == (2, {})  # the late record changed nothing

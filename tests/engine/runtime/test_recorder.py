@@ -12,8 +12,8 @@ from sqlmodel import Session, select
 
 from engine.language.events import Event
 from engine.runtime.intake import accept_events
-from engine.runtime.outbox import Outbox, Transaction
-from engine.runtime.recorder import Recorder
+from engine.runtime.outbox import Outbox
+from engine.runtime.recorder import Recorder, RecordGroup
 from store.db import make_engine
 from store.models.events import Event as EventRow
 
@@ -24,16 +24,20 @@ def outbox(migrated_template: Path, tmp_path: Path) -> Outbox:
     return Outbox(make_engine(f"sqlite:///{tmp_path / 'r.db'}"))
 
 
-def store_outcomes(tx: Transaction, group: list[tuple[str, str]]) -> list[str]:
-    for claim, outcome in group:
-        if outcome == "poison":
-            raise ValueError(f"cannot record {claim}")
-        accept_events(tx.session, [Event(type="recorded", id=claim)])
-    return [outcome for _, outcome in group]
+def storing(outbox: Outbox) -> RecordGroup:
+    """Records each outcome as an event, the group in one transaction."""
+    def store_outcomes(group: list[tuple[str, str]]) -> list[str]:
+        with outbox.transaction() as tx:
+            for claim, outcome in group:
+                if outcome == "poison":
+                    raise ValueError(f"cannot record {claim}")
+                accept_events(tx.session, [Event(type="recorded", id=claim)])
+        return [outcome for _, outcome in group]
+    return store_outcomes
 
 
 def test_concurrent_records_are_all_committed_and_a_bad_one_fails_alone(outbox: Outbox) -> None:
-    recorder = Recorder(outbox, store_outcomes)
+    recorder = Recorder(storing(outbox))
     answers: dict[str, object] = {}
     start = threading.Barrier(12)
 
@@ -58,7 +62,7 @@ def test_concurrent_records_are_all_committed_and_a_bad_one_fails_alone(outbox: 
 
 
 def test_an_outcome_that_cannot_be_committed_raises_in_its_own_thread(outbox: Outbox) -> None:
-    recorder = Recorder(outbox, store_outcomes)
+    recorder = Recorder(storing(outbox))
     outbox.db.dispose()
     with outbox.db.begin() as connection:  # the table is gone: the commit itself fails
         connection.execute(sa.text("DROP TABLE IF EXISTS rule_steps"))

@@ -1,0 +1,82 @@
+"""The step runner's statements on both databases: claim with runs, and run-ending records."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from engine.language.events import Event
+from engine.runtime.intake import accept_events
+from store.db import session_scope
+from store.models.runs import RuleRun, RuleStep
+from store.run_lifecycle import RunStatus, StepStatus
+from store.runs import claim_with_runs, finish_ending_steps, take_back_lapsed
+from store.types import utcnow
+
+LEASE = timedelta(seconds=5)
+
+
+def queued_steps(engine: sa.Engine, count: int) -> list[str]:
+    """``count`` events, each with a planned run of one queued step; the step ids."""
+    ids = []
+    with session_scope(engine) as session:
+        accept_events(session, [Event(type="t.done", id=f"e{i}", data={"n": i}) for i in range(count)])
+        for i in range(count):
+            run = RuleRun(rule_id="r", event_id=f"e{i}")
+            session.add(run)
+            session.flush()
+            step = RuleStep(run_id=run.id, position=0, step_key="a", action="log.write",
+                            status=StepStatus.QUEUED, idempotency_key=f"r:e{i}:a", max_attempts=3)
+            session.add(step)
+            session.flush()
+            ids.append(step.id)
+    return ids
+
+
+def rows(engine: sa.Engine, model: Any) -> list[Any]:
+    with Session(engine) as session:
+        return list(session.execute(sa.select(model)).scalars())
+
+
+def test_a_claim_starts_the_runs_and_returns_each_step_with_its_run_and_event(engine: sa.Engine) -> None:
+    ids = queued_steps(engine, 3)
+    with engine.begin() as conn:
+        claimed = claim_with_runs(conn, ids[:2], utcnow(), LEASE)
+    assert sorted(row.id for row in claimed) == sorted(ids[:2])
+    assert {(row.rule_id, row.type, row.attempts) for row in claimed} == {("r", "t.done", 1)}
+    assert sorted(row.payload["n"] for row in claimed) == [0, 1]
+    statuses = {run.event_id: run.status for run in rows(engine, RuleRun)}
+    assert statuses == {"e0": RunStatus.RUNNING, "e1": RunStatus.RUNNING, "e2": RunStatus.PLANNED}
+
+
+def test_a_step_is_claimed_once_however_often_it_is_sent(engine: sa.Engine) -> None:
+    (step_id,) = queued_steps(engine, 1)
+    with engine.begin() as conn:
+        assert len(claim_with_runs(conn, [step_id], utcnow(), LEASE)) == 1
+    with engine.begin() as conn:
+        assert claim_with_runs(conn, [step_id], utcnow(), LEASE) == []
+
+
+def test_run_ending_records_finish_steps_and_runs_and_say_which_were_still_ours(engine: sa.Engine) -> None:
+    ids = queued_steps(engine, 2)
+    with engine.begin() as conn:
+        claimed = {row.id: row for row in [*claim_with_runs(conn, [ids[0]], utcnow(), LEASE * 10),
+                                           *claim_with_runs(conn, [ids[1]], utcnow(), LEASE)]}
+    with engine.begin() as conn:  # the first worker froze: its claim of ids[1] lapsed, another took it
+        take_back_lapsed(Session(bind=conn), utcnow() + LEASE * 2)
+        claim_with_runs(conn, [ids[1]], utcnow(), LEASE)
+    done = [(step_id, claimed[step_id].attempts, StepStatus.SUCCEEDED, {"p": step_id}, {"out": 1})
+            for step_id in ids]
+    with engine.begin() as conn:
+        ours = finish_ending_steps(conn, done, utcnow())
+    assert ours == {ids[0]}
+    steps = {step.id: step for step in rows(engine, RuleStep)}
+    assert (steps[ids[0]].status, steps[ids[0]].params, steps[ids[0]].output) == (
+        StepStatus.SUCCEEDED, {"p": ids[0]}, {"out": 1})
+    assert (steps[ids[1]].status, steps[ids[1]].attempts) == (StepStatus.RUNNING, 2)  # the newer claim's
+    runs = {run.id: run.status for run in rows(engine, RuleRun)}
+    assert runs[steps[ids[0]].run_id] == RunStatus.SUCCEEDED
+    assert runs[steps[ids[1]].run_id] == RunStatus.RUNNING
