@@ -19,9 +19,9 @@ from sqlmodel import Session
 
 from engine.language.events import Event
 from engine.language.models import CronTrigger, EveryTrigger
-from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 from engine.language.ruleset import CompiledRule
 from store.queries import run_query
+from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 
 __all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "rule_fire_events"]
 
