@@ -31,7 +31,10 @@ EVENTS_BODY = {"requestBody": {"required": True, "content": {"application/json":
     "anyOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}}}}}
 
 @router.post("", status_code=202, response_model=EventsAccepted, openapi_extra=EVENTS_BODY,
-             responses={413: {"description": "Body or batch too large"}})
+             responses={403: {"description": "A type outside the client's allow-list"},
+                        413: {"description": "Body or batch too large"},
+                        422: {"description": "A value the log cannot store; a reserved type, id or source; "
+                                             "an `at` past api.event_clock_skew"}})
 async def post_events(request: Request, principal: requires("events:write")) -> EventsAccepted:
     """Store one event or a list of them in one transaction; 202 with their ids.
 
