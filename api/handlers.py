@@ -64,7 +64,18 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     details = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
                for e in exc.errors()]
-    return error_response(422, "invalid_request", "the request does not match the schema", details)
+    return error_response(422, "invalid_request", _first_problem(details), details)
+
+
+def _first_problem(details: list[dict[str, Any]]) -> str:
+    """``body.name: a bidirectional override (U+202E) is not allowed here (and 1 more)``: the field first."""
+    if not details:
+        return "the request does not match the schema"
+    first = details[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = str(first["msg"]).removeprefix("Value error, ")
+    more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+    return f"{where}: {message}{more}" if where else f"{message}{more}"
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -76,7 +76,8 @@ def main() -> None:
         upgrade(url)
         engine = make_engine(url)
         with session_scope(engine) as session:
-            made = create_client(session, "bench", ["events:write"], known_scopes=SCOPES)
+            made = create_client(session, "bench", ["events:write"], known_scopes=SCOPES,
+                                 event_types=["*"])
         engine.dispose()
         keys = f"b1:{JWT_KEY}"
         # one token, valid for both servers (the same key, issuer and audience)

@@ -14,9 +14,13 @@ from errors import DespachoError
 
 CLI_ACTOR = "cli"
 
-client_app = typer.Typer(help="API clients: create (secret shown once), list, revoke.", no_args_is_help=True)
+client_app = typer.Typer(help="API clients: create (secret shown once), list, update, revoke.",
+                         no_args_is_help=True)
 secrets_app = typer.Typer(help="Secrets stored encrypted in the database.", no_args_is_help=True)
 JsonFlag = Annotated[str, typer.Option("--format", help="text or json")]
+EVENTS_HELP = ("Event types it may send with POST /v1/events, comma-separated patterns ('*' matches any run "
+               "of characters): 'service_order.*,invoice.paid'; '*' for every type that is not reserved")
+SOURCE_HELP = "The source of every event it sends (default: its name as a slug, e.g. 'erp')"
 
 
 def api_command(
@@ -35,6 +39,8 @@ def create_client(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Who uses it, e.g. 'erp'")],
     scopes: Annotated[str, typer.Option("--scopes", help=f"Comma-separated: {', '.join(SCOPES)}")],
+    events: Annotated[str, typer.Option("--events", help=EVENTS_HELP + "; required with events:write")] = "",
+    source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
     output: JsonFlag = "text",
 ) -> None:
     """Create a client; its secret is printed once and stored only as a hash."""
@@ -43,11 +49,22 @@ def create_client(
 
     as_json = wants_json(output)
     settings = settings_from(ctx)
-    wanted = [s.strip() for s in scopes.replace(" ", ",").split(",") if s.strip()]
+    wanted = _items(scopes)
+    patterns = _items(events)
+    if "events:write" in wanted and not patterns:
+        # no silent default: an events:write client with every type allowed could drive any rule
+        # (an admin client without --events may send none until 'api-client update' gives it some)
+        fail("a client that may POST /v1/events needs --events: the event types it may send, e.g. "
+             "--events 'service_order.*,invoice.paid' (or '*' for every type that is not reserved)",
+             EXIT_USAGE)
     with open_session(settings.database.url) as session:
-        made = api_clients.create_client(session, name, wanted, known_scopes=SCOPES)
+        made = api_clients.create_client(session, name, wanted, known_scopes=SCOPES, event_types=patterns,
+                                         event_source=source)
         record_action(session, CLI_ACTOR, "api_client.create", entity_type="api_client",
-                      entity_id=made.client.key_prefix, details={"name": name, "scopes": made.client.scopes})
+                      entity_id=made.client.key_prefix,
+                      details={"name": name, "scopes": made.client.scopes,
+                               "event_types": made.client.event_types,
+                               "event_source": made.client.event_source})
     if as_json:
         console.print(to_json({"client_id": made.client.key_prefix, "client_secret": made.secret}),
                       soft_wrap=True)
@@ -71,6 +88,7 @@ def list_clients(
     settings = settings_from(ctx)
     with open_session(settings.database.url) as session:
         rows = [{"client_id": c.key_prefix, "name": c.name, "scopes": c.scopes,
+                 "event_types": c.event_types, "event_source": c.event_source,
                  "created_at": c.created_at.isoformat(),
                  "last_used_at": c.last_used_at.isoformat() if c.last_used_at else None,
                  "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}
@@ -78,11 +96,40 @@ def list_clients(
     if as_json:
         console.print(to_json({"clients": rows}), soft_wrap=True)
         return
-    table = Table("client_id", "name", "scopes", "last used", "revoked")
+    table = Table("client_id", "name", "scopes", "event types", "source", "last used", "revoked")
     for row in rows:
-        table.add_row(row["client_id"], row["name"], " ".join(row["scopes"]), row["last_used_at"] or "-",
+        table.add_row(row["client_id"], row["name"], " ".join(row["scopes"]),
+                      " ".join(row["event_types"]) or "-", row["event_source"], row["last_used_at"] or "-",
                       row["revoked_at"] or "-")
     console.print(table)
+
+
+@client_app.command("update")
+def update_client(
+    ctx: typer.Context,
+    client_id: Annotated[str, typer.Argument()],
+    events: Annotated[str | None, typer.Option("--events", help=EVENTS_HELP + "; '' for none")] = None,
+    source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
+) -> None:
+    """Change the event types a client may send or its source; API processes apply it within seconds."""
+    from store import api_clients
+    from store.audit import record_action
+
+    if events is None and source is None:
+        fail("nothing to change: give --events, --source or both", EXIT_USAGE)
+    settings = settings_from(ctx)
+    with open_session(settings.database.url) as session:
+        client = api_clients.set_event_permissions(
+            session, client_id, event_types=None if events is None else _items(events), event_source=source)
+        record_action(session, CLI_ACTOR, "api_client.update", entity_type="api_client", entity_id=client_id,
+                      details={"event_types": client.event_types, "event_source": client.event_source})
+        summary = f"{client.key_prefix} ({client.name}): event types " \
+                  f"{', '.join(client.event_types) or 'none'}; source {client.event_source}"
+    console.print(summary)
+
+
+def _items(text: str) -> list[str]:
+    return [item.strip() for item in text.replace(" ", ",").split(",") if item.strip()]
 
 
 @client_app.command("revoke")

@@ -69,6 +69,9 @@ class ApiSettings(Section):
     cors_origins: list[str] = Field(default_factory=list, description="Empty: CORS off")
     max_body_bytes: int = Field(1_048_576, ge=1024)
     max_batch: int = Field(500, ge=1, le=10_000, description="Events per POST /v1/events")
+    event_clock_skew: int = Field(300, ge=0, le=3600,
+                                  description="Seconds an event's `at` may lie in the future (clocks "
+                                              "differ); later times are refused")
     metrics_public: bool = Field(True, description="False: GET /metrics needs the metrics:read scope")
     audit_requests: bool = Field(True, description="Record every request in the audit log")
     trust_forwarded_for: bool = Field(False, description="Take the client IP from X-Forwarded-For "

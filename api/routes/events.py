@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -11,6 +12,7 @@ from api.auth import requires
 from api.context import ApiContext
 from api.crud import Cursor, DbSession, Limit, get_live, sort_type
 from api.errors import ApiError, InvalidRequest
+from api.event_policy import admit
 from api.schemas.common import Page
 from api.schemas.operations import AcceptedEvent, EventOut, EventsAccepted
 from engine.language.event_input import EventRefused, Limits, parse_events
@@ -20,7 +22,6 @@ from store.models import Event as EventRow
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 EVENTS = ListSpec(EventRow, ("occurred_at", "recorded_at"), ("type", "source"), "-recorded_at")
-API_SOURCE = "api"
 
 EventSort = sort_type(EVENTS)
 _JSON_TYPE = re.compile(r"^application/([a-z0-9.+-]*\+)?json\s*(;|$)", re.IGNORECASE)
@@ -30,24 +31,31 @@ EVENTS_BODY = {"requestBody": {"required": True, "content": {"application/json":
     "anyOf": [_EVENT_SCHEMA, {"type": "array", "items": _EVENT_SCHEMA}]}}}}}
 
 @router.post("", status_code=202, response_model=EventsAccepted, openapi_extra=EVENTS_BODY,
-             responses={413: {"description": "Body or batch too large"}})
+             responses={403: {"description": "A type outside the client's allow-list"},
+                        413: {"description": "Body or batch too large"},
+                        422: {"description": "A value the log cannot store; a reserved type, id or source; "
+                                             "an `at` past api.event_clock_skew"}})
 async def post_events(request: Request, principal: requires("events:write")) -> EventsAccepted:
     """Store one event or a list of them in one transaction; 202 with their ids.
 
     A 202 means committed. Idempotent by event ``id``: a redelivered id is
     accepted with ``stored: false`` and changes nothing. Without an ``id`` one is generated, so give
-    one when the sender may retry. ``source`` defaults to ``api``. Values the event log cannot store
-    (``NaN``, ``Infinity``, a NUL character, nesting past 64 levels) are refused with 422 naming the field.
+    one when the sender may retry. ``source`` is the client's own (set by the server). Values the event
+    log cannot store (``NaN``, ``Infinity``, a NUL character, nesting past 64 levels), types, sources and
+    ids only despacho produces, and an ``at`` past ``api.event_clock_skew`` in the future are refused with
+    422 naming the field; a type outside the client's allow-list with 403 ``event_type_not_allowed``.
     """
     ctx: ApiContext = request.app.state.ctx
-    events = _events(await request.body(), request.headers.get("content-type"), ctx.api.max_body_bytes)
+    body = await request.body()
+    events = _events(body, request.headers.get("content-type"), ctx.api.max_body_bytes)
     if not events:
         raise ApiError("the list of events is empty", code="empty_batch")
     if len(events) > ctx.api.max_batch:
         raise ApiError(f"{len(events)} events in one request; at most {ctx.api.max_batch}",
                        code="batch_too_large")
-    events = [e if "source" in e.model_fields_set else e.model_copy(update={"source": API_SOURCE})
-              for e in events]
+    root = "events" if body.lstrip().startswith(b"[") else "event"
+    events = admit(events, root, principal.client_id, await ctx.clients.state(principal.client_id),
+                   datetime.now(UTC), ctx.api.event_clock_skew)
     accepted = await ctx.intake.submit(events)  # shares a transaction with concurrent requests
     for item in accepted:
         ctx.metrics.events.labels("true" if item.stored else "false").inc()

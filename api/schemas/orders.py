@@ -23,7 +23,7 @@ class OrderIn(Input):
     customer_id: Id
     region: Short
     priority: Priority = "normal"
-    description: text(2000) = ""  # type: ignore[valid-type]
+    description: text(2000, multiline=True) = ""  # type: ignore[valid-type]
     required_skills: Skills = Field(default_factory=list)
     address: text(300) | None = None  # type: ignore[valid-type]
     scheduled_start: AwareDatetime | None = None
@@ -42,7 +42,7 @@ class OrderPatch(Input):
 
     region: Short = None  # type: ignore[assignment]
     priority: Priority = None  # type: ignore[assignment]
-    description: text(2000) = None  # type: ignore[valid-type]
+    description: text(2000, multiline=True) = None  # type: ignore[valid-type]
     required_skills: Skills = None  # type: ignore[assignment]
     address: text(300) | None = None  # type: ignore[valid-type]
     scheduled_start: AwareDatetime | None = None
@@ -53,7 +53,7 @@ class OrderPatch(Input):
 
 class StatusChangeIn(Input):
     status: OrderStatus
-    reason: text(500) | None = None  # type: ignore[valid-type]
+    reason: text(500, multiline=True) | None = None  # type: ignore[valid-type]
 
 
 class AssignIn(Input):
@@ -93,7 +93,7 @@ class AppointmentIn(Input):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     status: AppointmentStatus = "scheduled"
-    notes: text(1000) | None = None  # type: ignore[valid-type]
+    notes: text(1000, multiline=True) | None = None  # type: ignore[valid-type]
 
     @model_validator(mode="after")
     def _window(self) -> AppointmentIn:
@@ -106,7 +106,7 @@ class AppointmentPatch(Input):
     starts_at: AwareDatetime = None  # type: ignore[assignment]
     ends_at: AwareDatetime = None  # type: ignore[assignment]
     status: AppointmentStatus = None  # type: ignore[assignment]
-    notes: text(1000) | None = None  # type: ignore[valid-type]
+    notes: text(1000, multiline=True) | None = None  # type: ignore[valid-type]
 
 
 class AppointmentOut(Output):

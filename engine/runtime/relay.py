@@ -28,6 +28,7 @@ from store.eventlog import mark_dispatched
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun
 from store.run_lifecycle import RunStatus
+from store.schedule_claims import claim_fire
 from store.types import utcnow
 
 log = structlog.get_logger("despacho.relay")
@@ -104,14 +105,11 @@ class Relay:
         local_at = at.astimezone(ZoneInfo(trigger.timezone or self.planner.timezone))
         with self.outbox.transaction() as tx:
             session = tx.session
-            claim, _ = fire_events(rule, trigger, local_at, None if trigger.for_each is None else [])
-            if not accept_events(session, [claim])[0].stored:
+            if not claim_fire(session, rule.id, at):  # its own table: no event id can take a fire
                 return 0
             rows = query_rows(session, rule, trigger, local_at)
             claim, evaluations = fire_events(rule, trigger, local_at, rows)
-            if rows is not None:
-                session.get_one(EventRow, claim.id).payload = claim.data
-                accept_events(session, evaluations)
+            accept_events(session, evaluations if rows is None else [claim, *evaluations])
             now = utcnow()
             result = PlanResult()
             self.planner.plan_many(session, evaluations, [rule], now, result)

@@ -1,9 +1,12 @@
 """Scheduled evaluations: the events a cron/every trigger produces when it fires.
 
-A fire is claimed by the event ``<rule>@<fire time>``. Without ``for_each``
-that event is the one evaluation (empty ``data``); with ``for_each`` the
-named query runs at the fire time and each row becomes the ``data`` of an
-evaluation ``<rule>@<fire time>#<row id>``. The scheduler and ``despacho
+A fire is claimed in the ``schedule_claims`` table (``store.schedule_claims``),
+never through the event log, which API clients write too. The fire's event is
+``<rule>@<fire time>``: without ``for_each`` it is the one evaluation (empty
+``data``); with ``for_each`` the named query runs at the fire time, the fire's
+event records how many rows it found, and each row becomes the ``data`` of an
+evaluation ``<rule>@<fire time>#<row id>``. These ids are reserved
+(``store.reserved_events``): the API refuses them. The scheduler and ``despacho
 dry-run --rule ID --at ...`` both build their events here.
 """
 
@@ -18,9 +21,9 @@ from engine.language.events import Event
 from engine.language.models import CronTrigger, EveryTrigger
 from engine.language.ruleset import CompiledRule
 from store.queries import run_query
+from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 
-SCHEDULE_EVENT_TYPE = "schedule"
-SCHEDULE_SOURCE = "scheduler"
+__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "rule_fire_events"]
 
 
 def query_rows(session: Session | None, rule: CompiledRule, trigger: CronTrigger | EveryTrigger,
@@ -35,7 +38,7 @@ def query_rows(session: Session | None, rule: CompiledRule, trigger: CronTrigger
 
 def fire_events(rule: CompiledRule, trigger: CronTrigger | EveryTrigger, at: datetime,
                 rows: list[dict[str, Any]] | None) -> tuple[Event, list[Event]]:
-    """The claim event of one fire and the evaluations it starts."""
+    """The event of one fire and the evaluations it starts (the same one without ``for_each``)."""
     stamp = at.isoformat()
     claim_data = {"for_each": trigger.for_each, "rows": len(rows)} if rows is not None else {}
     claim = Event(type=SCHEDULE_EVENT_TYPE, id=f"{rule.id}@{stamp}", at=at, source=SCHEDULE_SOURCE,

@@ -1,13 +1,15 @@
-"""Schedules: APScheduler fires cron/every triggers; the event log keeps each fire unique.
+"""Schedules: APScheduler fires cron/every triggers; the claims table keeps each fire unique.
 
-Each fire is claimed by storing the event ``<rule>@<fire time>``; a second
-daemon (or a second leader during a handover) finds the id taken and does
-nothing. ``for_each`` rows become evaluations ``<rule>@<fire time>#<row>``.
+Each fire is claimed by a row ``(rule, fire time)`` in ``schedule_claims``
+(``store.schedule_claims``); a second daemon (or a second leader during a
+handover) finds it taken and does nothing. The event log plays no part: API
+clients write events, and an event stored first must not cancel a fire.
+``for_each`` rows become evaluations ``<rule>@<fire time>#<row>``.
 
 After downtime, and after a failover (the times due between the old
 leader's death and the new leader taking the lock), a trigger with
 ``misfire: once`` fires once for the latest time it missed since the rule's
-last recorded fire; ``skip`` waits for the next one. A scheduler catches up
+last claimed fire; ``skip`` waits for the next one. A scheduler catches up
 when it starts leading and whenever it leads again after having seen itself
 not lead, before it fires anything else; catching up a fire the old leader
 did make finds the claim taken and does nothing.
@@ -25,14 +27,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import col
 
 from engine.language.cron import cron_trigger
 from engine.language.models import CronTrigger, EveryTrigger
 from engine.language.ruleset import CompiledRule, RuleSet
-from engine.runtime.scheduled import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 from store.durations import parse_duration
-from store.models.events import Event as EventRow
+from store.schedule_claims import last_fire
 
 log = structlog.get_logger("despacho.scheduler")
 
@@ -148,7 +148,7 @@ class Scheduler:
         log.info("schedule_fired", rule_id=rule.id, fire_at=fire_at.isoformat(), evaluations=count)
 
     def catch_up(self, until: datetime) -> None:
-        """``misfire: once``: fire the latest time up to ``until`` after the rule's last recorded fire."""
+        """``misfire: once``: fire the latest time up to ``until`` after the rule's last claimed fire."""
         db = self.db
         if db is None or not self.is_leader():
             return
@@ -169,8 +169,4 @@ class Scheduler:
 
     def _last_fire(self, db: sa.Engine, rule_id: str) -> datetime | None:
         with db.connect() as connection:
-            return connection.execute(
-                sa.select(sa.func.max(EventRow.occurred_at)).where(
-                    col(EventRow.type) == SCHEDULE_EVENT_TYPE, col(EventRow.source) == SCHEDULE_SOURCE,
-                    col(EventRow.id).startswith(f"{rule_id}@", autoescape=True))  # '_' is no wildcard
-            ).scalar_one_or_none()
+            return last_fire(connection, rule_id)

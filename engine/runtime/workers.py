@@ -8,8 +8,10 @@ import dramatiq
 class Workers:
     def __init__(self, broker: dramatiq.Broker, threads: int) -> None:
         self.broker = broker
-        # A short worker_timeout keeps the first message after an idle spell from waiting a second.
-        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+        # worker_timeout caps how long an idle Redis consumer sleeps between polls (it backs off up to
+        # it): at 100 ms a step waited for that sleep at p99 under a steady 200 events/s; 20 ms costs
+        # at most 50 small polls a second per queue when idle.
+        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=20)
 
     def start(self) -> None:
         self.worker.start()

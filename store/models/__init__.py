@@ -11,6 +11,7 @@ from store.models.events import Event
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
 from store.models.runs import DeadLetter, RuleRun, RuleStep
+from store.models.schedules import ScheduleClaim
 from store.models.technicians import Technician
 from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
 
@@ -21,5 +22,6 @@ __all__ = [
     "AuditLogEntry",
     "Backup", "CalendarLink", "CalendarSyncState", "Customer", "DeadLetter", "Event",
     "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
-    "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage", "metadata",
+    "ScheduleClaim", "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage",
+    "metadata",
 ]

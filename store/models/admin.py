@@ -48,6 +48,10 @@ class ApiClient(Record, table=True):
     key_prefix: str = Field(max_length=16, unique=True)
     key_hash: str = Field(max_length=200)
     scopes: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False)
+    event_types: list[str] = Field(default_factory=list, sa_type=sa.JSON, nullable=False,
+                                   description="patterns of the event types it may send (POST /v1/events)")
+    event_source: str = Field(default="api", max_length=100,
+                              description="the source of every event it sends; the body cannot choose")
     created_at: datetime = timestamp(default_now=True)
     last_used_at: datetime | None = timestamp()
     revoked_at: datetime | None = timestamp()

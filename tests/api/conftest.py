@@ -68,10 +68,12 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 
 @pytest.fixture
 def make_client(db_engine: sa.Engine) -> Callable[..., tuple[str, str]]:
-    """An API client in the database: (client_id, client_secret)."""
-    def make(*scopes: str, name: str = "erp") -> tuple[str, str]:
+    """An API client in the database: (client_id, client_secret); by default it may send every event type."""
+    def make(*scopes: str, name: str = "erp", event_types: tuple[str, ...] = ("*",),
+             event_source: str | None = None) -> tuple[str, str]:
         with session_scope(db_engine) as session:
-            made = create_client(session, name, scopes or ("admin",), known_scopes=SCOPES)
+            made = create_client(session, name, scopes or ("admin",), known_scopes=SCOPES,
+                                 event_types=event_types, event_source=event_source)
             return made.client.key_prefix, made.secret
     return make
 

@@ -42,7 +42,8 @@ def _app_and_token(folder: Path) -> tuple[object, str]:
                       token_rate_limit="1000000/minute", rate_limit_storage="memory://")
     engine = make_engine(app_settings.database.url)
     with session_scope(engine) as session:
-        client_id = create_client(session, "schemathesis", ["admin"], known_scopes=SCOPES).client.key_prefix
+        client_id = create_client(session, "schemathesis", ["admin"], known_scopes=SCOPES,
+                                  event_types=["*"]).client.key_prefix
     return create_app(app_settings, api=api, engine=engine), forge_token(sub=client_id, exp=2**31 - 1)
 
 

@@ -36,3 +36,13 @@ def test_relay_sees_undispatched_events_oldest_first_until_marked(engine: sa.Eng
         assert mark_dispatched(s, [early.id], at) == 1
     with session_scope(engine) as s:
         assert [e.id for e in undispatched(s)] == [late.id]
+
+
+def test_marking_a_batch_counts_only_the_events_not_marked_before(engine: sa.Engine, at: datetime) -> None:
+    with session_scope(engine) as s:
+        ids = [record_event(s, "a", {"n": n}, occurred_at=at).id for n in range(3)]
+    with session_scope(engine) as s:
+        assert mark_dispatched(s, ids[:1], at) == 1
+    with session_scope(engine) as s:
+        assert mark_dispatched(s, ids, at) == 2
+        assert undispatched(s) == []

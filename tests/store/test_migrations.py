@@ -1,5 +1,6 @@
 """The migrations build exactly the models' schema, both ways, on SQLite and PostgreSQL."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -8,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 
 from store.db import make_engine
 from store.migrate import current_revision, downgrade, head_revision, history_lines, upgrade
-from store.models import metadata
+from store.models import ApiClient, ScheduleClaim, metadata
 
 
 def schema_diffs(url: str) -> list:
@@ -70,3 +71,64 @@ def test_a_fresh_database_has_no_revision(tmp_path: Path) -> None:
 
 def test_history_lists_the_initial_revision() -> None:
     assert any("initial schema" in line for line in history_lines())
+
+
+def seed_schedule_events(url: str) -> None:
+    """Events as the scheduler stored its claims before 0004, and two a client forged."""
+    engine = make_engine(url)
+    sqlite = engine.dialect.name == "sqlite"
+
+    def at(text: str) -> datetime:
+        moment = datetime.fromisoformat(text).astimezone(UTC)
+        return moment.replace(tzinfo=None) if sqlite else moment
+
+    rows = [
+        ("nightly@2026-11-30T02:00:00-03:00", at("2026-11-30T02:00:00-03:00")),
+        ("nightly@2026-12-01T02:00:00-03:00", at("2026-12-01T02:00:00-03:00")),  # the latest genuine one
+        ("scan@2026-12-01T09:00:00-03:00#inv-1", at("2026-12-01T09:00:00-03:00")),  # an evaluation
+        ("nightly@2099-01-01T02:00:00-03:00", at("2099-01-01T02:00:00-03:00")),  # forged: far future
+        ("nightly@2026-12-02T02:00:00-03:00", at("2026-12-02T09:00:00-03:00")),  # forged: time ≠ its id
+    ]
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO events (id, type, source, occurred_at, recorded_at, payload) "
+                "VALUES (:id, 'schedule', 'scheduler', :at, :at, '{}')"),
+                [{"id": event_id, "at": moment} for event_id, moment in rows])
+            connection.execute(sa.text(
+                "INSERT INTO api_clients (id, name, key_prefix, key_hash, scopes, created_at) "
+                "VALUES ('c1', 'ERP Omie', 'dc_1', 'h', '[]', :at), "
+                "('c2', 'Scheduler', 'dc_2', 'h', '[]', :at)"),
+                {"at": at("2026-12-01T00:00:00+00:00")})
+    finally:
+        engine.dispose()
+
+
+def check_0004_seeds_claims_and_clients(url: str) -> None:
+    upgrade(url, "0003")
+    seed_schedule_events(url)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            claims = connection.execute(sa.select(ScheduleClaim.__table__.c.rule_id,
+                                                  ScheduleClaim.__table__.c.fire_at)).all()
+            clients = dict(connection.execute(sa.select(ApiClient.__table__.c.name,
+                                                        ApiClient.__table__.c.event_source)).all())
+            types = connection.execute(sa.select(ApiClient.__table__.c.event_types)).scalars().all()
+    finally:
+        engine.dispose()
+    aware = [(rule, fire_at if fire_at.tzinfo else fire_at.replace(tzinfo=UTC)) for rule, fire_at in claims]
+    assert aware == [("nightly", datetime(2026, 12, 1, 5, 0, tzinfo=UTC))]
+    assert clients == {"ERP Omie": "erp-omie", "Scheduler": "api"}  # a reserved source falls back to 'api'
+    assert types == [["*"], ["*"]]  # existing clients keep working; admins narrow them
+
+
+def test_0004_seeds_each_rules_latest_genuine_fire_and_gives_clients_a_source_on_sqlite(
+        tmp_path: Path) -> None:
+    check_0004_seeds_claims_and_clients(f"sqlite:///{tmp_path / 'old.db'}")
+
+
+def test_0004_seeds_each_rules_latest_genuine_fire_and_gives_clients_a_source_on_postgresql(
+        pg_url: str) -> None:
+    check_0004_seeds_claims_and_clients(pg_url)

@@ -25,7 +25,7 @@ def test_one_event_is_stored_and_answered_with_202_and_its_id(
     assert response.json() == {"accepted": [{"id": "evt-1", "stored": True}]}
     row = stored_events(db_engine)["evt-1"]
     assert row["type"] == "service_order.assigned"
-    assert row["source"] == "api"
+    assert row["source"] == "erp"  # the client's source (its name), set by the server
     assert row["dispatched_at"] is None
 
 

@@ -30,7 +30,7 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 def test_api_client_create_prints_the_secret_once_as_json_and_stores_only_a_hash(
         cli_env: Path, db_url: str) -> None:
     result = runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:write,orders:read",
-                                 "--format", "json"])
+                                 "--events", "service_order.*", "--format", "json"])
     assert result.exit_code == 0, result.output
     made = json.loads(result.stdout)
     assert set(made) == {"client_id", "client_secret"}
@@ -38,6 +38,7 @@ def test_api_client_create_prints_the_secret_once_as_json_and_stores_only_a_hash
     [client] = json.loads(listed.stdout)["clients"]
     assert client["client_id"] == made["client_id"]
     assert client["scopes"] == ["events:write", "orders:read"]
+    assert (client["event_types"], client["event_source"]) == (["service_order.*"], "erp")
     assert made["client_secret"] not in listed.stdout
     audit = runner.invoke(app, ["audit", "--action", "api_client.create", "--format", "json"])
     assert json.loads(audit.stdout)["entries"][0]["entity_id"] == made["client_id"]
@@ -47,6 +48,32 @@ def test_an_unknown_scope_is_refused_with_the_known_ones(cli_env: Path) -> None:
     result = runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:wrte"])
     assert result.exit_code == 1
     assert "unknown scope(s) events:wrte" in result.output
+
+
+def test_an_events_write_client_without_event_types_is_refused_with_the_option_to_give(
+        cli_env: Path) -> None:
+    result = runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:write"])
+    assert result.exit_code == 2
+    assert "needs --events" in result.output
+
+
+def test_a_reserved_source_is_refused_naming_who_owns_it(cli_env: Path) -> None:
+    result = runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:write", "--events", "*",
+                                 "--source", "scheduler"])
+    assert result.exit_code == 1
+    assert "api_client.event_source" in result.output and "reserved for the scheduler" in result.output
+
+
+def test_update_changes_the_event_types_and_source_and_is_audited(cli_env: Path) -> None:
+    made = json.loads(runner.invoke(app, ["api-client", "create", "Billing Omie", "--scopes", "events:write",
+                                          "--events", "*", "--format", "json"]).stdout)
+    result = runner.invoke(app, ["api-client", "update", made["client_id"], "--events", "invoice.*,payment.*",
+                                 "--source", "billing"])
+    assert result.exit_code == 0, result.output
+    [client] = json.loads(runner.invoke(app, ["api-client", "list", "--format", "json"]).stdout)["clients"]
+    assert (client["event_types"], client["event_source"]) == (["invoice.*", "payment.*"], "billing")
+    audit = runner.invoke(app, ["audit", "--action", "api_client.update", "--format", "json"])
+    assert json.loads(audit.stdout)["entries"][0]["details"]["event_source"] == "billing"
 
 
 def test_a_revoked_client_leaves_the_default_list(cli_env: Path) -> None:

@@ -12,12 +12,15 @@ import redis
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
+from engine.language.events import Event
 from engine.language.models import CronTrigger, EveryTrigger
+from engine.runtime.intake import accept_events
 from engine.runtime.leader import RedisLeader
 from engine.runtime.rulestate import RuleSetHolder
 from engine.runtime.scheduler import Scheduler, aps_trigger, latest_fire_time
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun
+from store.models.schedules import ScheduleClaim
 from tests.engine.runtime.leader_helpers import Partition, wait_for
 from tests.engine.runtime.pipeline_helpers import Driver, make_driver, make_project
 from tests.support.redis_server import shared_redis, unique_namespace
@@ -59,6 +62,35 @@ def test_a_fire_is_claimed_once_even_by_two_schedulers(tmp_path: Path) -> None:
     assert [(r.rule_id, r.event_id, r.status) for r in runs] == [
         ("nightly", "nightly@2026-12-01T02:00:00-03:00", "succeeded")]
     assert len(claims) == 1 and claims[0].dispatched_at is not None
+
+
+def test_an_event_stored_first_under_a_fires_id_does_not_cancel_the_fire(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    rule = driver.core.rules().by_id["nightly"]
+    at = datetime(2026, 12, 1, 2, 0, tzinfo=SP)
+    with driver.core.outbox.transaction() as tx:  # what POST /v1/events did before it refused these ids
+        accept_events(tx.session, [Event(type="schedule", id="nightly@2026-12-01T02:00:00-03:00",
+                                         source="scheduler", at=datetime(2099, 1, 1, tzinfo=UTC))])
+    assert driver.core.relay.fire_schedule(rule, 0, at) == 1
+    driver.drain()
+    with Session(driver.core.db) as session:
+        runs = [(r.rule_id, r.status) for r in session.exec(select(RuleRun)) if r.rule_id == "nightly"]
+    assert runs == [("nightly", "succeeded")]
+    assert claimed(driver, "nightly") == [at]
+
+
+def test_a_far_future_schedule_event_does_not_hold_back_catch_up(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    rules = driver.core.rules
+    driver.core.relay.fire_schedule(rules().by_id["nightly"], 0, datetime(2026, 11, 28, 2, 0, tzinfo=SP))
+    with driver.core.outbox.transaction() as tx:
+        accept_events(tx.session, [Event(type="schedule", id="nightly@2099-01-01T02:00:00-03:00",
+                                         source="scheduler", at=datetime(2099, 1, 1, 5, tzinfo=UTC))])
+    fired: list[tuple[str, datetime]] = []
+    scheduler = Scheduler(rules, lambda rule, index, at: fired.append((rule.id, at)) or 1, lambda: True,
+                          "America/Sao_Paulo", driver.core.db)
+    scheduler.catch_up(datetime(2026, 12, 1, 10, 0, tzinfo=SP))
+    assert fired == [("nightly", datetime(2026, 12, 1, 2, 0, tzinfo=SP))]
 
 
 def test_misfire_once_fires_the_latest_missed_time_and_skip_does_not(tmp_path: Path) -> None:
@@ -267,9 +299,8 @@ def made(fires: list[Fire], daemon: str, rule: str) -> list[datetime]:
 
 def claimed(driver: Driver, rule: str) -> list[datetime]:
     with Session(driver.core.db) as session:
-        rows = session.exec(select(EventRow).where(EventRow.type == "schedule",
-                                                   EventRow.id.startswith(f"{rule}@")))
-        return sorted(row.occurred_at for row in rows)
+        rows = session.exec(select(ScheduleClaim).where(ScheduleClaim.rule_id == rule))
+        return sorted(row.fire_at for row in rows)
 
 
 def every_second(times: list[datetime]) -> bool:
