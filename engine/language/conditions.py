@@ -16,7 +16,7 @@ from typing import Any
 
 import cel
 
-from engine.errors import DespachoError
+from engine.errors import DespachoError, is_rust_panic
 from engine.language.cel_limits import MAX_CONDITION_WORK, ExpressionTooLarge, Shape, check_expression, widest
 from engine.language.models import AllOf, AnyOf, NotOf
 
@@ -116,7 +116,7 @@ class Clause(Node):
             # ArithmeticError: CEL raises OverflowError and ZeroDivisionError for int64 overflow, x / 0
             raise ConditionEvaluationError(self.path, self.expression, _runtime_reason(exc)) from exc
         except BaseException as exc:
-            if not _is_panic(exc):
+            if not is_rust_panic(exc):
                 raise
             raise ConditionEvaluationError(self.path, self.expression,
                                            f"the CEL library failed: {_first_line(exc)}") from exc
@@ -196,7 +196,7 @@ def _compiled(expression: str) -> tuple[cel.Program, frozenset[str], Shape]:
     except (ValueError, RuntimeError) as exc:
         raise _syntax_error(str(exc), expression) from exc
     except BaseException as exc:
-        if not _is_panic(exc):
+        if not is_rust_panic(exc):
             raise
         raise ConditionSyntaxError(f"CEL could not compile this condition: {_first_line(exc)}",
                                    expression, hint="simplify or split the condition") from exc
@@ -247,16 +247,6 @@ def _syntax_error(raw: str, expression: str) -> ConditionSyntaxError:
     detail = match.group(3).removeprefix("Syntax error: ")
     detail = re.sub(r" expecting \{.*\}$", "", detail)
     return ConditionSyntaxError(f"CEL syntax error at column {column}: {detail}", expression, column)
-
-
-def _is_panic(exc: BaseException) -> bool:
-    """A Rust panic inside the CEL library, raised by pyo3 as ``pyo3_runtime.PanicException``.
-
-    That class derives from ``BaseException`` (not ``Exception``) and has no module to import it
-    from, so it is known by name; any other ``BaseException`` (Ctrl-C, exit) passes through.
-    """
-    kind = type(exc)
-    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -123,15 +123,15 @@ def test_a_panic_inside_cel_compile_becomes_a_syntax_error(monkeypatch: pytest.M
 def test_a_panic_is_told_apart_from_other_base_exceptions() -> None:
     import cel
 
-    from engine.language.conditions import _is_panic
+    from engine.errors import is_rust_panic
 
     try:
         cel.compile("size(" * 20_000 + "'a'" + ")" * 20_000)
     except BaseException as exc:  # the library's panic, a BaseException
-        assert _is_panic(exc)
+        assert is_rust_panic(exc)
     else:
         pytest.fail("this CEL release no longer panics here: find another panic to test with")
-    assert not _is_panic(KeyboardInterrupt())
+    assert not is_rust_panic(KeyboardInterrupt())
 
 
 def test_a_comprehension_too_costly_for_the_event_is_refused_unrun() -> None:
