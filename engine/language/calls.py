@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from connectors.base import Params
 from engine.errors import DespachoError
 from engine.language.ruleset import CompiledAction
+from engine.language.sandbox import budget
 from engine.language.templating import TemplateRenderError, TemplateStore
 
 
@@ -39,13 +40,14 @@ class PreparedCall:
 
 def prepare_call(action: CompiledAction, variables: dict[str, Any], templates: TemplateStore) -> PreparedCall:
     try:
-        rendered = action.params.render(variables)
-        params: Params = action.spec.params.model_validate(rendered)
-        template = getattr(params, "template", None)
-        message = (templates.render(action.spec.channel, template, variables)
-                   if action.spec.channel and template else None)
+        with budget():  # one deadline for the params and the message of one call
+            rendered = action.params.render(variables)
+            params: Params = action.spec.params.model_validate(rendered)
+            template = getattr(params, "template", None)
+            message = (templates.render(action.spec.channel, template, variables)
+                       if action.spec.channel and template else None)
     except TemplateRenderError as exc:
-        raise CallPreparationError(str(exc), code="render_error") from exc
+        raise CallPreparationError(str(exc), code=exc.code) from exc  # render_error, template_limit
     except ValidationError as exc:
         raise CallPreparationError(params_error(exc), code="invalid_params") from exc
     connector, name = action.uses.split(".", 1)
