@@ -16,8 +16,8 @@ from pydantic import ValidationError
 
 from connectors.base import Params
 from engine.errors import DespachoError
+from engine.language.render_limits import budget
 from engine.language.ruleset import CompiledAction
-from engine.language.sandbox import budget
 from engine.language.templating import TemplateRenderError, TemplateStore
 
 

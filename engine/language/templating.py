@@ -26,7 +26,8 @@ from jinja2 import (
 
 from engine.errors import DespachoError
 from engine.language.filters import FILTERS
-from engine.language.sandbox import LimitedSandbox, TemplateLimitError, budget
+from engine.language.render_limits import TemplateLimitError, budget
+from engine.language.sandbox import LimitedSandbox
 
 TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config"})
 _MARKER = re.compile(r"\{[{%#]")  # "{{", "{%" or "{#"

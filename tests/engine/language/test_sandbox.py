@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.language import sandbox
-from engine.language.sandbox import MAX_ITEMS, MAX_ITERATIONS, MAX_TEXT
+from engine.language import render_limits
+from engine.language.render_limits import MAX_ITEMS, MAX_ITERATIONS, MAX_TEXT
 from engine.language.templating import TemplateRenderError, TemplateStore, compile_value
 from tests.conftest import write
 
@@ -90,7 +90,7 @@ def test_lipsum_is_not_available() -> None:
 
 
 def test_a_render_past_its_deadline_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "RENDER_SECONDS", 0.05)
+    monkeypatch.setattr(render_limits, "RENDER_SECONDS", 0.05)
     slow = ("{% for a in range(300) %}{% for b in data.xs %}{{ '' if b in data.xs[:1] }}{% endfor %}"
             "{% endfor %}")
     started = time.monotonic()
