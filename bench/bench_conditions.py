@@ -29,15 +29,16 @@ def best(statement, number: int = NUMBER) -> float:
 
 def main() -> None:
     context = EvaluationContext(Event(type=PROBE_EVENT, data=PROBE_DATA), {})
-    cel_context = context.cel
+    scope = context.cel
+    cel_context = scope.context
     program = cel.compile(EXPRESSION)
     errors: list = []
     node = compile_condition(EXPRESSION, ("if",), RULE_VARIABLES, errors)
-    assert not errors and program.execute(cel_context) is True and node.holds(cel_context) is True
+    assert not errors and program.execute(cel_context) is True and node.holds(scope) is True
 
     bare = best(lambda: program.execute(cel_context))
-    ours = best(lambda: node.holds(cel_context))
-    explained = best(lambda: node.explain(cel_context, []))
+    ours = best(lambda: node.holds(scope))
+    explained = best(lambda: node.explain(scope, []))
     print(f"bare CEL program.execute:      {bare * 1e6:6.2f} us")
     print(f"despacho condition.holds:      {ours * 1e6:6.2f} us")
     print(f"despacho condition.explain:    {explained * 1e6:6.2f} us (dry-run trace)")

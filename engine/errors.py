@@ -18,6 +18,7 @@ __all__ = [
     "DespachoError",
     "EventInputError",
     "RuleSetError",
+    "is_rust_panic",
 ]
 
 
@@ -40,3 +41,15 @@ class ConfigError(ProblemsError):
 
 class EventInputError(ProblemsError):
     """An events file (for dry-run, test or emit) is malformed."""
+
+
+def is_rust_panic(exc: BaseException) -> bool:
+    """A panic inside a Rust extension (the CEL library), raised by pyo3 as ``PanicException``.
+
+    That class derives from ``BaseException``, not ``Exception``, so ``except Exception`` lets it
+    through and it ends the thread that called; it has no module to import it from, so it is
+    known by name. Callers catch ``BaseException`` at the boundary, keep what this accepts and
+    re-raise the rest (Ctrl-C, exit).
+    """
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"

@@ -20,6 +20,7 @@ from api.schemas.operations import (
     DeadLetterOut,
     DiscardedOut,
     NotificationOut,
+    ReloadErrorOut,
     RetriedOut,
     RuleOut,
     RulesOut,
@@ -28,6 +29,7 @@ from api.schemas.operations import (
     StepOut,
 )
 from engine.language.loader import load_rules
+from engine.language.ruleset import RuleSet
 from engine.runtime import deadletters
 from engine.runtime.outbox import Transaction
 from store.audit import record_action
@@ -45,13 +47,25 @@ BACKUPS = ListSpec(Backup, ("started_at",), ("status",), "-started_at", (Backup.
 
 
 def _rules(ctx: ApiContext) -> RulesOut:
+    """The rules in force when this process runs them (its engine core), else the files as they load."""
     settings = ctx.settings
-    result = load_rules([settings.rules.path], settings.templates.path)
     commit = git_commit(Path(settings.rules.path))
-    rules = [RuleOut(id=r.id, file=r.file, line=r.line, enabled=r.rule.enabled, commit=commit,
-                     rule=r.rule.model_dump(mode="json", by_alias=True, exclude_none=True))
-             for r in result.ruleset.rules]
-    return RulesOut(rules=rules, problems=[p.to_dict() for p in result.problems])
+    if ctx.core is None:
+        result = load_rules([settings.rules.path], settings.templates.path)
+        return RulesOut(source="files", rules=_rule_list(result.ruleset, commit),
+                        problems=[p.to_dict() for p in result.problems])
+    active = ctx.core.rules.state()
+    error = active.reload_error
+    problems = [p.to_dict() for p in error.problems] if error else []
+    return RulesOut(source="runtime", loaded_at=active.loaded_at, digest=active.digest,
+                    reload_error=ReloadErrorOut(at=error.at, problems=problems) if error else None,
+                    rules=_rule_list(active.ruleset, commit), problems=problems)
+
+
+def _rule_list(ruleset: RuleSet, commit: str | None) -> list[RuleOut]:
+    return [RuleOut(id=r.id, file=r.file, line=r.line, enabled=r.rule.enabled, commit=commit,
+                    rule=r.rule.model_dump(mode="json", by_alias=True, exclude_none=True))
+            for r in ruleset.rules]
 
 
 def git_commit(folder: Path) -> str | None:
@@ -71,7 +85,7 @@ BackupSort = sort_type(BACKUPS)
 
 @router.get("/rules", response_model=RulesOut)
 def list_rules(request: Request, principal: requires("rules:read")) -> RulesOut:
-    """The rules as the files on disk load now, with file, line and git commit."""
+    """The rules in force (file, line, git commit), when they were loaded, and the last refused reload."""
     return _rules(request.app.state.ctx)
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.schemas.common import Output
 
@@ -38,9 +38,22 @@ class RuleOut(BaseModel):
     rule: dict[str, Any]
 
 
-class RulesOut(BaseModel):
-    rules: list[RuleOut]
+class ReloadErrorOut(BaseModel):
+    at: datetime
     problems: list[dict[str, Any]]
+
+
+class RulesOut(BaseModel):
+    source: Literal["runtime", "files"] = Field(
+        description="runtime: the set this process runs; files: this process runs no rules, and shows "
+                    "the rule files as they load now")
+    loaded_at: datetime | None = Field(None, description="When the set in force was loaded (runtime)")
+    digest: str | None = Field(None, description="SHA-256 of the rule and template files it came from")
+    reload_error: ReloadErrorOut | None = Field(
+        None, description="Why the last reload was refused (the set in force is older than the files)")
+    rules: list[RuleOut]
+    problems: list[dict[str, Any]] = Field(description="Problems of the files on disk that keep them "
+                                                       "from being loaded")
 
 
 class RunOut(Output):

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from connectors.base import FILE_OUTPUT, Params
 from engine.errors import DespachoError
+from engine.language.render_limits import budget
 from engine.language.ruleset import CompiledAction
 from engine.language.templating import TemplateNameError, TemplateRenderError, TemplateStore
 
@@ -40,15 +41,16 @@ class PreparedCall:
 
 def prepare_call(action: CompiledAction, variables: dict[str, Any], templates: TemplateStore) -> PreparedCall:
     try:
-        rendered = action.params.render(variables)
-        params: Params = action.spec.params.model_validate(rendered)
-        template = getattr(params, "template", None)
-        message = (templates.render(action.spec.channel, template, variables)
-                   if action.spec.channel and template else None)
+        with budget():  # one deadline for the params and the message of one call
+            rendered = action.params.render(variables)
+            params: Params = action.spec.params.model_validate(rendered)
+            template = getattr(params, "template", None)
+            message = (templates.render(action.spec.channel, template, variables)
+                       if action.spec.channel and template else None)
     except TemplateNameError as exc:
         raise CallPreparationError(str(exc), code="bad_template_name") from exc
     except TemplateRenderError as exc:
-        raise CallPreparationError(str(exc), code="render_error") from exc
+        raise CallPreparationError(str(exc), code=exc.code) from exc  # render_error, template_limit
     except ValidationError as exc:
         raise CallPreparationError(params_error(exc), code="invalid_params") from exc
     connector, name = action.uses.split(".", 1)

@@ -2,7 +2,9 @@
 
 ``holds()`` is the fast path the engine uses (short-circuits, no trace);
 ``explain()`` evaluates every clause so dry-run can show why a rule did or
-did not match.
+did not match. Every call into the CEL library goes through this module, which
+checks the limits of ``cel_limits`` first and turns the library's own failures,
+panics included, into ``ConditionSyntaxError`` or ``ConditionEvaluationError``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from typing import Any
 
 import cel
 
-from engine.errors import DespachoError
+from engine.errors import DespachoError, is_rust_panic
+from engine.language.cel_limits import MAX_CONDITION_WORK, ExpressionTooLarge, Shape, check_expression, widest
 from engine.language.models import AllOf, AnyOf, NotOf
 
+_NO_LOOPS = Shape((), 1)
 RULE_VARIABLES = frozenset({"event", "data", "now", "config"})
 ACTION_VARIABLES = RULE_VARIABLES | {"steps"}
 
@@ -37,11 +41,40 @@ class ConditionSyntaxError(DespachoError):
 class ConditionEvaluationError(DespachoError):
     """A clause failed at run time (a missing field, a type mismatch, a non-boolean result)."""
 
+    code = "condition_error"
+
     def __init__(self, path: str, expression: str, reason: str) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.expression = expression
         self.reason = reason
+
+
+class ConditionLimitError(ConditionEvaluationError):
+    """A clause would do more work than ``MAX_CONDITION_WORK`` allows on this event: refused unrun."""
+
+    code = "condition_limit"
+
+
+class Scope:
+    """The variables of one evaluation as CEL takes them, and the size of their widest collection.
+
+    The size is what bounds a comprehension's work; it is measured once per scope, and only
+    when a clause that loops is evaluated.
+    """
+
+    __slots__ = ("_widest", "context", "variables")
+
+    def __init__(self, variables: dict[str, Any]) -> None:
+        self.variables = variables
+        self.context = cel.Context(variables=variables)
+        self._widest: int | None = None
+
+    @property
+    def widest(self) -> int:
+        if self._widest is None:
+            self._widest = widest(self.variables.values())
+        return self._widest
 
 
 @dataclass(frozen=True)
@@ -55,10 +88,10 @@ class ClauseResult:
 class Node:
     __slots__ = ()
 
-    def holds(self, ctx: cel.Context) -> bool:
+    def holds(self, ctx: Scope) -> bool:
         raise NotImplementedError
 
-    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+    def explain(self, ctx: Scope, out: list[ClauseResult]) -> bool:
         raise NotImplementedError
 
 
@@ -67,19 +100,33 @@ class Clause(Node):
     path: str
     expression: str
     program: cel.Program
+    shape: Shape = _NO_LOOPS
 
-    def holds(self, ctx: cel.Context) -> bool:
+    def holds(self, ctx: Scope) -> bool:
+        if self.shape.powers:
+            work = self.shape.work(ctx.widest)
+            if work > MAX_CONDITION_WORK:
+                raise ConditionLimitError(
+                    self.path, self.expression,
+                    f"refused: its comprehensions could do {work:.2g} steps over a collection of "
+                    f"{ctx.widest} items, over the limit of {MAX_CONDITION_WORK:.0e}")
         try:
-            value = self.program.execute(ctx)
-        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+            value = self.program.execute(ctx.context)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError, ArithmeticError) as exc:
+            # ArithmeticError: CEL raises OverflowError and ZeroDivisionError for int64 overflow, x / 0
             raise ConditionEvaluationError(self.path, self.expression, _runtime_reason(exc)) from exc
+        except BaseException as exc:
+            if not is_rust_panic(exc):
+                raise
+            raise ConditionEvaluationError(self.path, self.expression,
+                                           f"the CEL library failed: {_first_line(exc)}") from exc
         if value is True or value is False:
             return value
         raise ConditionEvaluationError(
             self.path, self.expression, f"a condition must be true or false, got {value!r}"
         )
 
-    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+    def explain(self, ctx: Scope, out: list[ClauseResult]) -> bool:
         try:
             value = self.holds(ctx)
         except ConditionEvaluationError as exc:
@@ -93,10 +140,10 @@ class Clause(Node):
 class AllNode(Node):
     children: tuple[Node, ...]
 
-    def holds(self, ctx: cel.Context) -> bool:
+    def holds(self, ctx: Scope) -> bool:
         return all(child.holds(ctx) for child in self.children)
 
-    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+    def explain(self, ctx: Scope, out: list[ClauseResult]) -> bool:
         return all([child.explain(ctx, out) for child in self.children])
 
 
@@ -104,10 +151,10 @@ class AllNode(Node):
 class AnyNode(Node):
     children: tuple[Node, ...]
 
-    def holds(self, ctx: cel.Context) -> bool:
+    def holds(self, ctx: Scope) -> bool:
         return any(child.holds(ctx) for child in self.children)
 
-    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+    def explain(self, ctx: Scope, out: list[ClauseResult]) -> bool:
         return any([child.explain(ctx, out) for child in self.children])
 
 
@@ -115,33 +162,46 @@ class AnyNode(Node):
 class NotNode(Node):
     child: Node
 
-    def holds(self, ctx: cel.Context) -> bool:
+    def holds(self, ctx: Scope) -> bool:
         return not self.child.holds(ctx)
 
-    def explain(self, ctx: cel.Context, out: list[ClauseResult]) -> bool:
+    def explain(self, ctx: Scope, out: list[ClauseResult]) -> bool:
         return not self.child.explain(ctx, out)
 
 
 def compile_expression(expression: str, allowed: frozenset[str] = RULE_VARIABLES) -> cel.Program:
     """Compile one CEL expression; raises ``ConditionSyntaxError``."""
-    program, free = _compiled(expression)
+    return _checked(expression, allowed)[0]
+
+
+def _checked(expression: str, allowed: frozenset[str]) -> tuple[cel.Program, Shape]:
+    program, free, shape = _compiled(expression)
     unknown = sorted(free - allowed)
     if unknown:
         names = ", ".join(sorted(allowed))
         raise ConditionSyntaxError(f"unknown variable '{unknown[0]}' in condition", expression,
                                    hint=f"conditions can use: {names}")
-    return program
+    return program, shape
 
 
 @lru_cache(maxsize=65536)
-def _compiled(expression: str) -> tuple[cel.Program, frozenset[str]]:
-    """The program and its free variables; rules repeat expressions, and a program is immutable."""
+def _compiled(expression: str) -> tuple[cel.Program, frozenset[str], Shape]:
+    """The program, its free variables and its shape; rules repeat expressions, a program is immutable."""
+    try:
+        shape = check_expression(expression)  # before CEL: past these limits the library can crash
+    except ExpressionTooLarge as exc:
+        raise ConditionSyntaxError(str(exc), expression, hint=exc.hint) from exc
     try:
         program = cel.compile(expression)
     except (ValueError, RuntimeError) as exc:
         raise _syntax_error(str(exc), expression) from exc
+    except BaseException as exc:
+        if not is_rust_panic(exc):
+            raise
+        raise ConditionSyntaxError(f"CEL could not compile this condition: {_first_line(exc)}",
+                                   expression, hint="simplify or split the condition") from exc
     bound = set(_MACRO_BINDING.findall(expression))
-    return program, frozenset(set(program.variables()) - bound)
+    return program, frozenset(set(program.variables()) - bound), shape
 
 
 def compile_condition(
@@ -151,7 +211,8 @@ def compile_condition(
     """Build the node tree of a parsed condition; syntax errors go to ``errors`` with their path."""
     if isinstance(condition, str):
         try:
-            return Clause(_path_text(path), condition, compile_expression(condition, allowed))
+            program, shape = _checked(condition, allowed)
+            return Clause(_path_text(path), condition, program, shape)
         except ConditionSyntaxError as exc:
             errors.append((path, exc))
             return AllNode(())
@@ -186,6 +247,11 @@ def _syntax_error(raw: str, expression: str) -> ConditionSyntaxError:
     detail = match.group(3).removeprefix("Syntax error: ")
     detail = re.sub(r" expecting \{.*\}$", "", detail)
     return ConditionSyntaxError(f"CEL syntax error at column {column}: {detail}", expression, column)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _runtime_reason(exc: Exception) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import cel
-from cel import Context as CelContext
-
+from engine.language.conditions import Scope
 from engine.language.events import Event
 
 
@@ -26,17 +24,17 @@ class EvaluationContext:
             "now": self.now,
             "config": config,
         }
-        self._cel: cel.Context | None = None
+        self._cel: Scope | None = None
 
     @property
-    def cel(self) -> cel.Context:
+    def cel(self) -> Scope:
         if self._cel is None:
-            self._cel = cel.Context(variables=self.variables)
+            self._cel = Scope(self.variables)
         return self._cel
 
     def for_actions(self, rule_id: str, steps: dict[str, Any]) -> dict[str, Any]:
         """The template variables of a rule's actions, with the steps run so far."""
         return {**self.variables, "rule": {"id": rule_id}, "steps": steps}
 
-    def cel_with_steps(self, steps: dict[str, Any]) -> CelContext:
-        return cel.Context(variables={**self.variables, "steps": steps})
+    def cel_with_steps(self, steps: dict[str, Any]) -> Scope:
+        return Scope({**self.variables, "steps": steps})

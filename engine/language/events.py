@@ -1,4 +1,8 @@
-"""Events as the engine sees them, and reading them from files for dry-run and tests."""
+"""Events as the engine sees them, and reading them from files for dry-run and tests.
+
+Events read from files meet the limits of every other intake (``event_input``: depth,
+size, values the event log could not store), each refusal located at its line.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -15,6 +19,9 @@ from engine.errors import EventInputError
 from engine.language.problems import Problem
 from engine.language.validation import problems_from_validation_error
 from engine.language.yamlsafe import Document, YamlInputError, load_text
+
+if TYPE_CHECKING:
+    from engine.language.event_input import Limits
 
 EVENT_TYPE_PATTERN = r"^[a-z0-9_]+(\.[a-z0-9_]+)*$"
 
@@ -57,7 +64,8 @@ def parse_events(text: str, name: str) -> list[Event]:
     if items is not None:
         return [_event(doc, ()) for doc in items]
     try:
-        doc = load_text(text, name)
+        # one level more than an event may have: the file may hold a list of events
+        doc = load_text(text, name, max_depth=_limits().max_depth + 1)
     except YamlInputError as exc:
         raise EventInputError(exc.problems) from exc
     if isinstance(doc.data, list):
@@ -84,18 +92,33 @@ def _json_lines(text: str, name: str) -> list[Document] | None:
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
+        if len(line.encode("utf-8", "surrogatepass")) > _limits().max_bytes:
+            raise EventInputError([Problem(name, number, 1, "", f"event over {_limits().max_bytes} bytes")])
         try:
             value = json.loads(line)
         except json.JSONDecodeError:
             return None  # not JSON lines after all: maybe YAML flow mappings
+        except RecursionError as exc:  # nested past Python's stack
+            raise EventInputError([Problem(name, number, 1, "", "nested too deeply")]) from exc
         docs.append(Document(name, value, {(): (number, 1)}))
     return docs
 
 
+def _limits() -> Limits:
+    from engine.language.event_input import Limits
+
+    return Limits()
+
+
 def _event(doc: Document, path: tuple[str | int, ...]) -> Event:
+    from engine.language.event_input import find_flaws
+
     raw = doc.data
     for part in path:
         raw = raw[part]
+    flaws = find_flaws(raw, _limits().max_depth)
+    if flaws:
+        raise EventInputError([doc.problem((*path, *flaw.loc), flaw.message) for flaw in flaws])
     try:
         return Event.model_validate(raw)
     except ValidationError as exc:

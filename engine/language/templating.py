@@ -2,7 +2,9 @@
 
 Everything renders in an immutable sandbox with ``StrictUndefined``, so a
 typo in a variable is an error, never an empty string. HTML email parts are
-autoescaped; text parts are not.
+autoescaped; text parts are not. The sandbox (``sandbox.LimitedSandbox``)
+bounds the time, the loops and the size of what one render builds; a limit
+broken is a ``TemplateRenderError`` with the code ``template_limit``.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from jinja2 import (
     TemplateSyntaxError,
     nodes,
 )
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from engine.errors import DespachoError
 from engine.language.filters import FILTERS
+from engine.language.render_limits import TemplateLimitError, budget
+from engine.language.sandbox import LimitedSandbox
 
 TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config"})
 _MARKER = re.compile(r"\{[{%#]")  # "{{", "{%" or "{#"
@@ -40,7 +43,11 @@ class TemplateProblem(DespachoError):
 
 
 class TemplateRenderError(DespachoError):
-    """A template failed while rendering (undefined variable, bad filter input...)."""
+    """A template failed while rendering (undefined variable, bad filter input, a limit: ``code``)."""
+
+    def __init__(self, message: str, *, code: str = "render_error") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TemplateNameError(TemplateRenderError):
@@ -58,8 +65,13 @@ def template_name_problem(name: str) -> str | None:
     return None
 
 
-def _environment(*, autoescape: bool, root: FsPath | None = None) -> ImmutableSandboxedEnvironment:
-    env = ImmutableSandboxedEnvironment(
+# What a render can raise besides Jinja's own errors: bad input to a filter or operator, and
+# the parser or Python's compiler giving up on a template nested too deeply.
+_RENDER_FAILURES = (TypeError, ValueError, ArithmeticError, RecursionError, SyntaxError, MemoryError)
+
+
+def _environment(*, autoescape: bool, root: FsPath | None = None) -> LimitedSandbox:
+    env = LimitedSandbox(
         undefined=StrictUndefined,
         autoescape=autoescape,
         loader=FileSystemLoader(str(root)) if root else None,
@@ -68,6 +80,7 @@ def _environment(*, autoescape: bool, root: FsPath | None = None) -> ImmutableSa
         lstrip_blocks=True,
     )
     env.filters.update(FILTERS)
+    env.finish_filters()
     return env
 
 
@@ -99,11 +112,14 @@ class TemplateString(Value):
 
     def render(self, context: dict[str, Any]) -> Any:
         try:
-            return _compiled(self.source).render(context)
+            with budget():
+                return _compiled(self.source).render(context)
+        except TemplateLimitError as exc:
+            raise TemplateRenderError(f"{exc} in '{_excerpt(self.source)}'", code="template_limit") from exc
         except TemplateError as exc:
-            raise TemplateRenderError(f"{_describe(exc)} in '{self.source}'") from exc
-        except (TypeError, ValueError, ArithmeticError) as exc:
-            raise TemplateRenderError(f"{exc} in '{self.source}'") from exc
+            raise TemplateRenderError(f"{_describe(exc)} in '{_excerpt(self.source)}'") from exc
+        except _RENDER_FAILURES as exc:
+            raise TemplateRenderError(f"{_failure(exc)} in '{_excerpt(self.source)}'") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +153,11 @@ def compile_value(value: Any, path: tuple[str | int, ...] = (),
     if isinstance(value, str) and is_template(value):
         try:
             _analyze(value)  # parsing finds syntax errors; compiling waits for the first render
-        except TemplateSyntaxError as exc:
+        except (TemplateSyntaxError, RecursionError) as exc:
+            problem = _syntax_problem(exc)
             if errors is None:
-                raise TemplateProblem(f"template syntax error: {exc.message}", exc.lineno) from exc
-            errors.append((path, TemplateProblem(f"template syntax error: {exc.message}", exc.lineno)))
+                raise problem from exc
+            errors.append((path, problem))
             return Literal(value)
         return TemplateString(value)
     if isinstance(value, dict):
@@ -148,6 +165,12 @@ def compile_value(value: Any, path: tuple[str | int, ...] = (),
     if isinstance(value, list):
         return ListValue(tuple(compile_value(v, (*path, i), errors) for i, v in enumerate(value)))
     return Literal(value)
+
+
+def _syntax_problem(exc: TemplateSyntaxError | RecursionError) -> TemplateProblem:
+    if isinstance(exc, RecursionError):  # Jinja's parser recurses once per nested bracket
+        return TemplateProblem("template nested too deeply for the parser; flatten it")
+    return TemplateProblem(f"template syntax error: {exc.message}", exc.lineno)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +325,8 @@ class TemplateStore:
             ast = env.parse(source)
         except TemplateSyntaxError as exc:
             return [TemplateProblem(f"template syntax error: {exc.message}", exc.lineno or 0, str(path))]
+        except RecursionError:
+            return [TemplateProblem("template nested too deeply for the parser; flatten it", 0, str(path))]
         except (OSError, UnicodeDecodeError) as exc:
             return [TemplateProblem(f"cannot read template: {exc}", 0, str(path))]
         unknown = sorted(_references_of(ast).variables - TEMPLATE_VARIABLES)
@@ -318,13 +343,26 @@ class TemplateStore:
             env = self._html_env if part == "html" else self._text_env
             relative = path.relative_to(self.root).as_posix()
             try:
-                text = env.get_template(relative).render(context)
+                with budget():
+                    text = env.get_template(relative).render(context)
+            except TemplateLimitError as exc:
+                raise TemplateRenderError(f"{exc} in template {relative}", code="template_limit") from exc
             except TemplateError as exc:
                 raise TemplateRenderError(f"{_describe(exc)} in template {relative}") from exc
-            except (TypeError, ValueError, ArithmeticError) as exc:
-                raise TemplateRenderError(f"{exc} in template {relative}") from exc
+            except _RENDER_FAILURES as exc:
+                raise TemplateRenderError(f"{_failure(exc)} in template {relative}") from exc
             rendered[part] = text.strip() if part != "html" else text
         return rendered
+
+
+def _excerpt(source: str) -> str:
+    return source if len(source) <= 200 else source[:200] + "..."
+
+
+def _failure(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError | SyntaxError):
+        return "template nested too deeply"
+    return str(exc) or type(exc).__name__
 
 
 def _describe(exc: TemplateError) -> str:

@@ -7,7 +7,9 @@ core-schema resolver, so ``on``, ``no`` and ``off`` stay strings (the
 values here. Anything that could surprise an admin or a server is
 refused with a located problem: anchors and aliases (alias bombs), tags
 other than the plain core ones (``!!python/...``), duplicate keys, several
-documents in one file and files over 1 MiB.
+documents in one file, files over 1 MiB and mappings or lists nested deeper
+than ``MAX_DEPTH`` levels (the reader recurses once per level: a 950-deep file
+overflowed Python's stack).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from engine.errors import ProblemsError
 from engine.language.problems import Path, Problem, format_path
 
 MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64  # levels of mappings and lists, the outermost being the first
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null")}
@@ -138,7 +141,7 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     return None
 
 
-def load_file(path: str | FsPath, *, display_name: str | None = None) -> Document:
+def load_file(path: str | FsPath, *, display_name: str | None = None, max_depth: int = MAX_DEPTH) -> Document:
     """Read one YAML file; raises ``YamlInputError`` naming file, line and column."""
     name = display_name or str(path)
     fs_path = FsPath(path)
@@ -152,14 +155,14 @@ def load_file(path: str | FsPath, *, display_name: str | None = None) -> Documen
         raise YamlInputError([Problem(name, 0, 0, "", f"not UTF-8 text: {exc.reason}")]) from exc
     except OSError as exc:
         raise YamlInputError([Problem(name, 0, 0, "", f"cannot read file: {exc.strerror}")]) from exc
-    return load_text(text, name)
+    return load_text(text, name, max_depth=max_depth)
 
 
-def load_text(text: str, name: str = "<input>") -> Document:
+def load_text(text: str, name: str = "<input>", *, max_depth: int = MAX_DEPTH) -> Document:
     """Parse YAML text into a ``Document``; raises ``YamlInputError``."""
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         raise YamlInputError([Problem(name, 0, 0, "", "input is over the 1 MiB limit")])
-    return _Reader(text, name).read()
+    return _Reader(text, name, max_depth).read()
 
 
 def _compose(text: str, name: str) -> Node | None:
@@ -191,8 +194,9 @@ class _Reader:
     several documents, else everything else.
     """
 
-    def __init__(self, text: str, name: str) -> None:
+    def __init__(self, text: str, name: str, max_depth: int = MAX_DEPTH) -> None:
         self.doc = Document(name, None, source=text)
+        self.max_depth = max_depth
         self.loader = _Yaml12Loader(text)
         self.next_event = self.loader.get_event
         self.resolve = self.loader.resolve
@@ -255,6 +259,10 @@ class _Reader:
             self._anchor(event)
         if kind is ScalarEvent:
             return self._scalar(event)  # type: ignore[arg-type]  # checked above
+        if len(self.path) >= self.max_depth:
+            self._fail(event, f"nested deeper than {self.max_depth} levels", "flatten the structure")
+            self._skip(event, refused=bool(event.anchor))  # type: ignore[attr-defined]  # as above
+            return None
         if kind is MappingStartEvent:
             return self._mapping(event)  # type: ignore[arg-type]  # checked above
         return self._sequence(event)  # type: ignore[arg-type]  # the only node event left

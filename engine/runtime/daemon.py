@@ -119,7 +119,9 @@ class Daemon:
             self.scheduler.reschedule()
         with self.core.transaction() as tx:
             action = "rules.reload" if result.ok else "rules.reload_rejected"
-            details = {"rules": result.rules, "problems": result.problems[:50]}
+            # the digest of the set in force: after a rejection, still the previous one
+            details = {"rules": result.rules, "problems": result.problems[:50],
+                       "digest": self.rules.state().digest}
             record_action(tx.session, "daemon", action, entity_type="rules", details=details)
         return result.ok
 

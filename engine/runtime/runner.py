@@ -178,7 +178,7 @@ class StepRunner:
                 if not action.condition.holds(context.cel_with_steps(claim.steps)):
                     return Success(StepStatus.SKIPPED, {}, {})
             except ConditionEvaluationError as exc:
-                raise PermanentError(f"condition: {exc}", code="condition_error") from exc
+                raise PermanentError(f"condition: {exc}", code=exc.code) from exc
         try:
             prepared = prepare_call(action, context.for_actions(rule.id, claim.steps), self.templates)
         except CallPreparationError as exc:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from api.settings import ApiSettings
 from engine.settings import Settings
 
 RULE = """\
@@ -22,7 +23,7 @@ def test_rules_are_listed_with_their_file_and_line(client: TestClient, settings:
                                                    auth: Callable[..., dict[str, str]]) -> None:
     (settings.rules.path / "a.yaml").write_text(RULE, encoding="utf-8")
     body = client.get("/v1/rules", headers=auth("rules:read")).json()
-    assert body["problems"] == []
+    assert (body["source"], body["problems"]) == ("files", [])  # this app runs no rules: the files
     [rule] = body["rules"]
     assert (rule["id"], rule["line"], rule["enabled"]) == ("notify", 2, True)
     assert rule["file"].endswith("a.yaml")
@@ -43,3 +44,24 @@ def test_empty_lists_are_pages(client: TestClient, auth: Callable[..., dict[str,
     headers = auth("admin")
     for path in ("/v1/runs", "/v1/steps", "/v1/notifications", "/v1/dead-letters", "/v1/backups"):
         assert client.get(path, headers=headers).json() == {"items": [], "next_cursor": None}, path
+
+
+def test_rules_show_the_set_in_force_and_the_last_refused_reload(
+        settings: Settings, api_config: ApiSettings, auth: Callable[..., dict[str, str]]) -> None:
+    from api.app import create_app
+    from engine.runtime.compose import build_core
+
+    (settings.rules.path / "a.yaml").write_text(RULE, encoding="utf-8")
+    core = build_core(settings, consume=False)
+    with TestClient(create_app(settings, api=api_config, core=core)) as client:
+        body = client.get("/v1/rules", headers=auth("rules:read")).json()
+        assert (body["source"], body["reload_error"], body["problems"]) == ("runtime", None, [])
+        assert body["loaded_at"] and len(body["digest"]) == 64
+        (settings.rules.path / "a.yaml").write_text(RULE.replace("invoice.paid", "invoice paid"))
+        assert not core.rules.reload().ok
+        body = client.get("/v1/rules", headers=auth("rules:read")).json()
+    assert [rule["rule"]["on"] for rule in body["rules"]] == [[{"event": "invoice.paid"}]]  # still in force
+    [problem] = body["reload_error"]["problems"]
+    assert problem["file"].endswith("a.yaml") and problem["line"] == 3
+    assert body["problems"] == body["reload_error"]["problems"]
+    core.close()

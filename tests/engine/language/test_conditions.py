@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import cel
 import pytest
 
 from engine.language.conditions import (
@@ -9,14 +8,15 @@ from engine.language.conditions import (
     ClauseResult,
     ConditionEvaluationError,
     ConditionSyntaxError,
+    Scope,
     compile_condition,
     compile_expression,
 )
 from engine.language.models import AnyOf, NotOf
 
 
-def context(**data) -> cel.Context:
-    return cel.Context(variables={"data": data, "event": {"type": "x.y"}})
+def context(**data) -> Scope:
+    return Scope({"data": data, "event": {"type": "x.y"}})
 
 
 def build(condition):
@@ -102,3 +102,52 @@ def test_an_expression_compiled_once_is_still_checked_against_each_place_s_varia
     for _ in range(2):  # a syntax error is raised every time, never remembered as a program
         with pytest.raises(ConditionSyntaxError, match="column"):
             compile_expression("data.amount >")
+
+
+def test_a_70_kb_condition_is_a_syntax_problem_not_a_crash() -> None:
+    with pytest.raises(ConditionSyntaxError, match="characters long") as caught:
+        compile_expression("1" + " + 1" * 17_500 + " > 0")
+    assert caught.value.hint
+
+
+def test_a_panic_inside_cel_compile_becomes_a_syntax_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.language import cel_limits
+
+    # past the length limit the library panics on this one; lift the limit to reach the panic
+    monkeypatch.setattr(cel_limits, "MAX_EXPRESSION_LENGTH", 10**6)
+    monkeypatch.setattr(cel_limits, "MAX_EXPRESSION_NESTING", 10**6)
+    with pytest.raises(ConditionSyntaxError, match="CEL could not compile this condition"):
+        compile_expression("size(" * 20_000 + "'a'" + ")" * 20_000)
+
+
+def test_a_panic_is_told_apart_from_other_base_exceptions() -> None:
+    import cel
+
+    from engine.errors import is_rust_panic
+
+    try:
+        cel.compile("size(" * 20_000 + "'a'" + ")" * 20_000)
+    except BaseException as exc:  # the library's panic, a BaseException
+        assert is_rust_panic(exc)
+    else:
+        pytest.fail("this CEL release no longer panics here: find another panic to test with")
+    assert not is_rust_panic(KeyboardInterrupt())
+
+
+def test_a_comprehension_too_costly_for_the_event_is_refused_unrun() -> None:
+    from engine.language.conditions import ConditionLimitError
+
+    node = build("data.items.exists(x, data.items.exists(y, x == y + 1))")
+    assert node.holds(context(items=[1, 2, 3])) is True
+    with pytest.raises(ConditionLimitError) as caught:
+        node.holds(context(items=list(range(20_000))))
+    assert caught.value.code == "condition_limit"
+    assert "over the limit" in caught.value.reason
+
+
+def test_integer_overflow_and_division_by_zero_are_evaluation_errors() -> None:
+    node = build("data.a / data.b > 0")
+    with pytest.raises(ConditionEvaluationError, match="division by zero"):
+        node.holds(context(a=1, b=0))
+    with pytest.raises(ConditionEvaluationError, match="overflow"):
+        build("data.a + 1 > 0").holds(context(a=2**63 - 1))

@@ -154,3 +154,13 @@ def test_explicit_tags_resolve_as_the_composer_resolves_them() -> None:
         "2:4: b: unsupported YAML tag '!!omap'",
     ]
     assert problems_of("!!str &x [true]\n") == ["1:1: : YAML anchors and aliases are not allowed"]
+
+
+def test_a_file_nested_past_the_depth_limit_is_a_located_problem_not_a_recursion_error() -> None:
+    from engine.language.yamlsafe import MAX_DEPTH
+
+    text = "a:\n  b: " + "[" * 950 + "]" * 950 + "\n"
+    assert problems_of(text) == [f"2:{6 + MAX_DEPTH - 2}: a.b{'[0]' * (MAX_DEPTH - 2)}: "
+                                 f"nested deeper than {MAX_DEPTH} levels"]
+    at_limit = "a:\n  b: " + "[" * (MAX_DEPTH - 2) + "]" * (MAX_DEPTH - 2) + "\n"  # two mappings above
+    assert load_text(at_limit).data["a"]["b"]

@@ -231,6 +231,7 @@ def test_daemon_reload_is_audited_and_a_rejected_set_keeps_the_old_rules(tmp_pat
     with Session(daemon.core.db) as session:
         (entry,) = session.exec(select(AuditLogEntry))
     assert entry.action == "rules.reload_rejected" and entry.details["problems"]
+    assert entry.details["digest"] == daemon.rules.state().digest
     daemon.core.db.dispose()
 
 
