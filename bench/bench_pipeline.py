@@ -271,6 +271,7 @@ def embedded(count: int) -> float:
         url = f"sqlite:///{tmp}/bench.db"
         settings = project(Path(tmp), url, "stub://", "bench")
         store_events(url, count, "s")
+        configure(settings.execution.log_level)  # as `despacho run` does: no per-step log lines
         daemon = Daemon(settings, Parts(scheduler=False, watch_rules=False))
         daemon.start()
         try:
