@@ -8,6 +8,8 @@ restart) stays ``queued`` in the database, where the reaper finds it.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +64,14 @@ class Outbox:
         self.sender = sender  # None: nothing is sent from this process; the reaper resends
         # PostgreSQL: an autocommit engine whose commits do not wait for the disk (see bookkeeping)
         self.bookkeeping_db = bookkeeping_db
+        # SQLite takes one writer at a time and makes the others poll for its lock with sleeps of
+        # up to 100 ms; this process's writers queue here instead and start the moment it is free.
+        self._writing = threading.RLock() if db.dialect.name == "sqlite" else contextlib.nullcontext()
+
+    @contextmanager
+    def _one_writer(self) -> Iterator[None]:
+        with self._writing:
+            yield
 
     @contextmanager
     def bookkeeping(self) -> Iterator[sa.Connection]:
@@ -75,7 +85,7 @@ class Outbox:
             with self.bookkeeping_db.connect() as conn:
                 yield conn
             return
-        with self.db.begin() as conn:
+        with self._one_writer(), self.db.begin() as conn:
             yield conn
 
     @contextmanager
@@ -87,7 +97,7 @@ class Outbox:
         bookkeeping, and those steps run again under their idempotency keys, exactly as after a
         worker crash. Accepted events and plans stay durable.
         """
-        with session_scope(self.db) as session:
+        with self._one_writer(), session_scope(self.db) as session:
             if not durable and self.db.dialect.name == "postgresql":
                 session.execute(_ASYNC_COMMIT)
             tx = Transaction(session)
