@@ -66,7 +66,8 @@ def validate(
     from engine.language.loader import load_rules
 
     settings = settings_from(ctx)
-    result = load_rules(paths or [settings.rules.path], settings.templates.path)
+    result = load_rules(paths or [settings.rules.path], settings.templates.path,
+                        http_settings=settings.connectors.http)
     if output is OutputFormat.json:
         console.print(out.to_json({
             "ok": result.ok,

@@ -94,7 +94,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     queued. ``sender`` replaces the broker (tests drive steps by hand).
     """
     db = make_engine(settings.database.url, pre_ping=not consume)
-    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path)
+    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path, settings.connectors.http)
     broker = None
     if sender is None and (consume or not settings.broker.url.startswith("stub://")):
         broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import structlog
 
+from connectors.http import HttpSettings
 from engine.errors import RuleSetError
 from engine.language.loader import load_ruleset
 from engine.language.ruleset import RuleSet
@@ -25,11 +26,14 @@ class ReloadResult:
 class RuleSetHolder:
     """Holds the current rule set; ``reload`` keeps the previous one when the new one is bad."""
 
-    def __init__(self, rules_path: Path, templates_path: Path) -> None:
+    def __init__(self, rules_path: Path, templates_path: Path, http_settings: HttpSettings | None = None
+                 ) -> None:
         self.rules_path = Path(rules_path)
         self.templates_path = Path(templates_path)
+        # the same judgement of static URLs as `despacho validate`, so both accept the same rules
+        self.http_settings = http_settings
         self._lock = threading.Lock()
-        self._current = load_ruleset([self.rules_path], self.templates_path)
+        self._current = self._load()
 
     def __call__(self) -> RuleSet:
         return self._current
@@ -37,7 +41,7 @@ class RuleSetHolder:
     def reload(self) -> ReloadResult:
         with self._lock:
             try:
-                fresh = load_ruleset([self.rules_path], self.templates_path)
+                fresh = self._load()
             except RuleSetError as exc:
                 lines = [f"{p.file}:{p.line}:{p.column}: {p.path}: {p.message}" for p in exc.problems]
                 log.error("rules_rejected", problems=lines, kept=len(self._current))
@@ -45,6 +49,9 @@ class RuleSetHolder:
             self._current = fresh
             log.info("rules_reloaded", rules=len(fresh))
             return ReloadResult(True, len(fresh), [])
+
+    def _load(self) -> RuleSet:
+        return load_ruleset([self.rules_path], self.templates_path, http_settings=self.http_settings)
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         """Names, sizes and modification times of rule and template files, to notice a change."""
