@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 MAX_REDIRECTS = 5
 MAX_BODY_CHARS = 65_536  # what later steps may read as steps.<id>.body
+ERROR_EXCERPT = 1024  # bytes of a 4xx answer read for the error message
 
 
 class HttpSettings(ConnectorSettings):
@@ -88,6 +89,9 @@ class HttpConnector(Connector):
                 return self._follow(client, params, request)
         except httpx.TimeoutException as exc:
             raise TransientError(f"{params.method} {params.url} timed out after {params.timeout} s") from exc
+        except httpx.DecodingError as exc:  # a body its Content-Encoding does not describe
+            raise PermanentError(f"{params.method} {params.url}: undecodable answer: {exc}",
+                                 code="invalid_response") from exc
         except httpx.TransportError as exc:
             # BlockedAddress is no httpx error: it leaves client.send as it is (permanent)
             raise TransientError(f"{params.method} {params.url}: {exc.__class__.__name__}: {exc}") from exc
@@ -112,14 +116,10 @@ class HttpConnector(Connector):
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _too_large(params, cap)
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise _too_large(params, cap)
-            chunks.append(chunk)
-        return b"".join(chunks)
+        body = _read_up_to(response, cap + 1)
+        if len(body) > cap:
+            raise _too_large(params, cap)
+        return body
 
     def _client(self, timeout: float) -> httpx.Client:
         import httpcore
@@ -140,11 +140,11 @@ class HttpConnector(Connector):
         if status == 429 or status >= 500:  # the body is not read: a retry does not need it
             raise TransientError(f"{params.method} {params.url} answered {status}",
                                  retry_after=retry_after(response.headers.get("retry-after")))
-        text = self._read(params, response).decode(response.encoding or "utf-8", errors="replace")
-        if status >= 400:
-            raise PermanentError(f"{params.method} {params.url} answered {status}: {text[:200]}",
+        if status >= 400:  # the start of the body says why; the rest is not read
+            reason = _text(response, _read_up_to(response, ERROR_EXCERPT))
+            raise PermanentError(f"{params.method} {params.url} answered {status}: {reason[:200]}",
                                  code=f"http_{status}")
-        return {"status": status, "body": _body(response, text)}
+        return {"status": status, "body": _body(response, _text(response, self._read(params, response)))}
 
 
 def check_url(url: str, settings: HttpSettings) -> None:
@@ -169,6 +169,22 @@ def check_url(url: str, settings: HttpSettings) -> None:
     if private or http_addresses.is_local_name(host):
         raise PermanentError(f"host '{host}' is a private, loopback or reserved address; "
                              "set connectors.http.allow_private to allow it", code="ssrf_blocked")
+
+
+def _text(response: httpx.Response, content: bytes) -> str:
+    return content.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _read_up_to(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` decoded bytes; the rest stays unread (closing the response drops it)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
 
 
 def _too_large(params: HttpRequestParams, cap: int) -> PermanentError:

@@ -272,3 +272,18 @@ def test_a_redirect_is_followed_with_the_get_it_calls_for(server: str) -> None:
     Handler.routes["/hook"] = (200, {"content-type": "application/json"}, b'{"ok": 1}')
     assert run(f"{server}/moved", json={"a": 1})["body"] == {"ok": 1}
     assert [(s["method"], s["path"]) for s in Handler.seen] == [("POST", "/moved"), ("GET", "/hook")]
+
+
+def test_a_4xx_with_a_huge_body_stays_http_4xx_and_reads_only_its_start(server: str) -> None:
+    Handler.routes["/gone"] = (410, {}, b"gone because " + b"x" * 8192)
+    with pytest.raises(PermanentError) as caught:
+        run(f"{server}/gone", HttpSettings(allow_private=True, max_response_bytes=1024), method="GET")
+    assert caught.value.code == "http_410"
+    assert "gone because" in str(caught.value)
+
+
+def test_a_body_its_content_encoding_does_not_describe_is_permanent(server: str) -> None:
+    Handler.routes["/bad-gzip"] = (200, {"content-encoding": "gzip"}, b"not gzip at all")
+    with pytest.raises(PermanentError) as caught:
+        run(f"{server}/bad-gzip", method="GET")
+    assert caught.value.code == "invalid_response"
