@@ -103,6 +103,13 @@ def test_failed_token_requests_are_limited_per_client_and_ip_not_per_client(
     assert owner.post("/v1/token", data=token_form(client_id, secret)).status_code == 200
 
 
+def test_the_failure_budget_is_kept_in_redis_too(settings: Settings, db_engine: sa.Engine,
+                                                 redis_url: str) -> None:
+    with limited_client(settings, db_engine, redis_url, token_failure_limit="2/minute") as client:
+        statuses = [client.post("/v1/token", data=token_form("dc_x", "wrong")).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
 def test_successful_token_requests_do_not_spend_the_failure_budget(
         settings: Settings, db_engine: sa.Engine, make_client: Callable[..., tuple[str, str]]) -> None:
     client_id, secret = make_client("events:read")
