@@ -66,7 +66,8 @@ def validate(
     from engine.language.loader import load_rules
 
     settings = settings_from(ctx)
-    result = load_rules(paths or [settings.rules.path], settings.templates.path)
+    result = load_rules(paths or [settings.rules.path], settings.templates.path,
+                        http_settings=settings.connectors.http)
     if output is OutputFormat.json:
         console.print(out.to_json({
             "ok": result.ok,
@@ -87,7 +88,8 @@ def _dry_run_for(settings: Settings, rules: list[FsPath] | None) -> DryRun:
     from engine.language.loader import load_rules
     from engine.language.templating import TemplateStore
 
-    result = load_rules(rules or [settings.rules.path], settings.templates.path)
+    result = load_rules(rules or [settings.rules.path], settings.templates.path,
+                        http_settings=settings.connectors.http)
     if result.problems:
         out.print_problems(stderr, result.problems)
         fail(f"the rules have problems: {out.problems_summary(result.problems)}", EXIT_PROBLEMS)

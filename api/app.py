@@ -30,6 +30,7 @@ from api.middleware.body_limit import BodyLimit
 from api.middleware.ip_limit import IpRateLimit
 from api.middleware.observe import RequestObserver
 from api.middleware.security_headers import SecurityHeaders
+from api.proxies import ClientAddress
 from api.ratelimit import RateLimiter, storage_uri
 from api.routes import billing, customers, events, health, operations, orders, token
 from api.schemas.errors import ERROR_RESPONSES
@@ -60,6 +61,7 @@ def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
         clients=ClientCache(engine), audit=RequestAudit(engine, metrics, enabled=api.audit_requests),
         metrics=metrics, readiness=ReadinessChecks(engine, settings),
         intake=EventIntake(engine, after_store=core.relay_wakeup.set if core else None), core=core,
+        addresses=ClientAddress(api.trusted_proxies),
     )
 
 
@@ -99,9 +101,8 @@ def create_app(settings: Any, *, api: ApiSettings | None = None, engine: sa.Engi
                            allow_headers=["Authorization", "Content-Type", "X-Request-ID"])
     app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
     app.add_middleware(IpRateLimit, limiter=ctx.limiter, limit=api.ip_rate_limit, metrics=ctx.metrics,
-                       trust_forwarded_for=api.trust_forwarded_for)
-    app.add_middleware(RequestObserver, audit=ctx.audit, metrics=ctx.metrics,
-                       trust_forwarded_for=api.trust_forwarded_for)
+                       addresses=ctx.addresses)
+    app.add_middleware(RequestObserver, audit=ctx.audit, metrics=ctx.metrics, addresses=ctx.addresses)
     app.add_middleware(SecurityHeaders, https=api.public_url.startswith("https://"))
     return app
 

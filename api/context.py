@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from api.health import ReadinessChecks
     from api.intake import EventIntake
     from api.metrics import Metrics
+    from api.proxies import ClientAddress
     from api.ratelimit import RateLimiter
     from api.tokens import TokenService
     from engine.runtime.compose import Core
@@ -39,6 +40,7 @@ class ApiContext:
     metrics: Metrics
     readiness: ReadinessChecks
     intake: EventIntake
+    addresses: ClientAddress  # the client IP, behind api.trusted_proxies or not
     # the engine's stages when this process has them: queued steps are sent after each commit,
     # failed deliveries start their fallbacks at once
     core: Core | None = None

@@ -19,7 +19,8 @@ class ApiThread:
         self.app = create_app(core.settings, core=core)
         api = core.settings.api
         config = uvicorn.Config(self.app, host=api.host, port=api.port, log_level="warning",
-                                proxy_headers=api.trust_forwarded_for, server_header=False)
+                                # X-Forwarded-For is read by the app, from api.trusted_proxies only
+                                proxy_headers=False, server_header=False)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, name="despacho-api", daemon=True)
 

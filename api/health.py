@@ -50,11 +50,16 @@ class ReadinessChecks:
         self.engine, self.settings = engine, settings
         self._connectors: tuple[float, dict[str, Any]] | None = None
 
-    def run(self) -> tuple[bool, dict[str, Any]]:
+    def run(self, connectors: bool = True) -> tuple[bool, dict[str, Any]]:
+        """Ready or not, and the checks; ``connectors=False`` skips the connectors' (they open
+        network connections, and readiness does not depend on them)."""
         database = check_database(self.engine)
         broker = check_broker(self.settings.broker.url)
         ready = database["status"] == "ok" and broker["status"] == "ok"
-        return ready, {"database": database, "broker": broker, "connectors": self.connectors()}
+        checks = {"database": database, "broker": broker}
+        if connectors:
+            checks["connectors"] = self.connectors()
+        return ready, checks
 
     def connectors(self) -> dict[str, Any]:
         if self._connectors is None or self._connectors[0] < time.monotonic():

@@ -1,5 +1,9 @@
 """Rate limits per client, per IP, and for ``/v1/token``, counted with ``limits``.
 
+Most budgets count every request (``hit``); the budget of failed token
+requests per (client id, IP) is judged first and counted only on failure
+(``peek`` then ``count``), so a correct secret is never what spends it.
+
 The counters live in Redis in production, so every API process draws from the
 same budget, and in memory in the embedded mode. Windows are fixed (one
 increment per request). When the counter store fails the request goes
@@ -69,13 +73,41 @@ class RateLimiter:
         except StorageError as exc:
             log.warning("rate-limit store unavailable, request let through: %s", exc)
             return None
-        reset = max(0, math.ceil(reset_at - time.time()))
-        state = LimitState(item.amount, max(0, item.amount - count), reset)
-        if count > item.amount:
-            raise RateLimited(f"too many requests ({limit} per {kind}); retry in {max(reset, 1)} s",
-                              details={"limit": limit, "scope": kind},
-                              headers={**state.headers(), "Retry-After": str(max(reset, 1))})
-        return state
+        return _judge(item, limit, kind, count, reset_at)
+
+    async def peek(self, limit: str, kind: str, key: str) -> None:
+        """Raise ``RateLimited`` when the budget is spent, counting nothing (see ``count``).
+
+        For budgets of failures: the request is judged before it runs and counted only if it
+        fails. Two requests can pass the peek together; the other limits bound that.
+        """
+        item = self._item(limit)
+        counter = item.key_for(kind, key)
+        try:
+            count = await self.storage.get(counter)
+            reset_at = await self.storage.get_expiry(counter) if count else time.time()
+        except StorageError as exc:
+            log.warning("rate-limit store unavailable, request let through: %s", exc)
+            return
+        _judge(item, limit, kind, count + 1, reset_at)
+
+    async def count(self, limit: str, kind: str, key: str) -> None:
+        """Count one failure for ``peek``, without refusing the request that failed."""
+        item = self._item(limit)
+        try:
+            await self.storage.incr(item.key_for(kind, key), item.get_expiry())
+        except StorageError as exc:
+            log.warning("rate-limit store unavailable, failure not counted: %s", exc)
 
     async def reset(self) -> None:
         await self.storage.reset()
+
+
+def _judge(item: RateLimitItem, limit: str, kind: str, count: int, reset_at: float) -> LimitState:
+    reset = max(0, math.ceil(reset_at - time.time()))
+    state = LimitState(item.amount, max(0, item.amount - count), reset)
+    if count > item.amount:
+        raise RateLimited(f"too many requests ({limit} per {kind}); retry in {max(reset, 1)} s",
+                          details={"limit": limit, "scope": kind},
+                          headers={**state.headers(), "Retry-After": str(max(reset, 1))})
+    return state

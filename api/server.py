@@ -27,5 +27,6 @@ def app_from_environment() -> FastAPI:
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
     api = settings.api
+    # X-Forwarded-For is read by the app, from api.trusted_proxies only (api/proxies.py)
     uvicorn.run(app_for(settings), host=host or api.host, port=port or api.port,
-                proxy_headers=api.trust_forwarded_for, server_header=False, log_level="info")
+                proxy_headers=False, server_header=False, log_level="info")

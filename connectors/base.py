@@ -66,7 +66,8 @@ class ActionSpec:
 
     ``channel`` names the ``templates/<channel>/`` folder a ``template`` param
     refers to; ``outputs`` are the fields later steps may read as
-    ``steps.<id>.<field>``.
+    ``steps.<id>.<field>``; ``url_params`` name the params holding a URL the
+    action will call, checked against ``connectors.http`` when their host is static.
     """
 
     name: str
@@ -74,6 +75,7 @@ class ActionSpec:
     description: str
     channel: str | None = None
     outputs: tuple[str, ...] = field(default_factory=tuple)
+    url_params: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)

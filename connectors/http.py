@@ -1,12 +1,16 @@
-"""Plain HTTP requests to other systems, guarded against SSRF.
+"""Plain HTTP requests to other systems, guarded against SSRF and oversized answers.
 
 A rule's ``http.request`` may name any URL a template renders, so the
 connector refuses what a caller inside our network could abuse: hosts
 outside ``allow_hosts`` (when set), and private, loopback, link-local and
-other non-public addresses unless ``allow_private``. The address check runs
-at connect time on the address actually dialled (``http_guard.GuardedBackend``), so a
-DNS answer that changes between check and use, or a redirect towards an
-internal host, is refused too. The environment's proxies are ignored.
+other non-public addresses (IPv4 embedded in IPv6 included, see
+``http_addresses``) unless ``allow_private``. The address check runs at
+connect time on the address actually dialled (``http_guard.GuardedBackend``),
+so a DNS answer that changes between check and use is refused too; redirects
+are followed here, hop by hop, each URL checked again. The environment's
+proxies are ignored. Answers are streamed and cut at ``max_response_bytes``
+(redirect bodies are never read), so a huge or endless answer cannot fill
+the worker's memory.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
+from connectors import http_addresses
 from connectors.base import ActionCall, ActionSpec, Connector, ConnectorSettings, Params
 from errors import PermanentError, TransientError
 
@@ -28,6 +33,7 @@ if TYPE_CHECKING:
 
 MAX_REDIRECTS = 5
 MAX_BODY_CHARS = 65_536  # what later steps may read as steps.<id>.body
+ERROR_EXCERPT = 1024  # bytes of a 4xx answer read for the error message
 
 
 class HttpSettings(ConnectorSettings):
@@ -35,6 +41,9 @@ class HttpSettings(ConnectorSettings):
     allow_hosts: list[str] = Field(default_factory=list,
                                    description="Hosts http.request may call; empty means any public host")
     allow_private: bool = Field(False, description="Allow private and loopback addresses")
+    max_response_bytes: int = Field(1_048_576, ge=1024,
+                                    description="Largest answer read (decoded bytes); a larger one "
+                                                "fails with response_too_large")
 
 
 class HttpRequestParams(Params):
@@ -56,7 +65,7 @@ class HttpConnector(Connector):
     settings_model = HttpSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "request": ActionSpec("request", HttpRequestParams, "Make an HTTP request",
-                              outputs=("status", "body")),
+                              outputs=("status", "body"), url_params=("url",)),
     }
     settings: HttpSettings
 
@@ -71,21 +80,46 @@ class HttpConnector(Connector):
         assert isinstance(params, HttpRequestParams)
         if self.settings.transport != "http":
             return super().execute(call)
-        self._check_url(params.url)
+        check_url(params.url, self.settings)
         headers = {"Idempotency-Key": call.idempotency_key, **params.headers}
         try:
             with self._client(params.timeout) as client:
-                response = client.request(params.method, params.url, headers=headers,
-                                          json=params.json_ if params.json_ is not None else None)
+                request = client.build_request(params.method, params.url, headers=headers,
+                                               json=params.json_ if params.json_ is not None else None)
+                return self._follow(client, params, request)
         except httpx.TimeoutException as exc:
             raise TransientError(f"{params.method} {params.url} timed out after {params.timeout} s") from exc
-        except httpx.TooManyRedirects as exc:
-            raise PermanentError(f"{params.url}: more than {MAX_REDIRECTS} redirects",
-                                 code="too_many_redirects") from exc
+        except httpx.DecodingError as exc:  # a body its Content-Encoding does not describe
+            raise PermanentError(f"{params.method} {params.url}: undecodable answer: {exc}",
+                                 code="invalid_response") from exc
         except httpx.TransportError as exc:
-            # BlockedAddress is no httpx error: it leaves client.request as it is (permanent)
+            # BlockedAddress is no httpx error: it leaves client.send as it is (permanent)
             raise TransientError(f"{params.method} {params.url}: {exc.__class__.__name__}: {exc}") from exc
-        return self._result(params, response)
+
+    def _follow(self, client: httpx.Client, params: HttpRequestParams, request: httpx.Request
+                ) -> dict[str, Any]:
+        # redirects by hand: httpx would read each redirect's whole body before moving on
+        for _ in range(MAX_REDIRECTS + 1):
+            check_url(str(request.url), self.settings)
+            response = client.send(request, stream=True)
+            try:
+                if response.next_request is None:
+                    return self._result(params, response)
+                request = response.next_request
+            finally:
+                response.close()  # unread bytes are dropped with the connection
+        raise PermanentError(f"{params.url}: more than {MAX_REDIRECTS} redirects", code="too_many_redirects")
+
+    def _read(self, params: HttpRequestParams, response: httpx.Response) -> bytes:
+        """The decoded body, refused as soon as it passes ``max_response_bytes``."""
+        cap = self.settings.max_response_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            raise _too_large(params, cap)
+        body = _read_up_to(response, cap + 1)
+        if len(body) > cap:
+            raise _too_large(params, cap)
+        return body
 
     def _client(self, timeout: float) -> httpx.Client:
         import httpcore
@@ -98,41 +132,73 @@ class HttpConnector(Connector):
         transport._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),
             network_backend=GuardedBackend(self.settings.allow_private))
-        return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=True,
-                            max_redirects=MAX_REDIRECTS, trust_env=False,
-                            event_hooks={"request": [self._check_request]})
-
-    def _check_request(self, request: httpx.Request) -> None:
-        # runs for the first request and for every redirect hop
-        self._check_url(str(request.url))
-
-    def _check_url(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise PermanentError(f"'{url}' is not an http(s) URL with a host", code="invalid_url")
-        if not host_allowed(parts.hostname, self.settings.allow_hosts):
-            raise PermanentError(f"host '{parts.hostname}' is not in connectors.http.allow_hosts",
-                                 code="host_not_allowed")
+        return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False,
+                            trust_env=False)
 
     def _result(self, params: HttpRequestParams, response: httpx.Response) -> dict[str, Any]:
         status = response.status_code
-        if status == 429 or status >= 500:
+        if status == 429 or status >= 500:  # the body is not read: a retry does not need it
             raise TransientError(f"{params.method} {params.url} answered {status}",
                                  retry_after=retry_after(response.headers.get("retry-after")))
-        if status >= 400:
-            raise PermanentError(f"{params.method} {params.url} answered {status}: {response.text[:200]}",
+        if status >= 400:  # the start of the body says why; the rest is not read
+            reason = _text(response, _read_up_to(response, ERROR_EXCERPT))
+            raise PermanentError(f"{params.method} {params.url} answered {status}: {reason[:200]}",
                                  code=f"http_{status}")
-        return {"status": status, "body": _body(response)}
+        return {"status": status, "body": _body(response, _text(response, self._read(params, response)))}
 
 
-def _body(response: httpx.Response) -> Any:
-    text = response.text[:MAX_BODY_CHARS]
+def check_url(url: str, settings: HttpSettings) -> None:
+    """Refuse a URL whose scheme, host or literal address the settings do not allow.
+
+    Used on every hop at run time and by ``despacho validate`` on static URLs; a
+    host name is checked again on the addresses it resolves to, when dialled.
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # a bad port or an unclosed [ in the host
+        raise PermanentError(f"'{url}' is not a valid URL: {exc}", code="invalid_url") from exc
+    if parts.scheme not in ("http", "https") or not host:
+        raise PermanentError(f"'{url}' is not an http(s) URL with a host", code="invalid_url")
+    if not host_allowed(host, settings.allow_hosts):
+        raise PermanentError(f"host '{host}' is not in connectors.http.allow_hosts", code="host_not_allowed")
+    if settings.allow_private:
+        return
+    address = http_addresses.literal_address(host)
+    private = address is not None and not http_addresses.is_public(address)
+    if private or http_addresses.is_local_name(host):
+        raise PermanentError(f"host '{host}' is a private, loopback or reserved address; "
+                             "set connectors.http.allow_private to allow it", code="ssrf_blocked")
+
+
+def _text(response: httpx.Response, content: bytes) -> str:
+    return content.decode(response.encoding or "utf-8", errors="replace")
+
+
+def _read_up_to(response: httpx.Response, limit: int) -> bytes:
+    """At most ``limit`` decoded bytes; the rest stays unread (closing the response drops it)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]
+
+
+def _too_large(params: HttpRequestParams, cap: int) -> PermanentError:
+    return PermanentError(f"{params.method} {params.url}: the answer is larger than "
+                          f"connectors.http.max_response_bytes ({cap} bytes)", code="response_too_large")
+
+
+def _body(response: httpx.Response, text: str) -> Any:
     if "json" in response.headers.get("content-type", ""):
         try:
-            return json.loads(response.text)
+            return json.loads(text)
         except ValueError:
-            return text
-    return text
+            return text[:MAX_BODY_CHARS]
+    return text[:MAX_BODY_CHARS]
 
 
 def retry_after(value: str | None, now: float | None = None) -> float | None:

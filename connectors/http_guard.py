@@ -1,31 +1,26 @@
 """The SSRF guard of ``http.request``: a network backend that dials only public addresses.
 
-It resolves the host itself and checks every address it is about to dial, so a DNS answer
-that changes between check and use, or a redirect towards an internal host, is refused too.
+It resolves the host itself, checks every address the resolver returned (``http_addresses``
+decides what is public) and dials those very addresses, never the name again: a DNS answer
+that changes between check and use (rebinding), or a redirect towards an internal host, is
+refused too. TLS still verifies the certificate against the name in the URL.
 Imported when a request is made, so checking rules does not import httpcore.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import Any
 
 import httpcore
 
+from connectors import http_addresses
 from errors import PermanentError
 
 
 class BlockedAddress(PermanentError):
     def __init__(self, message: str) -> None:
         super().__init__(message, code="ssrf_blocked")
-
-
-def is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback
-    return ip.is_global and not ip.is_multicast
 
 
 class GuardedBackend(httpcore.SyncBackend):
@@ -42,7 +37,7 @@ class GuardedBackend(httpcore.SyncBackend):
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if not self.allow_private:
-            refused = [a for a in addresses if not is_public(a)]
+            refused = [a for a in addresses if not http_addresses.is_public(a)]
             if refused:
                 raise BlockedAddress(f"{host} resolves to a non-public address ({refused[0]}); "
                                      "set connectors.http.allow_private to allow it")

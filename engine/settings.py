@@ -63,6 +63,8 @@ class ApiSettings(Section):
     rate_limit: str = Field("1200/minute", description="Per API client")
     ip_rate_limit: str = Field("2400/minute", description="Per client IP, every route")
     token_rate_limit: str = Field("20/minute", description="POST /v1/token, per client IP")
+    token_failure_limit: str = Field("5/minute", description="Failed POST /v1/token attempts per (client id, "
+                                     "client IP); past it that pair gets 429, other IPs still get tokens")
     rate_limit_storage: str = Field("", description="redis://host:port/db or memory://; "
                                                     "empty: the broker's Redis when it has one, else memory")
     rate_limit_prefix: str = Field("despacho-rl", description="Key prefix of the counters in Redis")
@@ -74,10 +76,28 @@ class ApiSettings(Section):
                                               "differ); later times are refused")
     metrics_public: bool = Field(True, description="False: GET /metrics needs the metrics:read scope")
     audit_requests: bool = Field(True, description="Record every request in the audit log")
-    trust_forwarded_for: bool = Field(False, description="Take the client IP from X-Forwarded-For "
-                                                         "(only behind a proxy that sets it)")
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Addresses or networks of the reverse proxies in front of the API; X-Forwarded-For is read "
+        "only from them. Empty: the client IP is the socket peer"))
 
-    @field_validator("rate_limit", "ip_rate_limit", "token_rate_limit")
+    @model_validator(mode="before")
+    @classmethod
+    def _retired_keys(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "trust_forwarded_for" in value:
+            raise ValueError("api.trust_forwarded_for is gone: it believed X-Forwarded-For from anyone; "
+                             "list your proxies in api.trusted_proxies instead")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the bad entry
+        return value
+
+    @field_validator("rate_limit", "ip_rate_limit", "token_rate_limit", "token_failure_limit")
     @classmethod
     def _limit(cls, value: str) -> str:
         from limits import parse as parse_rate_limit  # loaded only when a limit is configured
@@ -85,7 +105,7 @@ class ApiSettings(Section):
         parse_rate_limit(value)  # raises ValueError: "10/minute", "100 per second", "5/2 seconds"
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _comma_list(cls, value: Any) -> Any:
         # from the environment the list arrives as "https://a,https://b"

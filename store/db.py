@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ def normalize_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> sa.Engine:
-    """An engine; SQLite gets foreign keys on and its parent folder created.
+    """An engine; SQLite gets foreign keys on, its parent folder created and a new file made 0600.
 
     ``pre_ping`` tests each pooled connection with a round trip before use, so a request after a
     database restart does not fail on a dead connection. Worker processes turn it off: they
@@ -40,8 +41,10 @@ def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> sa.Engine:
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not _is_uri(parsed.database, parsed.query):
+            path = Path(parsed.database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            create_private(path)
         engine = sa.create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -60,6 +63,25 @@ def make_bookkeeping_engine(url: str, *, pool_size: int) -> sa.Engine | None:
         return None
     return sa.create_engine(url, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=pool_size,
                             connect_args={"options": "-c synchronous_commit=off"})
+
+
+def create_private(path: Path) -> None:
+    """Create the database file 0600 if it is missing (an empty file is a valid SQLite database).
+
+    SQLite would create it with the process umask, usually world-readable, and gives the -wal
+    and -shm files the database file's mode: making the file first keeps all three private.
+    An existing file keeps the mode its owner gave it.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
+
+def _is_uri(database: str, query: Any) -> bool:
+    # sqlite:///file:name?mode=memory&uri=true names no plain file
+    return database.startswith("file:") and str(query.get("uri", "")).lower() == "true"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

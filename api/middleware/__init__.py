@@ -31,11 +31,3 @@ def state(scope: Scope) -> dict[str, Any]:
     """``request.state`` as a dict: Starlette keeps it in ``scope["state"]``."""
     return scope.setdefault("state", {})
 
-
-def client_ip(scope: Scope, trust_forwarded_for: bool) -> str:
-    if trust_forwarded_for:
-        for name, value in scope.get("headers", []):
-            if name == b"x-forwarded-for":
-                return value.decode("latin-1").split(",")[0].strip() or "unknown"
-    client = scope.get("client")
-    return client[0] if client else "unknown"

@@ -1,4 +1,10 @@
-"""Request bodies larger than ``api.max_body_bytes`` get 413 before anything parses them."""
+"""Request bodies larger than ``api.max_body_bytes`` get 413 before anything parses them.
+
+A declared ``Content-Length`` is judged before the app runs. A chunked body
+has none, so its bytes are counted as the app reads them; past the limit the
+read fails, and whatever the app answers to that (FastAPI turns any error
+while reading a body into 400) is replaced by the 413 the client should see.
+"""
 
 from __future__ import annotations
 
@@ -22,18 +28,33 @@ class BodyLimit:
                              f"the body is {declared} bytes; at most {self.max_bytes} are accepted")
             return
         seen = 0
+        overflow = started = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, overflow
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    # a chunked body without Content-Length: the handler turns this into 413
+                    overflow = True
                     raise PayloadTooLarge(f"the body exceeds {self.max_bytes} bytes")
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if overflow and not started:
+                return  # the app's answer to a body cut short; the 413 below replaces it
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except PayloadTooLarge:
+            if not overflow:
+                raise
+            # ours, and no handler caught it: answered below like the rest
+        if overflow and not started:
+            await send_error(send, 413, "payload_too_large", f"the body exceeds {self.max_bytes} bytes")
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -11,7 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import RateLimited
 from api.metrics import Metrics
-from api.middleware import add_headers, client_ip, send_error, state
+from api.middleware import add_headers, send_error, state
+from api.proxies import ClientAddress
 from api.ratelimit import RateLimiter
 
 EXEMPT = ("/health",)  # probes must not be starved by a noisy neighbour on the same IP
@@ -19,15 +20,15 @@ EXEMPT = ("/health",)  # probes must not be starved by a noisy neighbour on the 
 
 class IpRateLimit:
     def __init__(self, app: ASGIApp, *, limiter: RateLimiter, limit: str, metrics: Metrics,
-                 trust_forwarded_for: bool = False) -> None:
+                 addresses: ClientAddress) -> None:
         self.app, self.limiter, self.limit, self.metrics = app, limiter, limit, metrics
-        self.trust_forwarded_for = trust_forwarded_for
+        self.addresses = addresses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in EXEMPT:
             await self.app(scope, receive, send)
             return
-        ip = client_ip(scope, self.trust_forwarded_for)
+        ip = self.addresses.of(scope)
         try:
             ip_state = await self.limiter.hit(self.limit, "ip", ip)
         except RateLimited as exc:

@@ -14,7 +14,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit import RequestAudit
 from api.metrics import Metrics
-from api.middleware import add_headers, client_ip, state
+from api.middleware import add_headers, state
+from api.proxies import ClientAddress
 from store.audit import REQUEST_ACTION, entry_values
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -22,9 +23,9 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 class RequestObserver:
     def __init__(self, app: ASGIApp, *, audit: RequestAudit, metrics: Metrics,
-                 trust_forwarded_for: bool = False) -> None:
+                 addresses: ClientAddress) -> None:
         self.app, self.audit, self.metrics = app, audit, metrics
-        self.trust_forwarded_for = trust_forwarded_for
+        self.addresses = addresses
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,13 +52,17 @@ class RequestObserver:
         route = getattr(scope.get("route"), "path", None) or "(unmatched)"
         method = scope["method"]
         self.metrics.observe(method, route, status, seconds)
-        ip = client_ip(scope, self.trust_forwarded_for)
-        client_id = state(scope).get("client_id")
+        ip = self.addresses.of(scope)
+        request_state = state(scope)
+        client_id = request_state.get("client_id")
         actor = f"api_client:{client_id}" if client_id else f"ip:{ip}"
+        details = {"method": method, "path": scope["path"], "status": status,
+                   "latency_ms": round(seconds * 1000, 2), "request_id": request_id, "ip": ip}
+        tried = request_state.get("client_id_tried")
+        if tried is not None:
+            details["client_id_tried"] = tried  # a refused POST /v1/token: whose secret was guessed
         self.audit.add(entry_values(actor, REQUEST_ACTION, entity_type="route", entity_id=f"{method} {route}",
-                                    details={"method": method, "path": scope["path"], "status": status,
-                                             "latency_ms": round(seconds * 1000, 2),
-                                             "request_id": request_id, "ip": ip}))
+                                    details=details))
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -1,4 +1,11 @@
-"""``/health`` (the process answers), ``/ready`` (it can serve), ``/metrics`` (Prometheus)."""
+"""``/health`` (the process answers), ``/ready`` (it can serve), ``/metrics`` (Prometheus).
+
+``/ready`` is for load balancers, which send no token: they get the status
+alone. Its checks say more than a stranger should read (the SMTP server's
+greeting, hosts, driver error names), so they are shown only to a bearer of
+the ``ops:read`` scope (``admin`` holds it); any other caller, with a bad
+token or none, gets the same plain status, so a probe never fails on auth.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,17 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import SecurityScopes
 
+from api.auth import authenticate
 from api.context import ApiContext
+from api.errors import Forbidden, RateLimited, Unauthenticated
 from api.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
 METRICS_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "Prometheus text exposition format", "content": {"text/plain": {}}}}
+READY_DETAILS_SCOPE = "ops:read"
 
 
 @router.get("/health")
@@ -23,10 +34,25 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "The database or the broker does not answer"}})
 async def ready(request: Request) -> JSONResponse:
+    """``{"status"}``; with a token holding ``ops:read``, also ``checks`` (database, broker, connectors)."""
     ctx: ApiContext = request.app.state.ctx
-    is_ready, checks = await anyio.to_thread.run_sync(ctx.readiness.run)
-    body: dict[str, Any] = {"status": "ready" if is_ready else "unavailable", "checks": checks}
+    details = await _may_see_details(request)
+    is_ready, checks = await anyio.to_thread.run_sync(ctx.readiness.run, details)
+    body: dict[str, Any] = {"status": "ready" if is_ready else "unavailable"}
+    if details:
+        body["checks"] = checks
     return JSONResponse(body, status_code=200 if is_ready else 503)
+
+
+async def _may_see_details(request: Request) -> bool:
+    authorization = request.headers.get("authorization")
+    if not authorization:
+        return False
+    try:
+        await authenticate(request, SecurityScopes([READY_DETAILS_SCOPE]), authorization)
+    except (Unauthenticated, Forbidden, RateLimited):
+        return False
+    return True
 
 
 async def metrics(request: Request) -> Response:

@@ -1,7 +1,12 @@
 """``POST /v1/token``: client credentials for an access token (OAuth 2.0, RFC 6749 §4.4).
 
 The secret is checked with argon2 (slow on purpose), so this route has its own,
-stricter per-IP limit. Credentials come as form fields or HTTP Basic.
+stricter per-IP limit, and failed attempts are counted per (client id, IP): a
+guesser is stopped for the client it targets from the address it uses, while
+the client's own callers, from their addresses, still get tokens. There is
+deliberately no budget per client id alone: anyone could spend it and lock
+the client out, and a 256-bit secret is not guessed by rotating addresses.
+Credentials come as form fields or HTTP Basic.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from store.db import session_scope
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 GRANT_TYPE = "client_credentials"
+MAX_CLIENT_ID = 100  # as the form field; a Basic header could carry more into counters and audit rows
 
 
 class InvalidClient(TokenRequestError):
@@ -40,14 +46,18 @@ async def issue_token(
     scope: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> TokenOut:
     ctx: ApiContext = request.app.state.ctx
-    ip = request.client.host if request.client else "unknown"
+    ip = ctx.addresses.of(request.scope)
     await ctx.limiter.hit(ctx.api.token_rate_limit, "token", ip)
     if grant_type != GRANT_TYPE:
         raise TokenRequestError(f"grant_type must be '{GRANT_TYPE}'", code="unsupported_grant_type")
     client_id, client_secret = _credentials(request, client_id, client_secret)
+    request.state.client_id_tried = client_id  # the audit row names it, whatever the outcome
+    pair = f"{client_id}@{ip}"
+    await ctx.limiter.peek(ctx.api.token_failure_limit, "token-failures", pair)
     try:
         client = await anyio.to_thread.run_sync(_check, ctx, client_id, client_secret)
     except InvalidCredentials as exc:
+        await ctx.limiter.count(ctx.api.token_failure_limit, "token-failures", pair)
         raise InvalidClient("invalid client credentials") from exc
     held = frozenset(client.scopes)
     scopes = _granted_scopes(held, scope)
@@ -69,6 +79,8 @@ def _credentials(request: Request, client_id: str | None, secret: str | None) ->
             raise InvalidClient("malformed Basic credentials") from exc
     if not client_id or not secret:
         raise TokenRequestError("client_id and client_secret are required (form fields or HTTP Basic)")
+    if len(client_id) > MAX_CLIENT_ID:
+        raise InvalidClient(f"client_id is longer than {MAX_CLIENT_ID} characters")
     return client_id, secret
 
 

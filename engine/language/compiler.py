@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connectors.base import ActionSpec
+from connectors.http import HttpSettings, check_url
 from connectors.messaging.attachments import static_path_problem
 from connectors.messaging.headers import ADDRESS_FIELDS, parse_address
 from connectors.registry import all_actions
@@ -40,6 +41,7 @@ from engine.language.templating import (
     is_template,
     value_references,
 )
+from engine.language.urls import static_url
 from engine.language.validation import problems_from_validation_error
 from engine.language.yamlsafe import Document
 from errors import PermanentError
@@ -57,6 +59,8 @@ class RuleCompiler:
     doc: Document
     templates: TemplateStore
     problems: list[Problem] = field(default_factory=list)
+    # the settings static URLs are judged by; None (rule tests, tools without a config): not judged
+    http_settings: HttpSettings | None = None
 
     def compile(self, rule: Rule, path: Path, order: int) -> CompiledRule | None:
         before = len(self.problems)
@@ -162,6 +166,7 @@ class RuleCompiler:
             return None
         params_path = (*path, action.uses)
         self._check_params(spec, action.params, params_path)
+        self._check_urls(spec, action.params, params_path)
         params, params_steps = self._compile_params(action.params, params_path, known_steps)
         condition_steps = _cel_steps(action.if_) if action.if_ is not None else set()
         reads_steps = bool(params_steps or condition_steps)
@@ -237,6 +242,18 @@ class RuleCompiler:
                 self.problems.append(self.doc.problem((*path, index), problem,
                                                       "put the file in the attachments folder and name it "
                                                       "relative to it"))
+
+    def _check_urls(self, spec: ActionSpec, params: dict[str, Any], path: Path) -> None:
+        if self.http_settings is None:
+            return
+        for name in spec.url_params:
+            url = static_url(params.get(name))
+            if url is None:
+                continue
+            try:
+                check_url(url, self.http_settings)
+            except PermanentError as exc:
+                self.problems.append(self.doc.problem((*path, name), str(exc)))
 
     def _check_template(self, channel: str, name: str, path: Path, params: dict[str, Any]) -> None:
         if "{" in name:

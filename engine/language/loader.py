@@ -14,6 +14,7 @@ from pathlib import Path as FsPath
 
 from pydantic import ValidationError
 
+from connectors.http import HttpSettings
 from engine.errors import RuleSetError
 from engine.language.compiler import RuleCompiler
 from engine.language.models import Rule, RuleFile
@@ -69,8 +70,12 @@ def display_name(path: FsPath) -> str:
         return str(path)
 
 
-def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath) -> LoadResult:
-    """Load and compile every rule file; rules with problems are left out of the set."""
+def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
+               http_settings: HttpSettings | None = None) -> LoadResult:
+    """Load and compile every rule file; rules with problems are left out of the set.
+
+    With ``http_settings``, static URLs of ``http.request`` are judged by them (SSRF rules).
+    """
     files, problems = discover(paths)
     templates = TemplateStore(templates_root)
     rules: list[CompiledRule] = []
@@ -84,20 +89,22 @@ def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath) -> L
             continue
         _check_duplicate_ids(doc, first_seen, problems)
         seen = {rule.id for rule in rules}
-        rules.extend(r for r in _compile_file(doc, templates, problems, len(rules)) if r.id not in seen)
+        compiled = _compile_file(doc, templates, problems, len(rules), http_settings)
+        rules.extend(r for r in compiled if r.id not in seen)
     return LoadResult(RuleSet(rules, [display_name(p) for p in files]), sorted(set(problems)))
 
 
-def load_ruleset(paths: Iterable[str | FsPath], templates_root: str | FsPath) -> RuleSet:
+def load_ruleset(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
+                 http_settings: HttpSettings | None = None) -> RuleSet:
     """The compiled rule set, or ``RuleSetError`` with every problem."""
-    result = load_rules(paths, templates_root)
+    result = load_rules(paths, templates_root, http_settings=http_settings)
     if result.problems:
         raise RuleSetError(result.problems)
     return result.ruleset
 
 
 def _compile_file(doc: Document, templates: TemplateStore, problems: list[Problem],
-                  start: int) -> list[CompiledRule]:
+                  start: int, http_settings: HttpSettings | None) -> list[CompiledRule]:
     if doc.data is None:
         problems.append(Problem(doc.file, 1, 1, "", "empty rule file", "add a 'rules:' list"))
         return []
@@ -106,7 +113,7 @@ def _compile_file(doc: Document, templates: TemplateStore, problems: list[Proble
     except ValidationError as exc:
         problems.extend(problems_from_validation_error(exc, doc, (), _VOCABULARY))
         return []
-    compiler = RuleCompiler(doc, templates)
+    compiler = RuleCompiler(doc, templates, http_settings=http_settings)
     compiled: list[CompiledRule] = []
     for index, raw in enumerate(doc.data["rules"]):
         path = ("rules", index)

@@ -100,7 +100,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     # a pool smaller than that opens and closes connections all day long.
     pool = {"pool_size": threads + 4} if not settings.database.url.startswith("sqlite") else {}
     db = make_engine(settings.database.url, pre_ping=not consume, **pool)
-    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path)
+    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path, settings.connectors.http)
     broker = None
     if sender is None and (consume or not settings.broker.url.startswith("stub://")):
         broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import structlog
 
+from connectors.http import HttpSettings
 from engine.errors import RuleSetError, is_rust_panic
 from engine.language.loader import load_ruleset
 from engine.language.problems import Problem
@@ -53,12 +54,15 @@ class ActiveRules:
 class RuleSetHolder:
     """Holds the current rule set; ``reload`` keeps the previous one when the new one is bad."""
 
-    def __init__(self, rules_path: Path, templates_path: Path) -> None:
+    def __init__(self, rules_path: Path, templates_path: Path, http_settings: HttpSettings | None = None
+                 ) -> None:
         self.rules_path = Path(rules_path)
         self.templates_path = Path(templates_path)
+        # the same judgement of static URLs as `despacho validate`, so both accept the same rules
+        self.http_settings = http_settings
         self._lock = threading.Lock()
         digest = self.digest()
-        self._active = ActiveRules(load_ruleset([self.rules_path], self.templates_path),
+        self._active = ActiveRules(self._load(),
                                    datetime.now(UTC), digest, None)
 
     def __call__(self) -> RuleSet:
@@ -72,7 +76,7 @@ class RuleSetHolder:
             current = self._active
             digest = self.digest()  # before loading: a file changed meanwhile makes the next reload
             try:
-                fresh = load_ruleset([self.rules_path], self.templates_path)
+                fresh = self._load()
             except RuleSetError as exc:
                 return self._refused(current, exc.problems)
             except Exception as exc:  # a loader bug must not end the watcher: keep the set, report
@@ -98,6 +102,9 @@ class RuleSetHolder:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         return Problem(str(self.rules_path), message=f"reload failed: {type(exc).__name__}: {first}",
                        hint="the previous rules stay in force; this is a bug worth reporting")
+
+    def _load(self) -> RuleSet:
+        return load_ruleset([self.rules_path], self.templates_path, http_settings=self.http_settings)
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         """Names, sizes and modification times of rule and template files, to notice a change."""

@@ -33,6 +33,29 @@ def test_requests_are_audited_with_client_route_status_latency_and_request_id(
     assert secret not in str(rows) and token not in str(rows)
 
 
+def test_a_refused_token_request_names_the_client_id_tried_and_never_the_secret(
+        app: FastAPI, client: TestClient, make_client: Callable[..., tuple[str, str]]) -> None:
+    client_id, _ = make_client("events:write")
+    response = client.post("/v1/token", data={"grant_type": "client_credentials", "client_id": client_id,
+                                               "client_secret": "guessed-secret"})
+    assert response.status_code == 401
+    app.state.ctx.audit.flush()
+    with session_scope(app.state.ctx.engine) as session:
+        (entry,) = query_entries(session, action=REQUEST_ACTION, entity_id="POST /v1/token")
+        actor, details = entry.actor, entry.details
+    assert actor.startswith("ip:")  # not authenticated: the actor is still the address
+    assert details["client_id_tried"] == client_id and details["status"] == 401
+    assert "guessed-secret" not in str(details)
+
+
+def test_a_client_id_in_basic_credentials_is_named_too(app: FastAPI, client: TestClient) -> None:
+    client.post("/v1/token", data={"grant_type": "client_credentials"}, auth=("dc_basic", "nope"))
+    app.state.ctx.audit.flush()
+    with session_scope(app.state.ctx.engine) as session:
+        (entry,) = query_entries(session, action=REQUEST_ACTION, entity_id="POST /v1/token")
+        assert entry.details["client_id_tried"] == "dc_basic"
+
+
 def test_an_unsafe_request_id_is_replaced(client: TestClient) -> None:
     response = client.get("/health", headers={"X-Request-ID": "bad id\n with spaces"})
     assert response.headers["X-Request-ID"] != "bad id\n with spaces"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -15,8 +17,9 @@ def test_health_answers_without_a_token(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
-def test_ready_checks_the_database_the_broker_and_reports_connectors(client: TestClient) -> None:
-    response = client.get("/ready")
+def test_ready_shows_a_bearer_of_ops_read_the_database_broker_and_connector_checks(
+        client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+    response = client.get("/ready", headers=auth("ops:read"))
     assert response.status_code == 200
     checks = response.json()["checks"]
     assert checks["database"]["status"] == "ok"
@@ -24,22 +27,42 @@ def test_ready_checks_the_database_the_broker_and_reports_connectors(client: Tes
     assert checks["connectors"]["email"]["transport"] == "file"
 
 
-def test_ready_pings_a_redis_broker(settings: Settings, db_engine: sa.Engine, redis_url: str) -> None:
+def test_ready_without_a_token_shows_the_status_alone(client: TestClient) -> None:
+    response = client.get("/ready")
+    assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+def test_ready_with_a_bad_token_or_another_scope_shows_the_status_alone(
+        client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+    for headers in ({"Authorization": "Bearer not-a-jwt"}, auth("events:write")):
+        response = client.get("/ready", headers=headers)
+        assert (response.status_code, response.json()) == (200, {"status": "ready"})
+
+
+def test_ready_shows_the_checks_to_an_admin(client: TestClient, auth: Callable[..., dict[str, str]]) -> None:
+    assert "checks" in client.get("/ready", headers=auth("admin")).json()
+
+
+def test_ready_pings_a_redis_broker(settings: Settings, db_engine: sa.Engine, redis_url: str,
+                                    auth: Callable[..., dict[str, str]]) -> None:
     with_redis = settings.model_copy(update={"broker": BrokerSettings(url=redis_url)})
     app = create_app(with_redis, api=ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://"),
                      engine=db_engine)
     with TestClient(app) as client:
-        assert client.get("/ready").json()["checks"]["broker"] == {"status": "ok"}
+        assert client.get("/ready", headers=auth("ops:read")).json()["checks"]["broker"] == {"status": "ok"}
 
 
-def test_ready_is_503_when_the_broker_does_not_answer(settings: Settings, db_engine: sa.Engine) -> None:
+def test_ready_is_503_when_the_broker_does_not_answer(settings: Settings, db_engine: sa.Engine,
+                                                      auth: Callable[..., dict[str, str]]) -> None:
     down = settings.model_copy(update={"broker": BrokerSettings(url="redis://127.0.0.1:1/0")})
     app = create_app(down, api=ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://"),
                      engine=db_engine)
     with TestClient(app) as client:
-        response = client.get("/ready")
+        response = client.get("/ready", headers=auth("ops:read"))
+        plain = client.get("/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "fail"
+    assert (plain.status_code, plain.json()) == (503, {"status": "unavailable"})
 
 
 def test_metrics_are_in_prometheus_format_and_count_requests(client: TestClient) -> None:

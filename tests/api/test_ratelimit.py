@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -71,6 +72,79 @@ def test_the_token_endpoint_has_its_own_stricter_limit(settings: Settings, db_en
         other = client.get("/health")
     assert statuses == [401, 401, 429]
     assert other.status_code == 200
+
+
+def token_form(client_id: str, secret: str) -> dict[str, str]:
+    return {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+
+
+def clients_from(settings: Settings, engine: sa.Engine, *peers: str, **limits: Any) -> list[TestClient]:
+    """One app, one test client per peer address (the socket peer the app sees).
+
+    The counters are in memory: Redis connections belong to one event loop, and each test client
+    runs its own.
+    """
+    api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://", **limits)
+    app = create_app(settings, api=api, engine=engine)
+    return [TestClient(app, client=(peer, 40000)) for peer in peers]
+
+
+def test_failed_token_requests_are_limited_per_client_and_ip_not_per_client(
+        settings: Settings, db_engine: sa.Engine, make_client: Callable[..., tuple[str, str]]) -> None:
+    client_id, secret = make_client("events:read")
+    attacker, owner = clients_from(settings, db_engine, "198.51.100.7", "203.0.113.5",
+                                   token_failure_limit="3/minute")
+    guesses = [attacker.post("/v1/token", data=token_form(client_id, f"guess{n}")).status_code
+               for n in range(4)]
+    assert guesses == [401, 401, 401, 429]
+    # even the right secret is refused from the guessing address for this client...
+    assert attacker.post("/v1/token", data=token_form(client_id, secret)).status_code == 429
+    # ...while the client's own caller, from its address, still gets its token
+    assert owner.post("/v1/token", data=token_form(client_id, secret)).status_code == 200
+
+
+def test_the_failure_budget_is_kept_in_redis_too(settings: Settings, db_engine: sa.Engine,
+                                                 redis_url: str) -> None:
+    with limited_client(settings, db_engine, redis_url, token_failure_limit="2/minute") as client:
+        statuses = [client.post("/v1/token", data=token_form("dc_x", "wrong")).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
+
+
+def test_successful_token_requests_do_not_spend_the_failure_budget(
+        settings: Settings, db_engine: sa.Engine, make_client: Callable[..., tuple[str, str]]) -> None:
+    client_id, secret = make_client("events:read")
+    (caller,) = clients_from(settings, db_engine, "203.0.113.5", token_failure_limit="2/minute")
+    statuses = [caller.post("/v1/token", data=token_form(client_id, secret)).status_code for _ in range(5)]
+    assert statuses == [200] * 5
+
+
+def test_the_failure_budget_of_one_client_id_leaves_other_client_ids_alone(
+        settings: Settings, db_engine: sa.Engine, make_client: Callable[..., tuple[str, str]]) -> None:
+    client_id, secret = make_client("events:read")
+    (caller,) = clients_from(settings, db_engine, "203.0.113.5", token_failure_limit="1/minute")
+    caller.post("/v1/token", data=token_form("dc_other", "x"))
+    assert caller.post("/v1/token", data=token_form("dc_other", "x")).status_code == 429
+    assert caller.post("/v1/token", data=token_form(client_id, secret)).status_code == 200
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_what_is_limited(
+        settings: Settings, db_engine: sa.Engine) -> None:
+    (proxy,) = clients_from(settings, db_engine, "10.0.0.2", token_rate_limit="1/minute",
+                            trusted_proxies=["10.0.0.0/8"])
+    form = token_form("dc_x", "wrong")
+    first = proxy.post("/v1/token", data=form, headers={"X-Forwarded-For": "198.51.100.1"})
+    again = proxy.post("/v1/token", data=form, headers={"X-Forwarded-For": "198.51.100.1"})
+    other = proxy.post("/v1/token", data=form, headers={"X-Forwarded-For": "198.51.100.2"})
+    assert [first.status_code, again.status_code, other.status_code] == [401, 429, 401]
+
+
+def test_a_caller_that_is_no_trusted_proxy_cannot_escape_its_limit_with_x_forwarded_for(
+        settings: Settings, db_engine: sa.Engine) -> None:
+    (caller,) = clients_from(settings, db_engine, "198.51.100.7", token_rate_limit="2/minute",
+                             trusted_proxies=["10.0.0.0/8"])
+    statuses = [caller.post("/v1/token", data=token_form("dc_x", "wrong"),
+                            headers={"X-Forwarded-For": f"192.0.2.{n}"}).status_code for n in range(3)]
+    assert statuses == [401, 401, 429]
 
 
 def free_port() -> int:

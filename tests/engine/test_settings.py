@@ -104,3 +104,25 @@ def test_a_sender_with_two_addresses_names_file_line_and_field(project: Path) ->
     (problem,) = caught.value.problems
     assert (problem.line, problem.path) == (3, "connectors.email.from")
     assert "is 2 addresses, not one" in problem.message
+
+
+def test_trusted_proxies_come_from_the_environment_as_a_comma_list(project: Path) -> None:
+    settings = load_settings(None, environ={"DESPACHO_API__TRUSTED_PROXIES": "10.0.0.2, fd00::/8"})
+    assert settings.api.trusted_proxies == ["10.0.0.2", "fd00::/8"]
+
+
+def test_a_trusted_proxy_that_is_no_address_is_a_located_problem(project: Path) -> None:
+    write(project / "c.yaml", "api:\n  trusted_proxies: [10.0.0.0/8, proxy.local]\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (2, "api.trusted_proxies")
+    assert "proxy.local" in problem.message
+
+
+def test_the_retired_trust_forwarded_for_says_what_replaces_it(project: Path) -> None:
+    write(project / "c.yaml", "api:\n  trust_forwarded_for: true\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert "api.trusted_proxies" in problem.message
