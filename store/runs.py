@@ -117,7 +117,7 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
     if not steps:
         return []
     runs = {row.id: row for row in runs_of(conn, {step.run_id for step in steps})}
-    start_runs(conn, [run.id for run in runs.values() if run.status in run_sources(RunStatus.RUNNING)], now)
+    start_runs(conn, list(runs), now)  # its WHERE takes only the runs that may start
     return [_StepWithRun(*step, *(getattr(runs[step.run_id], name) for name in _RUN_FIELDS))
             for step in steps]
 

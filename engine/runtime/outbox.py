@@ -69,11 +69,6 @@ class Outbox:
         self._writing = threading.RLock() if db.dialect.name == "sqlite" else contextlib.nullcontext()
 
     @contextmanager
-    def _one_writer(self) -> Iterator[None]:
-        with self._writing:
-            yield
-
-    @contextmanager
     def bookkeeping(self) -> Iterator[sa.Connection]:
         """A connection for the step runner's one-statement claims and records.
 
@@ -85,7 +80,7 @@ class Outbox:
             with self.bookkeeping_db.connect() as conn:
                 yield conn
             return
-        with self._one_writer(), self.db.begin() as conn:
+        with self._writing, self.db.begin() as conn:
             yield conn
 
     @contextmanager
@@ -97,7 +92,7 @@ class Outbox:
         bookkeeping, and those steps run again under their idempotency keys, exactly as after a
         worker crash. Accepted events and plans stay durable.
         """
-        with self._one_writer(), session_scope(self.db) as session:
+        with self._writing, session_scope(self.db) as session:
             if not durable and self.db.dialect.name == "postgresql":
                 session.execute(_ASYNC_COMMIT)
             tx = Transaction(session)
