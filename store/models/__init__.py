@@ -10,6 +10,7 @@ from store.models.effects import ActionEffect
 from store.models.events import Event
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
+from store.models.rulesets import AcceptedRuleSet
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.models.schedules import ScheduleClaim
 from store.models.technicians import Technician
@@ -18,8 +19,8 @@ from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
 metadata = Record.metadata
 
 __all__ = [
-    "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient", "Appointment",
-    "AuditLogEntry",
+    "AcceptedRuleSet", "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient",
+    "Appointment", "AuditLogEntry",
     "Backup", "CalendarLink", "CalendarSyncState", "Customer", "DeadLetter", "Event",
     "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
     "ScheduleClaim", "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage",

@@ -16,7 +16,7 @@ from store.validation import check_choice, check_required
 
 RUN_STATUSES = tuple(RunStatus)
 STEP_STATUSES = tuple(StepStatus)
-DEAD_LETTER_RESOLUTIONS = ("reprocessed", "discarded")
+DEAD_LETTER_RESOLUTIONS = ("reprocessed", "discarded", "handled")
 
 
 class RuleRun(Record, table=True):
@@ -57,6 +57,12 @@ class RuleRun(Record, table=True):
     context: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False,
                                     description="the for_each row or trace kept for dashboards")
     held_until: datetime | None = timestamp()
+    hold_reason: str | None = Field(default=None, max_length=300,
+                                    description="why the run waits: quiet hours (whose zone), mode queued")
+    ruleset_version: str | None = Field(default=None, max_length=80,
+                                        description="git commit (else sha256:...) of its rule set")
+    trace: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON,
+                                         description="the condition trace: each condition and what it gave")
     created_at: datetime = timestamp(default_now=True)
     started_at: datetime | None = timestamp()
     finished_at: datetime | None = timestamp()
@@ -100,6 +106,8 @@ class RuleStep(Record, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     error_code: str | None = Field(default=None, max_length=100)
     not_before: datetime | None = timestamp(description="a `delay:` holds the step until then")
+    hold_reason: str | None = Field(default=None, max_length=300,
+                                    description="why the step waits: a delay, delay_until, quiet hours")
     next_attempt_at: datetime | None = timestamp(index=True)
     created_at: datetime = timestamp(default_now=True)
     queued_at: datetime | None = timestamp()
@@ -141,4 +149,6 @@ class DeadLetter(Record, table=True):
     resolved_at: datetime | None = timestamp()
     resolution: str | None = Field(default=None, max_length=20)
     resolved_by: str | None = Field(default=None, max_length=200)
+    handled_by: str | None = Field(default=None, max_length=36,
+                                   description="the fallback step that succeeded in its place")
     deleted_at: datetime | None = timestamp()
