@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path as FsPath
@@ -145,7 +146,9 @@ def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str,
         hint = did_you_mean(rule_id, runner.ruleset.by_id) or ""
         fail(f"no rule '{rule_id}' {hint}".strip(), EXIT_USAGE)
     fire_at = _aware(at, settings.timezone) or datetime.now(ZoneInfo(settings.timezone))
-    with open_session(settings.database.url) as session:
+    # the database only for a for_each query: a schedule alone previews without one
+    reads = any(trigger.for_each for trigger in compiled.schedules)
+    with open_session(settings.database.url) if reads else nullcontext() as session:
         try:
             events = rule_fire_events(compiled, fire_at, session)
         except ValueError as exc:

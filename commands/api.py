@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from api.scopes import SCOPES
-from commands.common import EXIT_USAGE, console, fail, open_session, settings_from, wants_json
+from commands.common import (
+    EXIT_USAGE,
+    console,
+    database_errors,
+    fail,
+    open_session,
+    settings_from,
+    wants_json,
+)
 from commands.output import to_json
 from errors import DespachoError
 
@@ -31,7 +39,9 @@ def api_command(
     """Serve the REST API and webhooks."""
     from api.server import serve
 
-    serve(settings_from(ctx), host, port)
+    settings = settings_from(ctx)
+    with database_errors(settings.database.url):  # a missing database: say which, and how to make it
+        serve(settings, host, port)
 
 
 @client_app.command("create")

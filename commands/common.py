@@ -48,6 +48,25 @@ def settings_from(ctx: typer.Context) -> Settings:
         fail(f"invalid configuration: {problems_summary(exc.problems)}", EXIT_USAGE)
 
 
+def config_in_use() -> str:
+    """The config file this invocation reads (absolute), or that none was found and defaults apply."""
+    import click
+
+    from engine.settings import find_config_file
+
+    context = click.get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    explicit = root.obj.get("config") if root is not None and isinstance(root.obj, dict) else None
+    path = find_config_file(explicit)
+    return str(path.resolve()) if path.is_file() else "(no config file found: defaults)"
+
+
+def where(url: str) -> str:
+    """Which config and database a command used, for its errors: the usual surprise is running it
+    from another folder, where a relative ``sqlite:///var/despacho.db`` names another file."""
+    return f"config: {config_in_use()}, database: {shown(url)}"
+
+
 def wants_json(output: str) -> bool:
     """``--format`` given as text: ``json`` or ``text``, else a usage error."""
     if output not in ("text", "json"):
@@ -67,7 +86,7 @@ def database_problem(url: str, exc: SQLAlchemyError) -> str:
     if getattr(exc, "statement", "") is None:  # failed while connecting, before any statement ran
         orig = getattr(exc, "orig", None) or exc
         return (f"cannot reach the database {shown(url)}: {str(orig).strip()}\n"
-                "(check database.url in the config, or DESPACHO_DATABASE__URL)")
+                f"(check database.url in the config, or DESPACHO_DATABASE__URL; {where(url)})")
     first = str(exc).splitlines()[0]
     return f"database error: {first} (is it migrated? run 'despacho db upgrade')"
 
@@ -77,8 +96,12 @@ def database_errors(url: str) -> Iterator[None]:
     """Turn the store's and the driver's failures into one line on stderr and exit 1."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from store.errors import NoSuchDatabase
+
     try:
         yield
+    except NoSuchDatabase as exc:
+        fail(f"{where(url)} — {exc}", EXIT_PROBLEMS)
     except SQLAlchemyError as exc:
         fail(database_problem(url, exc), EXIT_PROBLEMS)
     except DespachoError as exc:

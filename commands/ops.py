@@ -9,7 +9,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import EXIT_PROBLEMS, EXIT_USAGE, console, fail, open_session, settings_from, stderr
+from commands.common import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    config_in_use,
+    console,
+    database_errors,
+    fail,
+    open_session,
+    settings_from,
+    shown,
+    stderr,
+)
 from commands.output import print_problems, problems_summary, to_json
 
 if TYPE_CHECKING:
@@ -19,29 +30,41 @@ if TYPE_CHECKING:
 dlq_app = typer.Typer(help="Dead letters: steps that failed for good.", no_args_is_help=True)
 
 
-def _daemon(settings: Settings, parts: Parts) -> Daemon:
+def _daemon(settings: Settings, parts: Parts, config: str) -> Daemon:
+    """The daemon, its logs configured; its first log line says which config and database it uses."""
+    import structlog
+
     from engine.errors import RuleSetError
     from engine.runtime.daemon import Daemon
     from engine.runtime.logs import configure
+    from store.errors import NoSuchDatabase
 
     configure(settings.execution.log_level)
+    structlog.get_logger("despacho").info("despacho_config", config=config,
+                                          database=shown(settings.database.url))
     try:
         return Daemon(settings, parts)
     except RuleSetError as exc:
         print_problems(stderr, exc.problems)
         fail(f"the rules have problems: {problems_summary(exc.problems)}", EXIT_PROBLEMS)
+    except NoSuchDatabase as exc:
+        fail(f"config: {config}, database: {shown(settings.database.url)} — {exc}", EXIT_PROBLEMS)
 
 
 def run(ctx: typer.Context) -> None:
     """The all-in-one daemon: API, relay, workers, scheduler and rule reloads, until Ctrl-C or SIGTERM."""
+    import structlog
+
     from api.embedded import ApiThread
     from engine.runtime.daemon import Parts
 
     settings = settings_from(ctx)
-    daemon = _daemon(settings, Parts())
+    daemon = _daemon(settings, Parts(), config_in_use())
     daemon.extras.append(ApiThread(daemon.core))
-    console.print(f"despacho is running: API on http://{settings.api.host}:{settings.api.port} "
-                  f"(docs at /docs), rules from {settings.rules.path}/. Ctrl-C stops it.")
+    # a log line, not a print: `despacho run 2>&1 | jq ...` must read JSON only
+    structlog.get_logger("despacho").info(
+        "despacho_running", api=f"http://{settings.api.host}:{settings.api.port}", docs="/docs",
+        rules=str(settings.rules.path), stop="Ctrl-C or SIGTERM")
     daemon.serve_forever()
 
 
@@ -61,17 +84,18 @@ def worker(
         settings.execution.worker_threads = threads
     parts = Parts(scheduler=False, watch_rules=True)
     if processes == 1:
-        _daemon(settings, parts).serve_forever()
+        _daemon(settings, parts, config_in_use()).serve_forever()
         return
-    _supervise(settings, parts, processes)
+    _supervise(settings, parts, processes, config_in_use())
 
 
-def _supervise(settings: Settings, parts: Parts, processes: int) -> None:
+def _supervise(settings: Settings, parts: Parts, processes: int, config: str) -> None:
     """Start the worker processes; SIGTERM or Ctrl-C here stops them all cleanly, not just this one."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_worker_process, args=(settings, parts)) for _ in range(processes)]
+    children = [context.Process(target=_worker_process, args=(settings, parts, config))
+                for _ in range(processes)]
     for child in children:
         child.start()
 
@@ -86,8 +110,8 @@ def _supervise(settings: Settings, parts: Parts, processes: int) -> None:
         child.join()
 
 
-def _worker_process(settings: Settings, parts: Parts) -> None:
-    _daemon(settings, parts).serve_forever()
+def _worker_process(settings: Settings, parts: Parts, config: str) -> None:
+    _daemon(settings, parts, config).serve_forever()
 
 
 def scheduler(ctx: typer.Context) -> None:
@@ -95,7 +119,7 @@ def scheduler(ctx: typer.Context) -> None:
     from engine.runtime.daemon import Parts
 
     settings = settings_from(ctx)
-    _daemon(settings, Parts(relay=False, workers=False, scheduler=True)).serve_forever()
+    _daemon(settings, Parts(relay=False, workers=False, scheduler=True), config_in_use()).serve_forever()
 
 
 def emit(
@@ -130,7 +154,8 @@ def emit(
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         fail(f"invalid event: {'.'.join(map(str, first['loc']))}: {first['msg']}", EXIT_USAGE)
-    db = make_engine(settings.database.url)
+    with database_errors(settings.database.url):
+        db = make_engine(settings.database.url)
     try:
         with session_scope(db) as session:
             (accepted,) = accept_events(session, [event])

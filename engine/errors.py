@@ -18,6 +18,7 @@ __all__ = [
     "DespachoError",
     "EventInputError",
     "RuleSetError",
+    "StoredRulesError",
     "is_rust_panic",
 ]
 
@@ -33,6 +34,11 @@ class ProblemsError(DespachoError):
 
 class RuleSetError(ProblemsError):
     """A rule set did not load; the previous one (if any) stays active."""
+
+
+class StoredRulesError(DespachoError):
+    """A stored rule set (``accepted_rule_sets``) cannot be written back to files: a name that would
+    leave its folder, a value that is not text, or more than the limits allow."""
 
 
 class ConfigError(ProblemsError):

@@ -8,14 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlmodel import Session
 
 import store.guards  # registers the flush checks
 import store.models  # noqa: F401  (every table known to the metadata)
+from store.errors import NoSuchDatabase
 
 # SQLite has no DECIMAL; SQLAlchemy converts through float and says so on
 # every engine. Two-place amounts below 10^10 survive that exactly.
@@ -30,25 +32,39 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pre_ping: bool = True, **kwargs: Any) -> sa.Engine:
-    """An engine; SQLite gets foreign keys on, its parent folder created and a new file made 0600.
+def make_engine(url: str, *, pre_ping: bool = True, create: bool = False, **kwargs: Any) -> sa.Engine:
+    """An engine; SQLite gets foreign keys on and is opened read-write, never created, unless ``create``.
+
+    Only ``despacho db upgrade`` creates a database (``create=True``: its parent folder made, the
+    new file made 0600). Anywhere else a missing SQLite file is ``NoSuchDatabase``: SQLite's own
+    ``connect`` would quietly create an empty file wherever the command happened to run, and a
+    file deleted later makes connections fail instead of starting an empty database.
 
     ``pre_ping`` tests each pooled connection with a round trip before use, so a request after a
     database restart does not fail on a dead connection. Worker processes turn it off: they
     treat a lost connection as an outage (the step waits, the pool is refreshed) and the extra
     round trip per transaction cost about a tenth of their throughput.
     """
-    url = normalize_url(url)
-    parsed = make_url(url)
+    parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:" and not _is_uri(parsed.database, parsed.query):
-            path = Path(parsed.database)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            create_private(path)
-        engine = sa.create_engine(url, **kwargs)
+            parsed = _read_write(parsed, Path(parsed.database), create=create)
+        engine = sa.create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return sa.create_engine(url, pool_pre_ping=pre_ping, **kwargs)
+    return sa.create_engine(parsed, pool_pre_ping=pre_ping, **kwargs)
+
+
+def _read_write(url: URL, path: Path, *, create: bool) -> URL:
+    """The URL opening ``path`` through SQLite's URI form with ``mode=rw`` (no create)."""
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(path)
+    elif not path.is_file():
+        raise NoSuchDatabase(path)
+    # absolute: a later change of the working directory cannot point the pool elsewhere
+    database = "file:" + quote(str(path.resolve()))
+    return url.set(database=database, query={**url.query, "mode": "rw", "uri": "true"})
 
 
 def make_bookkeeping_engine(url: str, *, pool_size: int) -> sa.Engine | None:

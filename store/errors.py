@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from errors import DespachoError, PermanentError
 
 
 class StoreError(DespachoError):
     """Base of the store's errors."""
+
+
+class NoSuchDatabase(StoreError):
+    """The configured SQLite file does not exist; only ``despacho db upgrade`` creates one."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"no such database: {path.resolve()}: run `despacho db upgrade` to create it")
+        self.path = path
 
 
 class ValidationFailed(StoreError):

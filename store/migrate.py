@@ -30,7 +30,10 @@ def alembic_config(url: str, output: io.StringIO | None = None) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Migrate; the one place a missing SQLite database is created (``store.db.make_engine``)."""
+    config = alembic_config(url)
+    config.attributes["create"] = True
+    command.upgrade(config, revision)
 
 
 def downgrade(url: str, revision: str) -> None:

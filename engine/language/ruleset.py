@@ -63,6 +63,8 @@ class RuleSet:
 
     rules: list[CompiledRule] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    # the git commit or content hash it was loaded from (engine/runtime/ruleversion.py); runs record it
+    version: str = ""
 
     def __post_init__(self) -> None:
         from engine.language.matcher import Matcher

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import dramatiq
 import redis
@@ -22,7 +23,6 @@ import sqlalchemy as sa
 from connectors.base import Connector, Runtime
 from connectors.registry import CONNECTOR_CLASSES
 from engine.language.events import Event
-from engine.language.templating import TemplateStore
 from engine.runtime.broker import StepSender, declare_step_actors, make_broker
 from engine.runtime.intake import Accepted, accept_events
 from engine.runtime.leases import Leases
@@ -98,9 +98,11 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     threads = settings.execution.worker_threads
     # Every worker thread, the relay, the reaper and the heartbeat may hold a connection at once:
     # a pool smaller than that opens and closes connections all day long.
-    pool = {"pool_size": threads + 4} if not settings.database.url.startswith("sqlite") else {}
+    sqlite = settings.database.url.startswith("sqlite")
+    pool: dict[str, Any] = {} if sqlite else {"pool_size": threads + 4}
     db = make_engine(settings.database.url, pre_ping=not consume, **pool)
-    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path, settings.connectors.http)
+    holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path, settings.connectors.http,
+                                    db=db)
     broker = None
     if sender is None and (consume or not settings.broker.url.startswith("stub://")):
         broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)
@@ -113,8 +115,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
     runtime = Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
                       timezone=settings.timezone)
-    runner = StepRunner(outbox, holder, build_connectors(settings, runtime),
-                        TemplateStore(settings.templates.path), config, leases)
+    runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases)
     if broker is not None and consume:
         declare_step_actors(broker, runner.run_steps)
     return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),

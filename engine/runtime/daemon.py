@@ -100,14 +100,17 @@ class Daemon:
             self.scheduler.start()
         for extra in self.extras:
             extra.start()
+        state = self.rules.state()
         log.info("daemon_started", rules=len(self.rules()), broker=self.settings.broker.url.split("@")[-1],
-                 parts=[name for name, on in vars(self.parts).items() if on])
+                 parts=[name for name, on in vars(self.parts).items() if on], rules_version=state.version,
+                 degraded=state.degraded)
 
     def _relay_pass(self) -> None:
         while not self.stopping.is_set() and self.core.relay.relay_once():
             pass
 
     def _watch(self, fingerprint: list[tuple[tuple[str, int, int], ...]]) -> None:
+        self.rules.save_pending()  # an accepted set the database could not take yet
         current = self.rules.fingerprint()
         if current != fingerprint[0]:
             fingerprint[0] = current
@@ -120,8 +123,9 @@ class Daemon:
         with self.core.transaction() as tx:
             action = "rules.reload" if result.ok else "rules.reload_rejected"
             # the digest of the set in force: after a rejection, still the previous one
-            details = {"rules": result.rules, "problems": result.problems[:50],
-                       "digest": self.rules.state().digest}
+            state = self.rules.state()
+            details = {"rules": result.rules, "problems": result.problems[:50], "digest": state.digest,
+                       "version": state.version}
             record_action(tx.session, "daemon", action, entity_type="rules", details=details)
         return result.ok
 

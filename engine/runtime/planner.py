@@ -44,6 +44,7 @@ class PlanResult:
     new_runs: list[dict[str, Any]] = field(default_factory=list)  # inserted by ``write``
     steps: list[NewStep] = field(default_factory=list)  # inserted by ``write``
     queued: list[NewStep] = field(default_factory=list)
+    ruleset_version: str | None = None  # recorded on every run planned into this result
 
     def write(self, session: Session) -> None:
         """Insert the runs and steps planned so far (runs first: the steps point at them)."""
@@ -111,6 +112,7 @@ class Planner:
             result.queued.append(first)
 
     def _add_run(self, session: Session, result: PlanResult, rule: CompiledRule, run: dict[str, Any]) -> None:
+        run["ruleset_version"] = result.ruleset_version
         result.runs.append(run)
         if _counts_its_runs(rule):
             # dedupe, throttle and modes query this rule's runs: the next event must see this one

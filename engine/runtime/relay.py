@@ -66,8 +66,9 @@ class Relay:
 
     def _relay(self, tx: Transaction, rows: list[Any]) -> int:
         now = utcnow()
-        result = PlanResult()
-        matcher = self.rules().matcher
+        ruleset = self.rules()  # the matcher and the version from the same set, even across a reload
+        result = PlanResult(ruleset_version=ruleset.version or None)
+        matcher = ruleset.matcher
         for row in rows:
             event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
             self.planner.plan(tx.session, event, matcher.rules_for(row.type), now, result, write=False)
@@ -84,6 +85,7 @@ class Relay:
                 return
             log.error("event_unplannable", event_id=row.id, event_type=row.type, error=str(error))
             tx.session.add(RuleRun(rule_id="(planner)", event_id=row.id, status=RunStatus.FAILED,
+                                   ruleset_version=self.rules().version or None,
                                    skip_reason=f"planning error: {type(error).__name__}: {error}"[:500]))
             tx.session.flush()
             mark_dispatched(tx.session, [row.id], utcnow())
@@ -111,7 +113,7 @@ class Relay:
             claim, evaluations = fire_events(rule, trigger, local_at, rows)
             accept_events(session, evaluations if rows is None else [claim, *evaluations])
             now = utcnow()
-            result = PlanResult()
+            result = PlanResult(ruleset_version=self.rules().version or None)
             self.planner.plan_many(session, evaluations, [rule], now, result)
             fired = [claim.id, *(event.id for event in evaluations)]
             session.execute(sa.update(EventRow).where(col(EventRow.id).in_(fired)).values(dispatched_at=now))

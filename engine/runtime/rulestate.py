@@ -3,25 +3,38 @@
 A reload never raises: a rule set with problems, a loader bug or a panic in the CEL library
 all leave the previous set in force and are kept as ``last_error`` (the watcher thread that
 calls ``reload`` must outlive any rule file). What is in force is described by ``state()``:
-the set, when it was loaded and a digest of the files it was loaded from, so ``GET /v1/rules``
-shows what runs rather than what the files on disk would load.
+the set, when it was loaded, a digest of the files it was loaded from and its version (git
+commit or content hash), so ``GET /v1/rules`` shows what runs rather than what the files on
+disk would load.
+
+Every set accepted is stored in the database with its files (``store.rulesets``). A process
+that starts while the files on disk do not load starts with the newest stored set instead,
+written back to a private folder and read by the same loader, and is *degraded* until a
+reload from the files succeeds; only when no set was ever stored does it refuse to start.
 """
 
 from __future__ import annotations
 
-import hashlib
+import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import sqlalchemy as sa
 import structlog
 
 from connectors.http import HttpSettings
-from engine.errors import RuleSetError, is_rust_panic
+from engine.errors import RuleSetError, StoredRulesError, is_rust_panic
 from engine.language.loader import load_ruleset
 from engine.language.problems import Problem
 from engine.language.ruleset import RuleSet
+from engine.language.templating import TemplateStore
+from engine.runtime.rulefiles import Snapshot, digest_of, materialise, read_snapshot
+from engine.runtime.ruleversion import ruleset_version
+from store.db import session_scope
+from store.models.rulesets import AcceptedRuleSet
+from store.rulesets import newest_accepted, record_accepted
 
 log = structlog.get_logger("despacho.rules")
 
@@ -42,6 +55,14 @@ class ReloadError:
 
 
 @dataclass(frozen=True)
+class StoredOrigin:
+    """The set in force was started from the database: the files on disk did not load at start."""
+
+    accepted_at: datetime
+    folder: Path  # where its files were written back (private, removed when the process exits)
+
+
+@dataclass(frozen=True)
 class ActiveRules:
     """The rule set in force, when it was loaded, a digest of its files, and the last refusal."""
 
@@ -49,21 +70,37 @@ class ActiveRules:
     loaded_at: datetime
     digest: str
     reload_error: ReloadError | None
+    version: str = ""
+    stored: StoredOrigin | None = None
+    templates: TemplateStore | None = None  # the templates of this set (None: not from a holder)
+
+    @property
+    def degraded(self) -> bool:
+        """The files on disk do not load, so an older set runs (the stored one, or the one a refused
+        reload kept); ``reload_error`` says why, and a good reload ends it."""
+        return self.reload_error is not None
 
 
 class RuleSetHolder:
-    """Holds the current rule set; ``reload`` keeps the previous one when the new one is bad."""
+    """Holds the current rule set; ``reload`` keeps the previous one when the new one is bad.
 
-    def __init__(self, rules_path: Path, templates_path: Path, http_settings: HttpSettings | None = None
-                 ) -> None:
+    With ``db``, every accepted set is stored, and a start with files that do not load takes
+    the newest stored set (degraded) instead of refusing.
+    """
+
+    def __init__(self, rules_path: Path, templates_path: Path, http_settings: HttpSettings | None = None,
+                 db: sa.Engine | None = None) -> None:
         self.rules_path = Path(rules_path)
         self.templates_path = Path(templates_path)
         # the same judgement of static URLs as `despacho validate`, so both accept the same rules
         self.http_settings = http_settings
+        self.db = db
         self._lock = threading.Lock()
-        digest = self.digest()
-        self._active = ActiveRules(self._load(),
-                                   datetime.now(UTC), digest, None)
+        self._disk_templates = TemplateStore(self.templates_path)
+        # written-back files of a stored set: kept until exit, a step may still render from them
+        self._folders: list[tempfile.TemporaryDirectory[str]] = []
+        self._unsaved: tuple[Snapshot, str, int] | None = None
+        self._active = self._start()
 
     def __call__(self) -> RuleSet:
         return self._active.ruleset
@@ -71,40 +108,151 @@ class RuleSetHolder:
     def state(self) -> ActiveRules:
         return self._active
 
+    def templates(self) -> TemplateStore:
+        """The message templates of the set in force (the stored ones when it was started from them)."""
+        return self._active.templates or self._disk_templates
+
+    # --- start ------------------------------------------------------------------------------------
+
+    def _start(self) -> ActiveRules:
+        snapshot = read_snapshot(self.rules_path, self.templates_path)
+        try:
+            fresh = self._load_guarded()
+        except RuleSetError as exc:
+            return self._start_from_stored(exc.problems)
+        active = self._accepted(fresh, snapshot)
+        log.info("rules_loaded", rules=len(fresh), version=active.version, digest=snapshot.digest[:12])
+        self._save(snapshot, active.version, len(fresh))
+        return active
+
+    def _start_from_stored(self, problems: list[Problem]) -> ActiveRules:
+        """The newest stored set, degraded; ``RuleSetError`` (the files' problems) when there is none."""
+        stored = self._newest_stored(problems)
+        if stored is None:
+            raise RuleSetError(problems)
+        folder = tempfile.TemporaryDirectory(prefix="despacho-rules-")
+        try:
+            rules_dir, templates_dir = materialise(stored.files, Path(folder.name))
+            ruleset = _shown_as_stored(load_ruleset([rules_dir], templates_dir,
+                                                    http_settings=self.http_settings), rules_dir)
+        except (RuleSetError, StoredRulesError) as exc:
+            folder.cleanup()
+            why = "; ".join(_problem_line(p) for p in exc.problems[:5]) if isinstance(exc, RuleSetError) \
+                else str(exc)
+            raise RuleSetError([*problems, Problem(
+                str(self.rules_path), message=f"the last accepted rule set ({stored.version}) does not load "
+                f"either: {why}"[:1000], hint="fix the rule files; `despacho validate` lists their problems")]
+            ) from exc
+        self._folders.append(folder)
+        ruleset.version = stored.version
+        now = datetime.now(UTC)
+        origin = StoredOrigin(stored.accepted_at, Path(folder.name))
+        active = ActiveRules(ruleset, now, stored.digest, ReloadError(now, sorted(problems)), stored.version,
+                             origin, TemplateStore(templates_dir))
+        log.error("rules_degraded", version=stored.version, accepted_at=stored.accepted_at.isoformat(),
+                  rules=len(ruleset), problems=[_problem_line(p) for p in sorted(problems)][:50],
+                  fix="fix the rule files; the daemon reloads them when they change")
+        return active
+
+    def _newest_stored(self, problems: list[Problem]) -> AcceptedRuleSet | None:
+        if self.db is None:
+            return None
+        try:
+            with session_scope(self.db) as session:
+                return newest_accepted(session)
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+            raise RuleSetError([*problems, Problem(
+                str(self.rules_path), message=f"the last accepted rule set cannot be read: {reason}",
+                hint="the database must answer (and be migrated) to start with it")]) from exc
+
+    # --- reload -----------------------------------------------------------------------------------
+
     def reload(self) -> ReloadResult:
         with self._lock:
             current = self._active
-            digest = self.digest()  # before loading: a file changed meanwhile makes the next reload
+            # read before loading: a file changed meanwhile makes the next reload
+            snapshot = read_snapshot(self.rules_path, self.templates_path)
             try:
-                fresh = self._load()
+                fresh = self._load_guarded()
             except RuleSetError as exc:
                 return self._refused(current, exc.problems)
-            except Exception as exc:  # a loader bug must not end the watcher: keep the set, report
-                log.exception("rules_reload_failed", kept=len(current.ruleset))
-                return self._refused(current, [self._failure(exc)])
-            except BaseException as exc:
-                if not is_rust_panic(exc):
-                    raise
-                log.error("rules_reload_panicked", error=str(exc)[:200], kept=len(current.ruleset))
-                return self._refused(current, [self._failure(exc)])
-            self._active = ActiveRules(fresh, datetime.now(UTC), digest, None)
-            log.info("rules_reloaded", rules=len(fresh), digest=digest[:12])
+            self._active = self._accepted(fresh, snapshot)
+            log.info("rules_reloaded", rules=len(fresh), version=self._active.version,
+                     digest=snapshot.digest[:12])
+            self._save(snapshot, self._active.version, len(fresh))
             return ReloadResult(True, len(fresh), [])
 
+    def _accepted(self, fresh: RuleSet, snapshot: Snapshot) -> ActiveRules:
+        version = ruleset_version(self.rules_path, self.templates_path, snapshot.digest)
+        fresh.version = version  # before anyone sees the set: each run records the version it ran under
+        return ActiveRules(fresh, datetime.now(UTC), snapshot.digest, None, version, None,
+                           self._disk_templates)
+
     def _refused(self, current: ActiveRules, problems: list[Problem]) -> ReloadResult:
-        lines = [f"{p.file}:{p.line}:{p.column}: {p.path}: {p.message}" for p in problems]
-        log.error("rules_rejected", problems=lines[:50], kept=len(current.ruleset))
+        lines = [_problem_line(p) for p in problems]
+        log.error("rules_rejected", problems=lines[:50], kept=len(current.ruleset), running=current.version,
+                  degraded=True)
         error = ReloadError(datetime.now(UTC), sorted(problems))
-        self._active = ActiveRules(current.ruleset, current.loaded_at, current.digest, error)
+        self._active = replace(current, reload_error=error)
         return ReloadResult(False, len(current.ruleset), lines)
+
+    def _load_guarded(self) -> RuleSet:
+        """The set on disk, or ``RuleSetError``: a loader bug or a CEL panic counts as a problem too."""
+        try:
+            return self._load()
+        except RuleSetError:
+            raise
+        except Exception as exc:  # a loader bug must not end the watcher: keep the set, report
+            log.exception("rules_load_failed")
+            raise RuleSetError([self._failure(exc)]) from exc
+        except BaseException as exc:
+            if not is_rust_panic(exc):
+                raise
+            log.error("rules_load_panicked", error=str(exc)[:200])
+            raise RuleSetError([self._failure(exc)]) from None
 
     def _failure(self, exc: BaseException) -> Problem:
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        return Problem(str(self.rules_path), message=f"reload failed: {type(exc).__name__}: {first}",
-                       hint="the previous rules stay in force; this is a bug worth reporting")
+        return Problem(str(self.rules_path), message=f"loading failed: {type(exc).__name__}: {first}",
+                       hint="the rules in force stay; this is a bug worth reporting")
 
     def _load(self) -> RuleSet:
         return load_ruleset([self.rules_path], self.templates_path, http_settings=self.http_settings)
+
+    # --- storing accepted sets --------------------------------------------------------------------
+
+    def _save(self, snapshot: Snapshot, version: str, rules: int) -> None:
+        if self.db is None:
+            return
+        if not snapshot.storable:
+            log.warning("rules_not_saved", reason="over the size limits of a stored rule set",
+                        files=len(snapshot.files))
+            return
+        self._unsaved = (snapshot, version, rules)
+        self.save_pending()
+
+    def save_pending(self) -> bool:
+        """Store the last accepted set if an earlier attempt failed (the database was away); True when
+        nothing is left to store. The daemon's rule watcher calls this on every tick."""
+        pending = self._unsaved
+        if pending is None or self.db is None:
+            return True
+        snapshot, version, rules = pending
+        try:
+            with session_scope(self.db) as session:
+                row = record_accepted(session, digest=snapshot.digest, version=version, rules=rules,
+                                      files=snapshot.files)
+        except sa.exc.SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+            log.warning("rules_not_saved", reason=reason, version=version)
+            return False
+        if self._unsaved is pending:
+            self._unsaved = None
+        if row is not None:
+            log.info("rules_saved", version=version, digest=snapshot.digest[:12],
+                     omitted=snapshot.omitted[:20])
+        return True
 
     def fingerprint(self) -> tuple[tuple[str, int, int], ...]:
         """Names, sizes and modification times of rule and template files, to notice a change."""
@@ -118,17 +266,24 @@ class RuleSetHolder:
         return tuple(found)
 
     def digest(self) -> str:
-        """SHA-256 over the names and contents of the rule and template files."""
-        hashed = hashlib.sha256()
-        for path in self._files():
-            try:
-                content = path.read_bytes()
-            except OSError:
-                continue
-            hashed.update(str(path).encode("utf-8", "surrogateescape") + b"\0")
-            hashed.update(hashlib.sha256(content).digest())
-        return hashed.hexdigest()
+        """SHA-256 over the names (relative to their folder) and contents of the rule and template files."""
+        return digest_of(read_snapshot(self.rules_path, self.templates_path).files)
 
     def _files(self) -> list[Path]:
         return [path for root in (self.rules_path, self.templates_path)
                 for path in sorted(root.rglob("*")) if path.is_file()]
+
+
+def _problem_line(problem: Problem) -> str:
+    return f"{problem.file}:{problem.line}:{problem.column}: {problem.path}: {problem.message}"
+
+
+def _shown_as_stored(ruleset: RuleSet, rules_dir: Path) -> RuleSet:
+    """The set with its rules' files named as stored (``rules/x.yaml``), not by the private folder."""
+    def name(file: str) -> str:
+        try:
+            return "rules/" + Path(file).resolve().relative_to(rules_dir.resolve()).as_posix()
+        except ValueError:
+            return file
+    return RuleSet([replace(rule, file=name(rule.file)) for rule in ruleset.rules],
+                   [name(file) for file in ruleset.files])

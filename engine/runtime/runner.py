@@ -79,12 +79,12 @@ def _bound(claim: Claim) -> Any:
 
 class StepRunner:
     def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], connectors: dict[str, Connector],
-                 templates: TemplateStore, config: dict[str, Any], leases: Leases,
+                 templates: Callable[[], TemplateStore], config: dict[str, Any], leases: Leases,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.outbox = outbox
         self.rules = rules
         self.connectors = connectors
-        self.templates = templates
+        self.templates = templates  # those of the rule set in force (the stored ones in a degraded start)
         self.config = config
         self.leases = leases
         self.clock = clock
@@ -180,7 +180,7 @@ class StepRunner:
             except ConditionEvaluationError as exc:
                 raise PermanentError(f"condition: {exc}", code=exc.code) from exc
         try:
-            prepared = prepare_call(action, context.for_actions(rule.id, claim.steps), self.templates)
+            prepared = prepare_call(action, context.for_actions(rule.id, claim.steps), self.templates())
         except CallPreparationError as exc:
             raise PermanentError(str(exc), code=exc.code) from exc
         call = ActionCall(action=prepared.action, params=prepared.params,

@@ -47,7 +47,8 @@ def main() -> None:
     if connection is not None:
         run_migrations(connection)
         return
-    engine = make_engine(config.attributes["url"])
+    # only `db upgrade` may create the database (store.migrate.upgrade)
+    engine = make_engine(config.attributes["url"], create=config.attributes.get("create", False))
     try:
         with engine.connect() as connection:
             run_migrations(connection)

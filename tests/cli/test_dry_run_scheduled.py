@@ -64,6 +64,7 @@ def test_schedule_without_for_each_is_one_evaluation(project: Path, monkeypatch)
     result = runner.invoke(app, ["dry-run", "--rule", "nightly", "--at", "2026-12-01T02:00",
                                  "--format", "json"])
     assert result.exit_code == 0, result.output
+    assert not (project / "unused.db").exists()  # no query to run: the database was not opened
     (entry,) = json.loads(result.output)["results"]
     assert entry["event"]["id"] == "nightly@2026-12-01T02:00:00-03:00"
 
@@ -77,6 +78,7 @@ def test_unknown_rule_suggests_a_name(project: Path) -> None:
 
 def test_unmigrated_database_says_how_to_fix_it(project: Path, monkeypatch) -> None:
     write(project / "rules/r.yaml", RULES)
+    (project / "empty.db").touch()  # an empty file, as SQLite leaves behind
     monkeypatch.setenv("DESPACHO_DATABASE__URL", f"sqlite:///{project / 'empty.db'}")
     result = runner.invoke(app, ["dry-run", "--rule", "overdue-sms"])
     assert result.exit_code == 1

@@ -39,7 +39,8 @@ def db(config: Path, *args: str) -> tuple[int, str]:
 
 def test_upgrade_current_downgrade_round_trip(config: Path) -> None:
     code, output = db(config, "current")
-    assert code == 1 and "revision (none)" in output and "despacho db upgrade" in output
+    assert code == 1 and "no such database" in output and "despacho db upgrade" in output
+    assert not (config.parent / "var").exists()  # asking made no database
     code, output = db(config, "upgrade")
     assert code == 0 and f"at revision {head_revision()}" in output
     code, output = db(config, "current")
@@ -56,6 +57,10 @@ def test_history_lists_revisions(config: Path) -> None:
 def test_seed_needs_demo_flag_and_a_migrated_database(config: Path) -> None:
     code, output = db(config, "seed")
     assert code == 2 and "--demo" in output
+    code, output = db(config, "seed", "--demo")
+    assert code == 1 and "no such database" in output and "run `despacho db upgrade`" in output
+    (config.parent / "var").mkdir()
+    (config.parent / "var" / "despacho.db").touch()
     code, output = db(config, "seed", "--demo")
     assert code == 1 and "run `despacho db upgrade` first" in output
 

@@ -54,6 +54,8 @@ def test_values_the_api_refuses_are_refused_naming_the_field(migrated: Path, dat
 
 
 def test_an_unmigrated_database_suggests_migrating(project: Path) -> None:
+    (project / "var").mkdir()
+    (project / "var/despacho.db").touch()  # an empty file, as SQLite leaves behind
     result = runner.invoke(app, ["emit", "a.b"])
     assert result.exit_code == 1
     assert "no such table: events (is the database migrated? run 'despacho db upgrade')" in result.output
