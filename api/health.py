@@ -4,6 +4,11 @@ Connectors are reported with their last check (cached for ``CONNECTOR_TTL``
 seconds, since a check may open a network connection) but do not make the
 API unready: a down SMS provider is a reason to retry sends, not to take the
 API out of the load balancer.
+
+Rules that run degraded (the files on disk do not load; the last good set
+runs) make the status ``degraded`` but keep the answer 200: the process
+serves and runs rules, and taking every instance out of the load balancer
+over a bad deploy of rule files would stop the events that still work.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import redis
 import sqlalchemy as sa
 
 from connectors.registry import connector_class
+from engine.runtime.rulestate import ActiveRules
 from errors import ConnectorError
 
 CONNECTOR_TTL = 60.0
@@ -43,6 +49,20 @@ def check_broker(url: str) -> dict[str, Any]:
     except redis.RedisError as exc:
         return {"status": "fail", "detail": exc.__class__.__name__}
     return {"status": "ok"}
+
+
+def check_rules(state: ActiveRules) -> dict[str, Any]:
+    """The rule set in force: its version, and when degraded why (the problems of the files on disk)."""
+    check: dict[str, Any] = {"status": "degraded" if state.degraded else "ok", "version": state.version,
+                             "rules": len(state.ruleset), "loaded_at": state.loaded_at.isoformat()}
+    if state.reload_error is not None:
+        check["detail"] = ("started with the last accepted rule set: the rule files do not load"
+                           if state.stored else "the rule files do not load: the previous rule set runs")
+        check["problems"] = [f"{p.file}:{p.line}:{p.column}: {p.path}: {p.message}"
+                             for p in state.reload_error.problems[:20]]
+    if state.stored is not None:
+        check["accepted_at"] = state.stored.accepted_at.isoformat()
+    return check
 
 
 class ReadinessChecks:

@@ -19,6 +19,7 @@ from fastapi.security import SecurityScopes
 from api.auth import authenticate
 from api.context import ApiContext
 from api.errors import Forbidden, RateLimited, Unauthenticated
+from api.health import check_rules
 from api.metrics import CONTENT_TYPE
 
 router = APIRouter(tags=["health"])
@@ -34,13 +35,17 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "The database or the broker does not answer"}})
 async def ready(request: Request) -> JSONResponse:
-    """``{"status"}``; with a token holding ``ops:read``, also ``checks`` (database, broker, connectors)."""
+    """``{"status"}``: ``ready``, ``degraded`` (200: serving, but the rule files do not load and the
+    last good rule set runs) or ``unavailable`` (503); with a token holding ``ops:read``, also
+    ``checks`` (database, broker, connectors, rules)."""
     ctx: ApiContext = request.app.state.ctx
     details = await _may_see_details(request)
     is_ready, checks = await anyio.to_thread.run_sync(ctx.readiness.run, details)
-    body: dict[str, Any] = {"status": "ready" if is_ready else "unavailable"}
+    rules = check_rules(ctx.core.rules.state()) if ctx.core is not None else None
+    degraded = rules is not None and rules["status"] == "degraded"
+    body: dict[str, Any] = {"status": ("degraded" if degraded else "ready") if is_ready else "unavailable"}
     if details:
-        body["checks"] = checks
+        body["checks"] = checks if rules is None else {**checks, "rules": rules}
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 

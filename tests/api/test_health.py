@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -102,3 +103,40 @@ def test_an_unknown_route_answers_the_error_shape(client: TestClient) -> None:
     response = client.get("/nope")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_ready_is_200_degraded_while_the_rule_files_do_not_load_and_says_why_to_ops(tmp_path: Path) -> None:
+    from api.scopes import SCOPES
+    from engine.runtime.compose import build_core
+    from engine.settings import load_settings
+    from store.api_clients import create_client
+    from store.db import session_scope
+    from tests.api.conftest import forge_token
+    from tests.engine.runtime.pipeline_helpers import make_project
+
+    good = "rules:\n  - id: first\n    on: a.b\n    do:\n      - log.write: {message: ok}\n"
+    settings = load_settings(str(make_project(tmp_path, good)), environ={})
+    build_core(settings, sender=lambda *_: None).close()  # a good start stores the set
+    (tmp_path / "rules" / "r.yaml").write_text("rules:\n  - id: first\n    on: a.b\n    do: []\n")
+    core = build_core(settings, sender=lambda *_: None)  # restarted with the broken file
+    with session_scope(core.db) as session:
+        client_id = create_client(session, "ops", ["ops:read"], known_scopes=SCOPES).client.key_prefix
+    token = forge_token(sub=client_id, scope="ops:read")
+    api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://")
+    try:
+        with TestClient(create_app(settings, api=api, core=core)) as client:
+            plain = client.get("/ready")
+            detailed = client.get("/ready", headers={"Authorization": f"Bearer {token}"})
+            (tmp_path / "rules" / "r.yaml").write_text(good.replace("first", "fixed"))
+            assert core.rules.reload().ok
+            fixed = client.get("/ready")
+    finally:
+        core.close()
+    assert (plain.status_code, plain.json()) == (200, {"status": "degraded"})
+    rules = detailed.json()["checks"]["rules"]
+    assert (rules["status"], rules["rules"]) == ("degraded", 1) and rules["version"].startswith("sha256:")
+    assert rules["detail"] == "started with the last accepted rule set: the rule files do not load"
+    [problem] = rules["problems"]
+    assert problem.startswith(str(tmp_path / "rules" / "r.yaml") + ":4:") and ": rules[0].do: " in problem
+    assert "accepted_at" in rules
+    assert (fixed.status_code, fixed.json()) == (200, {"status": "ready"})
