@@ -25,6 +25,7 @@ from commands.output import print_problems, problems_summary, to_json
 
 if TYPE_CHECKING:
     from engine.runtime.daemon import Daemon, Parts
+    from engine.runtime.rulehealth import RulesHealth
     from engine.settings import Settings
 
 dlq_app = typer.Typer(help="Dead letters: steps that failed for good.", no_args_is_help=True)
@@ -182,10 +183,14 @@ def status(ctx: typer.Context) -> None:
     """Counters per connector (completed, failed, retried, dead), the relay backlog, open dead letters."""
     from rich.table import Table
 
+    from engine.runtime.rulehealth import rules_health
     from engine.runtime.status import read_status
 
-    with open_session(settings_from(ctx).database.url) as session:
+    settings = settings_from(ctx)
+    with open_session(settings.database.url) as session:
         current = read_status(session)
+        current.rules = rules_health(session, settings.rules.path, settings.templates.path,
+                                     settings.connectors.http)
     table = Table("connector", "completed", "failed", "retried", "dead", "queued", "running")
     for name, counters in sorted(current.connectors.items()):
         table.add_row(name, *(str(v) for v in (counters.completed, counters.failed, counters.retried,
@@ -193,6 +198,25 @@ def status(ctx: typer.Context) -> None:
     console.print(table)
     console.print(f"events waiting for the relay: {current.undispatched_events}")
     console.print(f"open dead letters: {current.open_dead_letters}")
+    _print_rules(current.rules)
+
+
+def _print_rules(health: RulesHealth | None) -> None:
+    if health is None:
+        return
+    if health.state == "ok":
+        console.print(f"rules: ok, version {health.version} ({health.rules} rules)")
+        return
+    if health.state == "degraded":
+        when = health.accepted_at.isoformat(timespec="seconds") if health.accepted_at else "?"
+        console.print(f"rules: DEGRADED: the rule files do not load ({health.problem_count} problems); "
+                      f"daemons run the last accepted set, version {health.version} (accepted {when})")
+    else:
+        console.print(f"rules: REFUSED: the rule files do not load ({health.problem_count} problems) and "
+                      "no rule set was ever accepted: daemons will not start")
+    for line in health.problems:
+        console.print(f"  {line}")
+    console.print("  (fix the files; `despacho validate` lists every problem)")
 
 
 @dlq_app.command("list")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from engine.runtime.rulehealth import RulesHealth
 from store.models.events import Event
 from store.models.runs import DeadLetter, RuleStep
 from store.run_lifecycle import StepStatus
@@ -27,6 +28,7 @@ class Status:
     connectors: dict[str, ConnectorCounters] = field(default_factory=dict)
     undispatched_events: int = 0
     open_dead_letters: int = 0
+    rules: RulesHealth | None = None  # filled by the caller that can read the rule files
 
 
 def read_status(session: Session) -> Status:
