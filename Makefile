@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schema services clean
+.PHONY: run test lint schema services tools clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/despacho db upgrade
 	$(BIN)/despacho run
 
-test: $(STAMP) services
+test: $(STAMP) services tools
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/despacho schema --check
@@ -35,6 +35,10 @@ schema: $(STAMP)
 # Redis and PostgreSQL answer on loopback, or are started.
 services:
 	@scripts/ensure-services
+
+# Tools the tests run for real (jq, for the log recipe in docs/operations.md), installed when missing.
+tools:
+	@scripts/ensure-tools
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

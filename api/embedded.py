@@ -18,7 +18,8 @@ class ApiThread:
     def __init__(self, core: Core) -> None:
         self.app = create_app(core.settings, core=core)
         api = core.settings.api
-        config = uvicorn.Config(self.app, host=api.host, port=api.port, log_level="warning",
+        # log_config=None: uvicorn's lines go to the daemon's JSON logs (engine/runtime/logs.py)
+        config = uvicorn.Config(self.app, host=api.host, port=api.port, log_level="warning", log_config=None,
                                 # X-Forwarded-For is read by the app, from api.trusted_proxies only
                                 proxy_headers=False, server_header=False)
         self.server = uvicorn.Server(config)

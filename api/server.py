@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from engine.runtime.compose import build_core
+from engine.runtime.logs import configure
 from engine.settings import Settings, load_settings
 
 
@@ -21,12 +22,17 @@ def app_for(settings: Settings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The app for ``DESPACHO_CONFIG`` and the environment (a uvicorn factory)."""
-    return app_for(load_settings())
+    """The app for ``DESPACHO_CONFIG`` and the environment (a uvicorn factory); its logs, uvicorn's
+    included, become JSON lines from here on."""
+    settings = load_settings()
+    configure(settings.execution.log_level)
+    return app_for(settings)
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
+    """Serve until stopped; logging must be configured (``engine.runtime.logs.configure``): uvicorn's
+    own configuration is left out so its lines come out as JSON like every other."""
     api = settings.api
     # X-Forwarded-For is read by the app, from api.trusted_proxies only (api/proxies.py)
     uvicorn.run(app_for(settings), host=host or api.host, port=port or api.port,
-                proxy_headers=False, server_header=False, log_level="info")
+                proxy_headers=False, server_header=False, log_level="info", log_config=None)

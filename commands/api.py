@@ -10,11 +10,13 @@ import typer
 from api.scopes import SCOPES
 from commands.common import (
     EXIT_USAGE,
+    config_in_use,
     console,
     database_errors,
     fail,
     open_session,
     settings_from,
+    shown,
     wants_json,
 )
 from commands.output import to_json
@@ -37,9 +39,15 @@ def api_command(
     port: Annotated[int | None, typer.Option(help="Default: api.port (8000)", min=1, max=65535)] = None,
 ) -> None:
     """Serve the REST API and webhooks."""
+    import structlog
+
     from api.server import serve
+    from engine.runtime.logs import configure
 
     settings = settings_from(ctx)
+    configure(settings.execution.log_level)
+    structlog.get_logger("despacho").info("despacho_config", config=config_in_use(),
+                                          database=shown(settings.database.url))
     with database_errors(settings.database.url):  # a missing database: say which, and how to make it
         serve(settings, host, port)
 
