@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -34,7 +35,7 @@ class _JsonLines(logging.Handler):
             self.handleError(record)
 
 
-def _drop_colours(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_colours(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     event.pop("color_message", None)  # uvicorn's copy of the message with terminal colour codes
     return event
 
