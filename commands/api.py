@@ -46,7 +46,7 @@ def api_command(
 
     settings = settings_from(ctx)
     configure(settings.execution.log_level)
-    structlog.get_logger("despacho").info("despacho_config", config=config_in_use(),
+    structlog.get_logger("despacho").info("despacho_config", config=config_in_use(settings),
                                           database=shown(settings.database.url))
     with database_errors(settings.database.url):  # a missing database: say which, and how to make it
         serve(settings, host, port)

@@ -42,23 +42,24 @@ def settings_from(ctx: typer.Context) -> Settings:
     root = ctx.find_root()
     config = root.obj.get("config") if isinstance(root.obj, dict) else None
     try:
-        return load_settings(config)
+        settings = load_settings(config)
     except ConfigError as exc:
         print_problems(stderr, exc.problems)
         fail(f"invalid configuration: {problems_summary(exc.problems)}", EXIT_USAGE)
+    _config_read.append(config_in_use(settings))
+    return settings
 
 
-def config_in_use() -> str:
-    """The config file this invocation reads (absolute), or that none was found and defaults apply."""
-    import click
+# The config file this invocation read: a CLI process runs one command, and the errors that name
+# it (a missing database) arise deep inside helpers that are handed a URL.
+_config_read: list[str] = []
 
-    from engine.settings import find_config_file
 
-    context = click.get_current_context(silent=True)
-    root = context.find_root() if context is not None else None
-    explicit = root.obj.get("config") if root is not None and isinstance(root.obj, dict) else None
-    path = find_config_file(explicit)
-    return str(path.resolve()) if path.is_file() else "(no config file found: defaults)"
+def config_in_use(settings: Settings | None = None) -> str:
+    """The config file of ``settings`` (default: those this invocation read), or that defaults apply."""
+    if settings is None:
+        return _config_read[-1] if _config_read else "(unknown)"
+    return str(settings.config_file) if settings.config_file else "(no config file found: defaults)"
 
 
 def where(url: str) -> str:

@@ -60,7 +60,7 @@ def run(ctx: typer.Context) -> None:
     from engine.runtime.daemon import Parts
 
     settings = settings_from(ctx)
-    daemon = _daemon(settings, Parts(), config_in_use())
+    daemon = _daemon(settings, Parts(), config_in_use(settings))
     daemon.extras.append(ApiThread(daemon.core))
     # a log line, not a print: `despacho run 2>&1 | jq ...` must read JSON only
     structlog.get_logger("despacho").info(
@@ -85,9 +85,9 @@ def worker(
         settings.execution.worker_threads = threads
     parts = Parts(scheduler=False, watch_rules=True)
     if processes == 1:
-        _daemon(settings, parts, config_in_use()).serve_forever()
+        _daemon(settings, parts, config_in_use(settings)).serve_forever()
         return
-    _supervise(settings, parts, processes, config_in_use())
+    _supervise(settings, parts, processes, config_in_use(settings))
 
 
 def _supervise(settings: Settings, parts: Parts, processes: int, config: str) -> None:
@@ -120,7 +120,8 @@ def scheduler(ctx: typer.Context) -> None:
     from engine.runtime.daemon import Parts
 
     settings = settings_from(ctx)
-    _daemon(settings, Parts(relay=False, workers=False, scheduler=True), config_in_use()).serve_forever()
+    parts = Parts(relay=False, workers=False, scheduler=True)
+    _daemon(settings, parts, config_in_use(settings)).serve_forever()
 
 
 def emit(

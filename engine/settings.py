@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connectors.base import OpenSettings
 from connectors.email import EmailSettings
@@ -189,6 +197,7 @@ class Settings(Section):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     company: CompanySettings = Field(default_factory=CompanySettings)
     connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)
+    _config_file: FsPath | None = PrivateAttr(default=None)  # set by load_settings
 
     @field_validator("timezone")
     @classmethod
@@ -196,6 +205,11 @@ class Settings(Section):
         from engine.language.timezones import check_timezone
 
         return check_timezone(value)
+
+    @property
+    def config_file(self) -> FsPath | None:
+        """The file these settings were read from (absolute); None when none was found (defaults)."""
+        return self._config_file
 
     def public_view(self) -> dict[str, Any]:
         """What rules may see as ``config``: no secrets, no credentials."""
@@ -236,9 +250,11 @@ def load_settings(explicit: str | None = None, environ: Mapping[str, str] | None
     if problems:
         raise ConfigError(problems)
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation_error(exc, doc)) from exc
+    settings._config_file = path.resolve() if path.is_file() else None
+    return settings
 
 
 def _expand(value: Any, path: tuple[str | int, ...], doc: Document, env: Mapping[str, str],

@@ -250,3 +250,22 @@ def test_every_run_records_the_version_of_the_set_it_ran_under(tmp_path: Path) -
     assert first.startswith("sha256:")
     assert versions == {"e1": first, "e2": driver.core.rules.state().version}
     assert versions["e1"] != versions["e2"]
+
+
+def test_on_postgresql_a_restart_with_broken_files_runs_the_stored_set(tmp_path: Path) -> None:
+    from store.db import make_engine
+    from store.migrate import upgrade
+    from tests.support.postgres import throwaway_pg_database
+
+    make_project(tmp_path, GOOD)
+    with throwaway_pg_database() as url:
+        upgrade(url)
+        db = make_engine(url)
+        try:
+            good = RuleSetHolder(tmp_path / "rules", tmp_path / "templates", db=db).state()
+            (tmp_path / "rules" / "r.yaml").write_text(BROKEN)
+            holder = RuleSetHolder(tmp_path / "rules", tmp_path / "templates", db=db)
+            assert holder.state().degraded and holder.state().version == good.version
+            assert list(holder().by_id) == ["first"]
+        finally:
+            db.dispose()
