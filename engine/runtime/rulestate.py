@@ -30,7 +30,7 @@ from engine.language.loader import load_ruleset
 from engine.language.problems import Problem
 from engine.language.ruleset import RuleSet
 from engine.language.templating import TemplateStore
-from engine.runtime.rulefiles import Snapshot, digest_of, materialise, read_snapshot
+from engine.runtime.rulefiles import Snapshot, materialise, read_snapshot
 from engine.runtime.ruleversion import ruleset_version
 from store.db import session_scope
 from store.models.rulesets import AcceptedRuleSet
@@ -264,10 +264,6 @@ class RuleSetHolder:
                 continue
             found.append((str(path), stat.st_size, stat.st_mtime_ns))
         return tuple(found)
-
-    def digest(self) -> str:
-        """SHA-256 over the names (relative to their folder) and contents of the rule and template files."""
-        return digest_of(read_snapshot(self.rules_path, self.templates_path).files)
 
     def _files(self) -> list[Path]:
         return [path for root in (self.rules_path, self.templates_path)

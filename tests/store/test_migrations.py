@@ -3,11 +3,13 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from store.db import make_engine
+from store.errors import NoSuchDatabase
 from store.migrate import current_revision, downgrade, head_revision, history_lines, upgrade
 from store.models import ApiClient, ScheduleClaim, metadata
 
@@ -66,7 +68,14 @@ def test_partial_indexes_exist_on_postgresql(pg_url: str) -> None:
 
 
 def test_a_fresh_database_has_no_revision(tmp_path: Path) -> None:
+    (tmp_path / "empty.db").touch()  # an empty SQLite file is a database without tables
     assert current_revision(f"sqlite:///{tmp_path / 'empty.db'}") is None
+
+
+def test_asking_the_revision_of_a_missing_database_creates_none(tmp_path: Path) -> None:
+    with pytest.raises(NoSuchDatabase):
+        current_revision(f"sqlite:///{tmp_path / 'missing.db'}")
+    assert not (tmp_path / "missing.db").exists()
 
 
 def test_history_lists_the_initial_revision() -> None:
