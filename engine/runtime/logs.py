@@ -19,6 +19,9 @@ import structlog
 # Libraries that install their own handlers (uvicorn's default config does): theirs are removed
 # so their lines reach the root handler and come out as JSON too.
 OWN_HANDLERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+# Two INFO lines per job run ("Running job", "executed successfully"), and the scheduler's leadership
+# check runs every second: below DEBUG they are left out (fires are logged as `schedule_fired`).
+CHATTY = ("apscheduler.executors.default",)
 
 
 class _JsonLines(logging.Handler):
@@ -75,3 +78,5 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.NOTSET if level.upper() == "DEBUG" else logging.WARNING)
