@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,8 +134,9 @@ class RuleSetHolder:
         folder = tempfile.TemporaryDirectory(prefix="despacho-rules-")
         try:
             rules_dir, templates_dir = materialise(stored.files, Path(folder.name))
-            ruleset = _shown_as_stored(load_ruleset([rules_dir], templates_dir,
-                                                    http_settings=self.http_settings), rules_dir)
+            loaded = self._load_guarded(lambda: load_ruleset([rules_dir], templates_dir,
+                                                             http_settings=self.http_settings))
+            ruleset = _shown_as_stored(loaded, rules_dir)
         except (RuleSetError, StoredRulesError) as exc:
             folder.cleanup()
             why = "; ".join(_problem_line(p) for p in exc.problems[:5]) if isinstance(exc, RuleSetError) \
@@ -197,10 +199,11 @@ class RuleSetHolder:
         self._active = replace(current, reload_error=error)
         return ReloadResult(False, len(current.ruleset), lines)
 
-    def _load_guarded(self) -> RuleSet:
-        """The set on disk, or ``RuleSetError``: a loader bug or a CEL panic counts as a problem too."""
+    def _load_guarded(self, load: Callable[[], RuleSet] | None = None) -> RuleSet:
+        """The set on disk (or from ``load``), or ``RuleSetError``: a loader bug or a CEL panic counts
+        as a problem too."""
         try:
-            return self._load()
+            return (load or self._load)()
         except RuleSetError:
             raise
         except Exception as exc:  # a loader bug must not end the watcher: keep the set, report

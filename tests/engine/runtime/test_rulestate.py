@@ -269,3 +269,16 @@ def test_on_postgresql_a_restart_with_broken_files_runs_the_stored_set(tmp_path:
             assert list(holder().by_id) == ["first"]
         finally:
             db.dispose()
+
+
+def test_broken_files_and_a_database_that_cannot_answer_refuse_the_start_saying_both(tmp_path: Path) -> None:
+    from store.db import make_engine
+
+    make_project(tmp_path, BROKEN)
+    (tmp_path / "unmigrated.db").touch()
+    with pytest.raises(RuleSetError) as raised:
+        RuleSetHolder(tmp_path / "rules", tmp_path / "templates",
+                      db=make_engine(f"sqlite:///{tmp_path / 'unmigrated.db'}"))
+    messages = [p.message for p in raised.value.problems]
+    assert any("needs at least 1 item" in m for m in messages)
+    assert "the last accepted rule set cannot be read: no such table: accepted_rule_sets" in messages
