@@ -28,10 +28,16 @@ class RecipientZone:
     problem: str | None = None  # why the recipient's own zone was not used, when it was unusable
 
     def clock(self, now: datetime) -> dict[str, Any]:
-        """The ``recipient`` variable of conditions and templates: the recipient's local clock."""
-        local = now.astimezone(zone_info(self.zone))
-        return {"time_zone": self.zone, "now": local.isoformat(timespec="seconds"),
-                "time": local.strftime("%H:%M"), "weekday": local.isoweekday()}
+        """The ``recipient`` variable of conditions and templates: the recipient's local clock, to the
+        minute (so it is computed once a minute per zone, not once per event)."""
+        return _clock(self.zone, int(now.timestamp()) // 60)
+
+
+@lru_cache(maxsize=256)
+def _clock(zone: str, minute: int) -> dict[str, Any]:
+    local = datetime.fromtimestamp(minute * 60, zone_info(zone))
+    return {"time_zone": zone, "now": local.isoformat(timespec="minutes"), "time": local.strftime("%H:%M"),
+            "weekday": local.isoweekday()}
 
 
 @lru_cache(maxsize=1024)
