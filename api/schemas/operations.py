@@ -86,7 +86,8 @@ class StepOut(Output):
     next_attempt_at: datetime | None
     not_before: datetime | None = None
     hold_reason: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict, description="as rendered for the call, secrets masked")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="as rendered for the call, secrets masked")
     created_at: datetime
     finished_at: datetime | None
 
@@ -128,7 +129,8 @@ class DeadLetterOut(Output):
     resolution: str | None
     resolved_by: str | None
     handled_by: str | None = Field(None, description="the fallback step that succeeded in its place")
-    params: dict[str, Any] = Field(default_factory=dict, description="as rendered for the call, secrets masked")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="as rendered for the call, secrets masked")
 
 
 class RetriedOut(BaseModel):

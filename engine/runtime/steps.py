@@ -136,7 +136,8 @@ class StepTree:
             return session.get_one(RuleStep, claimed.id, populate_existing=True).status
         if reason is not None:  # a skip with a reason (a hold longer than max_hold): say why
             session.execute(sa.update(RuleStep).where(col(RuleStep.id) == step.id).values(hold_reason=reason))
-        log.info("step_" + status, action=step.action, attempts=step.attempts, reason=reason)
+        log.info("step_" + status, action=step.action, attempts=step.attempts,
+                 **({"reason": reason} if reason else {}))
         # run-ending plain successes take record_plain_successes; this is every other success
         with session.no_autoflush:
             move = NextMove(run_status=RunStatus.SUCCEEDED) if self._ends_run(step) else \

@@ -19,7 +19,8 @@ LATE_UTC = datetime(2026, 12, 2, 0, 30, tzinfo=UTC)  # 21:30 in São Paulo, 20:3
 def data(customer_zone: str | None = "America/Manaus", technician_zone: str = "America/Recife") -> dict:
     customer = Customer(name="Ana Lima", phone="+5592987654321", time_zone=customer_zone)
     technician = Technician(name="João Pereira", region="am-centro", time_zone=technician_zone)
-    return {"customer": record_data("customer", customer), "technician": record_data("technician", technician)}
+    return {"customer": record_data("customer", customer),
+            "technician": record_data("technician", technician)}
 
 
 def test_the_customer_is_the_recipient_else_the_technician() -> None:
@@ -30,8 +31,8 @@ def test_the_customer_is_the_recipient_else_the_technician() -> None:
 
 
 def test_an_unusable_zone_falls_back_with_the_reason() -> None:
-    for bad, shown in (("Mars/Olympus", "'Mars/Olympus'"), (42, "42"), ("../../etc/passwd", "'../../etc/passwd'"),
-                       ("x" * 5000, "'xxxx")):
+    for bad, shown in (("Mars/Olympus", "'Mars/Olympus'"), (42, "42"),
+                       ("../../etc/passwd", "'../../etc/passwd'"), ("x" * 5000, "'xxxx")):
         found = recipient_zone({"customer": {"time_zone": bad}}, None, "America/Belem")
         assert (found.zone, found.role) == ("America/Belem", None)
         assert found.problem is not None and found.problem.startswith(f"customer time_zone {shown}")
@@ -58,6 +59,7 @@ def test_templates_show_the_recipients_time() -> None:
 
 
 def test_without_a_recipient_the_configured_zone_is_the_clock() -> None:
-    context = EvaluationContext(Event(type="ops.backup_due", data={}), {"timezone": "America/Recife"}, LATE_UTC)
+    config = {"timezone": "America/Recife"}
+    context = EvaluationContext(Event(type="ops.backup_due", data={}), config, LATE_UTC)
     assert context.variables["recipient"]["time_zone"] == "America/Recife"
     assert context.variables["recipient"]["time"] == "21:30"
