@@ -20,7 +20,7 @@ FIELDS: dict[str, tuple[type, tuple[str, ...]]] = {
     "customer": (Customer, ("id", "name", "email", "phone", "tier", "preferred_channel",
                             "opt_outs", "time_zone", "address", "city", "state")),
     "technician": (Technician, ("id", "name", "phone", "email", "region", "skills",
-                                "google_calendar_id")),
+                                "google_calendar_id", "time_zone")),
     "order": (ServiceOrder, ("id", "status", "priority", "description", "region", "address",
                              "required_skills", "scheduled_start", "scheduled_end", "sla_due_at",
                              "amount", "customer_id", "technician_id", "created_at")),

@@ -12,6 +12,7 @@
           ▼  │                    ▼
          held                   running
         planned | held ──► skipped   (nothing ran: condition false, dedupe, throttle)
+        running ──► skipped          (a hold ended and the condition no longer held: recheck)
 ```
 
 The SQL that moves rows (``store.runs``) takes its ``WHERE status IN (...)``
@@ -62,7 +63,8 @@ RUN_TRANSITIONS: Mapping[RunStatus, frozenset[RunStatus]] = {
     RunStatus.PLANNED: frozenset({RunStatus.RUNNING, RunStatus.HELD, RunStatus.SKIPPED,
                                   RunStatus.SUCCEEDED, RunStatus.FAILED}),
     RunStatus.HELD: frozenset({RunStatus.PLANNED, RunStatus.RUNNING, RunStatus.SKIPPED}),
-    RunStatus.RUNNING: frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED}),
+    # skipped: a hold ended and the rule's condition no longer held (quiet_hours recheck)
+    RunStatus.RUNNING: frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED}),
     RunStatus.SUCCEEDED: frozenset({RunStatus.RUNNING}),  # a late fallback's dead letter retried
     RunStatus.FAILED: frozenset({RunStatus.RUNNING}),     # a dead letter retried
     RunStatus.SKIPPED: frozenset(),

@@ -31,7 +31,8 @@ RUNS = RuleRun.__table__
 EVENTS = EventRow.__table__
 
 _CLAIMED_COLUMNS = (STEPS.c.id, STEPS.c.run_id, STEPS.c.position, STEPS.c.fallback_of, STEPS.c.step_key,
-                    STEPS.c.action, STEPS.c.attempts, STEPS.c.max_attempts, STEPS.c.idempotency_key)
+                    STEPS.c.action, STEPS.c.attempts, STEPS.c.max_attempts, STEPS.c.idempotency_key,
+                    STEPS.c.not_before, STEPS.c.hold_reason)
 
 
 def _claim_statement(dialect: str) -> Any:

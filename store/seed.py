@@ -95,7 +95,7 @@ class DemoCompany:
                                                           (75, 20, 5))[0],
                 preferred_channel=self.rng.choices(("whatsapp", "sms", "email"), (70, 10, 20))[0],
                 opt_outs=["sms"] if self.rng.random() < 0.05 else [],
-                address=line, city=city, state=state, postal_code=postal,
+                address=line, city=city, state=state, postal_code=postal, time_zone=LOCAL.key,
                 created_at=self.at - timedelta(days=self.rng.randint(self.days, 3 * 365)),
             ))
         return rows
@@ -110,7 +110,7 @@ class DemoCompany:
                 id=self.uid(), name=name, email=email.split("@")[0] + "@example.com",
                 phone=self.phone(), skills=skills, region=regions[index % len(regions)],
                 active=index != self.technicians - 1,  # one on leave, so dashboards show it
-                working_hours=WORKING_HOURS, google_calendar_id=None,
+                working_hours=WORKING_HOURS, google_calendar_id=None, time_zone=LOCAL.key,
                 created_at=self.at - timedelta(days=400),
             ))
         return rows

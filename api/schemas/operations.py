@@ -64,6 +64,7 @@ class RunOut(Output):
     skip_reason: str | None
     dedupe_key: str | None
     held_until: datetime | None
+    hold_reason: str | None = None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -83,6 +84,10 @@ class StepOut(Output):
     last_error: str | None
     error_code: str | None
     next_attempt_at: datetime | None
+    not_before: datetime | None = None
+    hold_reason: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="as rendered for the call, secrets masked")
     created_at: datetime
     finished_at: datetime | None
 
@@ -123,6 +128,9 @@ class DeadLetterOut(Output):
     resolved_at: datetime | None
     resolution: str | None
     resolved_by: str | None
+    handled_by: str | None = Field(None, description="the fallback step that succeeded in its place")
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="as rendered for the call, secrets masked")
 
 
 class RetriedOut(BaseModel):

@@ -26,6 +26,7 @@ from engine.language.conditions import (
     Node,
     compile_condition,
 )
+from engine.language.filters import parse_time
 from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
 from engine.language.problems import Path, Problem, did_you_mean
 from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
@@ -169,7 +170,8 @@ class RuleCompiler:
         self._check_urls(spec, action.params, params_path)
         params, params_steps = self._compile_params(action.params, params_path, known_steps)
         condition_steps = _cel_steps(action.if_) if action.if_ is not None else set()
-        reads_steps = bool(params_steps or condition_steps)
+        delay_until, until_steps = self._delay_until(action.delay_until, (*path, "delay_until"), known_steps)
+        reads_steps = bool(params_steps or condition_steps or until_steps)
         condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES)
         if action.if_ is not None:
             self._check_steps(condition_steps, known_steps, (*path, "if"))
@@ -186,7 +188,23 @@ class RuleCompiler:
             fallback=fallback,
             explicit_id=action.id is not None,
             reads_steps=reads_steps,
+            delay_until=delay_until,
         )
+
+    def _delay_until(self, source: str | None, path: Path, known_steps: tuple[str, ...]
+                     ) -> tuple[Value | None, frozenset[str]]:
+        """A template is checked when the step is due; a literal time now."""
+        if source is None:
+            return None, frozenset()
+        value, steps = self._compile_value(source, path)
+        if steps:
+            self._check_steps(steps, known_steps, path)
+        if isinstance(value, Literal):
+            try:
+                parse_time(value.value, "UTC")
+            except ValueError as exc:
+                self.problems.append(self.doc.problem(path, f"delay_until: {exc}"))
+        return value, steps
 
     def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...]
                         ) -> tuple[Value, set[str]]:

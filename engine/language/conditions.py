@@ -21,7 +21,7 @@ from engine.language.cel_limits import MAX_CONDITION_WORK, ExpressionTooLarge, S
 from engine.language.models import AllOf, AnyOf, NotOf
 
 _NO_LOOPS = Shape((), 1)
-RULE_VARIABLES = frozenset({"event", "data", "now", "config"})
+RULE_VARIABLES = frozenset({"event", "data", "now", "config", "recipient"})
 ACTION_VARIABLES = RULE_VARIABLES | {"steps"}
 
 _MACRO_BINDING = re.compile(r"\b(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")

@@ -7,10 +7,18 @@ from typing import Any
 
 from engine.language.conditions import Scope
 from engine.language.events import Event
+from engine.language.recipients import recipient_zone
+
+DEFAULT_ZONE = "America/Sao_Paulo"  # the settings' default, for tools that pass no config
 
 
 class EvaluationContext:
-    """``event``, ``data``, ``now`` and ``config``; the CEL context is built once and reused."""
+    """``event``, ``data``, ``now``, ``config`` and ``recipient``; the CEL context is built once and reused.
+
+    ``recipient`` is the local clock of the event's recipient (``data.customer``, else
+    ``data.technician``; the configured zone when they have no usable ``time_zone``): CEL's own
+    timestamp functions know no zones, so conditions compare ``recipient.time`` (``"HH:MM"``).
+    """
 
     def __init__(self, event: Event, config: dict[str, Any], now: datetime | None = None) -> None:
         self.event = event
@@ -23,6 +31,8 @@ class EvaluationContext:
             "data": event.data,
             "now": self.now,
             "config": config,
+            "recipient": recipient_zone(event.data, None, config.get("timezone") or DEFAULT_ZONE)
+            .clock(self.now),
         }
         self._cel: Scope | None = None
 

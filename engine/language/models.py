@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,7 +30,7 @@ from store.durations import parse_duration
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
-ACTION_OPTION_KEYS = ("id", "if", "delay", "retry", "fallback")
+ACTION_OPTION_KEYS = ("id", "if", "delay", "delay_until", "retry", "fallback")
 
 
 def matching(pattern: str, message: str, **schema: Any) -> Any:
@@ -59,6 +60,12 @@ Duration = Annotated[
     AfterValidator(_check_duration),
 ]
 TimeZone = Annotated[str, AfterValidator(check_timezone)]
+
+
+def time_zone_field(description: str) -> Any:
+    """``time_zone``, one name everywhere; ``timezone`` (its name before) is still read."""
+    return Field(None, validation_alias=AliasChoices("time_zone", "timezone"), description=description)
+
 if TYPE_CHECKING:  # matching() builds these at run time; to a type checker they are strings
     ClockTime = str
     RuleId = str
@@ -85,7 +92,7 @@ class EventTrigger(Strict):
 
 
 class ScheduleOptions(Strict):
-    timezone: TimeZone | None = Field(None, description="Default: the configured time zone")
+    time_zone: TimeZone | None = time_zone_field("Default: the configured time zone")
     for_each: str | None = Field(None, description="Named query; the rule runs once per row")
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the query")
     misfire: Literal["skip", "once"] = Field("once", description="After downtime: skip, or fire once")
@@ -97,7 +104,7 @@ class CronTrigger(ScheduleOptions):
     @model_validator(mode="after")
     def _valid_cron(self) -> CronTrigger:
         try:
-            cron_trigger(self.cron, self.timezone or "UTC")
+            cron_trigger(self.cron, self.time_zone or "UTC")
         except ValueError as exc:
             raise ValueError(f"invalid cron expression '{self.cron}': {exc}") from exc
         return self
@@ -204,6 +211,9 @@ class Action(Strict):
     id: StepId | None = Field(None, description="Name for steps.<id>")
     if_: Condition | None = Field(None, alias="if")
     delay: Duration | None = None
+    delay_until: str | None = Field(None, min_length=1, max_length=2000,
+                                    description="A time (ISO 8601, usually a template) to wait until; "
+                                                "a time past runs at once")
     retry: RetryPolicy | None = None
     fallback: list[Action] = Field(default_factory=list)
 
@@ -225,6 +235,12 @@ class Action(Strict):
         options = {k: v for k, v in value.items() if k != key}
         return {"uses": key, "params": params, **options}
 
+    @model_validator(mode="after")
+    def _one_wait(self) -> Action:
+        if self.delay is not None and self.delay_until is not None:
+            raise ValueError("an action takes 'delay' or 'delay_until', not both")
+        return self
+
 
 # --- rule options -----------------------------------------------------------------------------
 
@@ -242,7 +258,14 @@ class Throttle(Strict):
 class QuietHours(Strict):
     from_: ClockTime = Field(alias="from")
     to: ClockTime
-    timezone: TimeZone | None = Field(None, description="Default: the recipient's, else the configured one")
+    time_zone: TimeZone | None = time_zone_field("Used when the recipient has no valid time_zone; "
+                                                 "default: the configured one")
+    recipient: Literal["customer", "technician"] | None = Field(
+        None, description="Whose clock: data.<recipient>; default data.customer, else data.technician")
+    max_hold: Duration | None = Field(None, description="Hold no longer than this; a message the window "
+                                                        "would hold longer is dropped, with the reason")
+    recheck: bool = Field(False, description="When a hold ends, evaluate the rule's 'if' again; "
+                                             "skip the run if it no longer holds")
 
 
 def _dedupe_shorthand(value: Any) -> Any:

@@ -27,6 +27,7 @@ class CompiledAction:
     fallback: tuple[CompiledAction, ...]
     explicit_id: bool
     reads_steps: bool = True  # its params or condition read steps.<id>: load earlier outputs
+    delay_until: Value | None = None  # a time to wait until, rendered when the step is first due
 
 
 @dataclass(frozen=True, slots=True)

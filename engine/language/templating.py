@@ -29,7 +29,7 @@ from engine.language.filters import FILTERS
 from engine.language.render_limits import TemplateLimitError, budget
 from engine.language.sandbox import LimitedSandbox
 
-TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config"})
+TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config", "recipient"})
 _MARKER = re.compile(r"\{[{%#]")  # "{{", "{%" or "{#"
 
 

@@ -115,7 +115,8 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
     runtime = Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
                       timezone=settings.timezone)
-    runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases)
+    runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases,
+                        time_zone=settings.timezone)
     if broker is not None and consume:
         declare_step_actors(broker, runner.run_steps)
     return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),

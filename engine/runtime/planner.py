@@ -22,7 +22,7 @@ from engine.language.context import EvaluationContext
 from engine.language.events import Event
 from engine.language.ruleset import CompiledRule
 from engine.language.templating import TemplateRenderError
-from engine.runtime.quiet_hours import held_until
+from engine.runtime.quiet_hours import QuietHold, quiet_hold
 from engine.runtime.steps import NewStep, insert_steps, queue_new_step, step_rows
 from engine.runtime.throttle import ThrottleCounter
 from store.durations import parse_duration
@@ -33,6 +33,7 @@ from store.types import new_id
 log = structlog.get_logger("despacho.planner")
 
 ACTIVE_RUN_STATUSES = (RunStatus.PLANNED, RunStatus.RUNNING, RunStatus.HELD)
+WAITING_REASON = "mode queued: waiting for the rule's active run"
 
 
 @dataclass
@@ -99,8 +100,16 @@ class Planner:
             self._add_run(session, result, rule, run)
             return
         waiting = rule.rule.mode == "queued" and self._has_active_run(session, rule.id)
-        hold = self._quiet_until(rule, event, now)
-        run.update(status=RunStatus.HELD if waiting or hold else RunStatus.PLANNED, held_until=hold)
+        quiet = self._quiet(rule, event, now)
+        if quiet is not None and quiet.dropped:
+            run.update(status=RunStatus.SKIPPED, skip_reason=quiet.dropped)
+            self._add_run(session, result, rule, run)
+            return
+        # a waiting run is released by its rule's active run; quiet hours are checked again then
+        hold = quiet.until if quiet and not waiting else None
+        reason = WAITING_REASON if waiting else quiet.reason if quiet else None
+        run.update(status=RunStatus.HELD if waiting or hold else RunStatus.PLANNED, held_until=hold,
+                   hold_reason=reason)
         self._add_run(session, result, rule, run)
         steps = step_rows(run["id"], rule.id, event.id, rule.actions, now)
         result.steps.extend(steps)
@@ -109,6 +118,10 @@ class Planner:
             delay = rule.actions[0].delay
             not_before = max(filter(None, (hold, now + delay if delay else None)), default=None)
             queue_new_step(first, now, not_before)
+            if hold is not None:
+                first.row.update(hold_reason=reason)
+                if rule.actions[0].delay_until is None:  # not_before set: delay_until was waited for
+                    first.row.update(not_before=hold)
             result.queued.append(first)
 
     def _add_run(self, session: Session, result: PlanResult, rule: CompiledRule, run: dict[str, Any]) -> None:
@@ -140,11 +153,9 @@ class Planner:
     def _has_active_run(self, session: Session, rule_id: str) -> bool:
         return _exists(session, col(RuleRun.rule_id) == rule_id, col(RuleRun.status).in_(ACTIVE_RUN_STATUSES))
 
-    def _quiet_until(self, rule: CompiledRule, event: Event, now: datetime) -> datetime | None:
+    def _quiet(self, rule: CompiledRule, event: Event, now: datetime) -> QuietHold | None:
         quiet = rule.rule.quiet_hours
-        if quiet is None:
-            return None
-        return held_until(quiet, now, quiet.timezone or _recipient_zone(event) or self.timezone)
+        return quiet_hold(quiet, event.data, now, self.timezone) if quiet is not None else None
 
 
 
@@ -159,6 +170,7 @@ def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> 
         "skip_reason": None, "dedupe_key": None, "throttle_key": None, "context": {},
         "held_until": None, "created_at": now, "started_at": None, "finished_at": None,
     }
+    row["hold_reason"] = None
     row.update(fields)
     return row
 
@@ -169,8 +181,3 @@ def _exists(session: Session, *conditions: Any) -> bool:
     query = sa.select(col(RuleRun.id)).where(*conditions).limit(1)
     return session.execute(query).first() is not None
 
-
-def _recipient_zone(event: Event) -> str | None:
-    customer = event.data.get("customer")
-    zone = customer.get("timezone") if isinstance(customer, dict) else None
-    return zone if isinstance(zone, str) and zone else None

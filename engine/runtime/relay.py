@@ -104,7 +104,7 @@ class Relay:
     def fire_schedule(self, rule: CompiledRule, index: int, at: datetime) -> int:
         """Claim one fire of a rule's schedule and plan its evaluations; 0 when already claimed."""
         trigger = rule.schedules[index]
-        local_at = at.astimezone(ZoneInfo(trigger.timezone or self.planner.timezone))
+        local_at = at.astimezone(ZoneInfo(trigger.time_zone or self.planner.timezone))
         with self.outbox.transaction() as tx:
             session = tx.session
             if not claim_fire(session, rule.id, at):  # its own table: no event id can take a fire

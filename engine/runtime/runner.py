@@ -27,11 +27,14 @@ from engine.language.calls import CallPreparationError, prepare_call
 from engine.language.conditions import ConditionEvaluationError
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
+from engine.language.masking import mask_params
 from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateStore
+from engine.runtime.holds import before_call
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leases import Leases
 from engine.runtime.outbox import Outbox, Transaction
+from engine.runtime.outcomes import Failure, Hold, Outcome, Success, Withdrawn
 from engine.runtime.recorder import Recorder
 from engine.runtime.steps import StepTree, find_action
 from errors import ConnectorError, PermanentError, TransientError
@@ -58,15 +61,6 @@ class Claim:
         return rule_id
 
 
-@dataclass(frozen=True)
-class Success:
-    status: StepStatus  # succeeded, or skipped when the action's ``if:`` was false
-    params: dict[str, Any]
-    outputs: dict[str, Any]
-
-
-Outcome = Success | ConnectorError
-
 
 class Unrecorded(Exception):
     """The database went away around a step: its lease lapses and the reaper brings it back."""
@@ -80,7 +74,7 @@ def _bound(claim: Claim) -> Any:
 class StepRunner:
     def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], connectors: dict[str, Connector],
                  templates: Callable[[], TemplateStore], config: dict[str, Any], leases: Leases,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, time_zone: str = "America/Sao_Paulo") -> None:
         self.outbox = outbox
         self.rules = rules
         self.connectors = connectors
@@ -88,6 +82,7 @@ class StepRunner:
         self.config = config
         self.leases = leases
         self.clock = clock
+        self.time_zone = time_zone  # the configured zone: recipients without a usable one keep its clock
         self.tree = StepTree(rules)
         self.recorder = Recorder(self._record_group)
 
@@ -158,21 +153,26 @@ class StepRunner:
     # --- perform --------------------------------------------------------------------------------
 
     def _perform(self, claim: Claim) -> Outcome:
+        rendered: dict[str, Any] = {}
         try:
-            return self._call(claim)
+            return self._call(claim, rendered)
         except ConnectorError as exc:
-            return exc
+            return Failure(exc, mask_params(rendered))
         except Exception as exc:
             if is_infrastructure_error(exc):
                 raise Unrecorded("the database went away during the call") from exc
             # a connector bug is recorded and retried, not lost
             log.exception("step_unexpected_error", action=claim.step.action)
-            return TransientError(f"unexpected {type(exc).__name__}: {exc}")
+            return Failure(TransientError(f"unexpected {type(exc).__name__}: {exc}"), mask_params(rendered))
 
-    def _call(self, claim: Claim) -> Success:
-        """Call the connector. Raises ``ConnectorError`` for the action's own failures."""
+    def _call(self, claim: Claim, rendered: dict[str, Any]) -> Outcome:
+        """Call the connector, or hold the step. Raises ``ConnectorError`` for the action's own failures;
+        ``rendered`` receives the params once they are rendered."""
         rule, action = self._definition(claim)
         context = EvaluationContext(claim.event, self.config, self.clock())
+        instead = before_call(claim.step, rule, action, context, claim.steps, self.time_zone)
+        if instead is not None:
+            return instead
         if action.condition is not None:
             try:
                 if not action.condition.holds(context.cel_with_steps(claim.steps)):
@@ -183,12 +183,13 @@ class StepRunner:
             prepared = prepare_call(action, context.for_actions(rule.id, claim.steps), self.templates())
         except CallPreparationError as exc:
             raise PermanentError(str(exc), code=exc.code) from exc
+        rendered.update(prepared.rendered)
         call = ActionCall(action=prepared.action, params=prepared.params,
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
                           step_id=claim.step.id, rule_id=claim.rule_id, event_id=claim.event.id,
                           files=prepared.files)
         outputs = self.connectors[prepared.connector].execute(call)
-        return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
+        return Success(StepStatus.SUCCEEDED, mask_params(prepared.rendered), outputs)
 
     def _definition(self, claim: Claim) -> tuple[CompiledRule, CompiledAction]:
         rule = self.rules().by_id.get(claim.rule_id)
@@ -204,7 +205,8 @@ class StepRunner:
         """Outcomes of steps that finished together; run-ending successes take one statement in all."""
         now = self.clock()
         plain = [(claim.step, outcome) for claim, outcome in group
-                 if isinstance(outcome, Success) and self.tree.ends_run_plainly(claim.step)]
+                 if isinstance(outcome, Success) and outcome.reason is None
+                 and self.tree.ends_run_plainly(claim.step)]
         statuses: dict[str, str] = {}
         if plain:
             with self.outbox.bookkeeping() as conn:
@@ -218,9 +220,15 @@ class StepRunner:
 
     def _record(self, tx: Transaction, claim: Claim, outcome: Outcome) -> str:
         now = self.clock()
-        if isinstance(outcome, ConnectorError):
-            return self.tree.record_failure(tx, claim.step.id, claim.step.attempts, outcome, now)
-        return self.tree.record_success(tx, claim.step, outcome.status, outcome.params, outcome.outputs, now)
+        if isinstance(outcome, Failure):
+            return self.tree.record_failure(tx, claim.step.id, claim.step.attempts, outcome.error, now,
+                                            outcome.params)
+        if isinstance(outcome, Hold):
+            return self.tree.hold(tx, claim.step, outcome.until, outcome.reason, now)
+        if isinstance(outcome, Withdrawn):
+            return self.tree.withdraw(tx, claim.step, outcome.reason, now)
+        return self.tree.record_success(tx, claim.step, outcome.status, outcome.params, outcome.outputs, now,
+                                        outcome.reason)
 
     # --- after the fact -------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ LEADERSHIP_CHECK_SECONDS = 1.0
 
 
 def aps_trigger(trigger: CronTrigger | EveryTrigger, timezone: str) -> BaseTrigger:
-    zone = trigger.timezone or timezone
+    zone = trigger.time_zone or timezone
     if isinstance(trigger, CronTrigger):
         return cron_trigger(trigger.cron, zone)
     return IntervalTrigger(seconds=int(parse_duration(trigger.every).total_seconds()),

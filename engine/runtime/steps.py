@@ -28,7 +28,7 @@ from engine.runtime.retrying import backoff
 from errors import ConnectorError, TransientError
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
-from store.run_lifecycle import RunStatus, StepStatus, check_step
+from store.run_lifecycle import RunStatus, StepStatus, check_run, check_step
 from store.runs import finish_ending_steps, finish_run, finish_step
 from store.types import new_id
 
@@ -73,7 +73,8 @@ def step_rows(run_id: str, rule_id: str, event_id: str, actions: Iterable[Compil
             "action": action.uses, "fallback_of": parent_id, "params": {}, "output": None,
             "status": StepStatus.PENDING, "attempts": 0, "max_attempts": action.retry.attempts,
             "idempotency_key": idempotency_key(rule_id, event_id, action.key),
-            "last_error": None, "error_code": None, "not_before": None, "next_attempt_at": None,
+            "last_error": None, "error_code": None, "not_before": None, "hold_reason": None,
+            "next_attempt_at": None,
             "created_at": now, "queued_at": None, "started_at": None, "finished_at": None,
         }))
         created.extend(step_rows(run_id, rule_id, event_id, action.fallback, now, step_id))
@@ -128,16 +129,19 @@ class StepTree:
     # --- success --------------------------------------------------------------------------------
 
     def record_success(self, tx: Transaction, claimed: Any, status: StepStatus, params: dict[str, Any],
-                       outputs: dict[str, Any], now: datetime) -> str:
+                       outputs: dict[str, Any], now: datetime, reason: str | None = None) -> str:
         session = tx.session
         step = finish_step(session, claimed.id, claimed.attempts, status, now, params, outputs)
         if step is None:  # the lease lapsed and the step was taken back: the newer claim records
             return session.get_one(RuleStep, claimed.id, populate_existing=True).status
-        log.info("step_" + status, action=step.action, attempts=step.attempts)
+        if reason is not None:  # a skip with a reason (a hold longer than max_hold): say why
+            session.execute(sa.update(RuleStep).where(col(RuleStep.id) == step.id).values(hold_reason=reason))
+        log.info("step_" + status, action=step.action, attempts=step.attempts,
+                 **({"reason": reason} if reason else {}))
         # run-ending plain successes take record_plain_successes; this is every other success
         with session.no_autoflush:
             move = NextMove(run_status=RunStatus.SUCCEEDED) if self._ends_run(step) else \
-                self._after_success(session, step)
+                self._after_success(session, step, now)
             self._move_on(tx, step, move, now)
         return status
 
@@ -176,22 +180,26 @@ class StepTree:
         return rule is not None and rule.actions[-1].key == step.step_key and \
             len(rule.actions) == step.position + 1
 
-    def _after_success(self, session: Session, step: Any) -> NextMove:
+    def _after_success(self, session: Session, step: Any, now: datetime) -> NextMove:
         sibling = _next_sibling(session, step)
         if sibling is not None:
             return NextMove(queue=sibling)
         if step.fallback_of is None:
             return NextMove(run_status=RunStatus.SUCCEEDED)
         # The fallback chain finished: it stands in for the failed action, whose chain continues.
-        return self._after_success(session, _parent(session, step))
+        parent = _parent(session, step)
+        _handled(session, parent.id, step.id, now)
+        return self._after_success(session, parent, now)
 
     # --- failure --------------------------------------------------------------------------------
 
     def record_failure(self, tx: Transaction, step_id: str, attempt: int, error: ConnectorError,
-                       now: datetime) -> str:
+                       now: datetime, params: dict[str, Any] | None = None) -> str:
         step = tx.session.get(RuleStep, step_id, populate_existing=True)
         if step is None or step.status != StepStatus.RUNNING or step.attempts != attempt:
             return step.status if step else StepStatus.DEAD  # not our claim any more
+        if params:  # what this attempt was called with (masked): the dead letter copies it
+            step.params = params
         step.last_error = str(error)[:2000]
         step.error_code = getattr(error, "code", None) or ("transient" if isinstance(error, TransientError)
                                                            else None)
@@ -234,6 +242,38 @@ class StepTree:
             return
         step.last_error, step.error_code = message[:2000], error_code
         self.kill(tx, step, now)
+
+    # --- holds ----------------------------------------------------------------------------------
+
+    def hold(self, tx: Transaction, claimed: Any, until: datetime, reason: str, now: datetime) -> str:
+        """Not yet (delay_until, quiet hours): queued again until ``until``; the claim is not an attempt."""
+        step = tx.session.get(RuleStep, claimed.id, populate_existing=True)
+        if step is None or step.status != StepStatus.RUNNING or step.attempts != claimed.attempts:
+            return step.status if step else StepStatus.DEAD  # not our claim any more
+        queue_step(step, now, until)
+        step.attempts, step.lease_until, step.started_at = step.attempts - 1, None, None
+        step.not_before, step.hold_reason = until, reason[:300]
+        log.info("step_held", step_id=step.id, run_id=step.run_id, action=step.action,
+                 until=until.isoformat(), reason=reason)
+        tx.send_after_commit([step])
+        return StepStatus.QUEUED
+
+    def withdraw(self, tx: Transaction, claimed: Any, reason: str, now: datetime) -> str:
+        """A hold ended and the rule's condition no longer holds: the step and the run end skipped."""
+        session = tx.session
+        step = finish_step(session, claimed.id, claimed.attempts, StepStatus.SKIPPED, now, {}, {})
+        if step is None:
+            return session.get_one(RuleStep, claimed.id, populate_existing=True).status
+        run = session.get_one(RuleRun, step.run_id, populate_existing=True)
+        run.status = check_run(run.status, RunStatus.SKIPPED)
+        run.skip_reason, run.finished_at = reason[:500], now
+        session.flush()
+        _skip_leftovers(session, run.id, now)
+        log.info("run_skipped", run_id=run.id, reason=reason)
+        rule = self.rules().by_id.get(run.rule_id)
+        if rule is None or rule.rule.mode == "queued":
+            tx.send_after_commit(_release_waiting(session, run.rule_id, now))
+        return StepStatus.SKIPPED
 
     # --- moving on ------------------------------------------------------------------------------
 
@@ -282,6 +322,14 @@ def _after_death(session: Session, step: Any) -> NextMove:
         return NextMove(queue=first_fallback)
     # Fallbacks are a sequence, not alternatives: a dead step without one ends the run.
     return NextMove(run_status=RunStatus.FAILED)
+
+
+def _handled(session: Session, dead_step_id: str, fallback_step_id: str, now: datetime) -> None:
+    """The dead letter of a step whose fallback chain succeeded is handled: it is no longer open."""
+    session.execute(sa.update(DeadLetter).where(col(DeadLetter.step_id) == dead_step_id,
+                                                col(DeadLetter.resolved_at).is_(None))
+                    .values(resolved_at=now, resolution="handled", resolved_by="fallback",
+                            handled_by=fallback_step_id))
 
 
 def _release_waiting(session: Session, rule_id: str, now: datetime) -> list[RuleStep]:

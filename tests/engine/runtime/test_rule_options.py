@@ -76,7 +76,7 @@ def test_mode_queued_waits_for_the_active_run(tmp_path: Path) -> None:
 
 
 def test_quiet_hours_hold_the_run_until_the_window_ends(tmp_path: Path) -> None:
-    options = '    quiet_hours: {from: "21:00", to: "08:00", timezone: America/Sao_Paulo}'
+    options = '    quiet_hours: {from: "21:00", to: "08:00", time_zone: America/Sao_Paulo}'
     driver = make_driver(make_project(tmp_path, rule(options)))
     late = datetime(2026, 12, 1, 23, 30, tzinfo=SP)
     driver.core.accept([Event(type="a.b", id="e1")])
@@ -109,7 +109,7 @@ def test_recipient_time_zone_decides_quiet_hours(tmp_path: Path) -> None:
     driver = make_driver(make_project(tmp_path, rule('    quiet_hours: {from: "21:00", to: "08:00"}')))
     noon_utc = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, 09:00 in São Paulo
     for event_id, zone in (("tokyo", "Asia/Tokyo"), ("sp", "America/Sao_Paulo")):
-        event = Event(type="a.b", id=event_id, data={"customer": {"timezone": zone}})
+        event = Event(type="a.b", id=event_id, data={"customer": {"time_zone": zone}})
         driver.core.accept([event])
         with driver.core.transaction() as tx:
             driver.core.relay.planner.plan(tx.session, event, driver.core.rules().rules, noon_utc)
