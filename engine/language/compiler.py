@@ -19,6 +19,7 @@ from connectors.http import HttpSettings, check_url
 from connectors.messaging.attachments import static_path_problem
 from connectors.messaging.headers import ADDRESS_FIELDS, parse_address
 from connectors.registry import all_actions
+from engine.language.catalogue import Catalogue
 from engine.language.conditions import (
     ACTION_VARIABLES,
     RULE_VARIABLES,
@@ -26,8 +27,10 @@ from engine.language.conditions import (
     Node,
     compile_condition,
 )
-from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
-from engine.language.problems import Path, Problem, did_you_mean
+from engine.language.datapaths import find_gap
+from engine.language.models import ACTION_OPTION_KEYS, Action, AllOf, AnyOf, EventTrigger, NotOf, Rule
+from engine.language.problems import Path, Problem, Severity, did_you_mean
+from engine.language.references import DataPath, cel_paths, template_paths
 from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
 from engine.language.template_samples import check_sample
 from engine.language.templating import (
@@ -61,16 +64,28 @@ class RuleCompiler:
     problems: list[Problem] = field(default_factory=list)
     # the settings static URLs are judged by; None (rule tests, tools without a config): not judged
     http_settings: HttpSettings | None = None
+    # the event types rules may listen to; None: 'on:' types and data paths are not checked
+    catalogue: Catalogue | None = None
+    # per rule: the schemas of the data its events carry (None: unknown), and its steps' actions
+    _data_schemas: list[dict[str, Any]] | None = field(default=None, init=False)
+    _step_specs: dict[str, ActionSpec] = field(default_factory=dict, init=False)
 
-    def compile(self, rule: Rule, path: Path, order: int) -> CompiledRule | None:
-        before = len(self.problems)
+    def compile(self, rule: Rule, path: Path, order: int, *, whole: bool = True) -> CompiledRule | None:
+        """The compiled rule, or None when it has errors (warnings are reported and kept).
+
+        ``whole=False``: a rule whose shape had errors, rebuilt from the parts that parsed,
+        checked for everything else; some triggers may be missing, so its data is not judged.
+        """
+        before = self._errors()
+        self._step_specs = {}
         self._check_triggers(rule, path)
+        self._data_schemas = self._event_schemas(rule, path) if whole else None
         condition = self._condition(rule.if_, (*path, "if"), RULE_VARIABLES)
         actions = self._actions(rule.do, (*path, "do"), known_steps=())
         dedupe = self._key_template(rule.dedupe.key if rule.dedupe else None, (*path, "dedupe"))
         throttle = self._key_template(rule.throttle.key if rule.throttle else None,
                                       (*path, "throttle", "key"))
-        if len(self.problems) > before:
+        if self._errors() > before:
             return None
         line, _ = self.doc.position(path)
         return CompiledRule(rule, self.doc.file, line, order, condition, actions, dedupe, throttle)
@@ -95,6 +110,36 @@ class RuleCompiler:
                 self.problems.extend(problems_from_validation_error(
                     exc, self.doc, (*where, "params"), spec.params.model_fields))
 
+    def _errors(self) -> int:
+        return sum(not problem.is_warning for problem in self.problems)
+
+    def _warn(self, path: Path, message: str, hint: str | None) -> None:
+        self.problems.append(self.doc.problem(path, message, hint, severity=Severity.warning))
+
+    def _event_schemas(self, rule: Rule, path: Path) -> list[dict[str, Any]] | None:
+        """The schemas of the data the rule's events carry; warns about types nothing emits.
+
+        None when any trigger's data is unknown to the catalogue (a schedule's query rows, an
+        unknown type): then no data path of the rule is judged.
+        """
+        if self.catalogue is None:
+            return None
+        schemas: list[dict[str, Any]] | None = []
+        for index, trigger in enumerate(rule.on):
+            if not isinstance(trigger, EventTrigger):
+                schemas = None
+                continue
+            found = self.catalogue.matching(trigger.event)
+            if not found:
+                hint = did_you_mean(trigger.event, self.catalogue.names()) or (
+                    "declare it under 'events:' in a rule file if another system posts it")
+                self._warn(self._trigger_path(path, index), f"no known event has type '{trigger.event}'",
+                           hint)
+                schemas = None
+            elif schemas is not None:
+                schemas.extend(event.schema for event in found)
+        return schemas
+
     def _trigger_path(self, path: Path, index: int) -> Path:
         on = self.doc.data
         for part in (*path, "on"):
@@ -110,11 +155,16 @@ class RuleCompiler:
         node = compile_condition(condition, path, allowed, errors)
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc), exc.hint))
+        failed = {where for where, _ in errors}
+        for where, expression in _expressions(condition, path):
+            if where not in failed:
+                self._check_reads(cel_paths(expression), where)
         return node
 
     def _key_template(self, source: str | None, path: Path) -> Value | None:
         if source is None:
             return None
+        self._check_template_reads(source, path)
         value, steps = self._compile_value(source, path)
         if steps:
             self.problems.append(self.doc.problem(path, "a rule key cannot read steps.<id>",
@@ -147,6 +197,8 @@ class RuleCompiler:
         known = list(known_steps)
         for index, action in enumerate(actions):
             where = (*path, index)
+            if action.id and action.uses in ACTIONS:
+                self._step_specs.setdefault(action.id, ACTIONS[action.uses])  # its fallback may read it
             result = self._action(action, where, tuple(known))
             if action.id:
                 if action.id in known:
@@ -194,6 +246,7 @@ class RuleCompiler:
         items = []
         read: set[str] = set()
         for key, value in raw.items():
+            self._check_template_reads(value, (*path, key))
             compiled, steps = self._compile_value(value, (*path, key))
             if steps:
                 self._check_steps(steps, known_steps, (*path, key))
@@ -276,6 +329,51 @@ class RuleCompiler:
             self.problems.append(sample_problem if sample_problem.file else
                                  self.doc.problem(path, sample_problem.message, sample_problem.hint))
 
+    # --- what conditions and templates read ----------------------------------------------------------
+
+    def _check_template_reads(self, raw: Any, path: Path) -> None:
+        pending: list[tuple[Path, Any]] = [(path, raw)]
+        while pending:
+            where, value = pending.pop()
+            if isinstance(value, str) and is_template(value):
+                self._check_reads(template_paths(value), where)
+            elif isinstance(value, dict):
+                pending.extend(((*where, k), v) for k, v in value.items())
+            elif isinstance(value, list):
+                pending.extend(((*where, i), v) for i, v in enumerate(value))
+
+    def _check_reads(self, paths: tuple[DataPath, ...], where: Path) -> None:
+        for read in dict.fromkeys(paths):
+            if read[0] == "steps" and len(read) > 2:
+                self._check_output(read, where)
+            elif read[0] == "data" and self._data_schemas is not None:
+                self._check_data(read, where)
+
+    def _check_output(self, read: DataPath, where: Path) -> None:
+        spec = self._step_specs.get(read[1])
+        if spec is None or read[2] in spec.outputs:
+            return  # an unknown step is reported by _check_steps
+        outputs = ", ".join(spec.outputs)
+        hint = did_you_mean(read[2], spec.outputs) or (f"its outputs: {outputs}" if outputs
+                                                         else "it declares no outputs")
+        action = next(name for name, known in ACTIONS.items() if known is spec)
+        self.problems.append(self.doc.problem(
+            where, f"step '{read[1]}' ({action}) has no output '{read[2]}'", hint))
+
+    def _check_data(self, read: DataPath, where: Path) -> None:
+        assert self._data_schemas is not None
+        gap = find_gap(self._data_schemas, read[1:])
+        if gap is None:
+            return
+        shown = ".".join(read[:gap.depth + 2])
+        if gap.scalar:
+            parent = ".".join(read[:gap.depth + 1])
+            self._warn(where, f"'{parent}' is a {gap.scalar}: it has no field '{read[gap.depth + 1]}'", None)
+            return
+        hint = did_you_mean(read[gap.depth + 1], gap.known) or (
+            "the payload has: " + ", ".join(gap.known) if gap.known else None)
+        self._warn(where, f"'{shown}' is not in the data of the events this rule listens to", hint)
+
     def _check_steps(self, used: frozenset[str] | set[str], known: tuple[str, ...], path: Path) -> None:
         for step in sorted(used):
             if step not in known:
@@ -303,6 +401,21 @@ def _cel_steps(condition: Any) -> set[str]:
         else:
             pending.extend(getattr(item, name) for name in ("all", "any", "not_") if hasattr(item, name))
     return found
+
+
+def _expressions(condition: Any, path: Path) -> list[tuple[Path, str]]:
+    """Every CEL expression of a parsed condition, with the path ``compile_condition`` gives it."""
+    if isinstance(condition, str):
+        return [(path, condition)]
+    if isinstance(condition, list):
+        return [found for i, c in enumerate(condition) for found in _expressions(c, (*path, i))]
+    if isinstance(condition, AllOf | AnyOf):
+        key = "all" if isinstance(condition, AllOf) else "any"
+        items = condition.all if isinstance(condition, AllOf) else condition.any
+        return [found for i, c in enumerate(items) for found in _expressions(c, (*path, key, i))]
+    if isinstance(condition, NotOf):
+        return _expressions(condition.not_, (*path, "not"))
+    return []
 
 
 def _path_key(path: Path) -> str:

@@ -39,7 +39,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import ProblemsError
-from engine.language.problems import Path, Problem, format_path
+from engine.language.problems import Path, Problem, Severity, format_path
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # levels of mappings and lists, the outermost being the first
@@ -110,9 +110,9 @@ class Document:
         return self.value_positions.get((), (1, 1))
 
     def problem(self, path: Path, message: str, hint: str | None = None, *,
-                key: bool = False) -> Problem:
+                key: bool = False, severity: Severity = Severity.error) -> Problem:
         line, column = self.position(path, key=key)
-        return Problem(self.file, line, column, format_path(path), message, hint)
+        return Problem(self.file, line, column, format_path(path), message, hint, severity)
 
     def _position_in_nodes(self, path: Path, *, key: bool) -> tuple[int, int]:
         if self._root is None:
