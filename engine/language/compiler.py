@@ -19,6 +19,7 @@ from connectors.http import HttpSettings, check_url
 from connectors.messaging.attachments import static_path_problem
 from connectors.messaging.headers import ADDRESS_FIELDS, parse_address
 from connectors.registry import all_actions
+from connectors.sms import text_preview
 from engine.language.catalogue import Catalogue
 from engine.language.conditions import (
     ACTION_VARIABLES,
@@ -73,8 +74,8 @@ class RuleCompiler:
     def compile(self, rule: Rule, path: Path, order: int, *, whole: bool = True) -> CompiledRule | None:
         """The compiled rule, or None when it has errors (warnings are reported and kept).
 
-        ``whole=False``: a rule whose shape had errors, rebuilt from the parts that parsed,
-        checked for everything else; some triggers may be missing, so its data is not judged.
+        ``whole=False``: a rule whose shape had errors, rebuilt from the parts that parsed, and
+        some of its triggers did not: its data is unknown, so no data path is judged.
         """
         before = self._errors()
         self._step_specs = {}
@@ -133,8 +134,8 @@ class RuleCompiler:
             if not found:
                 hint = did_you_mean(trigger.event, self.catalogue.names()) or (
                     "declare it under 'events:' in a rule file if another system posts it")
-                self._warn(self._trigger_path(path, index), f"no known event has type '{trigger.event}'",
-                           hint)
+                wanted = f"matches '{trigger.event}'" if "*" in trigger.event else f"has type '{trigger.event}'"
+                self._warn(self._trigger_path(path, index), f"no known event {wanted}", hint)
                 schemas = None
             elif schemas is not None:
                 schemas.extend(event.schema for event in found)
@@ -267,10 +268,28 @@ class RuleCompiler:
         template = params.get("template")
         if spec.channel and isinstance(template, str):
             self._check_template(spec.channel, template, (*path, "template"), params)
+        body = params.get("body")
+        if spec.channel == "sms" and isinstance(body, str) and not is_template(body):
+            self._check_segments(body, params, (*path, "body"))
         if "attachments" in spec.params.model_fields:
             self._check_attachments(params.get("attachments"), (*path, "attachments"))
         if spec.channel == "email":
             self._check_addresses(params, path)
+
+    def _check_segments(self, body: str, params: dict[str, Any], path: Path) -> None:
+        """A literal SMS body is known now: over its max_segments, every send would be refused."""
+        limit = params.get("max_segments", 1)
+        transliterate = params.get("transliterate", False) is True
+        if not isinstance(limit, int):
+            return
+        preview = text_preview(body, max_segments=limit, translit=transliterate)
+        if preview["segments"] <= limit:
+            return
+        hint = ("shorten the text or raise max_segments" if transliterate or preview["encoding"] == "GSM-7"
+                else "shorten the text, or set transliterate: true to stay in GSM-7")
+        self.problems.append(self.doc.problem(
+            path, f"this body is {preview['segments']} SMS segments ({preview['encoding']}, "
+                  f"{preview['length']} characters), over max_segments={limit}", hint))
 
     def _check_addresses(self, params: dict[str, Any], path: Path) -> None:
         """Literal addresses now (one per item, no control characters); rendered ones when sent."""

@@ -138,7 +138,8 @@ def _compile_file(doc: Document, compiler: RuleCompiler, problems: list[Problem]
         except ValidationError as exc:
             problems.extend(problems_from_validation_error(exc, doc, path, _VOCABULARY))
             # the parts that did parse still get every other check, in the same run
-            compiler.compile(parsed_parts(raw), path, start + len(compiled), whole=False)
+            partial, all_triggers = parsed_parts(raw)
+            compiler.compile(partial, path, start + len(compiled), whole=all_triggers)
             continue
         result = compiler.compile(rule, path, start + len(compiled))
         if result is not None:

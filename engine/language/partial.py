@@ -19,12 +19,15 @@ _TRIGGER: TypeAdapter[Any] = TypeAdapter(Trigger)
 _PARTS = ("if", "dedupe", "throttle")
 
 
-def parsed_parts(raw: dict[str, Any]) -> Rule:
-    """A ``Rule`` (unvalidated as a whole) of the parts of ``raw`` that parse on their own."""
+def parsed_parts(raw: dict[str, Any]) -> tuple[Rule, bool]:
+    """A ``Rule`` (unvalidated as a whole) of the parts of ``raw`` that parse on their own.
+
+    The flag says whether every trigger parsed: only then is the rule's data known.
+    """
     fields: dict[str, Any] = {"id": raw.get("id") if isinstance(raw.get("id"), str) else "?"}
     on = raw.get("on")
-    fields["on"] = [t for t in (_valid(_TRIGGER, item) for item in (on if isinstance(on, list) else [on]))
-                    if t is not None]
+    triggers = [_valid(_TRIGGER, item) for item in (on if isinstance(on, list) else [on])]
+    fields["on"] = [t for t in triggers if t is not None]
     do = raw.get("do")
     actions = (_action(item) for item in (do if isinstance(do, list) else []))
     fields["do"] = [a for a in actions if a is not None]
@@ -32,7 +35,7 @@ def parsed_parts(raw: dict[str, Any]) -> Rule:
         name = "if_" if key == "if" else key
         if raw.get(key) is not None:
             fields[name] = _valid(_adapter(name), raw[key])
-    return Rule.model_construct(**fields)
+    return Rule.model_construct(**fields), bool(triggers) and None not in triggers
 
 
 def _action(raw: Any) -> Action | None:

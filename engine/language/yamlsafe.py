@@ -282,7 +282,9 @@ class _Reader:
             event = self.next_event()
         return items
 
-    def _mapping(self, start: MappingStartEvent) -> dict[str, Any]:
+    def _mapping(self, start: MappingStartEvent) -> dict[str, Any] | None:
+        if start.flow_style and self._unquoted_template(start):
+            return None
         tag = self._tag(start, MappingNode)
         if tag != _MAP:
             self._fail(start, f"unsupported YAML tag '{_short_tag(tag)}'", "remove the tag")
@@ -313,6 +315,23 @@ class _Reader:
                 path.pop()
             event = self.next_event()
         return out
+
+    def _unquoted_template(self, start: MappingStartEvent) -> bool:
+        """``key: {{ x }}`` is a flow mapping to YAML: say to quote it, not that keys must be plain."""
+        line, column = _where(start)
+        lines = (self.doc.source or "").splitlines()
+        text = lines[line - 1][column - 1:] if 0 < line <= len(lines) else ""
+        if not text.startswith("{{"):
+            return False
+        end = text.find("}}")
+        snippet = text[:end + 2] if 0 < end < 120 else "{{ ... }}"
+        quote = "'" if '"' in snippet else '"'
+        last = self.path[-1] if self.path else "key"
+        written = "-" if isinstance(last, int) else f"{last}:"
+        self._fail(start, "a template must be quoted: YAML reads an unquoted {{ ... }} as a mapping",
+                   f"quote it: {written} {quote}{snippet}{quote}")
+        self._skip(start)
+        return True
 
     def _scalar(self, event: ScalarEvent) -> Any:
         tag = self._tag(event, ScalarNode)
