@@ -133,10 +133,10 @@ class OverduePayload(Payload):
 class ActionFailedPayload(Payload):
     rule_id: str
     run_id: str
-    event_id: str
+    event_id: str | None
     step_id: str
     action: str = Field(description="CONNECTOR.ACTION")
-    step: str = Field(description="The step's key: its id, or its path like do[1]")
+    step: str | None = Field(description="The action's id in the rule, when it has one")
     error: str | None
     error_code: str | None
     attempts: int
@@ -145,7 +145,7 @@ class ActionFailedPayload(Payload):
 class RunCompletedPayload(Payload):
     rule_id: str
     run_id: str
-    event_id: str
+    event_id: str | None
     status: str
 
 
