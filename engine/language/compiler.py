@@ -77,7 +77,7 @@ class RuleCompiler:
         ``whole=False``: a rule whose shape had errors, rebuilt from the parts that parsed, and
         some of its triggers did not: its data is unknown, so no data path is judged.
         """
-        before = self._errors()
+        first = len(self.problems)
         self._step_specs = {}
         self._check_triggers(rule, path)
         self._data_schemas = self._event_schemas(rule, path) if whole else None
@@ -86,7 +86,7 @@ class RuleCompiler:
         dedupe = self._key_template(rule.dedupe.key if rule.dedupe else None, (*path, "dedupe"))
         throttle = self._key_template(rule.throttle.key if rule.throttle else None,
                                       (*path, "throttle", "key"))
-        if self._errors() > before:
+        if any(not problem.is_warning for problem in self.problems[first:]):
             return None
         line, _ = self.doc.position(path)
         return CompiledRule(rule, self.doc.file, line, order, condition, actions, dedupe, throttle)
@@ -111,9 +111,6 @@ class RuleCompiler:
                 self.problems.extend(problems_from_validation_error(
                     exc, self.doc, (*where, "params"), spec.params.model_fields))
 
-    def _errors(self) -> int:
-        return sum(not problem.is_warning for problem in self.problems)
-
     def _warn(self, path: Path, message: str, hint: str | None) -> None:
         self.problems.append(self.doc.problem(path, message, hint, severity=Severity.warning))
 
@@ -132,9 +129,10 @@ class RuleCompiler:
                 continue
             found = self.catalogue.matching(trigger.event)
             if not found:
-                hint = did_you_mean(trigger.event, self.catalogue.names()) or (
+                hint = self.catalogue.suggest(trigger.event) or (
                     "declare it under 'events:' in a rule file if another system posts it")
-                wanted = f"matches '{trigger.event}'" if "*" in trigger.event else f"has type '{trigger.event}'"
+                event = trigger.event
+                wanted = f"matches '{event}'" if "*" in event else f"has type '{event}'"
                 self._warn(self._trigger_path(path, index), f"no known event {wanted}", hint)
                 schemas = None
             elif schemas is not None:

@@ -38,7 +38,8 @@ def build_catalogue(docs: list[Document]) -> tuple[Catalogue, list[Problem]]:
             kind = params.get("type")
             if isinstance(kind, str) and not is_template(kind) and kind not in types:
                 emitted.setdefault(kind, []).append(_inferred(params.get("data", {}), 0))
-                origins.setdefault(kind, f"{EMIT_ACTION} at {doc.file}:{doc.position(path)[0]}")
+                if kind not in origins:  # the rule's line: read while parsing, where the action's is not
+                    origins[kind] = f"{EMIT_ACTION} in the rule at {doc.file}:{doc.position(path[:2])[0]}"
     for kind, schemas in emitted.items():
         schema = schemas[0] if len(schemas) == 1 else {"anyOf": schemas}
         types[kind] = EventType(kind, schema, origins[kind])

@@ -15,6 +15,7 @@ from functools import lru_cache
 from jinja2 import Environment, TemplateSyntaxError, nodes
 
 from engine.language.cel_limits import _without_strings
+from engine.language.templating import _KEYWORDS, _SIMPLE_TEMPLATE, _SUBSTITUTION
 
 ROOTS = frozenset({"data", "steps"})
 _CEL_PATH = re.compile(r"(?<![\w.])(data|steps)\b((?:\s*\.\s*[A-Za-z_]\w*)*)")
@@ -40,6 +41,10 @@ def cel_paths(expression: str) -> tuple[DataPath, ...]:
 @lru_cache(maxsize=16384)
 def template_paths(source: str) -> tuple[DataPath, ...]:
     """Paths a template string reads; none for a template that does not parse (reported elsewhere)."""
+    if _SIMPLE_TEMPLATE.fullmatch(source):  # plain substitutions: no parse needed (templating does the same)
+        simple = [(name, *attributes.split(".")[1:]) for name, attributes in _SUBSTITUTION.findall(source)]
+        if not any(path[0] in _KEYWORDS for path in simple):
+            return tuple(sorted({path for path in simple if path[0] in ROOTS and len(path) > 1}))
     try:
         ast = _PARSER.parse(source)
     except (TemplateSyntaxError, RecursionError):

@@ -318,11 +318,12 @@ class _Reader:
 
     def _unquoted_template(self, start: MappingStartEvent) -> bool:
         """``key: {{ x }}`` is a flow mapping to YAML: say to quote it, not that keys must be plain."""
-        line, column = _where(start)
-        lines = (self.doc.source or "").splitlines()
-        text = lines[line - 1][column - 1:] if 0 < line <= len(lines) else ""
-        if not text.startswith("{{"):
+        mark = start.start_mark
+        source = self.doc.source or ""
+        if mark is None or source[mark.index:mark.index + 2] != "{{":
             return False
+        line_end = source.find("\n", mark.index)
+        text = source[mark.index:line_end if line_end != -1 else None]
         end = text.find("}}")
         snippet = text[:end + 2] if 0 < end < 120 else "{{ ... }}"
         quote = "'" if '"' in snippet else '"'

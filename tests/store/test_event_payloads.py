@@ -32,7 +32,8 @@ def stored(engine: sa.Engine) -> list[Event]:
         return list(s.exec(select(Event).order_by(Event.recorded_at)))
 
 
-def emit_every_store_event(engine: sa.Engine, at: datetime, customer: Customer, technician: Technician) -> None:
+def emit_every_store_event(engine: sa.Engine, at: datetime, customer: Customer,
+                           technician: Technician) -> None:
     with session_scope(engine) as s:
         order = create_order(s, customer_id=customer.id, region=technician.region, at=at,
                              required_skills=["eletrica"], amount="480.00", priority="high",
