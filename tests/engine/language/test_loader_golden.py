@@ -1,4 +1,4 @@
-"""Every bad rule file in tests/golden/bad_rules gives exactly the problems and warnings of its .expected file.
+"""Every bad rule file in tests/golden/bad_rules gives exactly the problems and warnings in its .expected.
 
 A file whose expected lines are all warnings loads: warnings never refuse a rule set.
 """
