@@ -8,12 +8,13 @@ left out here, never reported twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from engine.language.models import Action, Rule, Trigger
+from engine.language.models import ACTION_OPTION_KEYS, Action, Rule, Trigger
 
 _TRIGGER: TypeAdapter[Any] = TypeAdapter(Trigger)
 _PARTS = ("if", "dedupe", "throttle")
@@ -22,27 +23,44 @@ _PARTS = ("if", "dedupe", "throttle")
 def parsed_parts(raw: dict[str, Any]) -> tuple[Rule, bool]:
     """A ``Rule`` (unvalidated as a whole) of the parts of ``raw`` that parse on their own.
 
-    The flag says whether every trigger parsed: only then is the rule's data known.
+    Triggers and actions are kept up to the first that does not parse, so each keeps its
+    index (and its problems their line); an action with a bad option (``delay``, ``retry``,
+    ``if``...) is kept without it. The flag says whether every trigger parsed: only then is
+    the rule's data known.
     """
     fields: dict[str, Any] = {"id": raw.get("id") if isinstance(raw.get("id"), str) else "?"}
     on = raw.get("on")
-    triggers = [_valid(_TRIGGER, item) for item in (on if isinstance(on, list) else [on])]
-    fields["on"] = [t for t in triggers if t is not None]
+    listed = on if isinstance(on, list) else [on]
+    fields["on"] = triggers = _prefix(_TRIGGER.validate_python, listed)
     do = raw.get("do")
-    actions = (_action(item) for item in (do if isinstance(do, list) else []))
-    fields["do"] = [a for a in actions if a is not None]
+    fields["do"] = _prefix(_action, do if isinstance(do, list) else [])
     for key in _PARTS:
         name = "if_" if key == "if" else key
         if raw.get(key) is not None:
             fields[name] = _valid(_adapter(name), raw[key])
-    return Rule.model_construct(**fields), bool(triggers) and None not in triggers
+    return Rule.model_construct(**fields), bool(listed) and len(triggers) == len(listed)
 
 
-def _action(raw: Any) -> Action | None:
+def _prefix(parse: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+    parsed = []
+    for item in items:
+        try:
+            parsed.append(parse(item))
+        except ValidationError:
+            break
+    return parsed
+
+
+def _action(raw: Any) -> Action:
     try:
         return Action.model_validate(raw)
-    except ValidationError:
-        return None
+    except ValidationError as exc:
+        if not isinstance(raw, dict):
+            raise
+        bad = {item["loc"][0] for item in exc.errors() if item["loc"]} & set(ACTION_OPTION_KEYS)
+        if not bad:
+            raise
+        return Action.model_validate({key: value for key, value in raw.items() if key not in bad})
 
 
 @cache

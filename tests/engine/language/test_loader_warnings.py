@@ -59,3 +59,21 @@ rules:
         "rules[0].unknown", "rules[0].if", "rules[0].do[1].log.write.message"]
     assert result.problems[1].hint == "did you mean '=='? CEL compares with =="
     assert result.problems[2].hint == "did you mean 'technician_id'?"
+
+
+def test_an_action_with_a_bad_option_keeps_its_index_and_its_params_checks(tmp_path: Path) -> None:
+    write(tmp_path / "rules/r.yaml", """
+rules:
+  - id: options
+    on: service_order.assigned
+    do:
+      - log.write: {message: "{{ data.order.id }}", level: loud}
+        delay: 1 day
+      - sms.send: {to: "{{ data.customer.phone }}", body: oi, max_segment: 2}
+""")
+    result = load_rules([tmp_path / "rules"], tmp_path / "templates")
+    assert [(p.path, p.line) for p in result.problems] == [
+        ("rules[0].do[0].log.write.level", 5),
+        ("rules[0].do[0].delay", 6),
+        ("rules[0].do[1].sms.send.max_segment", 7),
+    ]
