@@ -165,21 +165,38 @@ def load_text(text: str, name: str = "<input>", *, max_depth: int = MAX_DEPTH) -
     return _Reader(text, name, max_depth).read()
 
 
+# `key: {{ x }} more text`: YAML starts a flow mapping at `{` and then fails on the text after it
+_UNQUOTED_TEMPLATE_LINE = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"{][^:#]*?):\s+(\{\{.*\}\}.*?)\s*$")
+
+
+def _quote_hint(text: str, line: int) -> str | None:
+    """The fix for a syntax error on a line holding an unquoted template, else None."""
+    lines = text.splitlines()[line - 2:line] if line > 1 else text.splitlines()[:1]
+    for candidate in reversed(lines):
+        match = _UNQUOTED_TEMPLATE_LINE.match(candidate[:300])
+        if match:
+            key, value = match.groups()
+            quote = "'" if '"' in value else '"'
+            return f"a template must be quoted: {key}: {quote}{value}{quote}"
+    return None
+
+
 def _compose(text: str, name: str) -> Node | None:
     """The node tree of a document that read cleanly (positions are looked up in it)."""
-    with _syntax_errors(name):
+    with _syntax_errors(name, text):
         return yaml.compose(text, Loader=_Yaml12Loader)
 
 
 @contextmanager
-def _syntax_errors(name: str) -> Iterator[None]:
+def _syntax_errors(name: str, text: str = "") -> Iterator[None]:
     try:
         yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise YamlInputError([Problem(name, line, column, "", f"YAML syntax error: {message}")]) from exc
+        problem = Problem(name, line, column, "", f"YAML syntax error: {message}", _quote_hint(text, line))
+        raise YamlInputError([problem]) from exc
     except yaml.YAMLError as exc:
         raise YamlInputError([Problem(name, 0, 0, "", f"YAML error: {exc}")]) from exc
 
@@ -206,7 +223,7 @@ class _Reader:
 
     def read(self) -> Document:
         try:
-            with _syntax_errors(self.doc.file):
+            with _syntax_errors(self.doc.file, self.doc.source or ""):
                 second = self._documents()
         finally:
             self.loader.dispose()
