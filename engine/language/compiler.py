@@ -155,7 +155,7 @@ class RuleCompiler:
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc), exc.hint))
         failed = {where for where, _ in errors}
-        for where, expression in _expressions(condition, path):
+        for where, expression in _expressions(condition, path) if self._reads_matter() else ():
             if where not in failed:
                 self._check_reads(cel_paths(expression), where)
         return node
@@ -348,7 +348,13 @@ class RuleCompiler:
 
     # --- what conditions and templates read ----------------------------------------------------------
 
+    def _reads_matter(self) -> bool:
+        """Reads are judged against the event's schemas or the steps' outputs; without either, skip."""
+        return self._data_schemas is not None or bool(self._step_specs)
+
     def _check_template_reads(self, raw: Any, path: Path) -> None:
+        if not self._reads_matter():
+            return
         pending: list[tuple[Path, Any]] = [(path, raw)]
         while pending:
             where, value = pending.pop()

@@ -79,10 +79,12 @@ def display_name(path: FsPath) -> str:
 
 
 def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
-               http_settings: HttpSettings | None = None) -> LoadResult:
+               http_settings: HttpSettings | None = None, warnings: bool = True) -> LoadResult:
     """Load and compile every rule file; rules with problems are left out of the set.
 
     With ``http_settings``, static URLs of ``http.request`` are judged by them (SSRF rules).
+    ``warnings=False`` skips the checks that can only warn (event types, data paths): they
+    never change which rules load, and locating them costs a second pass over a file.
     """
     files, problems = discover(paths)
     templates = TemplateStore(templates_root)
@@ -100,7 +102,8 @@ def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
     for doc in docs:
         _check_duplicate_ids(doc, first_seen, problems)
         seen = {rule.id for rule in rules}
-        compiler = RuleCompiler(doc, templates, http_settings=http_settings, catalogue=catalogue)
+        compiler = RuleCompiler(doc, templates, http_settings=http_settings,
+                                catalogue=catalogue if warnings else None)
         compiled = _compile_file(doc, compiler, problems, len(rules))
         rules.extend(r for r in compiled if r.id not in seen)
     found = sorted(set(problems))
@@ -110,8 +113,8 @@ def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
 
 def load_ruleset(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
                  http_settings: HttpSettings | None = None) -> RuleSet:
-    """The compiled rule set, or ``RuleSetError`` with every problem."""
-    result = load_rules(paths, templates_root, http_settings=http_settings)
+    """The compiled rule set, or ``RuleSetError`` with every error (warnings are not looked for)."""
+    result = load_rules(paths, templates_root, http_settings=http_settings, warnings=False)
     if result.problems:
         raise RuleSetError(result.problems)
     return result.ruleset
