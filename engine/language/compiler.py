@@ -28,10 +28,9 @@ from engine.language.conditions import (
     Node,
     compile_condition,
 )
-from engine.language.datapaths import find_gap
-from engine.language.models import ACTION_OPTION_KEYS, Action, AllOf, AnyOf, EventTrigger, NotOf, Rule
-from engine.language.problems import Path, Problem, Severity, did_you_mean
-from engine.language.references import DataPath, cel_paths, template_paths
+from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
+from engine.language.problems import Path, Problem, did_you_mean
+from engine.language.reads import ReadChecker
 from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
 from engine.language.template_samples import check_sample
 from engine.language.templating import (
@@ -67,9 +66,10 @@ class RuleCompiler:
     http_settings: HttpSettings | None = None
     # the event types rules may listen to; None: 'on:' types and data paths are not checked
     catalogue: Catalogue | None = None
-    # per rule: the schemas of the data its events carry (None: unknown), and its steps' actions
-    _data_schemas: list[dict[str, Any]] | None = field(default=None, init=False)
-    _step_specs: dict[str, ActionSpec] = field(default_factory=dict, init=False)
+    _reads: ReadChecker = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._reads = ReadChecker(self.doc, self.problems, self.catalogue)
 
     def compile(self, rule: Rule, path: Path, order: int, *, whole: bool = True) -> CompiledRule | None:
         """The compiled rule, or None when it has errors (warnings are reported and kept).
@@ -78,9 +78,9 @@ class RuleCompiler:
         some of its triggers did not: its data is unknown, so no data path is judged.
         """
         first = len(self.problems)
-        self._step_specs = {}
         self._check_triggers(rule, path)
-        self._data_schemas = self._event_schemas(rule, path) if whole else None
+        triggers = [(self._trigger_path(path, index), trigger) for index, trigger in enumerate(rule.on)]
+        self._reads.start(triggers, known_data=whole)
         condition = self._condition(rule.if_, (*path, "if"), RULE_VARIABLES)
         actions = self._actions(rule.do, (*path, "do"), known_steps=())
         dedupe = self._key_template(rule.dedupe.key if rule.dedupe else None, (*path, "dedupe"))
@@ -111,34 +111,6 @@ class RuleCompiler:
                 self.problems.extend(problems_from_validation_error(
                     exc, self.doc, (*where, "params"), spec.params.model_fields))
 
-    def _warn(self, path: Path, message: str, hint: str | None) -> None:
-        self.problems.append(self.doc.problem(path, message, hint, severity=Severity.warning))
-
-    def _event_schemas(self, rule: Rule, path: Path) -> list[dict[str, Any]] | None:
-        """The schemas of the data the rule's events carry; warns about types nothing emits.
-
-        None when any trigger's data is unknown to the catalogue (a schedule's query rows, an
-        unknown type): then no data path of the rule is judged.
-        """
-        if self.catalogue is None:
-            return None
-        schemas: list[dict[str, Any]] | None = []
-        for index, trigger in enumerate(rule.on):
-            if not isinstance(trigger, EventTrigger):
-                schemas = None
-                continue
-            found = self.catalogue.matching(trigger.event)
-            if not found:
-                hint = self.catalogue.suggest(trigger.event) or (
-                    "declare it under 'events:' in a rule file if another system posts it")
-                event = trigger.event
-                wanted = f"matches '{event}'" if "*" in event else f"has type '{event}'"
-                self._warn(self._trigger_path(path, index), f"no known event {wanted}", hint)
-                schemas = None
-            elif schemas is not None:
-                schemas.extend(event.schema for event in found)
-        return schemas
-
     def _trigger_path(self, path: Path, index: int) -> Path:
         on = self.doc.data
         for part in (*path, "on"):
@@ -154,16 +126,13 @@ class RuleCompiler:
         node = compile_condition(condition, path, allowed, errors)
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc), exc.hint))
-        failed = {where for where, _ in errors}
-        for where, expression in _expressions(condition, path) if self._reads_matter() else ():
-            if where not in failed:
-                self._check_reads(cel_paths(expression), where)
+        self._reads.condition(condition, path, failed={where for where, _ in errors})
         return node
 
     def _key_template(self, source: str | None, path: Path) -> Value | None:
         if source is None:
             return None
-        self._check_template_reads(source, path)
+        self._reads.template(source, path)
         value, steps = self._compile_value(source, path)
         if steps:
             self.problems.append(self.doc.problem(path, "a rule key cannot read steps.<id>",
@@ -197,7 +166,7 @@ class RuleCompiler:
         for index, action in enumerate(actions):
             where = (*path, index)
             if action.id and action.uses in ACTIONS:
-                self._step_specs.setdefault(action.id, ACTIONS[action.uses])  # its fallback may read it
+                self._reads.add_step(action.id, action.uses, ACTIONS[action.uses])  # its fallback may read it
             result = self._action(action, where, tuple(known))
             if action.id:
                 if action.id in known:
@@ -245,7 +214,7 @@ class RuleCompiler:
         items = []
         read: set[str] = set()
         for key, value in raw.items():
-            self._check_template_reads(value, (*path, key))
+            self._reads.template(value, (*path, key))
             compiled, steps = self._compile_value(value, (*path, key))
             if steps:
                 self._check_steps(steps, known_steps, (*path, key))
@@ -346,57 +315,6 @@ class RuleCompiler:
             self.problems.append(sample_problem if sample_problem.file else
                                  self.doc.problem(path, sample_problem.message, sample_problem.hint))
 
-    # --- what conditions and templates read ----------------------------------------------------------
-
-    def _reads_matter(self) -> bool:
-        """Reads are judged against the event's schemas or the steps' outputs; without either, skip."""
-        return self._data_schemas is not None or bool(self._step_specs)
-
-    def _check_template_reads(self, raw: Any, path: Path) -> None:
-        if not self._reads_matter():
-            return
-        pending: list[tuple[Path, Any]] = [(path, raw)]
-        while pending:
-            where, value = pending.pop()
-            if isinstance(value, str) and is_template(value):
-                self._check_reads(template_paths(value), where)
-            elif isinstance(value, dict):
-                pending.extend(((*where, k), v) for k, v in value.items())
-            elif isinstance(value, list):
-                pending.extend(((*where, i), v) for i, v in enumerate(value))
-
-    def _check_reads(self, paths: tuple[DataPath, ...], where: Path) -> None:
-        for read in dict.fromkeys(paths):
-            if read[0] == "steps" and len(read) > 2:
-                self._check_output(read, where)
-            elif read[0] == "data" and self._data_schemas is not None:
-                self._check_data(read, where)
-
-    def _check_output(self, read: DataPath, where: Path) -> None:
-        spec = self._step_specs.get(read[1])
-        if spec is None or read[2] in spec.outputs:
-            return  # an unknown step is reported by _check_steps
-        outputs = ", ".join(spec.outputs)
-        hint = did_you_mean(read[2], spec.outputs) or (f"its outputs: {outputs}" if outputs
-                                                         else "it declares no outputs")
-        action = next(name for name, known in ACTIONS.items() if known is spec)
-        self.problems.append(self.doc.problem(
-            where, f"step '{read[1]}' ({action}) has no output '{read[2]}'", hint))
-
-    def _check_data(self, read: DataPath, where: Path) -> None:
-        assert self._data_schemas is not None
-        gap = find_gap(self._data_schemas, read[1:])
-        if gap is None:
-            return
-        shown = ".".join(read[:gap.depth + 2])
-        if gap.scalar:
-            parent = ".".join(read[:gap.depth + 1])
-            self._warn(where, f"'{parent}' is a {gap.scalar}: it has no field '{read[gap.depth + 1]}'", None)
-            return
-        hint = did_you_mean(read[gap.depth + 1], gap.known) or (
-            "the payload has: " + ", ".join(gap.known) if gap.known else None)
-        self._warn(where, f"'{shown}' is not in the data of the events this rule listens to", hint)
-
     def _check_steps(self, used: frozenset[str] | set[str], known: tuple[str, ...], path: Path) -> None:
         for step in sorted(used):
             if step not in known:
@@ -424,21 +342,6 @@ def _cel_steps(condition: Any) -> set[str]:
         else:
             pending.extend(getattr(item, name) for name in ("all", "any", "not_") if hasattr(item, name))
     return found
-
-
-def _expressions(condition: Any, path: Path) -> list[tuple[Path, str]]:
-    """Every CEL expression of a parsed condition, with the path ``compile_condition`` gives it."""
-    if isinstance(condition, str):
-        return [(path, condition)]
-    if isinstance(condition, list):
-        return [found for i, c in enumerate(condition) for found in _expressions(c, (*path, i))]
-    if isinstance(condition, AllOf | AnyOf):
-        key = "all" if isinstance(condition, AllOf) else "any"
-        items = condition.all if isinstance(condition, AllOf) else condition.any
-        return [found for i, c in enumerate(items) for found in _expressions(c, (*path, key, i))]
-    if isinstance(condition, NotOf):
-        return _expressions(condition.not_, (*path, "not"))
-    return []
 
 
 def _path_key(path: Path) -> str:
