@@ -62,26 +62,29 @@ def validate(
     ctx: typer.Context,
     paths: Annotated[list[FsPath] | None, typer.Argument(help="Rule files or folders")] = None,
     output: FormatOption = OutputFormat.text,
+    strict: Annotated[bool, typer.Option(
+        "--strict", help="Warnings (unknown event types and data fields) fail too: for CI")] = False,
 ) -> None:
-    """Check rule files; print every problem as FILE:LINE:COL: PATH: MESSAGE."""
+    """Check rule files; print every problem as FILE:LINE:COL: PATH: [warning:] MESSAGE."""
     from engine.language.loader import load_rules
 
     settings = settings_from(ctx)
     result = load_rules(paths or [settings.rules.path], settings.templates.path,
                         http_settings=settings.connectors.http)
+    ok = result.ok and not (strict and result.warnings)
     if output is OutputFormat.json:
         console.print(out.to_json({
-            "ok": result.ok,
+            "ok": ok,
             "rules": len(result.ruleset),
-            "problems": [p.to_dict() for p in result.problems],
+            "problems": [p.to_dict() for p in result.everything],
         }), soft_wrap=True)
-    elif result.problems:
-        out.print_problems(console, result.problems)
-        console.print(out.problems_summary(result.problems))
+    elif result.everything:
+        out.print_problems(console, result.everything)
+        console.print(out.problems_summary(result.everything))
     else:
         files = len(result.ruleset.files)
         console.print(f"ok: {len(result.ruleset)} rules in {files} file{'s' if files != 1 else ''}")
-    raise typer.Exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
+    raise typer.Exit(EXIT_OK if ok else EXIT_PROBLEMS)
 
 
 def _dry_run_for(settings: Settings, rules: list[FsPath] | None) -> DryRun:
@@ -188,16 +191,18 @@ def test_rules(
 def schema(
     check: Annotated[bool, typer.Option("--check", help="Fail when the files are stale")] = False,
     folder: Annotated[FsPath, typer.Option("--dir", help="Where the schemas live")] = FsPath("schemas"),
+    docs: Annotated[FsPath, typer.Option("--events-doc", help="The event catalogue page")] = FsPath(
+        "docs/events.md"),
 ) -> None:
-    """Write schemas/rules.schema.json and schemas/config.schema.json from the models."""
+    """Write schemas/rules.schema.json, config.schema.json, events/*.schema.json and docs/events.md."""
     from engine.language.schema import stale_schemas, write_schemas
 
     if check:
-        stale = stale_schemas(folder)
+        stale = stale_schemas(folder, docs)
         for path in stale:
             console.print(f"{path}: stale or missing (run 'despacho schema')")
         raise typer.Exit(EXIT_PROBLEMS if stale else EXIT_OK)
-    for path in write_schemas(folder):
+    for path in write_schemas(folder, docs):
         console.print(f"wrote {path}")
 
 

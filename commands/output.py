@@ -23,13 +23,19 @@ def problem_line(problem: Problem) -> str:
     where = f"{problem.file}:{problem.line}:{problem.column}" if problem.line else problem.file
     path = f" {problem.path}:" if problem.path else ""
     hint = f" ({problem.hint})" if problem.hint else ""
-    return f"{where}:{path} {problem.message}{hint}"
+    marker = " warning:" if problem.is_warning else ""
+    return f"{where}:{path}{marker} {problem.message}{hint}"
 
 
 def problems_summary(problems: list[Problem]) -> str:
     files = len({p.file for p in problems})
-    return (f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in "
-            f"{files} file{'s' if files != 1 else ''}")
+    warnings = sum(p.is_warning for p in problems)
+    errors = len(problems) - warnings
+    counted = f"{errors} problem{'s' if errors != 1 else ''}"
+    if warnings:
+        counted = f"{counted}, {warnings} warning{'s' if warnings != 1 else ''}" if errors else \
+            f"{warnings} warning{'s' if warnings != 1 else ''}"
+    return f"{counted} in {files} file{'s' if files != 1 else ''}"
 
 
 def print_problems(console: Console, problems: Iterable[Problem]) -> None:

@@ -19,6 +19,8 @@ from connectors.http import HttpSettings, check_url
 from connectors.messaging.attachments import static_path_problem
 from connectors.messaging.headers import ADDRESS_FIELDS, parse_address
 from connectors.registry import all_actions
+from connectors.sms import text_preview
+from engine.language.catalogue import Catalogue
 from engine.language.conditions import (
     ACTION_VARIABLES,
     RULE_VARIABLES,
@@ -29,6 +31,7 @@ from engine.language.conditions import (
 from engine.language.filters import parse_time
 from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
 from engine.language.problems import Path, Problem, did_you_mean
+from engine.language.reads import ReadChecker
 from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
 from engine.language.template_samples import check_sample
 from engine.language.templating import (
@@ -62,16 +65,29 @@ class RuleCompiler:
     problems: list[Problem] = field(default_factory=list)
     # the settings static URLs are judged by; None (rule tests, tools without a config): not judged
     http_settings: HttpSettings | None = None
+    # the event types rules may listen to; None: 'on:' types and data paths are not checked
+    catalogue: Catalogue | None = None
+    _reads: ReadChecker = field(init=False)
 
-    def compile(self, rule: Rule, path: Path, order: int) -> CompiledRule | None:
-        before = len(self.problems)
+    def __post_init__(self) -> None:
+        self._reads = ReadChecker(self.doc, self.problems, self.catalogue)
+
+    def compile(self, rule: Rule, path: Path, order: int, *, whole: bool = True) -> CompiledRule | None:
+        """The compiled rule, or None when it has errors (warnings are reported and kept).
+
+        ``whole=False``: a rule whose shape had errors, rebuilt from the parts that parsed, and
+        some of its triggers did not: its data is unknown, so no data path is judged.
+        """
+        first = len(self.problems)
         self._check_triggers(rule, path)
+        triggers = [(self._trigger_path(path, index), trigger) for index, trigger in enumerate(rule.on)]
+        self._reads.start(triggers, known_data=whole)
         condition = self._condition(rule.if_, (*path, "if"), RULE_VARIABLES)
         actions = self._actions(rule.do, (*path, "do"), known_steps=())
         dedupe = self._key_template(rule.dedupe.key if rule.dedupe else None, (*path, "dedupe"))
         throttle = self._key_template(rule.throttle.key if rule.throttle else None,
                                       (*path, "throttle", "key"))
-        if len(self.problems) > before:
+        if any(not problem.is_warning for problem in self.problems[first:]):
             return None
         line, _ = self.doc.position(path)
         return CompiledRule(rule, self.doc.file, line, order, condition, actions, dedupe, throttle)
@@ -111,11 +127,13 @@ class RuleCompiler:
         node = compile_condition(condition, path, allowed, errors)
         for where, exc in errors:
             self.problems.append(self.doc.problem(where, str(exc), exc.hint))
+        self._reads.condition(condition, path, failed={where for where, _ in errors})
         return node
 
     def _key_template(self, source: str | None, path: Path) -> Value | None:
         if source is None:
             return None
+        self._reads.template(source, path)
         value, steps = self._compile_value(source, path)
         if steps:
             self.problems.append(self.doc.problem(path, "a rule key cannot read steps.<id>",
@@ -148,6 +166,8 @@ class RuleCompiler:
         known = list(known_steps)
         for index, action in enumerate(actions):
             where = (*path, index)
+            if action.id and action.uses in ACTIONS:
+                self._reads.add_step(action.id, action.uses, ACTIONS[action.uses])  # its fallback may read it
             result = self._action(action, where, tuple(known))
             if action.id:
                 if action.id in known:
@@ -212,6 +232,7 @@ class RuleCompiler:
         items = []
         read: set[str] = set()
         for key, value in raw.items():
+            self._reads.template(value, (*path, key))
             compiled, steps = self._compile_value(value, (*path, key))
             if steps:
                 self._check_steps(steps, known_steps, (*path, key))
@@ -232,10 +253,28 @@ class RuleCompiler:
         template = params.get("template")
         if spec.channel and isinstance(template, str):
             self._check_template(spec.channel, template, (*path, "template"), params)
+        body = params.get("body")
+        if spec.channel == "sms" and isinstance(body, str) and not is_template(body):
+            self._check_segments(body, params, (*path, "body"))
         if "attachments" in spec.params.model_fields:
             self._check_attachments(params.get("attachments"), (*path, "attachments"))
         if spec.channel == "email":
             self._check_addresses(params, path)
+
+    def _check_segments(self, body: str, params: dict[str, Any], path: Path) -> None:
+        """A literal SMS body is known now: over its max_segments, every send would be refused."""
+        limit = params.get("max_segments", 1)
+        transliterate = params.get("transliterate", False) is True
+        if not isinstance(limit, int):
+            return
+        preview = text_preview(body, max_segments=limit, translit=transliterate)
+        if preview["segments"] <= limit:
+            return
+        hint = ("shorten the text or raise max_segments" if transliterate or preview["encoding"] == "GSM-7"
+                else "shorten the text, or set transliterate: true to stay in GSM-7")
+        self.problems.append(self.doc.problem(
+            path, f"this body is {preview['segments']} SMS segments ({preview['encoding']}, "
+                  f"{preview['length']} characters), over max_segments={limit}", hint))
 
     def _check_addresses(self, params: dict[str, Any], path: Path) -> None:
         """Literal addresses now (one per item, no control characters); rendered ones when sent."""

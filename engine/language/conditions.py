@@ -17,7 +17,14 @@ from typing import Any
 import cel
 
 from engine.errors import DespachoError, is_rust_panic
-from engine.language.cel_limits import MAX_CONDITION_WORK, ExpressionTooLarge, Shape, check_expression, widest
+from engine.language.cel_limits import (
+    MAX_CONDITION_WORK,
+    ExpressionTooLarge,
+    Shape,
+    _without_strings,
+    check_expression,
+    widest,
+)
 from engine.language.models import AllOf, AnyOf, NotOf
 
 _NO_LOOPS = Shape((), 1)
@@ -26,6 +33,7 @@ ACTION_VARIABLES = RULE_VARIABLES | {"steps"}
 
 _MACRO_BINDING = re.compile(r"\b(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
 _CEL_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+_SINGLE_EQUALS = re.compile(r"(?<![=!<>])=(?!=)")  # '=' that is not part of ==, !=, <=, >=
 
 
 class ConditionSyntaxError(DespachoError):
@@ -246,7 +254,9 @@ def _syntax_error(raw: str, expression: str) -> ConditionSyntaxError:
     column = int(match.group(2))  # already 1-based
     detail = match.group(3).removeprefix("Syntax error: ")
     detail = re.sub(r" expecting \{.*\}$", "", detail)
-    return ConditionSyntaxError(f"CEL syntax error at column {column}: {detail}", expression, column)
+    hint = "did you mean '=='? CEL compares with ==" if _SINGLE_EQUALS.search(_without_strings(expression)) \
+        else None
+    return ConditionSyntaxError(f"CEL syntax error at column {column}: {detail}", expression, column, hint)
 
 
 def _first_line(exc: BaseException) -> str:

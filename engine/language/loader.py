@@ -1,8 +1,9 @@
 """Reading rule files into a compiled ``RuleSet``; every problem of every file at once.
 
 ``load_rules`` always returns what it found (for ``despacho validate``);
-``load_ruleset`` refuses to return a rule set that has any problem, so a bad
-file never half-loads into a running daemon.
+``load_ruleset`` refuses to return a rule set that has any error, so a bad
+file never half-loads into a running daemon. Warnings (an event type or a
+data field the catalogue does not know) never refuse a rule set.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pydantic import ValidationError
 from connectors.http import HttpSettings
 from engine.errors import RuleSetError
 from engine.language.compiler import RuleCompiler
+from engine.language.custom_events import build_catalogue
 from engine.language.models import Rule, RuleFile
+from engine.language.partial import parsed_parts
 from engine.language.problems import Problem
 from engine.language.ruleset import CompiledRule, RuleSet
 from engine.language.templating import TemplateStore
@@ -32,7 +35,12 @@ _VOCABULARY = sorted(model_vocabulary(Rule, RuleFile))
 @dataclass
 class LoadResult:
     ruleset: RuleSet
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)  # errors
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def everything(self) -> list[Problem]:
+        return sorted([*self.problems, *self.warnings])
 
     @property
     def ok(self) -> bool:
@@ -71,40 +79,49 @@ def display_name(path: FsPath) -> str:
 
 
 def load_rules(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
-               http_settings: HttpSettings | None = None) -> LoadResult:
+               http_settings: HttpSettings | None = None, warnings: bool = True) -> LoadResult:
     """Load and compile every rule file; rules with problems are left out of the set.
 
     With ``http_settings``, static URLs of ``http.request`` are judged by them (SSRF rules).
+    ``warnings=False`` skips the checks that can only warn (event types, data paths): they
+    never change which rules load, and locating them costs a second pass over a file.
     """
     files, problems = discover(paths)
     templates = TemplateStore(templates_root)
     rules: list[CompiledRule] = []
     first_seen: dict[str, tuple[str, int]] = {}
+    docs = []
     for path in files:
-        name = display_name(path)
         try:
-            doc = load_file(path, display_name=name)
+            docs.append(load_file(path, display_name=display_name(path)))
         except YamlInputError as exc:
             problems.extend(exc.problems)
-            continue
+    # every file's event declarations first: a rule may listen to a type another file declares
+    catalogue, declaration_problems = build_catalogue(docs)
+    problems.extend(declaration_problems)
+    for doc in docs:
         _check_duplicate_ids(doc, first_seen, problems)
         seen = {rule.id for rule in rules}
-        compiled = _compile_file(doc, templates, problems, len(rules), http_settings)
+        compiler = RuleCompiler(doc, templates, http_settings=http_settings,
+                                catalogue=catalogue if warnings else None)
+        compiled = _compile_file(doc, compiler, problems, len(rules))
         rules.extend(r for r in compiled if r.id not in seen)
-    return LoadResult(RuleSet(rules, [display_name(p) for p in files]), sorted(set(problems)))
+    found = sorted(set(problems))
+    return LoadResult(RuleSet(rules, [display_name(p) for p in files]),
+                      [p for p in found if not p.is_warning], [p for p in found if p.is_warning])
 
 
 def load_ruleset(paths: Iterable[str | FsPath], templates_root: str | FsPath, *,
                  http_settings: HttpSettings | None = None) -> RuleSet:
-    """The compiled rule set, or ``RuleSetError`` with every problem."""
-    result = load_rules(paths, templates_root, http_settings=http_settings)
+    """The compiled rule set, or ``RuleSetError`` with every error (warnings are not looked for)."""
+    result = load_rules(paths, templates_root, http_settings=http_settings, warnings=False)
     if result.problems:
         raise RuleSetError(result.problems)
     return result.ruleset
 
 
-def _compile_file(doc: Document, templates: TemplateStore, problems: list[Problem],
-                  start: int, http_settings: HttpSettings | None) -> list[CompiledRule]:
+def _compile_file(doc: Document, compiler: RuleCompiler, problems: list[Problem],
+                  start: int) -> list[CompiledRule]:
     if doc.data is None:
         problems.append(Problem(doc.file, 1, 1, "", "empty rule file", "add a 'rules:' list"))
         return []
@@ -112,15 +129,20 @@ def _compile_file(doc: Document, templates: TemplateStore, problems: list[Proble
         RuleFile.model_validate(doc.data)
     except ValidationError as exc:
         problems.extend(problems_from_validation_error(exc, doc, (), _VOCABULARY))
-        return []
-    compiler = RuleCompiler(doc, templates, http_settings=http_settings)
+        if not (isinstance(doc.data, dict) and isinstance(doc.data.get("rules"), list)):
+            return []
     compiled: list[CompiledRule] = []
     for index, raw in enumerate(doc.data["rules"]):
         path = ("rules", index)
+        if not isinstance(raw, dict):
+            continue  # the file's own check said so
         try:
             rule = Rule.model_validate(raw)
         except ValidationError as exc:
             problems.extend(problems_from_validation_error(exc, doc, path, _VOCABULARY))
+            # the parts that did parse still get every other check, in the same run
+            partial, all_triggers = parsed_parts(raw)
+            compiler.compile(partial, path, start + len(compiled), whole=all_triggers)
             continue
         result = compiler.compile(rule, path, start + len(compiled))
         if result is not None:

@@ -30,6 +30,7 @@ from store.durations import parse_duration
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
+EVENT_TYPE_NAME = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"  # a declared type: no wildcards
 ACTION_OPTION_KEYS = ("id", "if", "delay", "delay_until", "retry", "fallback")
 
 
@@ -291,8 +292,26 @@ class Rule(Strict):
         return value if isinstance(value, list) else [value]
 
 
+if TYPE_CHECKING:
+    EventName = str
+else:
+    EventName = matching(EVENT_TYPE_NAME, "'{value}' is not an event type: lowercase words "
+                         "separated by dots, e.g. erp.customer_updated")
+
+
+class CustomEvent(Strict):
+    """An event type another system posts (``POST /v1/events``, ``despacho emit``)."""
+
+    description: str | None = None
+    data: dict[str, Any] = Field(default_factory=lambda: {"type": "object"},
+                                 description="JSON Schema of the event's data")
+
+
 class RuleFile(Strict):
     """The top level of a rule file."""
 
     version: Literal[1] = 1
+    events: dict[EventName, CustomEvent] = Field(
+        default_factory=dict,
+        description="Event types posted by other systems, with the schema of their data")
     rules: list[dict[str, Any]] = Field(description="The rules of this file")

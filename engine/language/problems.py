@@ -5,8 +5,21 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
 Path = tuple[str | int, ...]
+
+
+class Severity(StrEnum):
+    """An error refuses the rule set; a warning is reported and the rules still load.
+
+    Warnings are what the engine cannot be sure of (an event type posted by an
+    outside system, a field its payload may carry): ``validate --strict`` makes
+    them errors for CI.
+    """
+
+    error = "error"
+    warning = "warning"
 
 
 @dataclass(frozen=True, order=True)
@@ -23,6 +36,11 @@ class Problem:
     path: str = ""
     message: str = ""
     hint: str | None = field(default=None, compare=False)
+    severity: Severity = field(default=Severity.error, compare=False)
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity is Severity.warning
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

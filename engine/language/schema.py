@@ -8,7 +8,8 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from connectors.registry import all_actions
-from engine.language.models import ACTION_OPTION_KEYS, EVENT_PATTERN, Rule
+from engine.language.catalogue import render_events_doc, stale_event_schemas, write_event_schemas
+from engine.language.models import ACTION_OPTION_KEYS, EVENT_PATTERN, EVENT_TYPE_NAME, CustomEvent, Rule
 from engine.settings import Settings
 
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
@@ -20,6 +21,7 @@ def rules_schema() -> dict[str, Any]:
     rule = Rule.model_json_schema(by_alias=True, ref_template="#/definitions/{model}")
     definitions = rule.pop("$defs", {})
     definitions["Rule"] = rule
+    definitions["CustomEvent"] = CustomEvent.model_json_schema(by_alias=True)
     _accept_shorthands(rule["properties"])
     definitions["Action"] = _action_schema(definitions["Action"], definitions)
     schema = {
@@ -30,6 +32,12 @@ def rules_schema() -> dict[str, Any]:
         "required": ["rules"],
         "properties": {
             "version": {"const": 1, "description": "Rule language version"},
+            "events": {
+                "type": "object",
+                "description": "Event types posted by other systems, with the JSON Schema of their data",
+                "propertyNames": {"pattern": EVENT_TYPE_NAME},
+                "additionalProperties": {"$ref": "#/definitions/CustomEvent"},
+            },
             "rules": {"type": "array", "items": {"$ref": "#/definitions/Rule"}},
         },
         "definitions": definitions,
@@ -98,21 +106,31 @@ def render(kind: str) -> str:
     return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def write_schemas(folder: FsPath) -> list[FsPath]:
+def write_schemas(folder: FsPath, events_doc: FsPath | None = None) -> list[FsPath]:
+    """The rule and config schemas, the event catalogue's schemas and (given a path) its page."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, kind in SCHEMA_FILES.items():
         path = folder / name
         path.write_text(render(kind), encoding="utf-8")
         written.append(path)
+    written.extend(write_event_schemas(folder))
+    if events_doc is not None:
+        events_doc.parent.mkdir(parents=True, exist_ok=True)
+        events_doc.write_text(render_events_doc(), encoding="utf-8")
+        written.append(events_doc)
     return written
 
 
-def stale_schemas(folder: FsPath) -> list[FsPath]:
-    """The schema files that are missing or differ from what the models generate."""
+def stale_schemas(folder: FsPath, events_doc: FsPath | None = None) -> list[FsPath]:
+    """The files that are missing or differ from what the models generate."""
     stale = []
     for name, kind in SCHEMA_FILES.items():
         path = folder / name
         if not path.is_file() or path.read_text(encoding="utf-8") != render(kind):
             stale.append(path)
+    stale.extend(stale_event_schemas(folder))
+    if events_doc is not None and (not events_doc.is_file()
+                                   or events_doc.read_text(encoding="utf-8") != render_events_doc()):
+        stale.append(events_doc)
     return stale

@@ -39,7 +39,7 @@ from yaml.events import (
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import ProblemsError
-from engine.language.problems import Path, Problem, format_path
+from engine.language.problems import Path, Problem, Severity, format_path
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64  # levels of mappings and lists, the outermost being the first
@@ -110,9 +110,9 @@ class Document:
         return self.value_positions.get((), (1, 1))
 
     def problem(self, path: Path, message: str, hint: str | None = None, *,
-                key: bool = False) -> Problem:
+                key: bool = False, severity: Severity = Severity.error) -> Problem:
         line, column = self.position(path, key=key)
-        return Problem(self.file, line, column, format_path(path), message, hint)
+        return Problem(self.file, line, column, format_path(path), message, hint, severity)
 
     def _position_in_nodes(self, path: Path, *, key: bool) -> tuple[int, int]:
         if self._root is None:
@@ -165,21 +165,38 @@ def load_text(text: str, name: str = "<input>", *, max_depth: int = MAX_DEPTH) -
     return _Reader(text, name, max_depth).read()
 
 
+# `key: {{ x }} more text`: YAML starts a flow mapping at `{` and then fails on the text after it
+_UNQUOTED_TEMPLATE_LINE = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"{][^:#]*?):\s+(\{\{.*\}\}.*?)\s*$")
+
+
+def _quote_hint(text: str, line: int) -> str | None:
+    """The fix for a syntax error on a line holding an unquoted template, else None."""
+    lines = text.splitlines()[line - 2:line] if line > 1 else text.splitlines()[:1]
+    for candidate in reversed(lines):
+        match = _UNQUOTED_TEMPLATE_LINE.match(candidate[:300])
+        if match:
+            key, value = match.groups()
+            quote = "'" if '"' in value else '"'
+            return f"a template must be quoted: {key}: {quote}{value}{quote}"
+    return None
+
+
 def _compose(text: str, name: str) -> Node | None:
     """The node tree of a document that read cleanly (positions are looked up in it)."""
-    with _syntax_errors(name):
+    with _syntax_errors(name, text):
         return yaml.compose(text, Loader=_Yaml12Loader)
 
 
 @contextmanager
-def _syntax_errors(name: str) -> Iterator[None]:
+def _syntax_errors(name: str, text: str = "") -> Iterator[None]:
     try:
         yield
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise YamlInputError([Problem(name, line, column, "", f"YAML syntax error: {message}")]) from exc
+        problem = Problem(name, line, column, "", f"YAML syntax error: {message}", _quote_hint(text, line))
+        raise YamlInputError([problem]) from exc
     except yaml.YAMLError as exc:
         raise YamlInputError([Problem(name, 0, 0, "", f"YAML error: {exc}")]) from exc
 
@@ -206,7 +223,7 @@ class _Reader:
 
     def read(self) -> Document:
         try:
-            with _syntax_errors(self.doc.file):
+            with _syntax_errors(self.doc.file, self.doc.source or ""):
                 second = self._documents()
         finally:
             self.loader.dispose()
@@ -282,7 +299,9 @@ class _Reader:
             event = self.next_event()
         return items
 
-    def _mapping(self, start: MappingStartEvent) -> dict[str, Any]:
+    def _mapping(self, start: MappingStartEvent) -> dict[str, Any] | None:
+        if start.flow_style and self._unquoted_template(start):
+            return None
         tag = self._tag(start, MappingNode)
         if tag != _MAP:
             self._fail(start, f"unsupported YAML tag '{_short_tag(tag)}'", "remove the tag")
@@ -313,6 +332,24 @@ class _Reader:
                 path.pop()
             event = self.next_event()
         return out
+
+    def _unquoted_template(self, start: MappingStartEvent) -> bool:
+        """``key: {{ x }}`` is a flow mapping to YAML: say to quote it, not that keys must be plain."""
+        mark = start.start_mark
+        source = self.doc.source or ""
+        if mark is None or source[mark.index:mark.index + 2] != "{{":
+            return False
+        line_end = source.find("\n", mark.index)
+        text = source[mark.index:line_end if line_end != -1 else None]
+        end = text.find("}}")
+        snippet = text[:end + 2] if 0 < end < 120 else "{{ ... }}"
+        quote = "'" if '"' in snippet else '"'
+        last = self.path[-1] if self.path else "key"
+        written = "-" if isinstance(last, int) else f"{last}:"
+        self._fail(start, "a template must be quoted: YAML reads an unquoted {{ ... }} as a mapping",
+                   f"quote it: {written} {quote}{snippet}{quote}")
+        self._skip(start)
+        return True
 
     def _scalar(self, event: ScalarEvent) -> Any:
         tag = self._tag(event, ScalarNode)

@@ -16,6 +16,8 @@ from tests.conftest import REPO, write
 runner = CliRunner()
 
 GOOD = """
+events:
+  appointment.reminder_due: {description: posted by the ERP}
 rules:
   - id: remind
     on: appointment.reminder_due
@@ -44,7 +46,7 @@ def test_validate_prints_file_line_column_path_message_and_exits_1(project: Path
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 1
     assert result.output.splitlines() == [
-        "rules/r.yaml:5:9: rules[0].do[0].smss.send: unknown action 'smss.send' (did you mean 'sms.send'?)",
+        "rules/r.yaml:7:9: rules[0].do[0].smss.send: unknown action 'smss.send' (did you mean 'sms.send'?)",
         "1 problem in 1 file",
     ]
 
@@ -56,7 +58,8 @@ def test_validate_json_for_ci(project: Path) -> None:
     assert result.exit_code == 1
     assert payload["ok"] is False and payload["rules"] == 0
     (problem,) = payload["problems"]
-    assert set(problem) == {"file", "line", "column", "path", "message", "hint"}
+    assert set(problem) == {"file", "line", "column", "path", "message", "hint", "severity"}
+    assert problem["severity"] == "error"
     assert problem["path"] == "rules[0].do[0].sms.send.template"
 
 

@@ -1,0 +1,212 @@
+"""The payload of every event despacho itself emits, declared once: the event catalogue's source.
+
+Each domain event type has a pydantic model of its ``data``. ``despacho schema`` writes
+their JSON Schemas to ``schemas/events/`` and ``docs/events.md``; ``despacho validate``
+checks the ``data.*`` paths rules read against them. The emitters (``store.service_orders``,
+``store.billing``, the engine's follow-ups and scheduler, the Twilio webhook) build their
+payloads with ``store.payloads``; tests emit each type through those real code paths and
+validate what they stored against these models, so the two cannot drift apart. The models
+forbid extra keys for the same reason: a field an emitter adds must be declared here.
+
+It lives in the store, the lowest layer, because the emitters sit in every layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from store.reserved_events import SCHEDULE_EVENT_TYPE
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- records, as store.payloads.FIELDS hands them out ---------------------------------------------
+
+class CustomerRecord(Payload):
+    id: str
+    name: str
+    email: str | None
+    phone: str | None = Field(description="E.164, e.g. +5511987654321")
+    tier: str
+    preferred_channel: str = Field(description="whatsapp, sms or email")
+    opt_outs: list[str] = Field(description="Channels the customer opted out of")
+    time_zone: str
+    address: str | None
+    city: str | None
+    state: str | None
+
+
+class TechnicianRecord(Payload):
+    id: str
+    name: str
+    phone: str | None
+    email: str | None
+    region: str
+    skills: list[str]
+    google_calendar_id: str | None
+
+
+class OrderRecord(Payload):
+    id: str
+    status: str
+    priority: str
+    description: str
+    region: str
+    address: str | None
+    required_skills: list[str]
+    scheduled_start: datetime | None
+    scheduled_end: datetime | None
+    sla_due_at: datetime | None
+    amount: float
+    customer_id: str
+    technician_id: str | None
+    created_at: datetime
+
+
+class InvoiceRecord(Payload):
+    id: str
+    number: str
+    order_id: str
+    amount: float
+    amount_paid: float
+    due_date: date
+    status: str
+    issued_at: datetime
+    external_ids: dict[str, Any] = Field(description="Ids in accounting systems, e.g. {\"omie\": \"123\"}")
+
+
+class OverdueInvoiceRecord(InvoiceRecord):
+    amount_due: float = Field(description="amount - amount_paid")
+    days_overdue: int = Field(description="Whole days past the due date")
+
+
+class PaymentRecord(Payload):
+    id: str
+    invoice_id: str
+    amount: float
+    method: str
+    paid_at: datetime
+    external_ids: dict[str, Any]
+
+
+# --- payloads -------------------------------------------------------------------------------------
+
+class OrderPayload(Payload):
+    order: OrderRecord
+    customer: CustomerRecord
+    technician: TechnicianRecord | None = Field(description="null while nobody is assigned")
+
+
+class OrderAssignedPayload(OrderPayload):
+    previous_status: str
+    previous_technician_id: str | None
+
+
+class OrderStatusPayload(OrderPayload):
+    previous_status: str
+    status: str
+    reason: str | None
+
+
+class InvoicePayload(Payload):
+    invoice: InvoiceRecord
+    order: OrderRecord
+    customer: CustomerRecord
+
+
+class PaymentPayload(InvoicePayload):
+    payment: PaymentRecord
+
+
+class OverduePayload(Payload):
+    invoice: OverdueInvoiceRecord
+    order: OrderRecord
+    customer: CustomerRecord
+
+
+class ActionFailedPayload(Payload):
+    rule_id: str
+    run_id: str
+    event_id: str | None
+    step_id: str
+    action: str = Field(description="CONNECTOR.ACTION")
+    step: str | None = Field(description="The action's id in the rule, when it has one")
+    error: str | None
+    error_code: str | None
+    attempts: int
+
+
+class RunCompletedPayload(Payload):
+    rule_id: str
+    run_id: str
+    event_id: str | None
+    status: str
+
+
+class SchedulePayload(Payload):
+    """A fire's own event; with ``for_each`` each row of the query is an evaluation's ``data``."""
+
+    model_config = ConfigDict(extra="allow")
+    for_each: str | None = Field(None, description="The named query, when the trigger has one")
+    rows: int | None = Field(None, description="How many rows the query found")
+
+
+class InboundCustomer(Payload):
+    id: str
+    name: str
+    phone: str | None
+    email: str | None
+
+
+class WhatsAppInboundPayload(Payload):
+    message_sid: str
+    from_: str = Field(alias="from", description="The sender's number, E.164")
+    to: str
+    body: str
+    text: str = Field(description="The body without surrounding spaces")
+    profile_name: str | None
+    num_media: int
+    conversation_id: str | None
+    customer: InboundCustomer | None = Field(description="The customer with this number, if any")
+
+
+@dataclass(frozen=True)
+class EventSpec:
+    event_type: str
+    payload: type[Payload]
+    producer: str
+    description: str
+
+
+DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
+    EventSpec("service_order.created", OrderPayload, "store.service_orders.create_order",
+              "A service order was opened"),
+    EventSpec("service_order.assigned", OrderAssignedPayload, "store.service_orders.assign_technician",
+              "A technician was assigned (or reassigned) to an order"),
+    EventSpec("service_order.status_changed", OrderStatusPayload, "store.service_orders.set_status",
+              "An order moved to another status"),
+    EventSpec("service_order.completed", OrderStatusPayload, "store.service_orders.set_status",
+              "An order was completed (after service_order.status_changed)"),
+    EventSpec("service_order.cancelled", OrderStatusPayload, "store.service_orders.set_status",
+              "An order was cancelled (after service_order.status_changed)"),
+    EventSpec("invoice.issued", InvoicePayload, "store.billing.issue_invoice", "An invoice was issued"),
+    EventSpec("payment.received", PaymentPayload, "store.billing.record_payment",
+              "A payment towards an invoice was recorded"),
+    EventSpec("invoice.paid", PaymentPayload, "store.billing.record_payment",
+              "A payment settled an invoice (after payment.received)"),
+    EventSpec("invoice.overdue", OverduePayload, "store.billing.record_overdue_events",
+              "Once a day per unpaid invoice past its due date (the billing job)"),
+    EventSpec("action.failed", ActionFailedPayload, "engine.runtime.followups",
+              "An action failed for good (its fallback, if any, runs too)"),
+    EventSpec("run.completed", RunCompletedPayload, "engine.runtime.followups", "A rule's run ended"),
+    EventSpec(SCHEDULE_EVENT_TYPE, SchedulePayload, "engine.runtime.scheduled",
+              "A cron or every trigger fired"),
+    EventSpec("whatsapp.message_received", WhatsAppInboundPayload, "api.webhooks.twilio",
+              "A customer sent a WhatsApp message to the company's number"),
+)}
