@@ -56,6 +56,7 @@ class OfDayParams(QueryParams):
     day: str = Field("today", description="'today', 'tomorrow' or a date YYYY-MM-DD, in the company's "
                                           "time zone")
     technician_id: str | None = Field(None, max_length=36, description="Only this technician's visits")
+    assigned_only: bool = Field(False, description="Only visits that have a technician")
 
     @field_validator("day")
     @classmethod

@@ -29,7 +29,7 @@ from store.durations import parse_duration
 
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
-ACTION_OPTION_KEYS = ("id", "if", "delay", "retry", "fallback")
+ACTION_OPTION_KEYS = ("id", "if", "delay", "retry", "fallback", "for_each", "as", "group_by")
 
 
 def matching(pattern: str, message: str, **schema: Any) -> Any:
@@ -206,6 +206,11 @@ class Action(Strict):
     delay: Duration | None = None
     retry: RetryPolicy | None = None
     fallback: list[Action] = Field(default_factory=list)
+    for_each: str | None = Field(None, description="A list: one call per item, e.g. steps.lookup.rows "
+                                                   "or data.items (see docs/rules.md, Loops)")
+    as_: StepId | None = Field(None, alias="as", description="Name of the item in params (default: item)")
+    group_by: str | None = Field(None, description="Template of a key: one call per group of items, "
+                                                   "which params read as group.key and group.items")
 
     @model_validator(mode="before")
     @classmethod

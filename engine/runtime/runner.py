@@ -27,6 +27,7 @@ from engine.language.calls import CallPreparationError, prepare_call
 from engine.language.conditions import ConditionEvaluationError
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
+from engine.language.loops import LoopError, item_idempotency_key, prepare_calls
 from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateStore
 from engine.runtime.infra import is_infrastructure_error
@@ -173,6 +174,8 @@ class StepRunner:
         """Call the connector. Raises ``ConnectorError`` for the action's own failures."""
         rule, action = self._definition(claim)
         context = EvaluationContext(claim.event, self.config, self.clock())
+        if action.loop is not None:  # its ``if:`` is checked per item
+            return self._call_each(claim, action, context.for_actions(rule.id, claim.steps))
         if action.condition is not None:
             try:
                 if not action.condition.holds(context.cel_with_steps(claim.steps)):
@@ -189,6 +192,23 @@ class StepRunner:
                           files=prepared.files)
         outputs = self.connectors[prepared.connector].execute(call)
         return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
+
+    def _call_each(self, claim: Claim, action: CompiledAction, variables: dict[str, Any]) -> Success:
+        """A for_each step: every call prepared first, then made in order, each under its own key."""
+        try:
+            loop = prepare_calls(action, variables, self.templates)
+        except (CallPreparationError, LoopError) as exc:
+            raise PermanentError(str(exc), code=exc.code) from exc
+        outputs = []
+        for unit, prepared in loop.calls:
+            key = item_idempotency_key(claim.step.idempotency_key, unit.key)
+            call = ActionCall(action=prepared.action, params=prepared.params, idempotency_key=key,
+                              message=prepared.message, step_id=claim.step.id, rule_id=claim.rule_id,
+                              event_id=claim.event.id, files=prepared.files, item_key=unit.key)
+            outputs.append(self.connectors[prepared.connector].execute(call))
+        rendered = {"items": [prepared.rendered for _, prepared in loop.calls]}
+        return Success(StepStatus.SUCCEEDED, rendered,
+                       {"items": outputs, "count": len(outputs), "skipped": len(loop.skipped)})
 
     def _definition(self, claim: Claim) -> tuple[CompiledRule, CompiledAction]:
         rule = self.rules().by_id.get(claim.rule_id)

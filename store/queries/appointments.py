@@ -70,6 +70,8 @@ def appointments_of_day(session: Session, at: datetime, params: OfDayParams) -> 
     )
     if params.technician_id is not None:
         statement = statement.where(col(Appointment.technician_id) == params.technician_id)
+    elif params.assigned_only:
+        statement = statement.where(col(Appointment.technician_id).is_not(None))
     zone = at.tzinfo
     rows = []
     for row in session.execute(statement).mappings():

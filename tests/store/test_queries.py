@@ -174,15 +174,20 @@ def test_appointments_of_day_take_the_day_on_the_zone_of_at(
             Appointment(id="cancelled", order_id=order.id, technician_id=joao.id, status="cancelled",
                         starts_at=datetime(2026, 12, 1, 13, 0, tzinfo=UTC),
                         ends_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC)),
+            Appointment(id="nobody", order_id=order.id,
+                        starts_at=datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+                        ends_at=datetime(2026, 12, 1, 19, 0, tzinfo=UTC)),
             Appointment(id="tomorrow", order_id=order.id, technician_id=joao.id,
                         starts_at=datetime(2026, 12, 2, 12, 0, tzinfo=UTC),
                         ends_at=datetime(2026, 12, 2, 13, 0, tzinfo=UTC)),
         ])
     rows = run(engine, "appointments.of_day", local)
-    assert [r["appointment"]["id"] for r in rows] == ["morning", "late"]
+    assert [r["appointment"]["id"] for r in rows] == ["morning", "nobody", "late"]
+    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", local, assigned_only=True)] \
+        == ["morning", "late"]
     assert rows[0]["appointment"]["local_start"] == "08:00"
-    assert rows[1]["appointment"]["local_start"] == "23:30"
-    assert rows[1]["appointment"]["day"] == "2026-12-01"
+    assert rows[2]["appointment"]["local_start"] == "23:30"
+    assert rows[2]["appointment"]["day"] == "2026-12-01"
     assert rows[0]["technician"]["name"] == "Ana Reis"
     only_joao = run(engine, "appointments.of_day", local, technician_id=joao.id)
     assert [r["appointment"]["id"] for r in only_joao] == ["late"]
@@ -191,7 +196,7 @@ def test_appointments_of_day_take_the_day_on_the_zone_of_at(
     assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", local, day="2026-12-02")] \
         == ["tomorrow"]
     # at in UTC: the 2nd starts at 00:00 UTC, so "late" belongs to the 2nd there
-    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", at)] == ["morning"]
+    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", at)] == ["morning", "nobody"]
 
 
 def test_appointments_of_day_refuse_a_day_that_is_not_one(engine: sa.Engine, at: datetime) -> None:
