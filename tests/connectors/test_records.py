@@ -1,4 +1,5 @@
-"""records.query: a named query's rows for the rule, bounded, JSON-friendly, the day on the company's calendar."""
+"""records.query: a named query's rows for the rule: bounded, JSON-friendly, "today" on the company's
+calendar."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ def test_without_a_database_the_step_fails_for_good(bare_runtime: Runtime) -> No
 def test_params_rendered_wrong_fail_for_good_naming_the_field(runtime: Runtime) -> None:
     # validate passed a template; what it rendered to is not a day
     params = QueryParams.model_construct(query="appointments.of_day", params={"day": "ontem"})
-    with pytest.raises(PermanentError, match="day: .*'ontem' is not a day") as raised:
+    with pytest.raises(PermanentError, match=r"day: .*'ontem' is not a day") as raised:
         connector(runtime).execute(call("query", params))
     assert raised.value.code == "invalid_params"
 
