@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.language import ruletests
 from engine.language.dryrun import DryRun
 from engine.language.events import Event
 from engine.language.loader import load_rules, load_ruleset
@@ -207,3 +208,39 @@ def test_dry_run_says_a_list_from_a_query_is_known_when_the_step_runs(project: P
     lookup, sms = given.preview(Event(type="customer.updated", data=customer)).rules[0].actions
     assert lookup.preview["rows"] == 2
     assert [i.params and i.params["body"] for i in sms.items or []] == ["OS o1: scheduled", "OS o2: open"]
+
+
+# --- rule tests ---------------------------------------------------------------------------------
+
+def run_rule_tests(project: Path, tests: str) -> ruletests.TestReport:
+    write(project / "rules/r.yaml", LOOKUP)
+    write(project / "rules/tests/t.yaml", tests)
+    runner = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), {})
+    return ruletests.run_tests([project / "rules/tests/t.yaml"], runner)
+
+
+CASE = """
+tests:
+  - name: one SMS per open order
+    event: {type: customer.updated, data: {customer: {id: c1, phone: "+5511987654321"}}}
+    records:
+      {query}: [{order: {id: o1, status: open}}, {order: {id: o2, status: scheduled}}]
+    expect:
+      actions:
+        - {rule: open-orders, action: sms.send, params: {body: "OS o2: {status}"}}
+"""
+
+
+def test_a_rule_test_gives_the_rows_of_a_query_and_checks_each_call(project: Path) -> None:
+    case = CASE.replace("{query}", "service_orders.open_for_customer")
+    assert run_rule_tests(project, case.replace("{status}", "scheduled")).ok
+    failed = run_rule_tests(project, case.replace("{status}", "open"))
+    assert (failed.passed, failed.failed) == (0, 1)
+    assert failed.results[0].failures[0].message == "open-orders: sms.send: params differ"
+
+
+def test_rows_for_an_unknown_query_are_a_located_problem_in_the_test_file(project: Path) -> None:
+    report = run_rule_tests(project, CASE.replace("{query}", "service_orders.open").replace("{status}", "x"))
+    assert [(p.line, p.path) for p in report.problems] == [(5, "tests[0].records")]
+    assert "unknown query 'service_orders.open'" in report.problems[0].message
+    assert not report.ok
