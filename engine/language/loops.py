@@ -15,6 +15,7 @@ the connectors find items before k already done under their keys.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,9 @@ from engine.language.templating import TemplateRenderError, TemplateStore
 
 MAX_ITEMS = 500          # items of one for_each: the query specs' max_rows, and what one step may do
 MAX_GROUP_KEY = 200      # characters of a rendered group_by key
+# each call has the render limits of one call; these bound all of a step's calls together
+MAX_LOOP_TEXT = 20_000_000   # characters of rendered params and messages
+MAX_LOOP_SECONDS = 10.0      # preparing every call
 _MAX_KEY = 300           # the idempotency key columns
 _MAX_ITEM_KEY = 80       # an item key longer than this (data can be anything) is hashed
 
@@ -91,18 +95,33 @@ def prepare_calls(action: CompiledAction, variables: dict[str, Any], templates: 
     """
     assert action.loop is not None
     result = LoopCalls([], [])
+    deadline = time.monotonic() + MAX_LOOP_SECONDS
+    text = 0
     for unit in loop_units(action.loop, variables):
+        if time.monotonic() > deadline:
+            raise LoopError(f"for_each: preparing the calls took more than {MAX_LOOP_SECONDS:g} s "
+                            f"(stopped at item {unit.key})", code="template_limit")
         scope = {**variables, **unit.bindings}
         try:
             if action.condition is not None and not action.condition.holds(Scope(scope)):
                 result.skipped.append(unit)
                 continue
-            result.calls.append((unit, prepare_call(action, scope, templates)))
+            prepared = prepare_call(action, scope, templates)
         except CallPreparationError as exc:
             raise CallPreparationError(f"item {unit.key}: {exc}", code=exc.code) from exc
         except ConditionEvaluationError as exc:
             raise LoopError(f"item {unit.key}: condition: {exc}", code=exc.code) from exc
+        text += _text_size(prepared)
+        if text > MAX_LOOP_TEXT:
+            raise LoopError(f"for_each: the calls' params and messages pass {MAX_LOOP_TEXT} characters "
+                            f"(stopped at item {unit.key})", code="template_limit")
+        result.calls.append((unit, prepared))
     return result
+
+
+def _text_size(call: PreparedCall) -> int:
+    parts = [*(call.message or {}).values(), *call.rendered.values()]
+    return sum(len(part) for part in parts if isinstance(part, str))
 
 
 def item_idempotency_key(step_key: str, item_key: str) -> str:

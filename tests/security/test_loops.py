@@ -11,10 +11,12 @@ from pydantic import ValidationError
 from sqlmodel import Session, select
 
 from connectors.records import QueryParams
-from engine.language.loader import load_rules
-from engine.language.loops import MAX_ITEMS, LoopError, item_idempotency_key, loop_units
+from engine.language.dryrun import DryRun
+from engine.language.events import Event
+from engine.language.loader import load_rules, load_ruleset
+from engine.language.loops import MAX_ITEMS, MAX_LOOP_TEXT, LoopError, item_idempotency_key, loop_units
 from engine.language.ruleset import Loop
-from engine.language.templating import compile_value
+from engine.language.templating import TemplateStore, compile_value
 from store.models import Notification
 from store.models.runs import RuleStep
 from tests.conftest import write
@@ -95,3 +97,21 @@ def test_item_ids_cannot_reach_another_steps_keys() -> None:
     full = [item_idempotency_key("each:e1:do[0]", key) for key in keys]
     assert all(key.startswith("each:e1:do[0]#") for key in full)
     assert len(set(full)) == 3
+
+
+def test_the_text_all_calls_of_a_loop_render_is_bounded_together(project: Path) -> None:
+    """Each call stays within one call's render limits (2 M characters); 25 of them would not."""
+    write(project / "rules/r.yaml", """
+        rules:
+          - id: big
+            on: batch.ready
+            do:
+              - log.write: {message: "{{ 'x' * 1000000 }}"}
+                for_each: data.xs
+        """)
+    dry = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), {})
+    (rule,) = dry.preview(Event(type="batch.ready", data={"xs": list(range(25))})).rules
+    (action,) = rule.actions
+    assert action.error == (f"for_each: the calls' params and messages pass {MAX_LOOP_TEXT} characters "
+                            "(stopped at item 20)")
+    assert action.items is None
