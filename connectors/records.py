@@ -20,13 +20,13 @@ from pydantic import Field, JsonValue, ValidationError, ValidationInfo, field_va
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
 from errors import PermanentError
-from store.query_specs import QUERY_SPECS, QuerySpec
+from store.query_specs import QUERY_SPECS, QueryParams, QuerySpec
 
 ROWS_OUTPUT = "rows"
 _NAMES: list[JsonValue] = list(sorted(QUERY_SPECS))  # an enum in the JSON Schema: editors complete the name
 
 
-class QueryParams(Params):
+class RecordsQueryParams(Params):
     query: str = Field(description="Name of a named query, e.g. appointments.of_day",
                        json_schema_extra={"enum": _NAMES})
     params: dict[str, Any] = Field(default_factory=dict, description="Parameters of the query")
@@ -49,10 +49,12 @@ class QueryParams(Params):
         return value
 
 
-def query_params(spec: QuerySpec, params: dict[str, Any], *, skip_templated: bool = False) -> Any:
+def query_params(spec: QuerySpec, params: dict[str, Any], *, skip_templated: bool = False
+                 ) -> QueryParams | None:
     """``params`` validated against the query's model; a ``ValueError`` names the query's field.
 
-    ``skip_templated``: at ``validate`` a templated value is judged once rendered, when the step runs.
+    ``skip_templated``: at ``validate`` a templated value is judged once rendered, when the step runs
+    (``None``: only templated values were wrong).
     """
     try:
         return spec.params.model_validate(params)
@@ -83,7 +85,7 @@ def _templated(value: Any) -> bool:
 class RecordsConnector(Connector):
     name = "records"
     actions: ClassVar[dict[str, ActionSpec]] = {
-        "query": ActionSpec("query", QueryParams,
+        "query": ActionSpec("query", RecordsQueryParams,
                             "Run a named query; its rows are steps.<id>.rows, their number steps.<id>.count",
                             outputs=(ROWS_OUTPUT, "count"), literal_params=("query",)),
     }
@@ -92,7 +94,7 @@ class RecordsConnector(Connector):
         return {"target": "database", "detail": f"{len(QUERY_SPECS)} named queries"}
 
     def plan(self, action: str, params: Params, message: dict[str, str] | None) -> dict[str, Any]:
-        assert isinstance(params, QueryParams)
+        assert isinstance(params, RecordsQueryParams)
         return {"note": f"would run the query '{params.query}' (read only) when the step runs"}
 
     def execute(self, call: ActionCall) -> dict[str, Any]:
@@ -100,7 +102,7 @@ class RecordsConnector(Connector):
         from store.queries import run_query
 
         params = call.params
-        assert isinstance(params, QueryParams)
+        assert isinstance(params, RecordsQueryParams)
         spec = QUERY_SPECS.get(params.query)
         if spec is None:  # the rule set changed under a queued step
             raise PermanentError(f"unknown query '{params.query}'", code="unknown_query")
@@ -110,6 +112,7 @@ class RecordsConnector(Connector):
             checked = query_params(spec, params.params)
         except ValueError as exc:
             raise PermanentError(str(exc), code="invalid_params") from exc
+        assert checked is not None  # nothing is skipped without skip_templated
         # "today" is the company's today: the queries count days on the calendar of ``at``
         at = self.runtime.clock().astimezone(ZoneInfo(self.runtime.timezone))
         try:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from pydantic import ValidationError
 
 from connectors.base import Runtime
-from connectors.records import QueryParams, RecordsConnector
+from connectors.records import RecordsConnector, RecordsQueryParams
 from errors import PermanentError
 from store import query_specs
 from store.db import session_scope
@@ -30,8 +30,8 @@ def connector(runtime: Runtime, at: datetime = AGENDA_TIME) -> RecordsConnector:
     return RecordsConnector(runtime=dataclasses.replace(runtime, clock=lambda: at))
 
 
-def query(name: str, **params: object) -> QueryParams:
-    return QueryParams(query=name, params=params)
+def query(name: str, **params: object) -> RecordsQueryParams:
+    return RecordsQueryParams(query=name, params=params)
 
 
 def test_the_days_appointments_of_the_demo_company_come_back_as_json_rows(
@@ -83,7 +83,7 @@ def test_without_a_database_the_step_fails_for_good(bare_runtime: Runtime) -> No
 
 def test_params_rendered_wrong_fail_for_good_naming_the_field(runtime: Runtime) -> None:
     # validate passed a template; what it rendered to is not a day
-    params = QueryParams.model_construct(query="appointments.of_day", params={"day": "ontem"})
+    params = RecordsQueryParams.model_construct(query="appointments.of_day", params={"day": "ontem"})
     with pytest.raises(PermanentError, match=r"day: .*'ontem' is not a day") as raised:
         connector(runtime).execute(call("query", params))
     assert raised.value.code == "invalid_params"

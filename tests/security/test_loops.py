@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import Session, select
 
-from connectors.records import QueryParams
+from connectors.records import RecordsQueryParams
 from engine.language.dryrun import DryRun
 from engine.language.events import Event
 from engine.language.loader import load_rules, load_ruleset
@@ -55,7 +55,7 @@ def test_a_query_named_by_event_data_is_refused_at_validate(project: Path) -> No
 def test_only_the_declared_named_queries_can_run(name: str) -> None:
     # what prepare_call validates the rendered params against, at every run
     with pytest.raises(ValidationError, match="unknown query"):
-        QueryParams(query=name)
+        RecordsQueryParams(query=name)
 
 
 def test_query_params_from_event_data_are_values_never_sql(tmp_path: Path) -> None:
