@@ -18,7 +18,7 @@ from engine.language.calls import CallPreparationError, prepare_call
 from engine.language.conditions import ClauseResult, ConditionEvaluationError
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
-from engine.language.loops import LoopError, loop_list, prepare_calls
+from engine.language.loops import LOOP_OUTPUTS, LoopError, loop_list, prepare_calls
 from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateRenderError, TemplateStore
 
@@ -121,7 +121,7 @@ class DryRun:
         if action.explicit_id:
             # Outputs are unknown until the action runs: later steps see placeholders (or given rows).
             steps[action.key] = (fixture_outputs(action.uses, preview.params, self.records)
-                                 or {name: f"<{action.key}.{name}>" for name in action.spec.outputs})
+                                 or {name: f"<{action.key}.{name}>" for name in _outputs(action)})
             if ROWS_OUTPUT in steps[action.key] and isinstance(steps[action.key][ROWS_OUTPUT], list):
                 preview.preview["rows"] = steps[action.key]["count"]
         preview.fallback = [self._action(f, context, rule_id, dict(steps)) for f in action.fallback]
@@ -148,3 +148,7 @@ class DryRun:
         call = prepare_call(action, variables, self.templates)
         plan = self.connectors[call.connector].plan(call.action, call.params, call.message)
         return call.rendered, plan
+
+
+def _outputs(action: CompiledAction) -> tuple[str, ...]:
+    return LOOP_OUTPUTS if action.loop is not None else action.spec.outputs

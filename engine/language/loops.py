@@ -27,6 +27,9 @@ from engine.language.templating import TemplateRenderError, TemplateStore
 
 MAX_ITEMS = 500          # items of one for_each: the query specs' max_rows, and what one step may do
 MAX_GROUP_KEY = 200      # characters of a rendered group_by key
+# what steps.<id> holds for a for_each step, whatever its action: each call's outputs, calls made,
+# items (or groups) whose ``if`` was false
+LOOP_OUTPUTS = ("items", "count", "skipped")
 # each call has the render limits of one call; these bound all of a step's calls together
 MAX_LOOP_TEXT = 20_000_000   # characters of rendered params and messages
 MAX_LOOP_SECONDS = 10.0      # preparing every call

@@ -207,6 +207,7 @@ class StepRunner:
                               event_id=claim.event.id, files=prepared.files, item_key=unit.key)
             outputs.append(self.connectors[prepared.connector].execute(call))
         rendered = {"items": [prepared.rendered for _, prepared in loop.calls]}
+        # the names of loops.LOOP_OUTPUTS
         return Success(StepStatus.SUCCEEDED, rendered,
                        {"items": outputs, "count": len(outputs), "skipped": len(loop.skipped)})
 

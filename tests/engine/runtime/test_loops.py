@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from connectors.base import ActionCall, Connector
 from connectors.records import RecordsConnector
+from engine.language.loops import LOOP_OUTPUTS
 from errors import TransientError
 from store.models import Notification
 from store.models.runs import DeadLetter, RuleRun, RuleStep
@@ -86,6 +87,7 @@ def test_one_call_per_item_each_under_its_own_key_skipping_items_the_if_refuses(
     driver.emit("batch.ready", "b1", lines=LINES)
     assert driver.drain() == ["succeeded"]
     (step,) = rows(driver, RuleStep)
+    assert set(step.output) == set(LOOP_OUTPUTS)  # what dry-run shows as steps.<id> of a loop
     assert step.output["count"] == 3 and step.output["skipped"] == 1
     assert [item["status"] for item in step.output["items"]] == ["sent", "sent", "sent"]
     assert [p["body"] for p in step.params["items"]] == ["Pedido p1 pronto", "Pedido p2 pronto",
