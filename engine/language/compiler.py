@@ -51,7 +51,8 @@ from store.query_specs import QUERY_SPECS
 ACTIONS = all_actions()
 _STEPS_IN_CEL = re.compile(r"\bsteps\.([A-Za-z_]\w*)")
 # for_each: a dotted path, bare or as "{{ path }}"
-_LOOP_SOURCE = re.compile(r"\s*(?:\{\{\s*)?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,7})(?:\s*\}\})?\s*")
+_LOOP_PATH = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,7}"
+_LOOP_SOURCE = re.compile(rf"\s*(?:({_LOOP_PATH})|\{{\{{\s*({_LOOP_PATH})\s*\}}\}})\s*")
 
 
 @dataclass
@@ -210,7 +211,7 @@ class RuleCompiler:
                 (*path, "for_each"), f"for_each '{action.for_each}' is not a path to a list",
                 "write a dotted path such as steps.lookup.rows or data.items"))
             return None, set()
-        parts = tuple(found.group(1).split("."))
+        parts = tuple((found.group(1) or found.group(2)).split("."))
         if parts[0] not in TEMPLATE_VARIABLES:
             self.problems.append(self.doc.problem(
                 (*path, "for_each"), f"unknown variable '{parts[0]}' in for_each",

@@ -132,7 +132,7 @@ class DryRun:
         assert action.loop is not None
         source = loop_list(action.loop, variables)
         preview.preview = {"for_each": action.loop.source}
-        if isinstance(source, str) and source.startswith("<"):
+        if action.loop.path[0] == "steps" and isinstance(source, str) and source.startswith("<"):
             preview.preview["items"] = ("known when the step runs (a rule test can give the rows of "
                                         "records.query under records:)")
             return

@@ -68,6 +68,10 @@ def test_a_for_each_action_compiles_with_its_item_name_and_reads_the_earlier_ste
 def test_for_each_accepts_the_template_form_of_a_path(project: Path) -> None:
     assert problems(project, LOOKUP.replace("for_each: steps.lookup.rows",
                                             'for_each: "{{ steps.lookup.rows }}"')) == []
+    assert problems(project, LOOKUP.replace("for_each: steps.lookup.rows",
+                                            'for_each: "{{ steps.lookup.rows"')) == [
+        "12: rules[0].do[1].for_each: for_each '{{ steps.lookup.rows' is not a path to a list "
+        "(write a dotted path such as steps.lookup.rows or data.items)"]
 
 
 def test_for_each_problems_are_located_and_explained(project: Path) -> None:
