@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -96,23 +96,20 @@ class ActionCall:
     # files earlier steps of the run produced (their FILE_OUTPUT); unlike paths taken from event data,
     # an email may attach these from the outbox folder
     files: frozenset[str] = frozenset()
+    # when the event happened (tz-aware): what "today" means for the call, however late it runs
+    event_at: datetime | None = None
     # one call of a ``for_each`` step: the item's key (``idempotency_key`` already includes it);
     # records kept per step (notifications) tell the step's calls apart by it
     item_key: str | None = None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Runtime:
-    """What connectors may use besides their settings: the database, the outbox folder, the clock."""
+    """What connectors may use besides their settings: the database and the outbox folder."""
 
     outbox: Path
     session: Callable[[], AbstractContextManager[Session]] | None = None
     timezone: str = "America/Sao_Paulo"
-    clock: Callable[[], datetime] = _now  # tz-aware; tests pass their own
 
 
 class Connector:

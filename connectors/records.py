@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -113,8 +114,12 @@ class RecordsConnector(Connector):
         except ValueError as exc:
             raise PermanentError(str(exc), code="invalid_params") from exc
         assert checked is not None  # nothing is skipped without skip_templated
-        # "today" is the company's today: the queries count days on the calendar of ``at``
-        at = self.runtime.clock().astimezone(ZoneInfo(self.runtime.timezone))
+        # "today" is the company's today on the day of the event (a 07:00 fire held, delayed or retried
+        # still reads its own day): the queries count days on the calendar of ``at``
+        moment = call.event_at or datetime.now(UTC)
+        if moment.tzinfo is None:  # stored times are UTC
+            moment = moment.replace(tzinfo=UTC)
+        at = moment.astimezone(ZoneInfo(self.runtime.timezone))
         try:
             with self.runtime.session() as session:
                 rows = run_query(session, spec.name, at, checked)

@@ -189,7 +189,7 @@ class StepRunner:
         call = ActionCall(action=prepared.action, params=prepared.params,
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
                           step_id=claim.step.id, rule_id=claim.rule_id, event_id=claim.event.id,
-                          files=prepared.files)
+                          files=prepared.files, event_at=claim.event.at)
         outputs = self.connectors[prepared.connector].execute(call)
         return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
 
@@ -204,7 +204,8 @@ class StepRunner:
             key = item_idempotency_key(claim.step.idempotency_key, unit.key)
             call = ActionCall(action=prepared.action, params=prepared.params, idempotency_key=key,
                               message=prepared.message, step_id=claim.step.id, rule_id=claim.rule_id,
-                              event_id=claim.event.id, files=prepared.files, item_key=unit.key)
+                              event_id=claim.event.id, files=prepared.files, item_key=unit.key,
+                              event_at=claim.event.at)
             outputs.append(self.connectors[prepared.connector].execute(call))
         rendered = {"items": [prepared.rendered for _, prepared in loop.calls]}
         # the names of loops.LOOP_OUTPUTS

@@ -12,33 +12,36 @@ import pytest
 import sqlalchemy as sa
 from pydantic import ValidationError
 
-from connectors.base import Runtime
+from connectors.base import ActionCall, Runtime
 from connectors.records import RecordsConnector, RecordsQueryParams
 from errors import PermanentError
 from store import query_specs
 from store.db import session_scope
 from store.models import Appointment
 from store.seed import seed_demo
-from tests.connectors.conftest import call
 
 # Wednesday 2026-12-02, 07:00 in São Paulo: the daily agenda's moment, the day after the demo's "now"
 AGENDA_TIME = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 SEEDED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def connector(runtime: Runtime, at: datetime = AGENDA_TIME) -> RecordsConnector:
-    return RecordsConnector(runtime=dataclasses.replace(runtime, clock=lambda: at))
+def connector(runtime: Runtime) -> RecordsConnector:
+    return RecordsConnector(runtime=runtime)
 
 
 def query(name: str, **params: object) -> RecordsQueryParams:
     return RecordsQueryParams(query=name, params=params)
 
 
+def call(params: RecordsQueryParams, at: datetime = AGENDA_TIME) -> ActionCall:
+    return ActionCall(action="query", params=params, idempotency_key="agenda:e1:do[0]", event_at=at)
+
+
 def test_the_days_appointments_of_the_demo_company_come_back_as_json_rows(
         runtime: Runtime, engine: sa.Engine) -> None:
     with session_scope(engine) as session:
         seed_demo(session, at=SEEDED_AT, customers=30, technicians=5, orders=300)
-    outputs = connector(runtime).execute(call("query", query("appointments.of_day", day="today")))
+    outputs = connector(runtime).execute(call(query("appointments.of_day", day="today")))
     rows = outputs["rows"]
     assert outputs["count"] == len(rows) > 0
     json.dumps(outputs)  # the step row stores them as JSON
@@ -54,12 +57,13 @@ def test_the_days_appointments_of_the_demo_company_come_back_as_json_rows(
     assert all(row["technician"]["email"].endswith("@example.com") for row in rows)
 
 
-def test_today_is_the_companys_today_not_utcs(runtime: Runtime, engine: sa.Engine) -> None:
+def test_today_is_the_companys_today_on_the_day_of_the_event_not_utcs(
+        runtime: Runtime, engine: sa.Engine) -> None:
     with session_scope(engine) as session:
         seed_demo(session, at=SEEDED_AT, customers=30, technicians=5, orders=300)
     # 01:00 UTC on the 3rd is still 22:00 on the 2nd in São Paulo
-    late = connector(runtime, datetime(2026, 12, 3, 1, 0, tzinfo=UTC))
-    rows = late.execute(call("query", query("appointments.of_day")))["rows"]
+    late = call(query("appointments.of_day"), datetime(2026, 12, 3, 1, 0, tzinfo=UTC))
+    rows = connector(runtime).execute(late)["rows"]
     assert rows
     assert {row["appointment"]["day"] for row in rows} == {"2026-12-02"}
 
@@ -71,13 +75,13 @@ def test_a_query_that_finds_more_rows_than_its_bound_fails_instead_of_cutting(
     spec = query_specs.QUERY_SPECS["appointments.of_day"]
     monkeypatch.setitem(query_specs.QUERY_SPECS, spec.name, dataclasses.replace(spec, max_rows=1))
     with pytest.raises(PermanentError, match="more than 1 rows") as raised:
-        connector(runtime).execute(call("query", query("appointments.of_day")))
+        connector(runtime).execute(call(query("appointments.of_day")))
     assert raised.value.code == "too_many_rows"
 
 
 def test_without_a_database_the_step_fails_for_good(bare_runtime: Runtime) -> None:
     with pytest.raises(PermanentError) as raised:
-        connector(bare_runtime).execute(call("query", query("appointments.of_day")))
+        connector(bare_runtime).execute(call(query("appointments.of_day")))
     assert raised.value.code == "no_database"
 
 
@@ -85,7 +89,7 @@ def test_params_rendered_wrong_fail_for_good_naming_the_field(runtime: Runtime) 
     # validate passed a template; what it rendered to is not a day
     params = RecordsQueryParams.model_construct(query="appointments.of_day", params={"day": "ontem"})
     with pytest.raises(PermanentError, match=r"day: .*'ontem' is not a day") as raised:
-        connector(runtime).execute(call("query", params))
+        connector(runtime).execute(call(params))
     assert raised.value.code == "invalid_params"
 
 

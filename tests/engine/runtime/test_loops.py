@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shutil
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from connectors.base import ActionCall, Connector
-from connectors.records import RecordsConnector
+from engine.language.events import Event
 from engine.language.loops import LOOP_OUTPUTS
 from errors import TransientError
 from store.models import Notification
@@ -160,11 +159,8 @@ def test_the_daily_agenda_emails_each_technician_of_the_demo_company_their_visit
         seed_demo(session, at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC), customers=30, technicians=5,
                   orders=300)
         session.commit()
-    records = driver.core.runner.connectors["records"]
-    at = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # 07:00 in São Paulo
-    driver.core.runner.connectors["records"] = RecordsConnector(
-        runtime=dataclasses.replace(records.runtime, clock=lambda: at))
-    driver.emit("agenda.requested", "a1")
+    # asked for at 07:00 in São Paulo on the 2nd: that day's visits, whenever the steps run
+    driver.core.accept([Event(type="agenda.requested", id="a1", at=datetime(2026, 12, 2, 10, 0, tzinfo=UTC))])
     assert driver.drain() == ["succeeded", "succeeded"]
     query, emails = sorted(rows(driver, RuleStep), key=lambda s: s.position)
     visits = query.output["rows"]
