@@ -194,19 +194,31 @@ class StepRunner:
         return Success(StepStatus.SUCCEEDED, prepared.rendered, outputs)
 
     def _call_each(self, claim: Claim, action: CompiledAction, variables: dict[str, Any]) -> Success:
-        """A for_each step: every call prepared first, then made in order, each under its own key."""
+        """A for_each step: every call prepared first, then made in order, each under its own key.
+
+        A transient failure stops the step at once (its retry finds the calls made so far done); a
+        call that fails for good does not keep the others from being made, and fails the step after.
+        """
         try:
             loop = prepare_calls(action, variables, self.templates)
         except (CallPreparationError, LoopError) as exc:
             raise PermanentError(str(exc), code=exc.code) from exc
-        outputs = []
+        outputs: list[dict[str, Any]] = []
+        refused: list[tuple[str, PermanentError]] = []
         for unit, prepared in loop.calls:
             key = item_idempotency_key(claim.step.idempotency_key, unit.key)
             call = ActionCall(action=prepared.action, params=prepared.params, idempotency_key=key,
                               message=prepared.message, step_id=claim.step.id, rule_id=claim.rule_id,
                               event_id=claim.event.id, files=prepared.files, item_key=unit.key,
                               event_at=claim.event.at)
-            outputs.append(self.connectors[prepared.connector].execute(call))
+            try:
+                outputs.append(self.connectors[prepared.connector].execute(call))
+            except PermanentError as exc:
+                refused.append((unit.key, exc))
+        if refused:
+            item, first = refused[0]
+            raise PermanentError(f"{len(refused)} of {len(loop.calls)} calls failed for good; "
+                                 f"item {item}: {first}", code=first.code)
         rendered = {"items": [prepared.rendered for _, prepared in loop.calls]}
         # the names of loops.LOOP_OUTPUTS
         return Success(StepStatus.SUCCEEDED, rendered,

@@ -14,7 +14,7 @@ from connectors.base import ActionCall, Connector
 from engine.language.events import Event
 from engine.language.loops import LOOP_OUTPUTS
 from errors import TransientError
-from store.models import Notification
+from store.models import Customer, Notification
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.seed import seed_demo
 from tests.engine.runtime.pipeline_helpers import make_driver, make_project, run_retries_now
@@ -115,6 +115,22 @@ def test_a_retry_after_item_three_failed_does_not_send_items_one_and_two_again(t
     assert len(rows(driver, Notification)) == 3  # one row per item, the retried one reused
     assert len(outbox(tmp_path, "sms")) == 3
     assert rows(driver, DeadLetter) == []
+
+
+def test_a_call_that_fails_for_good_does_not_keep_the_others_from_being_made(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, EACH))
+    with Session(driver.core.db) as session:
+        session.add(Customer(name="Rita Alves", phone="+5511976543210", opt_outs=["sms"]))
+        session.commit()
+    driver.emit("batch.ready", "b1", lines=LINES)
+    assert driver.drain() == ["dead"]
+    (step,) = rows(driver, RuleStep)
+    assert step.error_code == "opted_out"
+    assert step.last_error.startswith("1 of 3 calls failed for good; item p2: ")
+    sent = {n.body: n.status for n in rows(driver, Notification)}
+    assert sent == {"Pedido p1 pronto": "sent", "Pedido p2 pronto": "failed", "Pedido p3 pronto": "sent"}
+    (dead,) = rows(driver, DeadLetter)
+    assert dead.step_id == step.id
 
 
 def test_group_by_makes_one_call_per_group_with_all_of_its_items(tmp_path: Path) -> None:
