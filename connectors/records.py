@@ -64,7 +64,8 @@ def query_params(spec: QuerySpec, params: dict[str, Any], *, skip_templated: boo
                  if not (skip_templated and _templated(item.get("input")))]
         if not wrong:
             return None
-        parts = [f"{'.'.join(str(p) for p in item['loc']) or 'params'}: {item['msg']}" for item in wrong]
+        parts = [f"{'.'.join(str(p) for p in item['loc']) or 'params'}: "
+                 f"{item['msg'].removeprefix('Value error, ')}" for item in wrong]
         known = ", ".join(spec.params.model_fields) or "none"
         raise ValueError(f"params of query '{spec.name}': {'; '.join(parts)} (its params: {known})") from exc
 
