@@ -64,6 +64,7 @@ if TYPE_CHECKING:  # matching() builds these at run time; to a type checker they
     RuleId = str
     EventPattern = str
     StepId = str
+    ItemName = str
 else:
     ClockTime = matching(r"^([01]\d|2[0-3]):[0-5]\d$",
                          "'{value}' is not a time of day: write HH:MM, e.g. 21:00", examples=["21:00"])
@@ -72,6 +73,8 @@ else:
     EventPattern = matching(EVENT_PATTERN, "'{value}' is not an event type: lowercase words separated by "
                             "dots, e.g. invoice.overdue ('*' matches one word)")
     StepId = matching(r"^[a-z_][a-z0-9_]*$", "step id '{value}' must use lowercase letters, digits and '_'")
+    ItemName = matching(r"^[a-z_][a-z0-9_]*$", "'{value}' cannot name the item: use lowercase letters, "
+                        "digits and '_'")
 
 
 class Strict(BaseModel):
@@ -208,7 +211,7 @@ class Action(Strict):
     fallback: list[Action] = Field(default_factory=list)
     for_each: str | None = Field(None, description="A list: one call per item, e.g. steps.lookup.rows "
                                                    "or data.items (see docs/rules.md, Loops)")
-    as_: StepId | None = Field(None, alias="as", description="Name of the item in params (default: item)")
+    as_: ItemName | None = Field(None, alias="as", description="Name of the item in params (default: item)")
     group_by: str | None = Field(None, description="Template of a key: one call per group of items, "
                                                    "which params read as group.key and group.items")
 

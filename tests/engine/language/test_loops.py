@@ -248,3 +248,8 @@ def test_rows_for_an_unknown_query_are_a_located_problem_in_the_test_file(projec
     assert [(p.line, p.path) for p in report.problems] == [(5, "tests[0].records")]
     assert "unknown query 'service_orders.open'" in report.problems[0].message
     assert not report.ok
+
+
+def test_the_item_name_must_be_a_plain_lowercase_name(project: Path) -> None:
+    assert problems(project, LOOKUP.replace("as: order_row", "as: Order-Row")) == [
+        "13: rules[0].do[1].as: 'Order-Row' cannot name the item: use lowercase letters, digits and '_'"]
