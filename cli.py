@@ -142,7 +142,7 @@ def _read_events_or_exit(source: str) -> list[Event]:
 def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str,
                         at: datetime | None) -> list[EventPreview]:
     from engine.language.problems import did_you_mean
-    from engine.runtime.scheduled import rule_fire_events
+    from engine.runtime.scheduled import records_at, rule_fire_events
 
     compiled = runner.ruleset.by_id.get(rule_id)
     if compiled is None:
@@ -154,6 +154,7 @@ def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str,
     with open_session(settings.database.url) if reads else nullcontext() as session:
         try:
             events = rule_fire_events(compiled, fire_at, session)
+            runner = runner.with_records(records_at(session, compiled, fire_at))
         except ValueError as exc:
             fail(str(exc), EXIT_PROBLEMS)
     return [runner.preview_rules(event, [compiled], fire_at) for event in events]

@@ -90,6 +90,8 @@ def _print_action(console: Console, action: ActionPreview, indent: int) -> None:
         if key == "html":
             value = f"({len(str(value))} characters of HTML)"
         _print_value(console, f"{pad}  ", f"[magenta]{escape(key)}[/]", value)
+    for item in action.items or []:  # for_each: each call
+        _print_action(console, item, indent + 4)
     if action.fallback:
         console.print(f"{pad}  fallback:")
         for fallback in action.fallback:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -67,7 +68,9 @@ class ActionSpec:
     ``channel`` names the ``templates/<channel>/`` folder a ``template`` param
     refers to; ``outputs`` are the fields later steps may read as
     ``steps.<id>.<field>``; ``url_params`` name the params holding a URL the
-    action will call, checked against ``connectors.http`` when their host is static.
+    action will call, checked against ``connectors.http`` when their host is static;
+    ``literal_params`` must be written out in the rule, never templated (``records.query``'s
+    ``query``: event data must not choose what runs).
     """
 
     name: str
@@ -76,6 +79,7 @@ class ActionSpec:
     channel: str | None = None
     outputs: tuple[str, ...] = field(default_factory=tuple)
     url_params: tuple[str, ...] = field(default_factory=tuple)
+    literal_params: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,11 @@ class ActionCall:
     # files earlier steps of the run produced (their FILE_OUTPUT); unlike paths taken from event data,
     # an email may attach these from the outbox folder
     files: frozenset[str] = frozenset()
+    # when the event happened (tz-aware): what "today" means for the call, however late it runs
+    event_at: datetime | None = None
+    # one call of a ``for_each`` step: the item's key (``idempotency_key`` already includes it);
+    # records kept per step (notifications) tell the step's calls apart by it
+    item_key: str | None = None
 
 
 @dataclass

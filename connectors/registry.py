@@ -16,6 +16,7 @@ from connectors.event import EventConnector
 from connectors.http import HttpConnector
 from connectors.log import LogConnector
 from connectors.order import OrderConnector
+from connectors.records import RecordsConnector
 from connectors.sms import SmsConnector
 from connectors.whatsapp import WhatsAppConnector
 
@@ -27,6 +28,7 @@ CONNECTOR_CLASSES: tuple[type[Connector], ...] = (
     AccountingConnector,
     BackupConnector,
     OrderConnector,
+    RecordsConnector,
     HttpConnector,
     EventConnector,
     LogConnector,

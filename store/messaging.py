@@ -13,6 +13,7 @@ SMTP exchange it records.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -148,6 +149,9 @@ _STEP_BY_KEY = sa.select(_S.c.id).where(_S.c.idempotency_key == sa.bindparam("ke
 _LAST_FOR_STEP = (sa.select(_N.c.id, _N.c.status, _N.c.provider_id, _N.c.status_history)
                   .where(_N.c.step_id == sa.bindparam("step_id"), _N.c.channel == sa.bindparam("channel"))
                   .order_by(_N.c.created_at.desc()).limit(1))
+_ITEM_ROW = (sa.select(_N.c.id, _N.c.status, _N.c.provider_id, _N.c.status_history)
+             .where(_N.c.id == sa.bindparam("row_id"), _N.c.channel == sa.bindparam("channel")))
+_ITEM_NAMESPACE = uuid.UUID("9b3f7c1e-4d0a-5e2b-8c6f-1a2b3c4d5e6f")
 _LIVE = _C.c.deleted_at.is_(None)
 _OPT_OUTS = sa.select(_C.c.id, _C.c.opt_outs)
 _RECIPIENT = {
@@ -174,14 +178,25 @@ class SentBefore:
         return self.status in DONE_STATUSES and bool(self.provider_id)
 
 
+def item_notification_id(idempotency_key: str) -> str:
+    """The row id of one call of a ``for_each`` step: the step sends several messages, so its row
+    is found by the call's own key (its id derived from it), not by the step."""
+    return str(uuid.uuid5(_ITEM_NAMESPACE, idempotency_key))
+
+
 def step_and_earlier_try(conn: sa.Connection, step_id: str | None, idempotency_key: str,
-                         channel: str) -> tuple[str | None, SentBefore | None]:
-    """The step owning the key (``step_id`` when the caller knows it) and its last row on ``channel``."""
+                         channel: str, *, item: bool = False) -> tuple[str | None, SentBefore | None]:
+    """The step owning the key (``step_id`` when the caller knows it) and its last row on ``channel``;
+    ``item``: the key is one call of a for_each step, whose row is its own."""
     if step_id is None:
         step_id = conn.execute(_STEP_BY_KEY, {"key": idempotency_key}).scalar()
     if step_id is None:
         return None, None
-    found = conn.execute(_LAST_FOR_STEP, {"step_id": step_id, "channel": channel}).first()
+    if item:
+        found = conn.execute(_ITEM_ROW, {"row_id": item_notification_id(idempotency_key),
+                                         "channel": channel}).first()
+    else:
+        found = conn.execute(_LAST_FOR_STEP, {"step_id": step_id, "channel": channel}).first()
     if found is None:
         return step_id, None
     return step_id, SentBefore(found.id, found.status, found.provider_id, list(found.status_history or []))
@@ -195,7 +210,8 @@ def recipient_opt_outs(conn: sa.Connection, addressed_by: Literal["email", "phon
     return (found.id, list(found.opt_outs or [])) if found is not None else None
 
 
-def save_notification(conn: sa.Connection, row_id: str | None, columns: dict[str, Any]) -> str:
+def save_notification(conn: sa.Connection, row_id: str | None, columns: dict[str, Any],
+                      new_row_id: str | None = None) -> str:
     """Insert a row (``row_id`` None) or update an earlier try's; returns its id.
 
     The model's normalizers run here, as the flush guard runs them for ORM
@@ -205,7 +221,7 @@ def save_notification(conn: sa.Connection, row_id: str | None, columns: dict[str
         if name in columns:
             columns[name] = normalize(f"{Notification.entity}.{name}", columns[name])
     if row_id is None:
-        row_id = new_id()
+        row_id = new_row_id or new_id()
         conn.execute(_INSERT, {"id": row_id, "created_at": utcnow(), **columns})
     else:
         conn.execute(_UPDATE, {"row_id": row_id, **columns})

@@ -103,7 +103,8 @@ class Attempt:
                                                detail=detail, error_code=error_code,
                                                provider_status=provider_status))
         row_id = self.earlier.id if self.earlier is not None else None
-        self.notification_id = messaging.save_notification(session.connection(), row_id, columns)
+        own_id = messaging.item_notification_id(self.call.idempotency_key) if self.call.item_key else None
+        self.notification_id = messaging.save_notification(session.connection(), row_id, columns, own_id)
         self.earlier = messaging.SentBefore(self.notification_id, columns["status"], provider_id,
                                             columns["status_history"])
 
@@ -137,7 +138,7 @@ class Ledger:
         with self.runtime.session() as session:
             conn = session.connection()
             attempt.step_id, earlier = messaging.step_and_earlier_try(
-                conn, call.step_id, call.idempotency_key, self.channel)
+                conn, call.step_id, call.idempotency_key, self.channel, item=call.item_key is not None)
             attempt.earlier = earlier
             if earlier is not None:
                 attempt.notification_id = earlier.id

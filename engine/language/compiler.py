@@ -32,7 +32,7 @@ from engine.language.filters import parse_time
 from engine.language.models import ACTION_OPTION_KEYS, Action, EventTrigger, Rule
 from engine.language.problems import Path, Problem, did_you_mean
 from engine.language.reads import ReadChecker
-from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule
+from engine.language.ruleset import DEFAULT_RETRY, CompiledAction, CompiledRule, Loop
 from engine.language.template_samples import check_sample
 from engine.language.templating import (
     TEMPLATE_VARIABLES,
@@ -54,6 +54,9 @@ from store.query_specs import QUERY_SPECS
 
 ACTIONS = all_actions()
 _STEPS_IN_CEL = re.compile(r"\bsteps\.([A-Za-z_]\w*)")
+# for_each: a dotted path, bare or as "{{ path }}"
+_LOOP_PATH = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*){0,7}"
+_LOOP_SOURCE = re.compile(rf"\s*(?:({_LOOP_PATH})|\{{\{{\s*({_LOOP_PATH})\s*\}}\}})\s*")
 
 
 @dataclass
@@ -140,8 +143,9 @@ class RuleCompiler:
                                                   "keys are computed before any action runs"))
         return value
 
-    def _compile_value(self, raw: Any, path: Path) -> tuple[Value, frozenset[str]]:
-        """The compiled value and the step ids it reads."""
+    def _compile_value(self, raw: Any, path: Path, extra: frozenset[str] = frozenset()
+                       ) -> tuple[Value, frozenset[str]]:
+        """The compiled value and the step ids it reads; ``extra``: variables besides the usual ones."""
         errors: list[tuple[Path, TemplateProblem]] = []
         value = compile_value(raw, path, errors)
         for where, exc in errors:
@@ -150,12 +154,13 @@ class RuleCompiler:
             return value, frozenset()
         refs = value_references(value)
         if not errors:
-            unknown = sorted(refs.variables - TEMPLATE_VARIABLES)
+            known = TEMPLATE_VARIABLES | extra
+            unknown = sorted(refs.variables - known)
             for name in unknown:
-                allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
+                allowed = ", ".join(sorted(known))
                 self.problems.append(self.doc.problem(
                     path, f"unknown variable '{name}' in template",
-                    did_you_mean(name, TEMPLATE_VARIABLES) or f"templates can use: {allowed}"))
+                    did_you_mean(name, known) or f"templates can use: {allowed}"))
         return value, refs.steps
 
     # --- actions ----------------------------------------------------------------------------------
@@ -186,13 +191,16 @@ class RuleCompiler:
                                                   f"unknown action '{action.uses}'", hint, key=True))
             return None
         params_path = (*path, action.uses)
-        self._check_params(spec, action.params, params_path)
+        loop, loop_steps = self._loop(action, path, known_steps)
+        loop_names = _loop_names(action)
+        self._check_params(spec, action.params, params_path, loop_names)
         self._check_urls(spec, action.params, params_path)
-        params, params_steps = self._compile_params(action.params, params_path, known_steps)
+        self._check_literal(spec, action.params, params_path)
+        params, params_steps = self._compile_params(action.params, params_path, known_steps, loop_names)
         condition_steps = _cel_steps(action.if_) if action.if_ is not None else set()
         delay_until, until_steps = self._delay_until(action.delay_until, (*path, "delay_until"), known_steps)
-        reads_steps = bool(params_steps or condition_steps or until_steps)
-        condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES)
+        reads_steps = bool(params_steps or condition_steps or until_steps or loop_steps)
+        condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES | loop_names)
         if action.if_ is not None:
             self._check_steps(condition_steps, known_steps, (*path, "if"))
         own = (action.id,) if action.id else ()
@@ -209,6 +217,7 @@ class RuleCompiler:
             explicit_id=action.id is not None,
             reads_steps=reads_steps,
             delay_until=delay_until,
+            loop=loop,
         )
 
     def _delay_until(self, source: str | None, path: Path, known_steps: tuple[str, ...]
@@ -226,21 +235,64 @@ class RuleCompiler:
                 self.problems.append(self.doc.problem(path, f"delay_until: {exc}"))
         return value, steps
 
-    def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...]
-                        ) -> tuple[Value, set[str]]:
-        """The compiled params and the step ids they read."""
+    def _loop(self, action: Action, path: Path, known_steps: tuple[str, ...]) -> tuple[Loop | None, set[str]]:
+        """The compiled ``for_each`` and the steps it reads; ``as``/``group_by`` need a ``for_each``."""
+        if action.for_each is None:
+            for option, value in (("as", action.as_), ("group_by", action.group_by)):
+                if value is not None:
+                    self.problems.append(self.doc.problem((*path, option), f"'{option}' needs 'for_each'",
+                                                          "add for_each: with the list to go through"))
+            return None, set()
+        found = _LOOP_SOURCE.fullmatch(action.for_each)
+        if found is None:
+            self.problems.append(self.doc.problem(
+                (*path, "for_each"), f"for_each '{action.for_each}' is not a path to a list",
+                "write a dotted path such as steps.lookup.rows or data.items"))
+            return None, set()
+        parts = tuple((found.group(1) or found.group(2)).split("."))
+        if parts[0] not in TEMPLATE_VARIABLES:
+            self.problems.append(self.doc.problem(
+                (*path, "for_each"), f"unknown variable '{parts[0]}' in for_each",
+                did_you_mean(parts[0], TEMPLATE_VARIABLES) or "use steps.<id>..., data... or config..."))
+            return None, set()
+        steps = {parts[1]} if parts[0] == "steps" and len(parts) > 1 else set()
+        self._check_steps(steps, known_steps, (*path, "for_each"))
+        name = action.as_ or "item"
+        if name in TEMPLATE_VARIABLES or name == "group":
+            self.problems.append(self.doc.problem((*path, "as"), f"'{name}' is a variable already",
+                                                  "pick another name, e.g. item"))
+        group_by = None
+        if action.group_by is not None:
+            group_by, group_steps = self._compile_value(action.group_by, (*path, "group_by"),
+                                                        frozenset({name}))
+            self._check_steps(group_steps, known_steps, (*path, "group_by"))
+            steps |= group_steps
+        return Loop(action.for_each, parts, name, group_by), steps
+
+    def _check_literal(self, spec: ActionSpec, params: dict[str, Any], path: Path) -> None:
+        for name in spec.literal_params:
+            value = params.get(name)
+            if isinstance(value, str) and is_template(value):
+                self.problems.append(self.doc.problem(
+                    (*path, name), f"'{name}' must be written out, not a template",
+                    "event data must not choose it: write one action per choice, each with its own 'if'"))
+
+    def _compile_params(self, raw: dict[str, Any], path: Path, known_steps: tuple[str, ...],
+                        extra: frozenset[str] = frozenset()) -> tuple[Value, set[str]]:
+        """The compiled params and the step ids they read; ``extra``: a loop's variables."""
         items = []
         read: set[str] = set()
         for key, value in raw.items():
             self._reads.template(value, (*path, key))
-            compiled, steps = self._compile_value(value, (*path, key))
+            compiled, steps = self._compile_value(value, (*path, key), extra)
             if steps:
                 self._check_steps(steps, known_steps, (*path, key))
                 read |= steps
             items.append((key, compiled))
         return MappingValue(tuple(items)), read
 
-    def _check_params(self, spec: ActionSpec, params: dict[str, Any], path: Path) -> None:
+    def _check_params(self, spec: ActionSpec, params: dict[str, Any], path: Path,
+                      extra: frozenset[str] = frozenset()) -> None:
         try:
             spec.params.model_validate(params)
         except ValidationError as exc:
@@ -252,7 +304,7 @@ class RuleCompiler:
                 return
         template = params.get("template")
         if spec.channel and isinstance(template, str):
-            self._check_template(spec.channel, template, (*path, "template"), params)
+            self._check_template(spec.channel, template, (*path, "template"), params, extra)
         body = params.get("body")
         if spec.channel == "sms" and isinstance(body, str) and not is_template(body):
             self._check_segments(body, params, (*path, "body"))
@@ -312,12 +364,13 @@ class RuleCompiler:
             except PermanentError as exc:
                 self.problems.append(self.doc.problem((*path, name), str(exc)))
 
-    def _check_template(self, channel: str, name: str, path: Path, params: dict[str, Any]) -> None:
+    def _check_template(self, channel: str, name: str, path: Path, params: dict[str, Any],
+                        extra: frozenset[str] = frozenset()) -> None:
         if "{" in name:
             self.problems.append(self.doc.problem(path, "a template name must be literal",
                                                   "write the name of a file under templates/"))
             return
-        found = self.templates.check(channel, name)
+        found = self.templates.check(channel, name, extra)
         for problem in found:
             if problem.file:
                 self.problems.append(Problem(problem.file, problem.line, 1, "", str(problem)))
@@ -340,6 +393,13 @@ class RuleCompiler:
                     "only earlier actions with an 'id' can be read" if not known
                     else "earlier step ids: " + ", ".join(known))
                 self.problems.append(self.doc.problem(path, f"unknown step 'steps.{step}'", hint))
+
+
+def _loop_names(action: Action) -> frozenset[str]:
+    """The variables a for_each action's params and template see besides the usual ones."""
+    if action.for_each is None:
+        return frozenset()
+    return frozenset({"group"}) if action.group_by is not None else frozenset({action.as_ or "item"})
 
 
 def _is_templated_input(item: dict[str, Any]) -> bool:

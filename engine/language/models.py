@@ -31,7 +31,7 @@ from store.durations import parse_duration
 RULE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PATTERN = r"^(\*|[a-z0-9_]+)(\.(\*|[a-z0-9_]+))*$"
 EVENT_TYPE_NAME = r"^[a-z0-9_]+(\.[a-z0-9_]+)+$"  # a declared type: no wildcards
-ACTION_OPTION_KEYS = ("id", "if", "delay", "delay_until", "retry", "fallback")
+ACTION_OPTION_KEYS = ("id", "if", "delay", "delay_until", "retry", "fallback", "for_each", "as", "group_by")
 
 
 def matching(pattern: str, message: str, **schema: Any) -> Any:
@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # matching() builds these at run time; to a type checker they
     RuleId = str
     EventPattern = str
     StepId = str
+    ItemName = str
 else:
     ClockTime = matching(r"^([01]\d|2[0-3]):[0-5]\d$",
                          "'{value}' is not a time of day: write HH:MM, e.g. 21:00", examples=["21:00"])
@@ -80,6 +81,8 @@ else:
     EventPattern = matching(EVENT_PATTERN, "'{value}' is not an event type: lowercase words separated by "
                             "dots, e.g. invoice.overdue ('*' matches one word)")
     StepId = matching(r"^[a-z_][a-z0-9_]*$", "step id '{value}' must use lowercase letters, digits and '_'")
+    ItemName = matching(r"^[a-z_][a-z0-9_]*$", "'{value}' cannot name the item: use lowercase letters, "
+                        "digits and '_'")
 
 
 class Strict(BaseModel):
@@ -217,6 +220,11 @@ class Action(Strict):
                                                 "a time past runs at once")
     retry: RetryPolicy | None = None
     fallback: list[Action] = Field(default_factory=list)
+    for_each: str | None = Field(None, description="A list: one call per item, e.g. steps.lookup.rows "
+                                                   "or data.items (see docs/rules.md, Loops)")
+    as_: ItemName | None = Field(None, alias="as", description="Name of the item in params (default: item)")
+    group_by: str | None = Field(None, description="Template of a key: one call per group of items, "
+                                                   "which params read as group.key and group.items")
 
     @model_validator(mode="before")
     @classmethod

@@ -14,6 +14,16 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass(frozen=True, slots=True)
+class Loop:
+    """An action's ``for_each``: where its list is, the item's name, and the group key if grouped."""
+
+    source: str                 # as written, for messages
+    path: tuple[str, ...]       # ("steps", "lookup", "rows")
+    name: str = "item"
+    group_by: Value | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledAction:
     """One action of a rule, with its params compiled as templates."""
 
@@ -28,6 +38,7 @@ class CompiledAction:
     explicit_id: bool
     reads_steps: bool = True  # its params or condition read steps.<id>: load earlier outputs
     delay_until: Value | None = None  # a time to wait until, rendered when the step is first due
+    loop: Loop | None = None  # for_each: one call per item (or group), see engine.language.loops
 
 
 @dataclass(frozen=True, slots=True)

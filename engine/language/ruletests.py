@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path as FsPath
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.language.dryrun import ActionPreview, DryRun, EventPreview, RulePreview
 from engine.language.events import Event
@@ -20,6 +20,7 @@ from engine.language.loader import display_name
 from engine.language.problems import Problem
 from engine.language.validation import model_vocabulary, problems_from_validation_error
 from engine.language.yamlsafe import Document, YamlInputError, load_file
+from store.query_specs import QUERY_SPECS
 
 
 class _Strict(BaseModel):
@@ -46,7 +47,20 @@ class RuleTestCase(_Strict):
     event: Event | None = None
     events: list[Event] | None = None
     now: datetime | None = None
+    records: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="Rows each named query gives records.query, by query name")
     expect: Expectation
+
+    @field_validator("records")
+    @classmethod
+    def _known_queries(cls, value: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+        for name, rows in value.items():
+            spec = QUERY_SPECS.get(name)
+            if spec is None:
+                raise ValueError(f"unknown query '{name}' (known: {', '.join(sorted(QUERY_SPECS))})")
+            if len(rows) > spec.max_rows:
+                raise ValueError(f"{len(rows)} rows for '{name}', over its max_rows of {spec.max_rows}")
+        return value
 
     @model_validator(mode="after")
     def _one_source_of_events(self) -> RuleTestCase:
@@ -131,7 +145,8 @@ def run_tests(files: list[FsPath], dry_run: DryRun) -> TestReport:
 def _run_case(case: RuleTestCase, doc: Document, index: int, dry_run: DryRun) -> TestResult:
     line, _ = doc.position(("tests", index))
     result = TestResult(case.name, doc.file, line)
-    previews = dry_run.run(case.all_events(), case.now)
+    runner = dry_run.with_records(case.records) if case.records else dry_run
+    previews = runner.run(case.all_events(), case.now)
     verdicts = _verdicts(previews)
     known = dry_run.ruleset.by_id
     for rule_id in case.expect.match:
@@ -174,7 +189,9 @@ def _did_not_match(rule_id: str, verdict: tuple[bool, RulePreview] | None) -> Fa
 
 
 def _tagged(rule: RulePreview) -> list[tuple[str, ActionPreview]]:
-    return [(rule.id, action) for action in rule.actions]
+    # a for_each action counts as each of its calls
+    return [(rule.id, call) for action in rule.actions
+            for call in (action.items if action.items is not None else [action])]
 
 
 def _check_action(expected: ExpectedAction, actions: list[tuple[str, ActionPreview]]) -> Failure | None:

@@ -302,8 +302,9 @@ class TemplateStore:
             return []
         return sorted({p.stem for p in folder.iterdir() if p.is_file() and not p.name.startswith("_")})
 
-    def check(self, channel: str, name: str) -> list[TemplateProblem]:
-        """Problems of one template: missing parts, syntax errors, unknown variables."""
+    def check(self, channel: str, name: str, extra: frozenset[str] = frozenset()) -> list[TemplateProblem]:
+        """Problems of one template: missing parts, syntax errors, unknown variables (``extra``: the
+        variables of the action's for_each, besides the usual ones)."""
         try:
             found = self.part_files(channel, name)
         except TemplateNameError as exc:
@@ -315,10 +316,11 @@ class TemplateStore:
             for part in REQUIRED_PARTS[channel] if part not in found
         ]
         for part, path in found.items():
-            problems.extend(self._check_file(channel, part, path))
+            problems.extend(self._check_file(channel, part, path, extra))
         return problems
 
-    def _check_file(self, channel: str, part: str, path: FsPath) -> list[TemplateProblem]:
+    def _check_file(self, channel: str, part: str, path: FsPath,
+                    extra: frozenset[str] = frozenset()) -> list[TemplateProblem]:
         env = self._html_env if part == "html" else self._text_env
         try:
             source = path.read_text(encoding="utf-8")
@@ -329,9 +331,10 @@ class TemplateStore:
             return [TemplateProblem("template nested too deeply for the parser; flatten it", 0, str(path))]
         except (OSError, UnicodeDecodeError) as exc:
             return [TemplateProblem(f"cannot read template: {exc}", 0, str(path))]
-        unknown = sorted(_references_of(ast).variables - TEMPLATE_VARIABLES)
+        known = TEMPLATE_VARIABLES | extra
+        unknown = sorted(_references_of(ast).variables - known)
         if unknown:
-            allowed = ", ".join(sorted(TEMPLATE_VARIABLES))
+            allowed = ", ".join(sorted(known))
             return [TemplateProblem(f"unknown variable '{unknown[0]}' (templates can use: {allowed})",
                                     _line_of(source, unknown[0]), str(path))]
         return []

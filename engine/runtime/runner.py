@@ -27,6 +27,7 @@ from engine.language.calls import CallPreparationError, prepare_call
 from engine.language.conditions import ConditionEvaluationError
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
+from engine.language.loops import LoopError, item_idempotency_key, prepare_calls
 from engine.language.masking import mask_params
 from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateStore
@@ -173,6 +174,8 @@ class StepRunner:
         instead = before_call(claim.step, rule, action, context, claim.steps, self.time_zone)
         if instead is not None:
             return instead
+        if action.loop is not None:  # its ``if:`` is checked per item
+            return self._call_each(claim, action, context.for_actions(rule.id, claim.steps))
         if action.condition is not None:
             try:
                 if not action.condition.holds(context.cel_with_steps(claim.steps)):
@@ -187,9 +190,40 @@ class StepRunner:
         call = ActionCall(action=prepared.action, params=prepared.params,
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
                           step_id=claim.step.id, rule_id=claim.rule_id, event_id=claim.event.id,
-                          files=prepared.files)
+                          files=prepared.files, event_at=claim.event.at)
         outputs = self.connectors[prepared.connector].execute(call)
         return Success(StepStatus.SUCCEEDED, mask_params(prepared.rendered), outputs)
+
+    def _call_each(self, claim: Claim, action: CompiledAction, variables: dict[str, Any]) -> Success:
+        """A for_each step: every call prepared first, then made in order, each under its own key.
+
+        A transient failure stops the step at once (its retry finds the calls made so far done); a
+        call that fails for good does not keep the others from being made, and fails the step after.
+        """
+        try:
+            loop = prepare_calls(action, variables, self.templates())
+        except (CallPreparationError, LoopError) as exc:
+            raise PermanentError(str(exc), code=exc.code) from exc
+        outputs: list[dict[str, Any]] = []
+        refused: list[tuple[str, PermanentError]] = []
+        for unit, prepared in loop.calls:
+            key = item_idempotency_key(claim.step.idempotency_key, unit.key)
+            call = ActionCall(action=prepared.action, params=prepared.params, idempotency_key=key,
+                              message=prepared.message, step_id=claim.step.id, rule_id=claim.rule_id,
+                              event_id=claim.event.id, files=prepared.files, item_key=unit.key,
+                              event_at=claim.event.at)
+            try:
+                outputs.append(self.connectors[prepared.connector].execute(call))
+            except PermanentError as exc:
+                refused.append((unit.key, exc))
+        if refused:
+            item, first = refused[0]
+            raise PermanentError(f"{len(refused)} of {len(loop.calls)} calls failed for good; "
+                                 f"item {item}: {first}", code=first.code)
+        rendered = {"items": [prepared.rendered for _, prepared in loop.calls]}
+        # the names of loops.LOOP_OUTPUTS
+        return Success(StepStatus.SUCCEEDED, rendered,
+                       {"items": outputs, "count": len(outputs), "skipped": len(loop.skipped)})
 
     def _definition(self, claim: Claim) -> tuple[CompiledRule, CompiledAction]:
         rule = self.rules().by_id.get(claim.rule_id)

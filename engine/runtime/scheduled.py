@@ -7,7 +7,10 @@ never through the event log, which API clients write too. The fire's event is
 event records how many rows it found, and each row becomes the ``data`` of an
 evaluation ``<rule>@<fire time>#<row id>``. These ids are reserved
 (``store.reserved_events``): the API refuses them. The scheduler and ``despacho
-dry-run --rule ID --at ...`` both build their events here.
+dry-run --rule ID --at ...`` both build their events here; that dry-run also
+reads here, at the fire time, the rows of the rule's ``records.query`` steps
+whose params are written out (read only), so it shows the calls a loop over
+them would make.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from sqlmodel import Session
 
 from engine.language.events import Event
 from engine.language.models import CronTrigger, EveryTrigger
-from engine.language.ruleset import CompiledRule
+from engine.language.ruleset import CompiledAction, CompiledRule
+from engine.language.templating import value_references
 from store.queries import run_query
 from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 
-__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "rule_fire_events"]
+__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "records_at",
+           "rule_fire_events"]
 
 
 def query_rows(session: Session | None, rule: CompiledRule, trigger: CronTrigger | EveryTrigger,
@@ -62,6 +67,25 @@ def rule_fire_events(rule: CompiledRule, at: datetime, session: Session | None) 
         _, events = fire_events(rule, trigger, at, query_rows(session, rule, trigger, at))
         evaluations.extend(events)
     return evaluations
+
+
+def records_at(session: Session, rule: CompiledRule, at: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The rows the rule's ``records.query`` steps would read at ``at``, by query name, for dry-run.
+
+    Only steps whose params hold no template: the others depend on the evaluation's data. ``at``
+    must be in the company's zone, as the connector passes it.
+    """
+    found: dict[str, list[dict[str, Any]]] = {}
+    for action in _all_actions(rule.actions):
+        if action.uses != "records.query" or value_references(action.params).variables:
+            continue
+        params = action.params.render({})
+        found[params["query"]] = run_query(session, params["query"], at, params.get("params"))
+    return found
+
+
+def _all_actions(actions: tuple[CompiledAction, ...]) -> list[CompiledAction]:
+    return [found for action in actions for found in (action, *_all_actions(action.fallback))]
 
 
 def _row_key(row: dict[str, Any], index: int) -> str:

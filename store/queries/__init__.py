@@ -1,4 +1,4 @@
-"""Named queries for ``for_each`` triggers, registered under the names in ``store.query_specs``.
+"""Named queries for ``for_each`` triggers and ``records.query``, by the names in ``store.query_specs``.
 
 Each takes a session, the moment to evaluate at (tz-aware) and its params
 model, and returns plain dicts ready for templates and JSON.
@@ -14,9 +14,9 @@ from pydantic import ValidationError
 from sqlmodel import Session
 
 from store.errors import ValidationFailed
-from store.queries.appointments import appointments_starting_within
+from store.queries.appointments import appointments_of_day, appointments_starting_within
 from store.queries.invoices import overdue_invoices
-from store.queries.service_orders import sla_at_risk, unassigned
+from store.queries.service_orders import open_for_customer, sla_at_risk, unassigned
 from store.query_specs import QUERY_SPECS, QueryParams
 
 NamedQuery = Callable[[Session, datetime, Any], list[dict[str, Any]]]
@@ -26,6 +26,8 @@ QUERIES: dict[str, NamedQuery] = {
     "appointments.starting_within": appointments_starting_within,
     "service_orders.sla_at_risk": sla_at_risk,
     "service_orders.unassigned": unassigned,
+    "service_orders.open_for_customer": open_for_customer,
+    "appointments.of_day": appointments_of_day,
 }
 
 

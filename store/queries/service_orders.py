@@ -1,4 +1,4 @@
-"""``service_orders.sla_at_risk`` and ``service_orders.unassigned``."""
+"""``service_orders.sla_at_risk``, ``service_orders.unassigned`` and ``service_orders.open_for_customer``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from store.lifecycle import TERMINAL_STATUSES
 from store.models import Customer, ServiceOrder, Technician
 from store.payloads import columns, row_data
 from store.queries.common import check_at, literal_not_in
-from store.query_specs import SlaAtRiskParams, UnassignedParams
+from store.query_specs import MAX_ROWS, OpenForCustomerParams, SlaAtRiskParams, UnassignedParams
 
 
 def _with_people(*conditions: sa.ColumnElement[bool]) -> sa.Select[Any]:
@@ -69,4 +69,22 @@ def unassigned(session: Session, at: datetime, params: UnassignedParams) -> list
         assert order is not None
         order["waiting_hours"] = round((at - row["order__created_at"]).total_seconds() / 3600, 2)
         rows.append({"order": order, "customer": row_data("customer", row)})
+    return rows
+
+
+def open_for_customer(session: Session, at: datetime, params: OpenForCustomerParams) -> list[dict[str, Any]]:
+    """The customer's live orders (not completed, cancelled or deleted), oldest first; at most
+    ``MAX_ROWS + 1`` rows are read. Served by the index on ``customer_id``."""
+    check_at(at)
+    statement = _with_people(
+        col(ServiceOrder.customer_id) == params.customer_id,
+        literal_not_in(col(ServiceOrder.status), TERMINAL_STATUSES),
+    ).order_by(col(ServiceOrder.created_at), col(ServiceOrder.id)).limit(MAX_ROWS + 1)
+    rows = []
+    for row in session.execute(statement).mappings():
+        order = row_data("order", row)
+        assert order is not None
+        order["age_days"] = (at - row["order__created_at"]).days
+        rows.append({"order": order, "customer": row_data("customer", row),
+                     "technician": row_data("technician", row)})
     return rows

@@ -55,6 +55,23 @@ def test_a_retry_updates_the_row_of_the_first_try_and_keeps_its_history(engine: 
         assert messaging.step_and_earlier_try(s.connection(), None, "no-such-key", "sms") == (None, None)
 
 
+def test_the_calls_of_a_for_each_step_each_find_only_their_own_row(engine: sa.Engine) -> None:
+    step_id = step(engine, "rule:event:0")
+    keys = ["rule:event:0#a", "rule:event:0#b"]
+    with session_scope(engine) as s:
+        sent = columns("sent", step_id=step_id, provider="twilio", provider_id="SM1")
+        own_id = messaging.item_notification_id(keys[0])
+        first = messaging.save_notification(s.connection(), None, sent, own_id)
+    assert first == messaging.item_notification_id(keys[0])  # derived from the call's key: a retry finds it
+    with session_scope(engine) as s:
+        _, earlier = messaging.step_and_earlier_try(s.connection(), step_id, keys[0], "sms", item=True)
+        assert earlier is not None and (earlier.id, earlier.done) == (first, True)
+        assert messaging.step_and_earlier_try(s.connection(), step_id, keys[1], "sms", item=True) \
+            == (step_id, None)
+        assert messaging.step_and_earlier_try(s.connection(), step_id, keys[0], "email", item=True) \
+            == (step_id, None)
+
+
 def test_recipient_opt_outs_find_the_customer_by_email_in_any_case_or_by_phone(
         engine: sa.Engine, make_customer: Callable[..., Any]) -> None:
     customer = make_customer(opt_outs=["sms"])

@@ -2,7 +2,8 @@
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
@@ -136,3 +137,70 @@ def test_customer_fields_templates_need_are_present(
     assert {"id", "name", "email", "phone", "preferred_channel", "opt_outs", "time_zone"} \
         <= set(row["customer"])
     assert row["customer"]["opt_outs"] == ["sms"]
+
+
+def test_open_for_customer_lists_only_that_customers_live_orders(
+        engine: sa.Engine, make_order: Callable[..., ServiceOrder],
+        make_customer: Callable[..., Customer], at: datetime) -> None:
+    first = make_order(created_at=at - timedelta(days=3))
+    customer_id = first.customer_id
+    second = make_order(customer_id=customer_id, created_at=at - timedelta(days=1))
+    make_order(customer_id=customer_id, status="cancelled")
+    make_order(customer_id=customer_id, deleted_at=at)
+    make_order()  # another customer's
+    rows = run(engine, "service_orders.open_for_customer", at, customer_id=customer_id)
+    assert [r["order"]["id"] for r in rows] == [first.id, second.id]
+    assert rows[0]["order"]["age_days"] == 3
+    assert rows[0]["customer"]["id"] == customer_id
+    assert run(engine, "service_orders.open_for_customer", at, customer_id="nobody") == []
+
+
+def test_appointments_of_day_take_the_day_on_the_zone_of_at(
+        engine: sa.Engine, make_order: Callable[..., ServiceOrder],
+        make_technician: Callable[..., Technician], at: datetime) -> None:
+    joao = make_technician()
+    ana = make_technician(name="Ana Reis", phone="+5511955554444")
+    order = make_order(technician_id=joao.id, status="scheduled")
+    local = at.astimezone(ZoneInfo("America/Sao_Paulo"))  # 09:00 on 2026-12-01 in São Paulo
+    with session_scope(engine) as s:
+        s.add_all([
+            # 23:30 local on the 1st is 02:30 UTC on the 2nd: still the 1st in São Paulo
+            Appointment(id="late", order_id=order.id, technician_id=joao.id,
+                        starts_at=datetime(2026, 12, 2, 2, 30, tzinfo=UTC),
+                        ends_at=datetime(2026, 12, 2, 3, 30, tzinfo=UTC)),
+            Appointment(id="morning", order_id=order.id, technician_id=ana.id,
+                        starts_at=datetime(2026, 12, 1, 11, 0, tzinfo=UTC),
+                        ends_at=datetime(2026, 12, 1, 12, 0, tzinfo=UTC)),
+            Appointment(id="cancelled", order_id=order.id, technician_id=joao.id, status="cancelled",
+                        starts_at=datetime(2026, 12, 1, 13, 0, tzinfo=UTC),
+                        ends_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC)),
+            Appointment(id="nobody", order_id=order.id,
+                        starts_at=datetime(2026, 12, 1, 18, 0, tzinfo=UTC),
+                        ends_at=datetime(2026, 12, 1, 19, 0, tzinfo=UTC)),
+            Appointment(id="tomorrow", order_id=order.id, technician_id=joao.id,
+                        starts_at=datetime(2026, 12, 2, 12, 0, tzinfo=UTC),
+                        ends_at=datetime(2026, 12, 2, 13, 0, tzinfo=UTC)),
+        ])
+    rows = run(engine, "appointments.of_day", local)
+    assert [r["appointment"]["id"] for r in rows] == ["morning", "nobody", "late"]
+    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", local, assigned_only=True)] \
+        == ["morning", "late"]
+    assert rows[0]["appointment"]["local_start"] == "08:00"
+    assert rows[2]["appointment"]["local_start"] == "23:30"
+    assert rows[2]["appointment"]["day"] == "2026-12-01"
+    assert rows[0]["technician"]["name"] == "Ana Reis"
+    only_joao = run(engine, "appointments.of_day", local, technician_id=joao.id)
+    assert [r["appointment"]["id"] for r in only_joao] == ["late"]
+    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", local, day="tomorrow")] \
+        == ["tomorrow"]
+    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", local, day="2026-12-02")] \
+        == ["tomorrow"]
+    # at in UTC: the 2nd starts at 00:00 UTC, so "late" belongs to the 2nd there
+    assert [r["appointment"]["id"] for r in run(engine, "appointments.of_day", at)] == ["morning", "nobody"]
+
+
+def test_appointments_of_day_refuse_a_day_that_is_not_one(engine: sa.Engine, at: datetime) -> None:
+    with pytest.raises(ValidationFailed, match="not a day"):
+        run(engine, "appointments.of_day", at, day="yesterday")
+    with pytest.raises(ValidationFailed, match="not a day"):
+        run(engine, "appointments.of_day", at, day="2026-02-30")
