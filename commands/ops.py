@@ -9,10 +9,22 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from commands.common import EXIT_PROBLEMS, EXIT_USAGE, console, fail, open_session, settings_from, stderr
-from commands.output import print_problems, problems_summary, to_json
+from commands.common import (
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    FormatFlag,
+    console,
+    fail,
+    open_session,
+    settings_from,
+    stderr,
+    wants_json,
+)
+from commands.output import print_json, print_problems, print_table, problems_summary
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from engine.runtime.daemon import Daemon, Parts
     from engine.settings import Settings
 
@@ -153,53 +165,69 @@ def _payload(data: str) -> str:
         fail(f"cannot read {data[1:]}: {getattr(exc, 'strerror', None) or exc}", EXIT_USAGE)
 
 
-def status(ctx: typer.Context) -> None:
-    """Counters per connector (completed, failed, retried, dead), the relay backlog, open dead letters."""
+def status(ctx: typer.Context, output: FormatFlag = "text") -> None:
+    """Counters per connector (completed, failed, retried, dead, held), the relay backlog, dead letters."""
+    from dataclasses import asdict
+
     from rich.table import Table
 
     from engine.runtime.status import read_status
 
+    as_json = wants_json(output)
     with open_session(settings_from(ctx).database.url) as session:
         current = read_status(session)
-    table = Table("connector", "completed", "failed", "retried", "dead", "queued", "running")
+    if as_json:
+        print_json(console, asdict(current))
+        return
+    table = Table("connector", "completed", "failed", "retried", "dead", "queued", "running", "held")
     for name, counters in sorted(current.connectors.items()):
         table.add_row(name, *(str(v) for v in (counters.completed, counters.failed, counters.retried,
-                                               counters.dead, counters.queued, counters.running)))
-    console.print(table)
+                                               counters.dead, counters.queued, counters.running,
+                                               counters.held)))
+    print_table(console, table)
     console.print(f"events waiting for the relay: {current.undispatched_events}")
     console.print(f"open dead letters: {current.open_dead_letters}")
+    earliest = f" (the earliest until {current.held_until.isoformat()})" if current.held_until else ""
+    console.print(f"held runs: {current.held_runs}{earliest}")
 
 
 @dlq_app.command("list")
 def dlq_list(ctx: typer.Context,
-             all_: Annotated[bool, typer.Option("--all", help="Include resolved ones")] = False) -> None:
+             all_: Annotated[bool, typer.Option("--all", help="Include resolved ones")] = False,
+             output: FormatFlag = "text") -> None:
     """Dead letters, newest first."""
     from rich.table import Table
 
     from engine.runtime import deadletters
 
+    as_json = wants_json(output)
     with open_session(settings_from(ctx).database.url) as session:
         letters = deadletters.list_dead_letters(session, include_resolved=all_)
+        if as_json:
+            print_json(console, {"dead_letters": [letter.model_dump(mode="json") for letter in letters]})
+            return
         table = Table("id", "when", "rule", "action", "attempts", "error", "resolution")
         for letter in letters:
             table.add_row(letter.id, letter.created_at.isoformat(timespec="seconds"), letter.rule_id,
                           letter.action, str(letter.attempts), (letter.error or "")[:80],
                           letter.resolution or "")
-    console.print(table)
+    print_table(console, table)
 
 
 @dlq_app.command("show")
-def dlq_show(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """One dead letter with its step and run."""
+def dlq_show(ctx: typer.Context, dead_letter_id: Annotated[str, typer.Argument(metavar="ID")],
+             output: FormatFlag = "json") -> None:
+    """One dead letter with its step and run (JSON; an id or a unique prefix of one)."""
     from engine.runtime import deadletters
 
+    wants_json(output)  # JSON is its only form; --format is accepted like on the other commands
     with open_session(settings_from(ctx).database.url) as session:  # an unknown id: NotFound, exit 1
-        view = deadletters.show(session, dead_letter_id)
-        console.print(to_json({
+        view = deadletters.show(session, _dead_letter_ids(session, [dead_letter_id])[0])
+        print_json(console, {
             "dead_letter": view.letter.model_dump(mode="json"),
             "step": view.step.model_dump(mode="json"),
             "run": view.run.model_dump(mode="json"),
-        }))
+        })
 
 
 @dlq_app.command("retry")
@@ -209,7 +237,7 @@ def dlq_retry(ctx: typer.Context, ids: Annotated[list[str], typer.Argument(metav
     from engine.runtime.outbox import Transaction
 
     with open_session(settings_from(ctx).database.url) as session:
-        steps = deadletters.retry(Transaction(session), ids, actor="cli")
+        steps = deadletters.retry(Transaction(session), _dead_letter_ids(session, ids), actor="cli")
     console.print(f"{len(steps)} step(s) queued again")
 
 
@@ -219,8 +247,19 @@ def dlq_discard(ctx: typer.Context, ids: Annotated[list[str], typer.Argument(met
     from engine.runtime import deadletters
 
     with open_session(settings_from(ctx).database.url) as session:
-        count = deadletters.discard(session, ids, actor="cli")
+        count = deadletters.discard(session, _dead_letter_ids(session, ids), actor="cli")
     console.print(f"{count} dead letter(s) discarded")
+
+
+def _dead_letter_ids(session: Session, typed: list[str]) -> list[str]:
+    """Full ids from ids or unique prefixes; one unknown or ambiguous id stops the command unchanged."""
+    from sqlmodel import col
+
+    from store.models.runs import DeadLetter
+    from store.prefixes import resolve_prefixes
+
+    return resolve_prefixes(session, col(DeadLetter.id), typed, DeadLetter.entity,
+                            col(DeadLetter.deleted_at).is_(None))
 
 
 def register(app: typer.Typer) -> None:

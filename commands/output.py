@@ -13,6 +13,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from engine.language.dryrun import ActionPreview, EventPreview, RulePreview
     from engine.language.problems import Problem
@@ -39,6 +40,21 @@ def print_problems(console: Console, problems: Iterable[Problem]) -> None:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def print_json(console: Console, value: Any) -> None:
+    """``value`` as JSON, printed verbatim: a ``[`` in the data is not rich markup."""
+    console.print(to_json(value), markup=False, highlight=False, soft_wrap=True)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table for a person; piped or redirected, as wide as its cells so no id is cut or wrapped."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    from rich.console import Console as Wide
+
+    Wide(file=console.file, width=100_000, highlight=False, no_color=True).print(table)
 
 
 # --- dry-run ----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import Session, col
 
-from engine.language.conditions import ConditionEvaluationError
+from engine.language.conditions import ClauseResult, ConditionEvaluationError, failed_trace, held_trace
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
 from engine.language.ruleset import CompiledRule
@@ -88,10 +88,12 @@ class Planner:
         except (ConditionEvaluationError, TemplateRenderError) as exc:
             # A payload the rule cannot read is recorded, not silently taken as "no match".
             log.warning("rule_error", rule_id=rule.id, event_id=event.id, error=str(exc))
+            trace = _trace(rule, context, failed=isinstance(exc, ConditionEvaluationError))
             self._add_run(session, result, rule, _run_row(rule, event, now, status=RunStatus.SKIPPED,
-                                                          skip_reason=f"error: {exc}"[:500]))
+                                                          skip_reason=f"error: {exc}"[:500], trace=trace))
             return
-        run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle)
+        run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle,
+                       trace=_trace(rule, context, failed=False))
         skip = self._skip_reason(session, rule, dedupe, throttle, now)
         if skip:
             run.update(status=RunStatus.SKIPPED, skip_reason=skip)
@@ -159,6 +161,15 @@ def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> 
     }
     row.update(fields)
     return row
+
+
+def _trace(rule: CompiledRule, context: EvaluationContext, *, failed: bool) -> dict[str, Any]:
+    """What the rule's condition gave, per top-level condition (``rule_runs.trace``)."""
+    node = rule.condition
+    parts: list[ClauseResult] = [] if node is None else \
+        failed_trace(node, context.cel) if failed else held_trace(node)
+    return {"conditions": [{"path": p.path, "condition": p.expression, "result": p.value, "error": p.error}
+                           for p in parts]}
 
 
 def _exists(session: Session, *conditions: Any) -> bool:
