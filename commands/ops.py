@@ -25,7 +25,9 @@ from commands.output import print_json, print_problems, print_table, problems_su
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from engine.language.events import Event
     from engine.runtime.daemon import Daemon, Parts
+    from engine.runtime.intake import Accepted
     from engine.settings import Settings
 
 dlq_app = typer.Typer(help="Dead letters: steps that failed for good.", no_args_is_help=True)
@@ -112,23 +114,39 @@ def scheduler(ctx: typer.Context) -> None:
 
 def emit(
     ctx: typer.Context,
-    event_type: Annotated[str, typer.Argument(metavar="TYPE", help="Event type, e.g. invoice.paid")],
+    event_type: Annotated[str | None, typer.Argument(
+        metavar="[TYPE]", help="Event type, e.g. invoice.paid (or --file)")] = None,
     data: Annotated[str, typer.Option(help="JSON payload, or @file with JSON")] = "{}",
     event_id: Annotated[str | None, typer.Option("--id", help="Event id (default: a new one)")] = None,
     source: Annotated[str, typer.Option(help="Who sent it")] = "cli",
+    file: Annotated[str | None, typer.Option(
+        "--file", help="Events to replay: a file as dry-run reads it (YAML/JSON list, JSON lines, -)",
+    )] = None,
 ) -> None:
-    """Store an event; the running daemon picks it up (it need not be running now)."""
+    """Store an event, or every event of --file; the running daemon picks them up (it need not run now)."""
+    settings = settings_from(ctx)
+    if file is not None:
+        if event_type is not None or data != "{}" or event_id is not None or source != "cli":
+            fail("--file takes the type, id, source and data of each event from the file: "
+                 "give no TYPE, --data, --id or --source with it", EXIT_USAGE)
+        _emit_file(settings, file)
+        return
+    if event_type is None:
+        fail("give the event TYPE (e.g. 'despacho emit invoice.paid --data ...'), or --file FILE",
+             EXIT_USAGE)
+    (accepted,) = _store(settings, [_one_event(settings, event_type, data, event_id, source)])
+    state = "stored" if accepted.stored else "already stored (same id): nothing changed"
+    console.print(f"{accepted.id} {state}", markup=False)
+
+
+def _one_event(settings: Settings, event_type: str, data: str, event_id: str | None, source: str) -> Event:
     from pydantic import ValidationError
-    from sqlalchemy.exc import SQLAlchemyError
 
     from commands.output import problem_line
     from engine.errors import EventInputError
     from engine.language.event_input import Limits, parse_payload
     from engine.language.events import Event
-    from engine.runtime.intake import accept_events
-    from store.db import make_engine, session_scope, unreachable
 
-    settings = settings_from(ctx)
     try:  # the limits of every intake: the API's body size, nesting depth, no NaN or NUL
         payload = parse_payload(_payload(data), Limits(max_bytes=settings.api.max_body_bytes),
                                 data[1:] if data.startswith("@") else "--data")
@@ -138,14 +156,47 @@ def emit(
     if event_id:
         fields["id"] = event_id
     try:
-        event = Event.model_validate(fields)
+        return Event.model_validate(fields)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         fail(f"invalid event: {'.'.join(map(str, first['loc']))}: {first['msg']}", EXIT_USAGE)
+
+
+def _emit_file(settings: Settings, source: str) -> None:
+    """Every event of the file or none: one refused event stores nothing (a replay is all or nothing)."""
+    from engine.errors import EventInputError
+    from engine.language.events import read_events
+
+    try:
+        events = read_events(source)
+    except EventInputError as exc:
+        print_problems(stderr, exc.problems)
+        fail(f"invalid events: {problems_summary(exc.problems)}; nothing was stored", EXIT_PROBLEMS)
+    if not events:
+        fail(f"{source}: no events in the file; nothing was stored", EXIT_PROBLEMS)
+    results = _store(settings, events)
+    seen: set[str] = set()
+    for event, accepted in zip(events, results, strict=True):
+        state = "stored" if accepted.stored else \
+            "same id as an earlier event in this file: not stored" if event.id in seen else \
+            "already stored (same id): nothing changed"
+        seen.add(event.id)
+        console.print(f"{event.id} {event.type} {state}", markup=False)
+    stored = sum(accepted.stored for accepted in results)
+    console.print(f"{stored} of {len(events)} event{'s' if len(events) != 1 else ''} stored", markup=False)
+
+
+def _store(settings: Settings, events: list[Event]) -> list[Accepted]:
+    """Store the events in one transaction: all of them, or none when the database fails."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.runtime.intake import accept_events
+    from store.db import make_engine, session_scope, unreachable
+
     db = make_engine(settings.database.url)
     try:
         with session_scope(db) as session:
-            (accepted,) = accept_events(session, [event])
+            return accept_events(session, events)
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         fail(f"cannot store the event: the database is unreachable ({reason}); check database.url"
@@ -154,8 +205,6 @@ def emit(
              EXIT_PROBLEMS)
     finally:
         db.dispose()
-    state = "stored" if accepted.stored else "already stored (same id): nothing changed"
-    console.print(f"{accepted.id} {state}")
 
 
 def _payload(data: str) -> str:

@@ -28,19 +28,27 @@ class AmbiguousId(StoreError):
         self.candidates = candidates
 
 
+class PrefixTooShort(NotFound):
+    """No id is exactly what was typed, and it is too short to be taken as a prefix."""
+
+    def __init__(self, entity: str, typed: str) -> None:
+        super().__init__(entity, typed)
+        self.args = (f"{entity} '{typed}' not found (an id prefix needs at least {MIN_PREFIX} characters)",)
+
+
 def resolve_prefix(session: Session, column: Any, typed: str, entity: str, *conditions: Any) -> str:
     """The one value of ``column`` equal to ``typed`` or starting with it.
 
     An exact match wins even when longer ids start with it. ``conditions``
-    narrow the rows (soft-deleted ones out). Raises ``NotFound`` (also for a
-    prefix shorter than ``MIN_PREFIX``, which would match too much to be meant)
-    and ``AmbiguousId``.
+    narrow the rows (soft-deleted ones out). Raises ``NotFound`` (its
+    ``PrefixTooShort`` for fewer than ``MIN_PREFIX`` characters, which would
+    match too much to be meant) and ``AmbiguousId``.
     """
     exact = sa.select(column).where(column == typed, *conditions).limit(1)
     if session.execute(exact).first() is not None:
         return typed
     if len(typed) < MIN_PREFIX:
-        raise NotFound(entity, typed)
+        raise PrefixTooShort(entity, typed)
     query = (sa.select(column).where(column.startswith(typed, autoescape=True), *conditions)
              .order_by(column).limit(MAX_CANDIDATES + 1))
     found = [row[0] for row in session.execute(query)]
