@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -44,7 +45,12 @@ def to_json(value: Any) -> str:
 
 def print_json(console: Console, value: Any) -> None:
     """``value`` as JSON, printed verbatim: a ``[`` in the data is not rich markup."""
-    console.print(to_json(value), markup=False, highlight=False, soft_wrap=True)
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
 
 
 def print_table(console: Console, table: Table) -> None:
