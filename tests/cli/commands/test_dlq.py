@@ -79,7 +79,7 @@ def test_one_unknown_id_among_several_changes_nothing(failed: tuple[Path, Driver
 
 def test_an_ambiguous_prefix_names_the_candidates_and_changes_nothing(failed: tuple[Path, Driver]) -> None:
     config, driver = failed
-    first, second = letters(driver)
+    first, _ = letters(driver)
     twin = first.id[:8] + "-0000-4000-8000-000000000000"
     with Session(driver.core.db) as session:
         session.add(DeadLetter(id=twin, step_id=first.step_id, rule_id="nightly", action="backup.run",

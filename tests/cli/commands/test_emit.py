@@ -102,7 +102,8 @@ def test_the_same_id_twice_in_a_file_is_stored_once(migrated: Path) -> None:
     (migrated / "twice.yaml").write_text("- {type: a.b, id: x1}\n- {type: a.c, id: x1}\n")
     result = runner.invoke(app, ["emit", "--file", "twice.yaml"])
     assert result.output.strip().splitlines() == [
-        "x1 a.b stored", "x1 a.c same id as an earlier event in this file: not stored", "1 of 2 events stored"]
+        "x1 a.b stored", "x1 a.c same id as an earlier event in this file: not stored",
+        "1 of 2 events stored"]
 
 
 def test_one_invalid_event_stores_none_and_names_its_line(migrated: Path) -> None:
@@ -120,7 +121,8 @@ def test_one_invalid_event_stores_none_and_names_its_line(migrated: Path) -> Non
 def test_a_file_with_no_events_is_refused(migrated: Path) -> None:
     (migrated / "empty.yaml").write_text("[]\n")
     result = runner.invoke(app, ["emit", "--file", "empty.yaml"])
-    assert (result.exit_code, result.output.strip()) == (1, "empty.yaml: no events in the file; nothing was stored")
+    assert result.exit_code == 1
+    assert result.output.strip() == "empty.yaml: no events in the file; nothing was stored"
 
 
 @pytest.mark.parametrize("extra", [["a.b"], ["--id", "x"], ["--data", '{"a": 1}'], ["--source", "erp"]])
