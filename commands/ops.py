@@ -20,7 +20,7 @@ from commands.common import (
     stderr,
     wants_json,
 )
-from commands.output import print_json, print_problems, print_table, problems_summary
+from commands.output import plain, print_json, print_problems, print_table, problems_summary
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -246,6 +246,7 @@ def dlq_list(ctx: typer.Context,
              output: FormatFlag = "text") -> None:
     """Dead letters, newest first."""
     from rich.table import Table
+    from rich.text import Text
 
     from engine.runtime import deadletters
 
@@ -257,9 +258,9 @@ def dlq_list(ctx: typer.Context,
             return
         table = Table("id", "when", "rule", "action", "attempts", "error", "resolution")
         for letter in letters:
-            table.add_row(letter.id, letter.created_at.isoformat(timespec="seconds"), letter.rule_id,
-                          letter.action, str(letter.attempts), (letter.error or "")[:80],
-                          letter.resolution or "")
+            cells = (letter.id, letter.created_at.isoformat(timespec="seconds"), letter.rule_id,
+                     letter.action, str(letter.attempts), (letter.error or "")[:80], letter.resolution or "")
+            table.add_row(*(Text(plain(cell)) for cell in cells))
     print_table(console, table)
 
 

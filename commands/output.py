@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path as FsPath
@@ -51,6 +52,15 @@ def print_json(console: Console, value: Any) -> None:
 
 def _json_default(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """``text`` safe for one line of a terminal: control characters (an escape sequence from an
+    event's payload, a newline faking the next line) and bidi overrides shown as ``\\uXXXX``."""
+    return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def print_table(console: Console, table: Table) -> None:

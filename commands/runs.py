@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from commands.common import EXIT_USAGE, FormatFlag, console, fail, open_session, settings_from, wants_json
-from commands.output import print_json, print_table
+from commands.output import plain, print_json, print_table
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -51,11 +51,13 @@ def list_runs(
 
 def _print_runs(rows: list[dict[str, Any]], next_cursor: str | None) -> None:
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table("id", "created", "rule", "event", "status", "why")
+    table = Table("id", "created (UTC)", "rule", "event", "status", "why")
     for row in rows:
-        table.add_row(row["id"], row["created_at"][:19], row["rule_id"], row["event_id"] or "-",
-                      row["status"], _why(row))
+        cells = (row["id"], row["created_at"][:19], row["rule_id"], row["event_id"] or "-", row["status"],
+                 _why(row))
+        table.add_row(*(Text(plain(cell)) for cell in cells))
     print_table(console, table)
     if next_cursor:
         console.print(f"more: --cursor {next_cursor}", markup=False)
@@ -180,7 +182,8 @@ def _print_step(step: dict[str, Any], pad: str) -> None:
 
 
 def _say(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
+    # one line each: what came from events and providers (keys, errors) cannot start another
+    console.print(plain(text), markup=False, highlight=False)
 
 
 def _took(start: str | None, end: str | None) -> str:
