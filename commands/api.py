@@ -9,7 +9,7 @@ import typer
 
 from api.scopes import SCOPES
 from commands.common import EXIT_USAGE, console, fail, open_session, settings_from, wants_json
-from commands.output import to_json
+from commands.output import print_table, to_json
 from errors import DespachoError
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def list_clients(
         table.add_row(row["client_id"], row["name"], " ".join(row["scopes"]),
                       " ".join(row["event_types"]) or "-", row["event_source"], row["last_used_at"] or "-",
                       row["revoked_at"] or "-")
-    console.print(table)
+    print_table(console, table)
 
 
 @client_app.command("update")

@@ -139,3 +139,12 @@ def test_a_client_prefix_shared_by_two_clients_is_refused_naming_both(cli_env: P
     assert result.output.strip() == "api_client 'dc_' not found (an id prefix needs at least 4 characters)"
     listed = json.loads(runner.invoke(app, ["api-client", "list", "--format", "json"]).stdout)["clients"]
     assert len(listed) == 2  # nothing was revoked
+
+
+def test_the_client_table_keeps_whole_ids_when_piped(cli_env: Path) -> None:
+    events = ",".join(f"service_order.event_number_{n}" for n in range(8))
+    made = json.loads(runner.invoke(app, ["api-client", "create", "a-client-with-a-long-name", "--scopes",
+                                          "events:write,orders:read,orders:write,billing:read",
+                                          "--events", events, "--format", "json"]).stdout)
+    listed = runner.invoke(app, ["api-client", "list"]).stdout
+    assert made["client_id"] in listed and "service_order.event_number_7" in listed
