@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -174,6 +175,14 @@ def _emit_file(settings: Settings, source: str) -> None:
         fail(f"invalid events: {problems_summary(exc.problems)}; nothing was stored", EXIT_PROBLEMS)
     if not events:
         fail(f"{source}: no events in the file; nothing was stored", EXIT_PROBLEMS)
+    limit = settings.api.max_body_bytes  # what 'emit --data' and the API take for one event
+    too_big = [f"{source}: [{index}] (id {event.id}): data is {size} bytes; at most {limit} are accepted"
+               for index, event in enumerate(events)
+               if (size := len(json.dumps(event.data, ensure_ascii=False, default=str).encode())) > limit]
+    if too_big:
+        for line in too_big:
+            stderr.print(line, markup=False)
+        fail(f"invalid events: {len(too_big)} too large; nothing was stored", EXIT_PROBLEMS)
     results = _store(settings, events)
     seen: set[str] = set()
     for event, accepted in zip(events, results, strict=True):

@@ -143,3 +143,15 @@ def test_a_missing_file_is_refused_naming_it(migrated: Path) -> None:
     result = runner.invoke(app, ["emit", "--file", "nope.yaml"])
     assert result.exit_code == 1
     assert "nope.yaml" in result.output and "nothing was stored" in result.output
+
+
+def test_an_event_larger_than_the_api_takes_stores_none_of_the_file(migrated: Path) -> None:
+    (migrated / "config.yaml").write_text("api: {max_body_bytes: 2048}\n")
+    (migrated / "big.yaml").write_text('- {type: a.b, id: small}\n- {type: a.b, id: big, data: {x: "'
+                                       + "y" * 3000 + '"}}\n')
+    result = runner.invoke(app, ["emit", "--file", "big.yaml"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "big.yaml: [1] (id big): data is 3009 bytes; at most 2048 are accepted",
+        "invalid events: 1 too large; nothing was stored"]
+    assert stored_ids(migrated) == []
