@@ -3,8 +3,8 @@
 ``holds()`` is the fast path the engine uses (short-circuits, no trace);
 ``explain()`` evaluates every clause so dry-run can show why a rule did or
 did not match; ``held_trace()`` and ``failed_trace()`` are the cheap trace a
-run keeps, per top-level condition. Every call into the CEL library goes through this module, which
-checks the limits of ``cel_limits`` first and turns the library's own failures,
+run keeps, per top-level condition. Every call into the CEL library goes
+through this module, which checks the limits of ``cel_limits`` first and turns the library's own failures,
 panics included, into ``ConditionSyntaxError`` or ``ConditionEvaluationError``.
 """
 

@@ -158,6 +158,7 @@ def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> 
         "id": new_id(), "rule_id": rule.id, "event_id": event.id, "status": RunStatus.PLANNED,
         "skip_reason": None, "dedupe_key": None, "throttle_key": None, "context": {},
         "held_until": None, "created_at": now, "started_at": None, "finished_at": None,
+        "trace": None,  # every row of one executemany has the same keys
     }
     row.update(fields)
     return row
