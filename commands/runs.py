@@ -106,7 +106,8 @@ def run_detail(view: RunView) -> dict[str, Any]:
         "throttle_key": view.run.throttle_key,
         "event": None if event is None else {"id": event.id, "type": event.type, "source": event.source,
                                              "occurred_at": _time(event.occurred_at)},
-        "conditions": list((view.run.trace or {}).get("conditions", [])),
+        # None: planned before runs kept their trace (or by no rule: a relay failure)
+        "conditions": None if view.run.trace is None else list(view.run.trace.get("conditions", [])),
         "steps": [_step(step, view.dead_letters.get(step.id)) for step in view.steps],
     }
 
@@ -137,15 +138,20 @@ def _print_detail(run: dict[str, Any]) -> None:
     say(f"  rule set: {run['ruleset_version'] or 'not recorded'}")
     say(f"  created {run['created_at']}, started {run['started_at'] or '-'}, "
         f"finished {run['finished_at'] or '-'}{_took(run['started_at'], run['finished_at'])}")
-    if run["status"] == "held" or run["held_until"]:
-        say(f"  held: {_why({**run, 'status': 'held'})}")
+    if run["status"] == "held":
+        say(f"  held: {_why(run)}")
+    elif run["held_until"]:
+        reason = f": {run['hold_reason']}" if run["hold_reason"] else ""
+        say(f"  was held until {run['held_until']}{reason}")
     if run["skip_reason"]:
         say(f"  skipped: {run['skip_reason']}")
     for name in ("dedupe_key", "throttle_key"):
         if run[name]:
             say(f"  {name.replace('_', ' ')}: {run[name]}")
-    say("  conditions:" if run["conditions"] else "  conditions: none (the rule has no if:)")
-    for part in run["conditions"]:
+    conditions = run["conditions"]
+    say("  conditions: not recorded" if conditions is None else
+        "  conditions:" if conditions else "  conditions: none (the rule has no if:)")
+    for part in conditions or []:
         result = f"error: {part['error']}" if part.get("error") else str(part.get("result")).lower()
         say(f"    {part.get('path', '')}: {part.get('condition', '')} -> {result}")
     say("  steps:" if run["steps"] else "  steps: none")

@@ -111,7 +111,9 @@ def list_runs(session: DbSession, principal: requires("runs:read"), limit: Limit
 def get_run(session: DbSession, principal: requires("runs:read"), run_id: str) -> RunDetail:
     """One run: its condition trace, then its steps in rule order with params, output, error and timings."""
     view = run_view(session, run_id)
-    conditions = [ConditionOut.model_validate(c) for c in (view.run.trace or {}).get("conditions", [])]
+    trace = view.run.trace
+    conditions = None if trace is None else \
+        [ConditionOut.model_validate(c) for c in trace.get("conditions", [])]
     return RunDetail(**RunOut.model_validate(view.run).model_dump(), conditions=conditions,
                      steps=[StepOut.model_validate(s) for s in view.steps])
 

@@ -104,8 +104,9 @@ class ConditionOut(BaseModel):
 
 
 class RunDetail(RunOut):
-    conditions: list[ConditionOut] = Field(
-        description="What the rule's condition gave, per top-level condition (empty without if:)")
+    conditions: list[ConditionOut] | None = Field(
+        description="What the rule's condition gave, per top-level condition (empty without if:; "
+                    "null for a run planned before runs kept their trace)")
     steps: list[StepOut] = Field(description="In rule order, each step followed by its fallbacks")
 
 

@@ -165,3 +165,42 @@ def test_a_bad_format_is_a_usage_error(replayed: Replayed) -> None:
     result = despacho(replayed.config, "runs", "list", "--format", "yaml")
     assert result.exit_code == 2
     assert "--format must be text or json, not 'yaml'" in result.output
+
+
+QUIET = """
+rules:
+  - id: quiet
+    on: a.b
+    quiet_hours: {from: "21:00", to: "08:00", timezone: America/Sao_Paulo}
+    do:
+      - log.write: {message: "late", level: debug}
+"""
+
+
+def test_a_run_released_from_its_hold_says_until_when_it_was_held(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.engine.runtime.pipeline_helpers import make_project, run_retries_now
+
+    config = make_project(tmp_path, QUIET)
+    driver = make_driver(config)
+    driver.emit("a.b", "e1")
+    plan_at(driver, NIGHT, monkeypatch)
+    run_retries_now(driver)  # the window is over: the step runs
+    with Session(driver.core.db) as session:
+        run = session.exec(select(RuleRun)).one()
+    driver.core.close()
+    lines = despacho(config, "runs", "show", run.id).stdout.splitlines()
+    assert lines[0] == f"run {run.id}: rule quiet, succeeded"
+    assert lines[4].startswith("  was held until 2026-12-01T11:00:00+00:00")
+
+
+def test_a_run_without_a_recorded_trace_says_so(replayed: Replayed) -> None:
+    import sqlalchemy as sa
+
+    run = replayed.run_of("technician-assigned-notify-customer", "evt-20261201-0001")
+    with Session(replayed.driver.core.db) as session:  # as a run planned before traces were kept
+        session.execute(sa.update(RuleRun).where(RuleRun.id == run.id).values(trace=None))
+        session.commit()
+    assert "  conditions: not recorded" in despacho(replayed.config, "runs", "show", run.id).stdout
+    body = as_json(despacho(replayed.config, "runs", "show", run.id, "--format", "json"))
+    assert body["conditions"] is None
