@@ -25,16 +25,18 @@ NIGHT = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)  # 02:00 in São Paulo: inside e
 runner = CliRunner()
 
 
-def repo_project(root: Path) -> Path:
+def repo_project(root: Path, database_url: str | None = None) -> Path:
+    """A config on the repository's rules; the database (default: SQLite in ``root``) migrated."""
+    url = database_url or f"sqlite:///{root / 'despacho.db'}"
     config = root / "config.yaml"
     config.write_text(textwrap.dedent(f"""
         rules: {{path: {REPO / 'rules'}}}
         templates: {{path: {REPO / 'templates'}}}
         outbox: {{path: {root / 'outbox'}}}
-        database: {{url: "sqlite:///{root / 'despacho.db'}"}}
+        database: {{url: "{url}"}}
         broker: {{url: "stub://"}}
     """), encoding="utf-8")
-    upgrade(f"sqlite:///{root / 'despacho.db'}")
+    upgrade(url)
     return config
 
 
