@@ -17,7 +17,13 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import Session, col
 
-from engine.language.conditions import ClauseResult, ConditionEvaluationError, failed_trace, held_trace
+from engine.language.conditions import (
+    ClauseResult,
+    ConditionEvaluationError,
+    Node,
+    failed_trace,
+    held_trace,
+)
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
 from engine.language.ruleset import CompiledRule
@@ -167,10 +173,28 @@ def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> 
 def _trace(rule: CompiledRule, context: EvaluationContext, *, failed: bool) -> dict[str, Any]:
     """What the rule's condition gave, per top-level condition (``rule_runs.trace``)."""
     node = rule.condition
-    parts: list[ClauseResult] = [] if node is None else \
-        failed_trace(node, context.cel) if failed else held_trace(node)
+    if node is None:
+        return _NO_CONDITION
+    if failed:
+        return _trace_row(failed_trace(node, context.cel))
+    # The same for every run of the rule: built once per condition, not once per run (the relay's
+    # hot path), and shared by those rows, so never changed in place. The entry keeps its node
+    # alive, so its id is not reused while cached.
+    cached = _HELD_TRACES.get(id(node))
+    if cached is None:
+        if len(_HELD_TRACES) >= 4096:  # rule sets reloaded many times: start afresh
+            _HELD_TRACES.clear()
+        cached = _HELD_TRACES[id(node)] = (node, _trace_row(held_trace(node)))
+    return cached[1]
+
+
+def _trace_row(parts: list[ClauseResult]) -> dict[str, Any]:
     return {"conditions": [{"path": p.path, "condition": p.expression, "result": p.value, "error": p.error}
                            for p in parts]}
+
+
+_NO_CONDITION: dict[str, Any] = {"conditions": []}
+_HELD_TRACES: dict[int, tuple[Node, dict[str, Any]]] = {}
 
 
 def _exists(session: Session, *conditions: Any) -> bool:
