@@ -137,7 +137,7 @@ def emit(
              EXIT_USAGE)
     (accepted,) = _store(settings, [_one_event(settings, event_type, data, event_id, source)])
     state = "stored" if accepted.stored else "already stored (same id): nothing changed"
-    console.print(f"{accepted.id} {state}", markup=False)
+    console.print(plain(f"{accepted.id} {state}"), markup=False)
 
 
 def _one_event(settings: Settings, event_type: str, data: str, event_id: str | None, source: str) -> Event:
@@ -175,13 +175,10 @@ def _emit_file(settings: Settings, source: str) -> None:
         fail(f"invalid events: {problems_summary(exc.problems)}; nothing was stored", EXIT_PROBLEMS)
     if not events:
         fail(f"{source}: no events in the file; nothing was stored", EXIT_PROBLEMS)
-    limit = settings.api.max_body_bytes  # what 'emit --data' and the API take for one event
-    too_big = [f"{source}: [{index}] (id {event.id}): data is {size} bytes; at most {limit} are accepted"
-               for index, event in enumerate(events)
-               if (size := len(json.dumps(event.data, ensure_ascii=False, default=str).encode())) > limit]
+    too_big = _too_large(events, settings.api.max_body_bytes, source)
     if too_big:
         for line in too_big:
-            stderr.print(line, markup=False)
+            stderr.print(plain(line), markup=False)
         fail(f"invalid events: {len(too_big)} too large; nothing was stored", EXIT_PROBLEMS)
     results = _store(settings, events)
     seen: set[str] = set()
@@ -190,9 +187,20 @@ def _emit_file(settings: Settings, source: str) -> None:
             "same id as an earlier event in this file: not stored" if event.id in seen else \
             "already stored (same id): nothing changed"
         seen.add(event.id)
-        console.print(f"{event.id} {event.type} {state}", markup=False)
+        console.print(plain(f"{event.id} {event.type} {state}"), markup=False)
     stored = sum(accepted.stored for accepted in results)
     console.print(f"{stored} of {len(events)} event{'s' if len(events) != 1 else ''} stored", markup=False)
+
+
+def _too_large(events: list[Event], limit: int, source: str) -> list[str]:
+    """The events whose data is over ``limit`` bytes: what 'emit --data' and the API refuse."""
+    found = []
+    for index, event in enumerate(events):
+        size = len(json.dumps(event.data, ensure_ascii=False, default=str).encode())
+        if size > limit:
+            found.append(f"{source}: [{index}] (id {event.id}): data is {size} bytes; "
+                         f"at most {limit} are accepted")
+    return found
 
 
 def _store(settings: Settings, events: list[Event]) -> list[Accepted]:
