@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,8 +19,11 @@ from commands.common import (
     shown,
     wants_json,
 )
-from commands.output import to_json
+from commands.output import print_table, to_json
 from errors import DespachoError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
 
 CLI_ACTOR = "cli"
 
@@ -119,13 +122,13 @@ def list_clients(
         table.add_row(row["client_id"], row["name"], " ".join(row["scopes"]),
                       " ".join(row["event_types"]) or "-", row["event_source"], row["last_used_at"] or "-",
                       row["revoked_at"] or "-")
-    console.print(table)
+    print_table(console, table)
 
 
 @client_app.command("update")
 def update_client(
     ctx: typer.Context,
-    client_id: Annotated[str, typer.Argument()],
+    client_id: Annotated[str, typer.Argument(help="Its client id or a unique prefix of it")],
     events: Annotated[str | None, typer.Option("--events", help=EVENTS_HELP + "; '' for none")] = None,
     source: Annotated[str | None, typer.Option("--source", help=SOURCE_HELP)] = None,
 ) -> None:
@@ -137,6 +140,7 @@ def update_client(
         fail("nothing to change: give --events, --source or both", EXIT_USAGE)
     settings = settings_from(ctx)
     with open_session(settings.database.url) as session:
+        client_id = _client_id(session, client_id)
         client = api_clients.set_event_permissions(
             session, client_id, event_types=None if events is None else _items(events), event_source=source)
         record_action(session, CLI_ACTOR, "api_client.update", entity_type="api_client", entity_id=client_id,
@@ -146,18 +150,30 @@ def update_client(
     console.print(summary)
 
 
+def _client_id(session: Session, typed: str) -> str:
+    """A client id from the whole id or a unique prefix of it (``dc_3f2a``)."""
+    from sqlmodel import col
+
+    from store.models import ApiClient
+    from store.prefixes import resolve_prefix
+
+    return resolve_prefix(session, col(ApiClient.key_prefix), typed, "api_client")
+
+
 def _items(text: str) -> list[str]:
     return [item.strip() for item in text.replace(" ", ",").split(",") if item.strip()]
 
 
 @client_app.command("revoke")
-def revoke_client(ctx: typer.Context, client_id: Annotated[str, typer.Argument()]) -> None:
+def revoke_client(ctx: typer.Context, client_id: Annotated[str, typer.Argument(
+        help="Its client id or a unique prefix of it")]) -> None:
     """Revoke a client: new tokens are refused at once, existing ones within seconds."""
     from store import api_clients
     from store.audit import record_action
 
     settings = settings_from(ctx)
     with open_session(settings.database.url) as session:
+        client_id = _client_id(session, client_id)
         client = api_clients.revoke_client(session, client_id)
         record_action(session, CLI_ACTOR, "api_client.revoke", entity_type="api_client", entity_id=client_id)
     console.print(f"revoked {client.key_prefix} ({client.name})")

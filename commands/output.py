@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -13,6 +15,7 @@ from rich.markup import escape
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from engine.language.dryrun import ActionPreview, EventPreview, RulePreview
     from engine.language.problems import Problem
@@ -45,6 +48,35 @@ def print_problems(console: Console, problems: Iterable[Problem]) -> None:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def print_json(console: Console, value: Any) -> None:
+    """``value`` as JSON, printed verbatim: a ``[`` in the data is not rich markup."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _json_default(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else str(value)
+
+
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """``text`` safe for one line of a terminal: control characters (an escape sequence from an
+    event's payload, a newline faking the next line) and bidi overrides shown as ``\\uXXXX``."""
+    return _UNPRINTABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def print_table(console: Console, table: Table) -> None:
+    """A table for a person; piped or redirected, as wide as its cells so no id is cut or wrapped."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    from rich.console import Console as Wide
+
+    Wide(file=console.file, width=100_000, highlight=False, no_color=True).print(table)
 
 
 # --- dry-run ----------------------------------------------------------------------------------

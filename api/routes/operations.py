@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from api.auth import Principal, requires
 from api.context import ApiContext
@@ -17,6 +17,7 @@ from api.errors import NotFoundError
 from api.schemas.common import Id, IdList, Page, Short
 from api.schemas.operations import (
     BackupOut,
+    ConditionOut,
     DeadLetterOut,
     DiscardedOut,
     NotificationOut,
@@ -34,10 +35,10 @@ from engine.runtime import deadletters
 from engine.runtime.outbox import Transaction
 from store.audit import record_action
 from store.listing import ListSpec, list_page
-from store.models import Backup, DeadLetter, Notification, RuleRun, RuleStep
+from store.models import Backup, DeadLetter, Notification, RuleStep
+from store.run_views import RUNS, run_view
 
 router = APIRouter(prefix="/v1", tags=["operations"])
-RUNS = ListSpec(RuleRun, ("created_at",), ("rule_id", "event_id", "status"), "-created_at")
 STEPS = ListSpec(RuleStep, ("created_at",), ("run_id", "status", "action"), "-created_at")
 NOTIFICATIONS = ListSpec(Notification, ("created_at",), ("channel", "status", "customer_id", "step_id"),
                          "-created_at", (Notification.deleted_at.is_(None),))
@@ -108,10 +109,13 @@ def list_runs(session: DbSession, principal: requires("runs:read"), limit: Limit
 
 @router.get("/runs/{run_id}", response_model=RunDetail)
 def get_run(session: DbSession, principal: requires("runs:read"), run_id: str) -> RunDetail:
-    run = get_live(session, RuleRun, run_id)
-    steps = session.exec(select(RuleStep).where(RuleStep.run_id == run.id).order_by(RuleStep.position))
-    return RunDetail(**RunOut.model_validate(run).model_dump(),
-                     steps=[StepOut.model_validate(s) for s in steps])
+    """One run: its condition trace, then its steps in rule order with params, output, error and timings."""
+    view = run_view(session, run_id)
+    trace = view.run.trace
+    conditions = None if trace is None else \
+        [ConditionOut.model_validate(c) for c in trace.get("conditions", [])]
+    return RunDetail(**RunOut.model_validate(view.run).model_dump(), conditions=conditions,
+                     steps=[StepOut.model_validate(s) for s in view.steps])
 
 
 @router.get("/steps", response_model=Page[StepOut])

@@ -64,7 +64,9 @@ class RunOut(Output):
     skip_reason: str | None
     dedupe_key: str | None
     held_until: datetime | None
-    hold_reason: str | None = None
+    hold_reason: str | None = Field(None, description="Why a held run waits (quiet hours, mode queued)")
+    ruleset_version: str | None = Field(
+        None, description="Git commit (else sha256:...) of the rule set the run was planned under")
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -77,23 +79,39 @@ class StepOut(Output):
     step_key: str | None
     action: str
     fallback_of: str | None
+    params: dict[str, Any] = Field(default_factory=dict,
+                                   description="The params as rendered when it ran, secrets masked")
     output: dict[str, Any] | None
     status: str
     attempts: int
     max_attempts: int
     last_error: str | None
     error_code: str | None
+    hold_reason: str | None = Field(None, description="Why it waits: a delay, delay_until, quiet hours")
+    not_before: datetime | None = None
     next_attempt_at: datetime | None
     not_before: datetime | None = None
     hold_reason: str | None = None
     params: dict[str, Any] = Field(default_factory=dict,
                                    description="as rendered for the call, secrets masked")
     created_at: datetime
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
     finished_at: datetime | None
 
 
+class ConditionOut(BaseModel):
+    path: str = Field(description="Where the condition is in the rule: if, if[0], if.any[1]...")
+    condition: str = Field(description="The CEL expression, or a block as 'any: [a, b]'")
+    result: bool | None = Field(description="What it gave; null when it failed")
+    error: str | None = None
+
+
 class RunDetail(RunOut):
-    steps: list[StepOut]
+    conditions: list[ConditionOut] | None = Field(
+        description="What the rule's condition gave, per top-level condition (empty without if:; "
+                    "null for a run planned before runs kept their trace)")
+    steps: list[StepOut] = Field(description="In rule order, each step followed by its fallbacks")
 
 
 class NotificationOut(Output):

@@ -2,8 +2,9 @@
 
 ``holds()`` is the fast path the engine uses (short-circuits, no trace);
 ``explain()`` evaluates every clause so dry-run can show why a rule did or
-did not match. Every call into the CEL library goes through this module, which
-checks the limits of ``cel_limits`` first and turns the library's own failures,
+did not match; ``held_trace()`` and ``failed_trace()`` are the cheap trace a
+run keeps, per top-level condition. Every call into the CEL library goes
+through this module, which checks the limits of ``cel_limits`` first and turns the library's own failures,
 panics included, into ``ConditionSyntaxError`` or ``ConditionEvaluationError``.
 """
 
@@ -147,6 +148,7 @@ class Clause(Node):
 @dataclass(frozen=True, slots=True)
 class AllNode(Node):
     children: tuple[Node, ...]
+    path: str = ""
 
     def holds(self, ctx: Scope) -> bool:
         return all(child.holds(ctx) for child in self.children)
@@ -158,6 +160,7 @@ class AllNode(Node):
 @dataclass(frozen=True, slots=True)
 class AnyNode(Node):
     children: tuple[Node, ...]
+    path: str = ""
 
     def holds(self, ctx: Scope) -> bool:
         return any(child.holds(ctx) for child in self.children)
@@ -169,12 +172,54 @@ class AnyNode(Node):
 @dataclass(frozen=True, slots=True)
 class NotNode(Node):
     child: Node
+    path: str = ""
 
     def holds(self, ctx: Scope) -> bool:
         return not self.child.holds(ctx)
 
     def explain(self, ctx: Scope, out: list[ClauseResult]) -> bool:
         return not self.child.explain(ctx, out)
+
+
+def held_trace(node: Node) -> list[ClauseResult]:
+    """The trace of a condition that held, at no cost: each of its top-level parts was true."""
+    return [ClauseResult(node_path(part), describe(part), True) for part in _top_level(node)]
+
+
+def failed_trace(node: Node, ctx: Scope) -> list[ClauseResult]:
+    """Each top-level part evaluated on its own, its error kept: for a condition that raised.
+
+    Only runs when evaluation already failed, so evaluating the parts again costs nothing on the
+    path every matching event takes.
+    """
+    results = []
+    for part in _top_level(node):
+        try:
+            results.append(ClauseResult(node_path(part), describe(part), part.holds(ctx)))
+        except ConditionEvaluationError as exc:
+            results.append(ClauseResult(node_path(part), describe(part), None, exc.reason))
+    return results
+
+
+def _top_level(node: Node) -> tuple[Node, ...]:
+    # a list under `if:` (or an `all:` block) reads as several conditions: trace each one
+    return node.children if isinstance(node, AllNode) else (node,)
+
+
+def node_path(node: Node) -> str:
+    return node.path if isinstance(node, Clause | AllNode | AnyNode | NotNode) else ""
+
+
+def describe(node: Node) -> str:
+    """A condition on one line: a clause's CEL, a block as ``any: [a, b]`` or ``not: a``."""
+    if isinstance(node, Clause):
+        return node.expression
+    if isinstance(node, AllNode | AnyNode):
+        name = "all" if isinstance(node, AllNode) else "any"
+        return f"{name}: [{', '.join(describe(child) for child in node.children)}]"
+    if isinstance(node, NotNode):
+        return f"not: {describe(node.child)}"
+    return repr(node)
 
 
 def compile_expression(expression: str, allowed: frozenset[str] = RULE_VARIABLES) -> cel.Program:
@@ -226,15 +271,15 @@ def compile_condition(
             return AllNode(())
     if isinstance(condition, list):
         return AllNode(tuple(compile_condition(c, (*path, i), allowed, errors)
-                             for i, c in enumerate(condition)))
+                             for i, c in enumerate(condition)), _path_text(path))
     if isinstance(condition, AllOf):
         return AllNode(tuple(compile_condition(c, (*path, "all", i), allowed, errors)
-                             for i, c in enumerate(condition.all)))
+                             for i, c in enumerate(condition.all)), _path_text(path))
     if isinstance(condition, AnyOf):
         return AnyNode(tuple(compile_condition(c, (*path, "any", i), allowed, errors)
-                             for i, c in enumerate(condition.any)))
+                             for i, c in enumerate(condition.any)), _path_text(path))
     if isinstance(condition, NotOf):
-        return NotNode(compile_condition(condition.not_, (*path, "not"), allowed, errors))
+        return NotNode(compile_condition(condition.not_, (*path, "not"), allowed, errors), _path_text(path))
     raise TypeError(f"not a condition: {condition!r}")
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine.language.dryrun import ActionPreview, DryRun, EventPreview, RulePreview
 from engine.language.events import Event
 from engine.language.loader import display_name
-from engine.language.problems import Problem
+from engine.language.problems import Problem, did_you_mean
 from engine.language.validation import model_vocabulary, problems_from_validation_error
 from engine.language.yamlsafe import Document, YamlInputError, load_file
 from store.query_specs import QUERY_SPECS
@@ -31,9 +31,10 @@ class ExpectedAction(_Strict):
     rule: str
     action: str
     id: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict, description="Exact rendered values (subset)")
+    params: dict[str, Any] = Field(default_factory=dict, description=(
+        "Rendered values; a mapping is a subset at every depth (keys not given are not compared)"))
     text_contains: list[str] = Field(default_factory=list, description="Substrings of the message")
-    preview: dict[str, Any] = Field(default_factory=dict, description="Exact preview fields (subset)")
+    preview: dict[str, Any] = Field(default_factory=dict, description="Preview fields, compared like params")
 
 
 class Expectation(_Strict):
@@ -151,22 +152,28 @@ def _run_case(case: RuleTestCase, doc: Document, index: int, dry_run: DryRun) ->
     known = dry_run.ruleset.by_id
     for rule_id in case.expect.match:
         if rule_id not in known:
-            result.failures.append(Failure(f"unknown rule '{rule_id}' in match"))
+            result.failures.append(_unknown_rule(rule_id, "match", known))
         elif not known[rule_id].rule.enabled:
             result.failures.append(Failure(f"rule '{rule_id}' is disabled (enabled: false)"))
         elif not verdicts.get(rule_id, (False, None))[0]:
             result.failures.append(_did_not_match(rule_id, verdicts.get(rule_id)))
     for rule_id in case.expect.no_match:
         if rule_id not in known:
-            result.failures.append(Failure(f"unknown rule '{rule_id}' in no_match"))
+            result.failures.append(_unknown_rule(rule_id, "no_match", known))
         elif verdicts.get(rule_id, (False, None))[0]:
             result.failures.append(Failure(f"rule '{rule_id}' matched but should not"))
     actions = [a for p in previews for r in p.rules if r.matched for a in _tagged(r)]
     for expected in case.expect.actions:
-        failure = _check_action(expected, actions)
-        if failure:
-            result.failures.append(failure)
+        if expected.rule not in known:
+            result.failures.append(_unknown_rule(expected.rule, "actions", known))
+            continue
+        result.failures.extend(_check_action(expected, actions))
     return result
+
+
+def _unknown_rule(rule_id: str, where: str, known: dict[str, Any]) -> Failure:
+    hint = did_you_mean(rule_id, known)
+    return Failure(f"unknown rule '{rule_id}' in {where}" + (f" ({hint})" if hint else ""))
 
 
 def _verdicts(previews: list[EventPreview]) -> dict[str, tuple[bool, RulePreview]]:
@@ -194,7 +201,8 @@ def _tagged(rule: RulePreview) -> list[tuple[str, ActionPreview]]:
             for call in (action.items if action.items is not None else [action])]
 
 
-def _check_action(expected: ExpectedAction, actions: list[tuple[str, ActionPreview]]) -> Failure | None:
+def _check_action(expected: ExpectedAction, actions: list[tuple[str, ActionPreview]]) -> list[Failure]:
+    """Nothing when one of the matching actions meets every expectation, else the first one's failures."""
     candidates = [
         a for rule_id, a in actions
         if rule_id == expected.rule and a.action == expected.action
@@ -202,34 +210,48 @@ def _check_action(expected: ExpectedAction, actions: list[tuple[str, ActionPrevi
     ]
     label = f"{expected.rule}: {expected.action}" + (f" ({expected.id})" if expected.id else "")
     if not candidates:
-        return Failure(f"{label}: no such action ran", expected=label,
-                       actual=[f"{r}: {a.action}" for r, a in actions] or "no actions")
+        return [Failure(f"{label}: no such action ran", expected=label,
+                        actual=[f"{r}: {a.action}" for r, a in actions] or "no actions")]
     failures = [_compare(expected, candidate, label) for candidate in candidates]
-    if all(failures):
-        return failures[0]
-    return None
+    return [] if not all(failures) else failures[0]
 
 
-def _compare(expected: ExpectedAction, action: ActionPreview, label: str) -> Failure | None:
+def _compare(expected: ExpectedAction, action: ActionPreview, label: str) -> list[Failure]:
     if action.error or action.skipped:
-        return Failure(f"{label}: {action.error or 'skipped: ' + str(action.skipped)}")
+        return [Failure(f"{label}: {action.error or 'skipped: ' + str(action.skipped)}")]
+    failures = []
     params = action.params or {}
-    wrong = {k: v for k, v in expected.params.items() if params.get(k, _MISSING) != v}
-    if wrong:
-        return Failure(f"{label}: params differ", expected=_dump(expected.params),
-                       actual=_dump({k: params.get(k) for k in expected.params}))
-    preview_wrong = {k: v for k, v in expected.preview.items() if action.preview.get(k, _MISSING) != v}
-    if preview_wrong:
-        return Failure(f"{label}: preview differs", expected=_dump(expected.preview),
-                       actual=_dump({k: action.preview.get(k) for k in expected.preview}))
+    if not contains(params, expected.params):
+        failures.append(Failure(f"{label}: params differ", expected=_dump(expected.params),
+                                actual=_dump(_shaped_like(params, expected.params))))
+    if not contains(action.preview, expected.preview):
+        failures.append(Failure(f"{label}: preview differs", expected=_dump(expected.preview),
+                                actual=_dump(_shaped_like(action.preview, expected.preview))))
     text = "\n".join(str(action.preview.get(k, "")) for k in ("subject", "text", "html"))
-    missing = [s for s in expected.text_contains if s not in text]
-    if missing:
-        return Failure(f"{label}: message text lacks {missing[0]!r}", expected=missing[0], actual=text)
-    return None
+    failures.extend(Failure(f"{label}: message text lacks {wanted!r}", expected=wanted, actual=text)
+                    for wanted in expected.text_contains if wanted not in text)
+    return failures
 
 
-_MISSING = object()
+def contains(actual: Any, expected: Any) -> bool:
+    """``expected`` holds in ``actual``: mappings as subsets at every depth, lists item by item."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            key in actual and contains(actual[key], value) for key, value in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(actual) == len(expected) and all(
+            contains(a, e) for a, e in zip(actual, expected, strict=True))
+    return bool(actual == expected)
+
+
+def _shaped_like(actual: Any, expected: Any) -> Any:
+    """``actual`` cut to the keys ``expected`` names, so the diff shows only what was compared."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return {key: _shaped_like(actual[key], value) if key in actual else "<missing>"
+                for key, value in expected.items()}
+    if isinstance(expected, list) and isinstance(actual, list) and len(actual) == len(expected):
+        return [_shaped_like(a, e) for a, e in zip(actual, expected, strict=True)]
+    return actual
 
 
 def _dump(value: Any) -> str:

@@ -17,7 +17,13 @@ import sqlalchemy as sa
 import structlog
 from sqlmodel import Session, col
 
-from engine.language.conditions import ConditionEvaluationError
+from engine.language.conditions import (
+    ClauseResult,
+    ConditionEvaluationError,
+    Node,
+    failed_trace,
+    held_trace,
+)
 from engine.language.context import EvaluationContext
 from engine.language.events import Event
 from engine.language.ruleset import CompiledRule
@@ -90,10 +96,12 @@ class Planner:
         except (ConditionEvaluationError, TemplateRenderError) as exc:
             # A payload the rule cannot read is recorded, not silently taken as "no match".
             log.warning("rule_error", rule_id=rule.id, event_id=event.id, error=str(exc))
+            trace = _trace(rule, context, failed=isinstance(exc, ConditionEvaluationError))
             self._add_run(session, result, rule, _run_row(rule, event, now, status=RunStatus.SKIPPED,
-                                                          skip_reason=f"error: {exc}"[:500]))
+                                                          skip_reason=f"error: {exc}"[:500], trace=trace))
             return
-        run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle)
+        run = _run_row(rule, event, now, dedupe_key=dedupe, throttle_key=throttle,
+                       trace=_trace(rule, context, failed=False))
         skip = self._skip_reason(session, rule, dedupe, throttle, now)
         if skip:
             run.update(status=RunStatus.SKIPPED, skip_reason=skip)
@@ -169,10 +177,38 @@ def _run_row(rule: CompiledRule, event: Event, now: datetime, **fields: Any) -> 
         "id": new_id(), "rule_id": rule.id, "event_id": event.id, "status": RunStatus.PLANNED,
         "skip_reason": None, "dedupe_key": None, "throttle_key": None, "context": {},
         "held_until": None, "created_at": now, "started_at": None, "finished_at": None,
+        "trace": None,  # every row of one executemany has the same keys
     }
     row["hold_reason"] = None
     row.update(fields)
     return row
+
+
+def _trace(rule: CompiledRule, context: EvaluationContext, *, failed: bool) -> dict[str, Any]:
+    """What the rule's condition gave, per top-level condition (``rule_runs.trace``)."""
+    node = rule.condition
+    if node is None:
+        return _NO_CONDITION
+    if failed:
+        return _trace_row(failed_trace(node, context.cel))
+    # The same for every run of the rule: built once per condition, not once per run (the relay's
+    # hot path), and shared by those rows, so never changed in place. The entry keeps its node
+    # alive, so its id is not reused while cached.
+    cached = _HELD_TRACES.get(id(node))
+    if cached is None:
+        if len(_HELD_TRACES) >= 4096:  # rule sets reloaded many times: start afresh
+            _HELD_TRACES.clear()
+        cached = _HELD_TRACES[id(node)] = (node, _trace_row(held_trace(node)))
+    return cached[1]
+
+
+def _trace_row(parts: list[ClauseResult]) -> dict[str, Any]:
+    return {"conditions": [{"path": p.path, "condition": p.expression, "result": p.value, "error": p.error}
+                           for p in parts]}
+
+
+_NO_CONDITION: dict[str, Any] = {"conditions": []}
+_HELD_TRACES: dict[int, tuple[Node, dict[str, Any]]] = {}
 
 
 def _exists(session: Session, *conditions: Any) -> bool:

@@ -40,11 +40,27 @@ def _app_and_token(folder: Path) -> tuple[object, str]:
                             templates=PathsSettings(path=folder / "templates"))
     api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit="1000000/minute", ip_rate_limit="1000000/minute",
                       token_rate_limit="1000000/minute", rate_limit_storage="memory://")
+    _plan_runs(app_settings)
     engine = make_engine(app_settings.database.url)
     with session_scope(engine) as session:
         client_id = create_client(session, "schemathesis", ["admin"], known_scopes=SCOPES,
                                   event_types=["*"]).client.key_prefix
     return create_app(app_settings, api=api, engine=engine), forge_token(sub=client_id, exp=2**31 - 1)
+
+
+def _plan_runs(app_settings: Settings) -> None:
+    """Runs with a condition trace, a hold and a skip, so run lists are checked with rows in them."""
+    from engine.language.events import Event
+    from engine.runtime.compose import build_core
+
+    (app_settings.rules.path / "r.yaml").write_text(
+        "rules:\n  - id: paid\n    on: invoice.paid\n    if: [data.amount > 1, {not: data.test}]\n"
+        "    mode: queued\n    do:\n      - log.write: {message: paid}\n", encoding="utf-8")
+    core = build_core(app_settings, consume=False)
+    core.accept([Event(type="invoice.paid", id=f"p{n}", data={"amount": 5, "test": False}) for n in (1, 2)]
+                + [Event(type="invoice.paid", id="p3", data={"amount": 5})])
+    core.relay.relay_once()
+    core.close()
 
 
 # built at import: schemathesis parametrizes the test from the schema at collection time

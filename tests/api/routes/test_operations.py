@@ -65,3 +65,54 @@ def test_rules_show_the_set_in_force_and_the_last_refused_reload(
     assert problem["file"].endswith("a.yaml") and problem["line"] == 3
     assert body["problems"] == body["reload_error"]["problems"]
     core.close()
+
+
+TRACED = """\
+rules:
+  - id: paid-big
+    on: invoice.paid
+    if:
+      - data.amount > 100
+      - not: data.test
+    do:
+      - event.emit: {type: customer.notified, data: {amount: "{{ data.amount }}"}}
+        fallback:
+          - log.write: {message: "could not emit"}
+"""
+
+
+def test_runs_list_by_rule_and_show_the_condition_trace_and_steps_in_rule_order(
+        client: TestClient, settings: Settings, auth: Callable[..., dict[str, str]]) -> None:
+    from engine.language.events import Event
+    from engine.runtime.compose import build_core
+
+    (settings.rules.path / "a.yaml").write_text(TRACED, encoding="utf-8")
+    core = build_core(settings, consume=False)
+    core.accept([Event(type="invoice.paid", id="p1", data={"amount": 250, "test": False}),
+                 Event(type="invoice.paid", id="p2", data={"amount": 250})])
+    core.relay.relay_once()
+    core.close()
+    headers = auth("runs:read")
+    page = client.get("/v1/runs", params={"rule_id": "paid-big", "status": "planned"}, headers=headers).json()
+    (run,) = page["items"]
+    assert (run["event_id"], run["hold_reason"], run["ruleset_version"]) == ("p1", None, None)
+    body = client.get(f"/v1/runs/{run['id']}", headers=headers).json()
+    assert body["conditions"] == [
+        {"path": "if[0]", "condition": "data.amount > 100", "result": True, "error": None},
+        {"path": "if[1]", "condition": "not: data.test", "result": True, "error": None}]
+    assert [(s["action"], s["status"], s["fallback_of"] is None) for s in body["steps"]] == [
+        ("event.emit", "queued", True), ("log.write", "pending", False)]
+    assert body["steps"][0]["queued_at"] and "params" in body["steps"][0]
+    skipped = client.get("/v1/runs", params={"event_id": "p2"}, headers=headers).json()["items"][0]
+    body = client.get(f"/v1/runs/{skipped['id']}", headers=headers).json()
+    assert body["status"] == "skipped" and body["steps"] == []
+    assert body["conditions"][1] == {"path": "if[1]", "condition": "not: data.test", "result": None,
+                                     "error": "no such field 'test' in the event"}
+
+
+def test_an_unknown_run_is_404_and_needs_runs_read(client: TestClient,
+                                                   auth: Callable[..., dict[str, str]]) -> None:
+    response = client.get("/v1/runs/nope", headers=auth("runs:read"))
+    assert response.status_code == 404
+    assert response.json()["error"]["details"]["entity"] == "rule_run"
+    assert client.get("/v1/runs", headers=auth("orders:read")).status_code == 403

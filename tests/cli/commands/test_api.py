@@ -101,3 +101,50 @@ def test_rotate_key_reencrypts_every_secret_and_old_keys_still_read(cli_env: Pat
         assert get_secret(session, rotated, "google.refresh_token") == "s3cr3t"
         assert session.get(Secret, "google.refresh_token").key_id == rotated.key_id
     engine.dispose()
+
+
+def test_update_and_revoke_take_a_unique_prefix_of_the_client_id_and_audit_the_whole_id(
+        cli_env: Path) -> None:
+    made = json.loads(runner.invoke(app, ["api-client", "create", "erp", "--scopes", "events:write",
+                                          "--events", "*", "--format", "json"]).stdout)
+    client_id = made["client_id"]
+    result = runner.invoke(app, ["api-client", "update", client_id[:8], "--source", "erp2"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"{client_id} (erp): ")
+    revoked = runner.invoke(app, ["api-client", "revoke", client_id[:8]])
+    assert revoked.stdout.strip() == f"revoked {client_id} (erp)"
+    audit = json.loads(runner.invoke(app, ["audit", "--action", "api_client.revoke",
+                                           "--format", "json"]).stdout)
+    assert audit["entries"][0]["entity_id"] == client_id
+
+
+def test_a_client_prefix_shared_by_two_clients_is_refused_naming_both(cli_env: Path, db_url: str) -> None:
+    import sqlalchemy as sa
+
+    first, second = (json.loads(runner.invoke(app, ["api-client", "create", name, "--scopes", "admin",
+                                                    "--format", "json"]).stdout)["client_id"]
+                     for name in ("a", "b"))
+    twin = first[:7] + "ffffffff"
+    engine = make_engine(db_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("UPDATE api_clients SET key_prefix = :twin WHERE key_prefix = :second"),
+                           {"twin": twin, "second": second})
+    engine.dispose()
+    result = runner.invoke(app, ["api-client", "revoke", first[:7]])
+    assert result.exit_code == 1
+    assert f"api_client '{first[:7]}' is ambiguous: it starts " in result.output
+    assert first in result.output and twin in result.output
+    result = runner.invoke(app, ["api-client", "revoke", "dc_"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "api_client 'dc_' not found (an id prefix needs at least 4 characters)"
+    listed = json.loads(runner.invoke(app, ["api-client", "list", "--format", "json"]).stdout)["clients"]
+    assert len(listed) == 2  # nothing was revoked
+
+
+def test_the_client_table_keeps_whole_ids_when_piped(cli_env: Path) -> None:
+    events = ",".join(f"service_order.event_number_{n}" for n in range(8))
+    made = json.loads(runner.invoke(app, ["api-client", "create", "a-client-with-a-long-name", "--scopes",
+                                          "events:write,orders:read,orders:write,billing:read",
+                                          "--events", events, "--format", "json"]).stdout)
+    listed = runner.invoke(app, ["api-client", "list"]).stdout
+    assert made["client_id"] in listed and "service_order.event_number_7" in listed

@@ -68,3 +68,92 @@ def test_an_unreachable_database_says_so_not_that_it_needs_migrating(project: Pa
     assert result.output.startswith("cannot store the event: the database is unreachable (")
     assert "check database.url" in result.output
     assert "migrated" not in result.output and "secret" not in result.output
+
+
+# --- emit --file: replaying the files dry-run reads -----------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "events.yaml"
+
+
+def stored_ids(project: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(project / "var/despacho.db") as db:
+        return [row[0] for row in db.execute("SELECT id FROM events ORDER BY id")]
+
+
+def test_every_event_of_the_examples_file_is_stored_with_a_line_each(migrated: Path) -> None:
+    result = runner.invoke(app, ["emit", "--file", str(EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "evt-20261201-0001 service_order.assigned stored"
+    assert lines[-1] == "13 of 13 events stored"
+    assert len(stored_ids(migrated)) == 13
+
+
+def test_replaying_the_same_file_again_stores_nothing_and_says_so(migrated: Path) -> None:
+    runner.invoke(app, ["emit", "--file", str(EXAMPLES)])
+    result = runner.invoke(app, ["emit", "--file", str(EXAMPLES)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0] == "evt-20261201-0001 service_order.assigned already stored (same id): nothing changed"
+    assert lines[-1] == "0 of 13 events stored"
+
+
+def test_the_same_id_twice_in_a_file_is_stored_once(migrated: Path) -> None:
+    (migrated / "twice.yaml").write_text("- {type: a.b, id: x1}\n- {type: a.c, id: x1}\n")
+    result = runner.invoke(app, ["emit", "--file", "twice.yaml"])
+    assert result.output.strip().splitlines() == [
+        "x1 a.b stored", "x1 a.c same id as an earlier event in this file: not stored",
+        "1 of 2 events stored"]
+
+
+def test_one_invalid_event_stores_none_and_names_its_line(migrated: Path) -> None:
+    (migrated / "bad.yaml").write_text("- {type: a.b, id: ok1}\n- {type: Not A Type, id: bad}\n"
+                                       "- {type: a.b, id: ok2, data: [1]}\n")
+    result = runner.invoke(app, ["emit", "--file", "bad.yaml"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("bad.yaml:2:") and "[1].type" in lines[0]
+    assert lines[1].startswith("bad.yaml:3:") and "[2].data" in lines[1]
+    assert lines[-1] == "invalid events: 2 problems in 1 file; nothing was stored"
+    assert stored_ids(migrated) == []
+
+
+def test_a_file_with_no_events_is_refused(migrated: Path) -> None:
+    (migrated / "empty.yaml").write_text("[]\n")
+    result = runner.invoke(app, ["emit", "--file", "empty.yaml"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "empty.yaml: no events in the file; nothing was stored"
+
+
+@pytest.mark.parametrize("extra", [["a.b"], ["--id", "x"], ["--data", '{"a": 1}'], ["--source", "erp"]])
+def test_file_with_a_type_id_data_or_source_is_a_usage_error(migrated: Path, extra: list[str]) -> None:
+    result = runner.invoke(app, ["emit", *extra, "--file", str(EXAMPLES)])
+    assert result.exit_code == 2
+    assert "--file takes the type, id, source and data of each event from the file" in result.output
+    assert stored_ids(migrated) == []
+
+
+def test_neither_a_type_nor_a_file_is_a_usage_error(migrated: Path) -> None:
+    result = runner.invoke(app, ["emit"])
+    assert result.exit_code == 2
+    assert "give the event TYPE" in result.output
+
+
+def test_a_missing_file_is_refused_naming_it(migrated: Path) -> None:
+    result = runner.invoke(app, ["emit", "--file", "nope.yaml"])
+    assert result.exit_code == 1
+    assert "nope.yaml" in result.output and "nothing was stored" in result.output
+
+
+def test_an_event_larger_than_the_api_takes_stores_none_of_the_file(migrated: Path) -> None:
+    (migrated / "config.yaml").write_text("api: {max_body_bytes: 2048}\n")
+    (migrated / "big.yaml").write_text('- {type: a.b, id: small}\n- {type: a.b, id: big, data: {x: "'
+                                       + "y" * 3000 + '"}}\n')
+    result = runner.invoke(app, ["emit", "--file", "big.yaml"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "big.yaml: [1] (id big): data is 3009 bytes; at most 2048 are accepted",
+        "invalid events: 1 too large; nothing was stored"]
+    assert stored_ids(migrated) == []

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from engine.language.dryrun import DryRun
@@ -99,3 +100,98 @@ def test_malformed_test_file_is_a_located_problem(project: Path) -> None:
     assert not report.ok
     report = run(project, "tests:\n  - name: bad\n    expect: {match: [remind]}\n")
     assert [(p.line, p.message) for p in report.problems] == [(2, "give exactly one of 'event' or 'events'")]
+
+
+NESTED_RULES = """
+rules:
+  - id: escalate
+    on: invoice.overdue
+    do:
+      - event.emit:
+          type: invoice.escalated
+          data:
+            invoice: {id: "{{ data.invoice.id }}", days: "{{ data.days }}"}
+            customer: {name: "{{ data.customer.name }}", tags: [a, b]}
+"""
+
+OVERDUE = """
+    event:
+      type: invoice.overdue
+      data: {invoice: {id: inv-1}, days: 12, customer: {name: Ana}}
+"""
+
+
+def run_nested(project: Path, tests: str):
+    write(project / "rules/r.yaml", NESTED_RULES)
+    write(project / "rules/tests/t.yaml", tests)
+    runner = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), {})
+    return run_tests([project / "rules/tests/t.yaml"], runner)
+
+
+def test_nested_params_are_a_subset_at_every_depth(project: Path) -> None:
+    report = run_nested(project, "tests:\n  - name: nested" + OVERDUE + """
+    expect:
+      actions:
+        - rule: escalate
+          action: event.emit
+          params: {data: {invoice: {id: inv-1}, customer: {tags: [a, b]}}}
+""")
+    assert report.results[0].failures == []
+    assert report.ok
+
+
+def test_a_wrong_nested_param_shows_only_the_keys_it_compared(project: Path) -> None:
+    report = run_nested(project, "tests:\n  - name: nested" + OVERDUE + """
+    expect:
+      actions:
+        - rule: escalate
+          action: event.emit
+          params: {data: {invoice: {id: inv-2, number: 7}}}
+""")
+    (failure,) = report.results[0].failures
+    assert failure.message == "escalate: event.emit: params differ"
+    assert json.loads(failure.actual) == {"data": {"invoice": {"id": "inv-1", "number": "<missing>"}}}
+
+
+def test_a_list_param_must_have_the_same_items(project: Path) -> None:
+    report = run_nested(project, "tests:\n  - name: list" + OVERDUE + """
+    expect:
+      actions:
+        - {rule: escalate, action: event.emit, params: {data: {customer: {tags: [a]}}}}
+""")
+    assert [f.message for f in report.results[0].failures] == ["escalate: event.emit: params differ"]
+
+
+def test_every_failing_expectation_of_an_action_is_reported(project: Path) -> None:
+    report = run(project, "tests:\n  - name: several" + EVENT + """
+    expect:
+      actions:
+        - rule: remind
+          action: sms.send
+          params: {to: "+5511000000000"}
+          preview: {segments: 9}
+          text_contains: [Bruno, Carla, Ana]
+""")
+    assert [f.message for f in report.results[0].failures] == [
+        "remind: sms.send: params differ",
+        "remind: sms.send: preview differs",
+        "remind: sms.send: message text lacks 'Bruno'",
+        "remind: sms.send: message text lacks 'Carla'",
+    ]
+
+
+def test_unknown_rule_ids_suggest_the_closest_rule(project: Path) -> None:
+    report = run(project, "tests:\n  - name: typos" + EVENT + """
+    expect:
+      match: [remindd]
+      no_match: [othr]
+      actions:
+        - {rule: remnd, action: sms.send}
+        - {rule: zzz, action: sms.send}
+""")
+    assert [f.message for f in report.results[0].failures] == [
+        "unknown rule 'remindd' in match (did you mean 'remind'?)",
+        "unknown rule 'othr' in no_match (did you mean 'other'?)",
+        "unknown rule 'remnd' in actions (did you mean 'remind'?)",
+        "unknown rule 'zzz' in actions",
+    ]
