@@ -1,36 +1,12 @@
-"""Quiet hours: when a run would start inside the window, it is held until the window ends."""
+"""Quiet hours for the planner: the computation lives in the language, which dry-run shares.
+
+Dry-run (``engine.language``) must not import the runtime, so ``held_until``
+moved to ``engine.language.quiet_hours``; this module keeps the runtime's
+import path.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from engine.language.quiet_hours import held_until
 
-from engine.language.models import QuietHours
-
-
-def _clock(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
-def held_until(quiet: QuietHours, now: datetime, zone: str) -> datetime | None:
-    """The end of the quiet window containing ``now``, or ``None`` when ``now`` is outside it.
-
-    Windows may cross midnight (21:00 to 08:00). Times are wall-clock times
-    in ``zone``, so a window keeps its meaning across daylight-saving changes.
-    """
-    local = now.astimezone(ZoneInfo(zone))
-    start, end = _clock(quiet.from_), _clock(quiet.to)
-    today = local.time()
-    if start == end:
-        return None
-    if start < end:
-        inside = start <= today < end
-        end_day = local.date()
-    else:
-        inside = today >= start or today < end
-        end_day = local.date() + timedelta(days=1) if today >= start else local.date()
-    if not inside:
-        return None
-    release = datetime.combine(end_day, end, tzinfo=ZoneInfo(zone))
-    return release.astimezone(now.tzinfo)
+__all__ = ["held_until"]

@@ -1,0 +1,67 @@
+"""Quiet hours: when a run would start inside the window, it is held until the window ends.
+
+Shared by the planner (through ``engine.runtime.quiet_hours``) and dry-run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.language.models import QuietHours
+
+
+def _clock(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def held_until(quiet: QuietHours, now: datetime, zone: str) -> datetime | None:
+    """The end of the quiet window containing ``now``, or ``None`` when ``now`` is outside it.
+
+    Windows may cross midnight (21:00 to 08:00). Times are wall-clock times
+    in ``zone``, so a window keeps its meaning across daylight-saving changes.
+    """
+    local = now.astimezone(ZoneInfo(zone))
+    start, end = _clock(quiet.from_), _clock(quiet.to)
+    today = local.time()
+    if start == end:
+        return None
+    if start < end:
+        inside = start <= today < end
+        end_day = local.date()
+    else:
+        inside = today >= start or today < end
+        end_day = local.date() + timedelta(days=1) if today >= start else local.date()
+    if not inside:
+        return None
+    release = datetime.combine(end_day, end, tzinfo=ZoneInfo(zone))
+    return release.astimezone(now.tzinfo)
+
+
+def hold_zone(quiet: QuietHours, data: dict[str, Any], default: str) -> str:
+    """The zone a window is read in: the rule's, else the recipient's (``data.customer``), else ``default``.
+
+    The rule's key is ``timezone`` (``time_zone`` once renamed); the customer payload has carried
+    either spelling, so both are read.
+    """
+    own = getattr(quiet, "time_zone", None) or getattr(quiet, "timezone", None)
+    if isinstance(own, str) and own:
+        return own
+    customer = data.get("customer")
+    if isinstance(customer, dict):
+        for key in ("time_zone", "timezone"):
+            zone = customer.get(key)
+            if isinstance(zone, str) and _known(zone):
+                return zone
+    return default
+
+
+def _known(zone: str) -> bool:
+    # A payload's zone is data from outside: an unknown name falls back, it does not fail the preview.
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
