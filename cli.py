@@ -16,6 +16,7 @@ from commands import api as api_commands
 from commands import check as check_commands
 from commands import ops as ops_commands
 from commands import output as out
+from commands import plan as plan_commands
 from commands.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -231,6 +232,7 @@ app.add_typer(db_app, name="db")
 ops_commands.register(app)
 api_commands.register(app)
 check_commands.register(app)
+plan_commands.register(app)
 
 
 def main() -> None:
