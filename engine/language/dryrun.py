@@ -129,10 +129,10 @@ class DryRun:
                     result.keys[name] = str(key.render(variables))
         except TemplateRenderError as exc:
             result.error = str(exc)
-        start = self._hold(rule, context, context.now, result)
+        self._hold(rule, context, context.now, result)
         steps: dict[str, Any] = {}
         inner = _Chain(chain.depth, (*chain.rules, rule.id))
-        clock = _Clock(start, delayed=False)
+        clock = _Clock(context.now, delayed=False)  # the first step meets the run's hold itself
         result.actions = [self._action(a, context, rule, steps, inner, clock) for a in rule.actions]
         return result
 
@@ -194,7 +194,8 @@ class DryRun:
             event = Event(type=call.params.type, id=f"emit:{context.event.id}:{rule.id}"[:200], at=when,
                           source=f"rule:{rule.id}"[:100], data=call.params.data)
         except ValidationError as exc:  # e.g. a type longer than the event log stores
-            raise CallPreparationError(f"the emitted event is invalid: {params_error(exc)}",
+            why = params_error(exc).removeprefix("invalid params after rendering: ")
+            raise CallPreparationError(f"the emitted event cannot be stored: {why}",
                                        code="invalid_params") from exc
         rules = self.ruleset.matcher.rules_for(event.type)
         if chain.depth + 1 > self.max_depth:
