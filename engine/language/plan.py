@@ -4,7 +4,8 @@ Each event is dry-run against the base rule set (a git ref) and the head rule
 set (the working tree) as of the time it happened. Per rule, the actions each
 would start are paired (by action name and occurrence: the second
 ``sms.send`` with the second ``sms.send``) and compared as data: rendered
-params, errors, and when they would run. The report keeps counts and a few
+params, what the connector would do with them (the rendered message, so a
+template change shows), errors, and when they would run. The report keeps counts and a few
 examples per kind, so memory stays bounded however many events are replayed.
 Nothing is sent and nothing is written: this is dry-run (``plan()``) only.
 """
@@ -32,9 +33,10 @@ class PlannedAction:
     params: dict[str, Any] | None
     error: str | None
     runs_at: str | None      # ISO time, when a delay or quiet hours move it
+    preview: dict[str, Any] = field(default_factory=dict)  # what the connector would do: message text...
 
     def fields(self) -> dict[str, Any]:
-        return {"params": self.params, "error": self.error, "runs_at": self.runs_at}
+        return {"params": self.params, "preview": self.preview, "error": self.error, "runs_at": self.runs_at}
 
 
 @dataclass
@@ -102,7 +104,7 @@ def planned_actions(preview: EventPreview) -> dict[str, list[PlannedAction]]:
 def _planned(action: ActionPreview) -> PlannedAction:
     moved = action.runs_at is not None and (action.delayed or action.held_until is not None)
     runs_at = action.runs_at.isoformat() if moved and action.runs_at else None
-    return PlannedAction(action.id, action.action, action.params, action.error, runs_at)
+    return PlannedAction(action.id, action.action, action.params, action.error, runs_at, action.preview)
 
 
 def diff_actions(event: Event, before: list[PlannedAction], after: list[PlannedAction]) -> list[ActionChange]:

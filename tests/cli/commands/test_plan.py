@@ -86,8 +86,10 @@ def test_changed_param_is_reported_per_rule_with_the_diff_and_exits_1(repo: Path
     assert (rule["rule_id"], rule["changed"], rule["added"], rule["removed"]) == ("assigned-sms", 1, 0, 0)
     (example,) = rule["examples"]["changed"]
     assert example["event_id"] == "evt-20261201-0001" and example["action"] == "sms.send"
-    assert example["diff"] == {"params.body": {"before": "Tecnico João Pereira a caminho",
-                                               "after": "Tecnico João Pereira chega hoje"}}
+    before, after = "Tecnico João Pereira a caminho", "Tecnico João Pereira chega hoje"
+    assert example["diff"] == {"params.body": {"before": before, "after": after},
+                               "preview.text": {"before": before, "after": after},
+                               "preview.length": {"before": 30, "after": 31}}
 
 
 def test_added_and_removed_actions_are_counted_per_rule(repo: Path) -> None:
@@ -101,6 +103,19 @@ def test_added_and_removed_actions_are_counted_per_rule(repo: Path) -> None:
     assert counts == {"assigned-sms": (0, 1, 0), "assigned-sms-v2": (1, 0, 0), "completed-log": (1, 0, 0)}
     added = report["rules"][2]["examples"]["added"][0]
     assert added["key"] == "do[1]" and added["after"]["params"] == {"message": "de novo"}
+
+
+def test_template_change_alone_shows_in_the_rendered_message(repo: Path) -> None:
+    write(repo / "rules/r.yaml", RULES_V1.replace(
+        'body: "Tecnico {{ data.technician.name }} a caminho"', "template: lembrete"))
+    git(repo, "commit", "-q", "-am", "template")
+    write(repo / "templates/sms/lembrete.txt", "Oi {{ data.customer.name }}, visita amanha.")
+    code, report = plan_json()
+    assert code == 1
+    (example,) = report["rules"][0]["examples"]["changed"]
+    assert example["diff"]["preview.text"] == {"before": "Ola Maria Oliveira, visita amanha.",
+                                               "after": "Oi Maria Oliveira, visita amanha."}
+    assert "params" not in str(example["diff"].keys())
 
 
 def test_text_output_shows_counts_and_the_changed_field(repo: Path) -> None:

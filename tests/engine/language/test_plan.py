@@ -51,7 +51,8 @@ def test_param_change_is_a_changed_action_with_a_leaf_diff(project: Path) -> Non
     assert changes.counts == {"added": 0, "removed": 0, "changed": 2}  # two assigned events
     first = changes.examples["changed"][0]
     order = next(e for e in example_events() if e.id == first.event_id).data["order"]["id"]
-    assert first.diff == {"params.body": {"before": f"OS {order}", "after": f"Ordem {order}"}}
+    assert first.diff["params.body"] == {"before": f"OS {order}", "after": f"Ordem {order}"}
+    assert first.diff["preview.text"] == {"before": f"OS {order}", "after": f"Ordem {order}"}
 
 
 def test_inserting_an_action_pairs_the_others_by_name_and_occurrence() -> None:
@@ -96,7 +97,8 @@ def test_a_render_error_on_one_side_is_a_change(project: Path) -> None:
     head = BASE.replace("data.order.id", "data.order.missing")
     report = plan(example_events(), dry_run(project, "a", BASE), dry_run(project, "b", head))
     change = report.rules["assigned"].examples["changed"][0]
-    assert set(change.diff) == {"params", "error"}
+    assert change.diff["params"]["after"] is None and change.diff["error"]["before"] is None
+    assert "after" not in change.diff["preview.text"]  # nothing would be sent
     assert "has no attribute 'missing'" in change.diff["error"]["after"]
 
 
