@@ -18,6 +18,8 @@ from typing import Any, Literal
 
 from engine.language.dryrun import ActionPreview, DryRun, EventPreview
 from engine.language.events import Event
+from engine.language.ruleset import CompiledRule
+from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 
 Kind = Literal["added", "removed", "changed"]
 KINDS: tuple[Kind, ...] = ("added", "removed", "changed")
@@ -87,12 +89,26 @@ def plan(events: Iterable[Event], base: DryRun, head: DryRun, *,
     report = PlanReport()
     for event in events:
         report.events += 1
-        before = planned_actions(base.preview(event, event.at))
-        after = planned_actions(head.preview(event, event.at))
+        before = planned_actions(base.preview_rules(event, rules_for(base, event), event.at))
+        after = planned_actions(head.preview_rules(event, rules_for(head, event), event.at))
         for rule_id in sorted(before.keys() | after.keys()):
             for change in diff_actions(event, before.get(rule_id, []), after.get(rule_id, [])):
                 _record(report, rule_id, change, examples)
     return report
+
+
+def rules_for(dry_run: DryRun, event: Event) -> list[CompiledRule]:
+    """The rules a stored event started: by type, or for a schedule fire, the rule that fired.
+
+    The scheduler stores each evaluation as ``<rule>@<time>`` (``#<row>`` for a ``for_each``
+    row); the fire of a ``for_each`` rule is stored too, with the row count, and starts nothing.
+    """
+    if event.type != SCHEDULE_EVENT_TYPE or event.source != SCHEDULE_SOURCE:
+        return dry_run.ruleset.matcher.rules_for(event.type)
+    if "#" not in event.id and "for_each" in event.data:
+        return []
+    rule = dry_run.ruleset.by_id.get(event.id.split("@", 1)[0])
+    return [rule] if rule is not None and rule.rule.enabled and rule.schedules else []
 
 
 def planned_actions(preview: EventPreview) -> dict[str, list[PlannedAction]]:

@@ -119,3 +119,48 @@ def test_report_json_has_counts_total_and_examples(project: Path) -> None:
     assert (data["events"], data["changed"]) == (13, True)
     assert (rule["rule_id"], rule["changed"], rule["total"]) == ("assigned", 2, 2)
     assert rule["examples"]["changed"][0]["before"]["action"] == "sms.send"
+
+
+SCHEDULED = """
+rules:
+  - id: overdue-sms
+    on: {cron: "0 9 * * *", for_each: invoices.overdue, params: {days: 3}}
+    do:
+      - sms.send: {to: "{{ data.customer.phone }}", body: "Fatura {{ data.invoice.number }} vencida"}
+  - id: nightly
+    on: {cron: "0 2 * * *"}
+    do:
+      - log.write: {message: "backup"}
+"""
+
+
+def test_stored_schedule_fires_are_replayed_against_the_rule_that_fired(project: Path) -> None:
+    from engine.runtime.scheduled import fire_events
+
+    base = dry_run(project, "a", SCHEDULED)
+    head = dry_run(project, "b", SCHEDULED.replace("vencida", "em aberto").replace('"backup"', '"copia"'))
+    overdue = next(e for e in example_events() if e.type == "invoice.overdue")
+    at = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    rule, nightly = base.ruleset.by_id["overdue-sms"], base.ruleset.by_id["nightly"]
+    claim, rows = fire_events(rule, rule.schedules[0], at, [overdue.data, overdue.data])
+    (night,) = fire_events(nightly, nightly.schedules[0], at, None)[1]
+    report = plan([claim, *rows, night], base, head)
+    assert report.rules["overdue-sms"].counts["changed"] == 2  # the claim itself starts nothing
+    assert report.rules["nightly"].counts["changed"] == 1
+
+
+def test_schedule_fire_of_a_rule_that_no_longer_has_a_schedule_removes_its_actions(project: Path) -> None:
+    from engine.runtime.scheduled import fire_events
+
+    base = dry_run(project, "a", SCHEDULED)
+    head = dry_run(project, "b", SCHEDULED.replace('on: {cron: "0 2 * * *"}', "on: backup.requested"))
+    nightly = base.ruleset.by_id["nightly"]
+    (night,) = fire_events(nightly, nightly.schedules[0], datetime(2026, 12, 1, 5, 0, tzinfo=UTC), None)[1]
+    assert plan([night], base, head).rules["nightly"].counts == {"added": 0, "removed": 1, "changed": 0}
+
+
+def test_event_that_only_looks_like_a_fire_is_matched_by_type(project: Path) -> None:
+    base = dry_run(project, "a", SCHEDULED)
+    head = dry_run(project, "b", SCHEDULED.replace('"backup"', '"copia"'))
+    forged = Event(type="schedule", id="nightly@2026-12-01T02:00:00+00:00", source="api")
+    assert not plan([forged], base, head).changed
