@@ -30,6 +30,7 @@ from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateRenderError, TemplateStore
 
 DEFAULT_FOLLOW_DEPTH = 3
+MAX_FOLLOWED = 200  # rules evaluated for emitted events, per given event, all levels together
 _EMIT = "event.emit"
 
 
@@ -75,12 +76,20 @@ class EventPreview:
         return asdict(self)
 
 
+@dataclass
+class _Budget:
+    """Rule evaluations left for the emitted events of one given event: fan-out stays bounded."""
+
+    left: int = MAX_FOLLOWED
+
+
 @dataclass(frozen=True)
 class _Chain:
-    """Where an evaluation sits: how deep, and which rules led to it (to spot loops)."""
+    """Where an evaluation sits: how deep, which rules led to it (to spot loops), the budget left."""
 
     depth: int = 0
     rules: tuple[str, ...] = ()
+    budget: _Budget = field(default_factory=_Budget)
 
 
 class DryRun:
@@ -112,7 +121,11 @@ class DryRun:
         for rule in rules:
             if rule.id in chain.rules:
                 result.loops.append(" -> ".join((*chain.rules, rule.id)))
+            elif chain.depth and chain.budget.left <= 0:
+                result.stopped = f"not followed: over {MAX_FOLLOWED} rules evaluated for emitted events"
             else:
+                if chain.depth:
+                    chain.budget.left -= 1
                 result.rules.append(self._rule(rule, context, chain))
         return result
 
@@ -131,7 +144,7 @@ class DryRun:
             result.error = str(exc)
         self._hold(rule, context, context.now, result)
         steps: dict[str, Any] = {}
-        inner = _Chain(chain.depth, (*chain.rules, rule.id))
+        inner = _Chain(chain.depth, (*chain.rules, rule.id), chain.budget)
         clock = _Clock(context.now, delayed=False)  # the first step meets the run's hold itself
         result.actions = [self._action(a, context, rule, steps, inner, clock) for a in rule.actions]
         return result
@@ -199,11 +212,11 @@ class DryRun:
                                        code="invalid_params") from exc
         rules = self.ruleset.matcher.rules_for(event.type)
         if chain.depth + 1 > self.max_depth:
-            stopped = EventPreview(event.model_dump(mode="json"), [], chain.depth + 1)
-            if rules:
-                stopped.stopped = f"not followed: depth limit {self.max_depth} reached"
-            return stopped
-        return self._event(event, rules, when, _Chain(chain.depth + 1, chain.rules))
+            shown = EventPreview(event.model_dump(mode="json"), [], chain.depth + 1)
+            if rules:  # an event nobody listens to would stop anyway
+                shown.stopped = f"not followed: depth limit {self.max_depth} reached"
+            return shown
+        return self._event(event, rules, when, _Chain(chain.depth + 1, chain.rules, chain.budget))
 
 
 @dataclass
