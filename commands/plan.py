@@ -179,9 +179,10 @@ def _print_report(report: PlanReport, summary: dict[str, Any]) -> None:
     base = f"{summary['ref']} ({str(summary['commit'])[:12]})"
     console.print(f"plan: {report.events} events of the last {summary['days']} days, "
                   f"rules at {escape(base)} -> the working tree")
-    if summary["unreadable"]:
-        console.print(f"[yellow]{summary['unreadable']} stored events could not be read as events "
-                      "and were left out[/]")
+    unreadable = summary["unreadable"]
+    if unreadable:
+        what = "stored event was" if unreadable == 1 else "stored events were"
+        console.print(f"[yellow]{unreadable} {what} left out: not readable as events (type or fields)[/]")
     changed = [c for c in sorted(report.rules.values(), key=lambda c: c.rule_id) if c.total]
     for changes in changed:
         counts = ", ".join(f"{n} {kind}" for kind, n in changes.counts.items())

@@ -219,3 +219,14 @@ def test_plan_writes_nothing_and_sends_nothing(repo: Path, db_url: str) -> None:
     engine.dispose()
     assert not (repo / "var").exists(), "no connector wrote to the outbox"
     assert git(repo, "status", "--porcelain") == "M rules/r.yaml"
+
+
+def test_stored_event_the_engine_cannot_read_is_counted_and_left_out(repo: Path, db_url: str) -> None:
+    engine = make_engine(db_url)
+    with session_scope(engine) as session:  # stored by an older version, before types were checked
+        insert_events(session, [event_row("odd", "Tipo Estranho", {}, occurred_at=utcnow(), source="api")])
+    engine.dispose()
+    code, report = plan_json()
+    assert code == 0 and (report["events"], report["unreadable"]) == (13, 1)
+    text = runner.invoke(app, ["plan"]).output
+    assert "1 stored event was left out: not readable as events (type or fields)" in text
