@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.language.models import QuietHours
 
+MAX_ZONE_NAME = 64  # the longest IANA name is 32 characters
+
 
 def _clock(text: str) -> time:
     hours, minutes = text.split(":")
@@ -60,8 +62,11 @@ def hold_zone(quiet: QuietHours, data: dict[str, Any], default: str) -> str:
 
 def _known(zone: str) -> bool:
     # A payload's zone is data from outside: an unknown name falls back, it does not fail the preview.
+    # ZoneInfo opens a file named after it: a name too long for the file system raises OSError.
+    if not zone or len(zone) > MAX_ZONE_NAME:
+        return False
     try:
         ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
