@@ -23,7 +23,7 @@ from engine.language.ruleset import CompiledRule
 from store.queries import run_query
 from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 
-__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "rule_fire_events"]
+__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows"]
 
 
 def query_rows(session: Session | None, rule: CompiledRule, trigger: CronTrigger | EveryTrigger,
@@ -51,17 +51,6 @@ def fire_events(rule: CompiledRule, trigger: CronTrigger | EveryTrigger, at: dat
         for index, row in enumerate(rows)
     ]
     return claim, evaluations
-
-
-def rule_fire_events(rule: CompiledRule, at: datetime, session: Session | None) -> list[Event]:
-    """Every evaluation of a rule fired at ``at``, over all its schedule triggers (dry-run)."""
-    if not rule.schedules:
-        raise ValueError(f"rule '{rule.id}' has no cron or every trigger")
-    evaluations: list[Event] = []
-    for trigger in rule.schedules:
-        _, events = fire_events(rule, trigger, at, query_rows(session, rule, trigger, at))
-        evaluations.extend(events)
-    return evaluations
 
 
 def _row_key(row: dict[str, Any], index: int) -> str:
