@@ -16,6 +16,7 @@ from commands import api as api_commands
 from commands import check as check_commands
 from commands import ops as ops_commands
 from commands import output as out
+from commands import plan as plan_commands
 from commands import runs as runs_commands
 from commands.common import (
     EXIT_OK,
@@ -32,6 +33,7 @@ from commands.db import db_app
 if TYPE_CHECKING:
     from engine.language.dryrun import DryRun, EventPreview
     from engine.language.events import Event
+    from engine.language.models import CronTrigger, EveryTrigger
     from engine.settings import Settings
 
 app = typer.Typer(help="despacho: rules, connectors and automation for field service.",
@@ -119,14 +121,16 @@ def dry_run(
     runner = _dry_run_for(settings, rules)
     if (events is None) == (rule is None):
         fail("give an EVENTS file, or --rule ID (with --at) for a scheduled rule", EXIT_USAGE)
+    notes: list[str] = []
     if rule is not None:
-        previews = _scheduled_previews(runner, settings, rule, at)
+        previews = _scheduled_previews(runner, settings, rule, at, notes)
     else:
         previews = runner.run(_read_events_or_exit(events or "-"), _aware(now, "UTC"))
     if output is OutputFormat.json:
-        console.print(out.to_json({"results": [p.to_dict() for p in previews]}), soft_wrap=True)
+        console.print(out.to_json({"results": [p.to_dict() for p in previews], "notes": notes}),
+                      soft_wrap=True)
     else:
-        out.print_previews(console, previews)
+        out.print_previews(console, previews, notes)
 
 
 def _read_events_or_exit(source: str) -> list[Event]:
@@ -140,25 +144,53 @@ def _read_events_or_exit(source: str) -> list[Event]:
         fail(f"invalid events: {out.problems_summary(exc.problems)}", EXIT_PROBLEMS)
 
 
-def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str,
-                        at: datetime | None) -> list[EventPreview]:
+def _scheduled_previews(runner: DryRun, settings: Settings, rule_id: str, at: datetime | None,
+                        notes: list[str]) -> list[EventPreview]:
+    """The evaluations of a scheduled rule fired at AT; NOTES say when it would not fire or run."""
     from engine.language.problems import did_you_mean
-    from engine.runtime.scheduled import records_at, rule_fire_events
+    from engine.runtime.scheduled import fire_events, query_rows, records_at
 
     compiled = runner.ruleset.by_id.get(rule_id)
     if compiled is None:
         hint = did_you_mean(rule_id, runner.ruleset.by_id) or ""
         fail(f"no rule '{rule_id}' {hint}".strip(), EXIT_USAGE)
+    if not compiled.schedules:
+        fail(f"rule '{rule_id}' has no cron or every trigger", EXIT_PROBLEMS)
     fire_at = _aware(at, settings.timezone) or datetime.now(ZoneInfo(settings.timezone))
-    # the database only for a for_each query: a schedule alone previews without one
-    reads = any(trigger.for_each for trigger in compiled.schedules)
-    with open_session(settings.database.url) if reads else nullcontext() as session:
-        try:
-            events = rule_fire_events(compiled, fire_at, session)
-            runner = runner.with_records(records_at(session, compiled, fire_at))
-        except ValueError as exc:
-            fail(str(exc), EXIT_PROBLEMS)
+    events: list[Event] = []
+    # Only a for_each query needs the database: a plain schedule previews without one.
+    needs_database = (any(trigger.for_each for trigger in compiled.schedules)
+                      or any(action.uses == "records.query" for action in compiled.actions))
+    with open_session(settings.database.url) if needs_database else nullcontext(None) as session:
+        for trigger in compiled.schedules:
+            notes.extend(_fire_notes(trigger, settings.timezone, fire_at))
+            try:
+                rows = query_rows(session, compiled, trigger, fire_at)
+            except ValueError as exc:
+                fail(str(exc), EXIT_PROBLEMS)
+            if rows == []:
+                notes.append(f"the query '{trigger.for_each}' returns no rows at {fire_at.isoformat()}: "
+                             f"rule '{rule_id}' would not run")
+            events.extend(fire_events(compiled, trigger, fire_at, rows)[1])
+        if session is not None:
+            try:
+                runner = runner.with_records(records_at(session, compiled, fire_at))
+            except ValueError as exc:
+                fail(str(exc), EXIT_PROBLEMS)
     return [runner.preview_rules(event, [compiled], fire_at) for event in events]
+
+
+def _fire_notes(trigger: CronTrigger | EveryTrigger, zone: str, at: datetime) -> list[str]:
+    """A note when the trigger does not fire at AT, with the time it fires next."""
+    from engine.language.models import CronTrigger
+    from engine.runtime.scheduler import aps_trigger
+
+    schedule = f"cron '{trigger.cron}'" if isinstance(trigger, CronTrigger) else f"every {trigger.every}"
+    following = aps_trigger(trigger, zone).get_next_fire_time(None, at)
+    if following == at:
+        return []
+    after = f"; it next fires at {following.isoformat()}" if following else "; it never fires again"
+    return [f"{schedule} does not fire at {at.isoformat()}{after} (evaluated as if it did)"]
 
 
 def _aware(moment: datetime | None, zone: str) -> datetime | None:
@@ -213,6 +245,7 @@ ops_commands.register(app)
 api_commands.register(app)
 check_commands.register(app)
 runs_commands.register(app)
+plan_commands.register(app)
 
 
 def main() -> None:

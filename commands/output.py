@@ -81,34 +81,56 @@ def print_table(console: Console, table: Table) -> None:
 
 # --- dry-run ----------------------------------------------------------------------------------
 
-def print_previews(console: Console, previews: list[EventPreview]) -> None:
+def print_previews(console: Console, previews: list[EventPreview], notes: Iterable[str] = ()) -> None:
+    for note in notes:
+        console.print(f"[yellow]note:[/] {escape(note)}")
     for preview in previews:
         event = preview.event
         console.print(f"[bold]event[/] {escape(event['type'])} [dim]id={escape(event['id'])}[/]")
-        if not preview.rules:
-            console.print("  [dim]no rule listens to this event type[/]")
-        for rule in preview.rules:
-            _print_rule(console, rule)
+        _print_event_rules(console, preview, 2)
         console.print()
 
 
-def _print_rule(console: Console, rule: RulePreview) -> None:
+def _print_event_rules(console: Console, preview: EventPreview, indent: int) -> None:
+    pad = " " * indent
+    if preview.stopped:
+        console.print(f"{pad}[yellow]{escape(preview.stopped)}[/]")
+    elif not preview.rules and not preview.loops:
+        console.print(f"{pad}[dim]no rule listens to this event type[/]")
+    for loop in preview.loops:
+        console.print(f"{pad}[red]loop: {escape(loop)}[/] [dim](not followed again)[/]")
+    for rule in preview.rules:
+        _print_rule(console, rule, indent)
+
+
+def _print_rule(console: Console, rule: RulePreview, indent: int = 2) -> None:
+    pad = " " * indent
     mark = "[green]matched[/]" if rule.matched else "[yellow]not matched[/]"
-    console.print(f"  rule [bold]{escape(rule.id)}[/] ({escape(rule.file)}:{rule.line}): {mark}")
+    console.print(f"{pad}rule [bold]{escape(rule.id)}[/] ({escape(rule.file)}:{rule.line}): {mark}")
     for clause in rule.conditions:
         value = f"[red]error: {escape(clause.error)}[/]" if clause.error else str(clause.value).lower()
-        console.print(f"    {escape(clause.path)}: {escape(clause.expression)} -> {value}")
+        console.print(f"{pad}  {escape(clause.path)}: {escape(clause.expression)} -> {value}")
     for name, key in rule.keys.items():
-        console.print(f"    {name} key: {escape(key)}")
+        console.print(f"{pad}  {name} key: {escape(key)}")
+    if rule.held_until:
+        console.print(f"{pad}  [yellow]held by quiet hours until {_moment(rule.held_until)}[/]"
+                      f" [dim]({escape(rule.hold_zone or '')})[/]")
     if rule.error:
-        console.print(f"    [red]error: {escape(rule.error)}[/]")
+        console.print(f"{pad}  [red]error: {escape(rule.error)}[/]")
     for action in rule.actions:
-        _print_action(console, action, 4)
+        _print_action(console, action, indent + 2)
+
+
+def _moment(value: datetime) -> str:
+    return value.isoformat(timespec="minutes")
 
 
 def _print_action(console: Console, action: ActionPreview, indent: int) -> None:
     pad = " " * indent
     console.print(f"{pad}[cyan]{escape(action.action)}[/] [dim]({escape(action.id)})[/]")
+    if action.runs_at and (action.delayed or action.held_until):
+        why = "held by quiet hours" if action.held_until else "after its delay"
+        console.print(f"{pad}  runs at {_moment(action.runs_at)} [dim]({why})[/]")
     for clause in action.conditions:
         console.print(f"{pad}  if {escape(clause.expression)} -> {clause.error or str(clause.value).lower()}")
     if action.skipped:
@@ -124,6 +146,10 @@ def _print_action(console: Console, action: ActionPreview, indent: int) -> None:
         _print_value(console, f"{pad}  ", f"[magenta]{escape(key)}[/]", value)
     for item in action.items or []:  # for_each: each call
         _print_action(console, item, indent + 4)
+    if action.follow_up is not None:
+        follow = action.follow_up
+        console.print(f"{pad}  [bold]emits[/] {escape(follow.event['type'])}:")
+        _print_event_rules(console, follow, indent + 4)
     if action.fallback:
         console.print(f"{pad}  fallback:")
         for fallback in action.fallback:

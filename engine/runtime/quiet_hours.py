@@ -9,13 +9,14 @@ long into a drop, with its reason.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
 
 from engine.language.models import QuietHours
+from engine.language.quiet_hours import held_until
 from engine.language.recipients import RecipientZone, recipient_zone
 from store.durations import parse_duration
 
@@ -54,29 +55,4 @@ def hold_reason(quiet: QuietHours, who: RecipientZone) -> str:
     return reason[:300]
 
 
-def _clock(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
-def held_until(quiet: QuietHours, now: datetime, zone: str) -> datetime | None:
-    """The end of the quiet window containing ``now``, or ``None`` when ``now`` is outside it.
-
-    Windows may cross midnight (21:00 to 08:00). Times are wall-clock times
-    in ``zone``, so a window keeps its meaning across daylight-saving changes.
-    """
-    local = now.astimezone(ZoneInfo(zone))
-    start, end = _clock(quiet.from_), _clock(quiet.to)
-    today = local.time()
-    if start == end:
-        return None
-    if start < end:
-        inside = start <= today < end
-        end_day = local.date()
-    else:
-        inside = today >= start or today < end
-        end_day = local.date() + timedelta(days=1) if today >= start else local.date()
-    if not inside:
-        return None
-    release = datetime.combine(end_day, end, tzinfo=ZoneInfo(zone))
-    return release.astimezone(now.tzinfo)
+__all__ = ["QUIET_REASON", "QuietHold", "held_until", "hold_reason", "quiet_hold"]

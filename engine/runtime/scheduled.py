@@ -27,8 +27,7 @@ from engine.language.templating import value_references
 from store.queries import run_query
 from store.reserved_events import SCHEDULE_EVENT_TYPE, SCHEDULE_SOURCE
 
-__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "records_at",
-           "rule_fire_events"]
+__all__ = ["SCHEDULE_EVENT_TYPE", "SCHEDULE_SOURCE", "fire_events", "query_rows", "records_at"]
 
 
 def query_rows(session: Session | None, rule: CompiledRule, trigger: CronTrigger | EveryTrigger,
@@ -56,17 +55,6 @@ def fire_events(rule: CompiledRule, trigger: CronTrigger | EveryTrigger, at: dat
         for index, row in enumerate(rows)
     ]
     return claim, evaluations
-
-
-def rule_fire_events(rule: CompiledRule, at: datetime, session: Session | None) -> list[Event]:
-    """Every evaluation of a rule fired at ``at``, over all its schedule triggers (dry-run)."""
-    if not rule.schedules:
-        raise ValueError(f"rule '{rule.id}' has no cron or every trigger")
-    evaluations: list[Event] = []
-    for trigger in rule.schedules:
-        _, events = fire_events(rule, trigger, at, query_rows(session, rule, trigger, at))
-        evaluations.extend(events)
-    return evaluations
 
 
 def records_at(session: Session, rule: CompiledRule, at: datetime) -> dict[str, list[dict[str, Any]]]:

@@ -88,3 +88,50 @@ def test_unmigrated_database_says_how_to_fix_it(project: Path, monkeypatch) -> N
 def test_events_file_and_rule_are_exclusive(project: Path) -> None:
     write(project / "rules/r.yaml", RULES)
     assert runner.invoke(app, ["dry-run"]).exit_code == 2
+
+
+def test_time_the_schedule_does_not_fire_is_said_with_the_next_fire(project: Path) -> None:
+    write(project / "rules/r.yaml", RULES)
+    result = runner.invoke(app, ["dry-run", "--rule", "nightly", "--at", "2026-12-01T02:30"])
+    assert result.exit_code == 0, result.output
+    assert ("note: cron '0 2 * * *' does not fire at 2026-12-01T02:30:00-03:00; it next fires at "
+            "2026-12-02T02:00:00-03:00 (evaluated as if it did)") in result.output
+
+
+def test_every_trigger_off_its_grid_is_said_in_json_notes(project: Path) -> None:
+    write(project / "rules/r.yaml", """
+        rules:
+          - id: often
+            on: {every: 15m}
+            do: [{log.write: {message: "tick"}}]
+        """)
+    def notes(at: str) -> list[str]:
+        result = runner.invoke(app, ["dry-run", "--rule", "often", "--at", at, "--format", "json"])
+        return json.loads(result.output)["notes"]
+
+    assert notes("2026-12-01T10:15") == []
+    (note,) = notes("2026-12-01T10:16")
+    assert note.startswith("every 15m does not fire at 2026-12-01T10:16:00-03:00; it next fires at "
+                           "2026-12-01T10:30:00-03:00")
+
+
+def test_query_without_rows_says_the_rule_would_not_run(project: Path, monkeypatch) -> None:
+    write(project / "rules/r.yaml", RULES)
+    url = f"sqlite:///{project / 'fresh.db'}"
+    upgrade(url)
+    monkeypatch.setenv("DESPACHO_DATABASE__URL", url)
+    result = runner.invoke(app, ["dry-run", "--rule", "overdue-sms", "--at", "2026-12-01T09:00"])
+    assert result.exit_code == 0, result.output
+    assert ("note: the query 'invoices.overdue' returns no rows at 2026-12-01T09:00:00-03:00: "
+            "rule 'overdue-sms' would not run") in result.output
+
+
+def test_event_rule_given_to_rule_option_is_refused(project: Path) -> None:
+    write(project / "rules/r.yaml", """
+        rules:
+          - id: on-event
+            on: x.y
+            do: [{log.write: {message: "x"}}]
+        """)
+    result = runner.invoke(app, ["dry-run", "--rule", "on-event"])
+    assert result.exit_code == 1 and "rule 'on-event' has no cron or every trigger" in result.output
