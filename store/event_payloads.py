@@ -50,6 +50,7 @@ class TechnicianRecord(Payload):
     region: str
     skills: list[str]
     google_calendar_id: str | None
+    time_zone: str | None
 
 
 class OrderRecord(Payload):
