@@ -63,13 +63,13 @@ def test_run_outside_quiet_hours_is_not_held(project: Path) -> None:
     assert rule.actions[0].runs_at == noon and not rule.actions[0].delayed
 
 
-def test_rule_zone_wins_over_the_recipients(project: Path) -> None:
-    write(project / "rules/r.yaml", RULES.replace('to: "08:00"}', 'to: "08:00", timezone: Asia/Tokyo}'))
+def test_the_recipients_zone_wins_over_the_rules(project: Path) -> None:
+    write(project / "rules/r.yaml", RULES.replace('to: "08:00"}', 'to: "08:00", time_zone: Asia/Tokyo}'))
     runner_ = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), SAO_PAULO)
     at = datetime(2026, 12, 2, 13, 0, tzinfo=UTC)  # 22:00 in Tokyo, 10:00 in São Paulo
     (preview,) = runner_.run([example("service_order.assigned")], at)
-    assert preview.rules[0].hold_zone == "Asia/Tokyo"
-    assert preview.rules[0].held_until == datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    assert preview.rules[0].hold_zone == "America/Sao_Paulo"  # the customer's own clock
+    assert preview.rules[0].held_until is None
 
 
 def test_unknown_recipient_zone_falls_back_to_the_configured_one(project: Path) -> None:

@@ -11,9 +11,8 @@ from engine.runtime import quiet_hours as runtime_quiet_hours
 WINDOW = QuietHours.model_validate({"from": "21:00", "to": "08:00"})
 
 
-def test_customer_zone_is_read_under_either_spelling() -> None:
+def test_customer_zone_is_read_from_time_zone() -> None:
     assert hold_zone(WINDOW, {"customer": {"time_zone": "Asia/Tokyo"}}, "UTC") == "Asia/Tokyo"
-    assert hold_zone(WINDOW, {"customer": {"timezone": "Europe/Lisbon"}}, "UTC") == "Europe/Lisbon"
 
 
 def test_missing_or_malformed_customer_zone_falls_back_to_the_default() -> None:
@@ -22,9 +21,10 @@ def test_missing_or_malformed_customer_zone_falls_back_to_the_default() -> None:
         assert hold_zone(WINDOW, data, "America/Sao_Paulo") == "America/Sao_Paulo"
 
 
-def test_rule_zone_wins() -> None:
-    window = QuietHours.model_validate({"from": "21:00", "to": "08:00", "timezone": "Asia/Tokyo"})
-    assert hold_zone(window, {"customer": {"time_zone": "Europe/Lisbon"}}, "UTC") == "Asia/Tokyo"
+def test_the_recipients_zone_wins_and_the_rules_zone_is_the_fallback() -> None:
+    window = QuietHours.model_validate({"from": "21:00", "to": "08:00", "time_zone": "Asia/Tokyo"})
+    assert hold_zone(window, {"customer": {"time_zone": "Europe/Lisbon"}}, "UTC") == "Europe/Lisbon"
+    assert hold_zone(window, {}, "UTC") == "Asia/Tokyo"
 
 
 def test_runtime_uses_the_same_function() -> None:
