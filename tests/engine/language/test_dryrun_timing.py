@@ -93,17 +93,18 @@ def test_delay_that_ends_in_quiet_hours_is_held_again(project: Path) -> None:
         rules:
           - id: late
             on: service_order.completed
-            quiet_hours: {from: "21:00", to: "08:00", timezone: UTC}
+            quiet_hours: {from: "21:00", to: "08:00", time_zone: UTC}
             do:
               - log.write: {message: "now"}
               - log.write: {message: "after 3h"}
                 delay: 3h
         """)
     runner_ = DryRun(load_ruleset(["rules"], "templates"), TemplateStore("templates"), {})
-    (preview,) = runner_.run([example("service_order.completed")], datetime(2026, 12, 2, 20, 0, tzinfo=UTC))
+    # the customer's clock (America/Sao_Paulo, UTC-3) wins over the rule's UTC: 20:00 there
+    (preview,) = runner_.run([example("service_order.completed")], datetime(2026, 12, 2, 23, 0, tzinfo=UTC))
     now, later = preview.rules[0].actions
-    assert now.held_until is None and now.runs_at == datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
-    assert later.held_until == later.runs_at == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+    assert now.held_until is None and now.runs_at == datetime(2026, 12, 2, 23, 0, tzinfo=UTC)
+    assert later.held_until == later.runs_at == datetime(2026, 12, 3, 11, 0, tzinfo=UTC)
 
 
 def test_fallbacks_have_no_start_time(project: Path) -> None:
