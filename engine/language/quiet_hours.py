@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from engine.language.models import QuietHours
-
-MAX_ZONE_NAME = 64  # the longest IANA name is 32 characters
+from engine.language.recipients import recipient_zone
 
 
 def _clock(text: str) -> time:
@@ -45,18 +44,5 @@ def held_until(quiet: QuietHours, now: datetime, zone: str) -> datetime | None:
 def hold_zone(quiet: QuietHours, data: dict[str, Any], default: str) -> str:
     """The zone a window is read in, as the runtime reads it (``engine.language.recipients``): the
     recipient's ``time_zone``, else the rule's ``time_zone``, else ``default``."""
-    from engine.language.recipients import recipient_zone
-
     return recipient_zone(data, quiet.recipient, quiet.time_zone or default).zone
 
-
-def _known(zone: str) -> bool:
-    # A payload's zone is data from outside: an unknown name falls back, it does not fail the preview.
-    # ZoneInfo opens a file named after it: a name too long for the file system raises OSError.
-    if not zone or len(zone) > MAX_ZONE_NAME:
-        return False
-    try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
