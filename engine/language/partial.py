@@ -25,7 +25,7 @@ def parsed_parts(raw: dict[str, Any]) -> tuple[Rule, bool]:
 
     Triggers and actions are kept up to the first that does not parse, so each keeps its
     index (and its problems their line); an action with a bad option (``delay``, ``retry``,
-    ``if``...) is kept without it. The flag says whether every trigger parsed: only then is
+    ``if``...) is kept without it, except a bad ``as``: its templates read a name it failed to give. The flag says whether every trigger parsed: only then is
     the rule's data known.
     """
     fields: dict[str, Any] = {"id": raw.get("id") if isinstance(raw.get("id"), str) else "?"}
@@ -58,7 +58,8 @@ def _action(raw: Any) -> Action:
         if not isinstance(raw, dict):
             raise
         bad = {item["loc"][0] for item in exc.errors() if item["loc"]} & set(ACTION_OPTION_KEYS)
-        if not bad:
+        # without its own name for the loop variable the action's templates cannot be judged
+        if not bad or "as" in bad:
             raise
         return Action.model_validate({key: value for key, value in raw.items() if key not in bad})
 

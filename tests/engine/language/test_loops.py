@@ -89,7 +89,7 @@ def test_for_each_problems_are_located_and_explained(project: Path) -> None:
 def test_params_may_not_read_the_item_under_another_name(project: Path) -> None:
     found = problems(project, LOOKUP.replace("order_row.order.status", "item.order.status"))
     assert found == ["11: rules[0].do[1].sms.send.body: unknown variable 'item' in template "
-                     "(templates can use: config, data, event, now, order_row, rule, steps)"]
+                     "(templates can use: config, data, event, now, order_row, recipient, rule, steps)"]
 
 
 def test_as_and_group_by_need_for_each(project: Path) -> None:
@@ -106,7 +106,7 @@ def test_a_grouped_action_sees_group_not_item_and_its_if_reads_group(project: Pa
     assert problems(project, BY_TECHNICIAN) == []
     found = problems(project, BY_TECHNICIAN.replace("group.count", "item.x"))
     assert found == ["7: rules[0].do[0].email.send.subject: unknown variable 'item' in template "
-                     "(templates can use: config, data, event, group, now, rule, steps)"]
+                     "(templates can use: config, data, event, group, now, recipient, rule, steps)"]
 
 
 def test_a_message_template_file_may_read_the_loop_variable_of_the_action_using_it(project: Path) -> None:
@@ -120,7 +120,7 @@ def test_a_message_template_file_may_read_the_loop_variable_of_the_action_using_
     plain = "rules:\n  - id: x\n    on: a.b\n    do:\n      - email.send: {to: a@b.br, template: agenda}\n"
     found = problems(project, plain)
     assert len(found) == 2  # the subject and the text
-    message = "unknown variable 'group' (templates can use: config, data, event, now, rule, steps)"
+    message = "unknown variable 'group' (templates can use: config, data, event, now, recipient, rule, steps)"
     assert all(p.endswith(f": {message}") for p in found)
 
 
