@@ -65,7 +65,9 @@ def _print_runs(rows: list[dict[str, Any]], next_cursor: str | None) -> None:
 
 def _why(row: dict[str, Any]) -> str:
     if row["status"] == "held":
-        until = f"until {row['held_until'][:19]}" if row["held_until"] else "until the rule's active run ends"
+        if not row["held_until"]:  # a queued run: its reason already says what it waits for
+            return row["hold_reason"] or "until the rule's active run ends"
+        until = f"until {row['held_until'][:19]}"
         return f"{until}: {row['hold_reason']}" if row["hold_reason"] else until
     return row["skip_reason"] or ""
 

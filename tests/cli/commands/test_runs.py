@@ -96,7 +96,8 @@ def test_show_takes_a_prefix_and_prints_the_condition_trace_and_the_steps(replay
     lines = result.stdout.splitlines()
     assert lines[0] == f"run {run.id}: rule technician-assigned-notify-customer, held"
     assert "  event: service_order.assigned evt-20261201-0001 from erp at 2026-12-01T13:15:00+00:00" in lines
-    assert "  held: until 2026-12-01T11:00:00" in lines  # 08:00 in São Paulo
+    held = next(line for line in lines if line.startswith("  held: "))
+    assert held.startswith("  held: until 2026-12-01T11:00:00: ")  # 08:00 in São Paulo, then the reason
     assert lines[lines.index("  conditions:") + 1:lines.index("  conditions:") + 4] == [
         "    if.all[0]: data.customer.phone != null -> true",
         "    if.all[1]: data.customer.preferred_channel != \"email\" -> true",
@@ -136,7 +137,7 @@ def test_a_rule_without_if_says_so(replayed: Replayed) -> None:
     run = replayed.run_of("order-status-portal-webhook", "evt-20261201-0002")
     result = despacho(replayed.config, "runs", "show", run.id)
     assert "  conditions: none (the rule has no if:)" in result.stdout.splitlines()
-    assert "  held: until the rule's active run ends" in result.stdout.splitlines()
+    assert "  held: mode queued: waiting for the rule's active run" in result.stdout.splitlines()
 
 
 def test_an_ambiguous_run_prefix_lists_the_candidates(replayed: Replayed) -> None:

@@ -80,7 +80,8 @@ def test_a_new_quiet_window_changes_when_actions_run(project: Path) -> None:
               for e in example_events()]
     report = plan(events, dry_run(project, "a", BASE), dry_run(project, "b", head))
     change = report.rules["assigned"].examples["changed"][0]
-    assert change.diff == {"runs_at": {"before": None, "after": "2026-12-02T23:59:00+00:00"}}
+    # the window is read on the recipient's clock (America/Sao_Paulo in the examples), not the rule's UTC
+    assert change.diff == {"runs_at": {"before": None, "after": "2026-12-03T02:59:00+00:00"}}
 
 
 def test_examples_are_bounded_per_kind_while_counts_go_on(project: Path) -> None:
