@@ -25,8 +25,8 @@ def parsed_parts(raw: dict[str, Any]) -> tuple[Rule, bool]:
 
     Triggers and actions are kept up to the first that does not parse, so each keeps its
     index (and its problems their line); an action with a bad option (``delay``, ``retry``,
-    ``if``...) is kept without it, except a bad ``as``: its templates read a name it failed to give. The flag says whether every trigger parsed: only then is
-    the rule's data known.
+    ``if``...) is kept without it, except a bad ``as``: its templates read a name it failed to
+    give. The flag says whether every trigger parsed: only then is the rule's data known.
     """
     fields: dict[str, Any] = {"id": raw.get("id") if isinstance(raw.get("id"), str) else "?"}
     on = raw.get("on")

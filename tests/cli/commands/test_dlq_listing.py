@@ -19,11 +19,12 @@ from tests.engine.runtime.pipeline_helpers import (
     permanent,
 )
 
+# without its SMS fallback: a letter whose fallback succeeded is handled, not open
+NO_FALLBACK = BACKUP.split("        fallback:")[0]
 
-@pytest.fixture
-def failed(tmp_path: Path) -> Iterator[tuple[Path, Driver]]:
-    """Two nightly backups failed for good: two dead letters, each replaced by its SMS fallback."""
-    config = make_project(tmp_path, BACKUP)
+
+def _two_failed_backups(tmp_path: Path, rules: str) -> Iterator[tuple[Path, Driver]]:
+    config = make_project(tmp_path, rules)
     driver = make_driver(config)
     connectors = driver.core.runner.connectors
     connectors["backup"] = ScriptedConnector([permanent(), permanent()], connectors["backup"])
@@ -32,6 +33,18 @@ def failed(tmp_path: Path) -> Iterator[tuple[Path, Driver]]:
     driver.drain()
     yield config, driver
     driver.core.close()
+
+
+@pytest.fixture
+def failed(tmp_path: Path) -> Iterator[tuple[Path, Driver]]:
+    """Two nightly backups failed for good, with no fallback: two open dead letters."""
+    yield from _two_failed_backups(tmp_path, NO_FALLBACK)
+
+
+@pytest.fixture
+def failed_with_fallback(tmp_path: Path) -> Iterator[tuple[Path, Driver]]:
+    """The same two failures, each replaced by its SMS fallback: the letters are handled."""
+    yield from _two_failed_backups(tmp_path, BACKUP)
 
 
 def letters(driver: Driver) -> list[DeadLetter]:
@@ -92,19 +105,19 @@ def test_an_ambiguous_prefix_names_the_candidates_and_changes_nothing(failed: tu
 
 
 def test_runs_show_a_dead_step_with_its_error_its_letter_and_the_fallback_output(
-        failed: tuple[Path, Driver]) -> None:
-    config, driver = failed
+        failed_with_fallback: tuple[Path, Driver]) -> None:
+    config, driver = failed_with_fallback
     with Session(driver.core.db) as session:
         run = session.exec(select(RuleRun).where(RuleRun.event_id == "b1")).one()
     body = as_json(despacho(config, "runs", "show", run.id, "--format", "json"))
     dead, fallback = body["steps"]
     assert (dead["action"], dead["status"], dead["error_code"], dead["error"]) == (
         "backup.run", "dead", "21211", "invalid number")
-    assert dead["dead_letter"]["resolution"] is None and dead["attempts"] == 1
+    assert dead["dead_letter"]["resolution"] == "handled" and dead["attempts"] == 1
     assert (fallback["action"], fallback["status"], fallback["fallback_of"]) == ("sms.send", "succeeded",
                                                                                dead["id"])
     assert fallback["output"] and fallback["finished_at"]
     text = despacho(config, "runs", "show", run.id[:5]).stdout
     assert "    backup.run (do[0]): dead, attempt 1 of 3" in text
     assert "      error: [21211] invalid number" in text
-    assert f"      dead letter {dead['dead_letter']['id']}: open" in text
+    assert f"      dead letter {dead['dead_letter']['id']}: handled" in text

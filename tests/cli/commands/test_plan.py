@@ -20,6 +20,7 @@ from tests.conftest import write
 
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples/events.yaml"
+EXAMPLE_COUNT = len(parse_events(EXAMPLES.read_text(encoding="utf-8"), str(EXAMPLES)))
 
 RULES_V1 = """
 rules:
@@ -74,14 +75,14 @@ def test_unchanged_rules_exit_0_and_say_so(repo: Path) -> None:
     result = runner.invoke(app, ["plan"])
     assert result.exit_code == 0, result.output
     assert "no change: every rule would do the same" in result.output
-    assert "13 events of the last 7 days" in result.output
+    assert f"{EXAMPLE_COUNT} events of the last 7 days" in result.output
 
 
 def test_changed_param_is_reported_per_rule_with_the_diff_and_exits_1(repo: Path) -> None:
     write(repo / "rules/r.yaml", RULES_V1.replace("a caminho", "chega hoje"))
     code, report = plan_json()
     assert code == 1
-    assert report["changed"] is True and report["events"] == 13
+    assert report["changed"] is True and report["events"] == EXAMPLE_COUNT
     (rule,) = report["rules"]
     assert (rule["rule_id"], rule["changed"], rule["added"], rule["removed"]) == ("assigned-sms", 1, 0, 0)
     (example,) = rule["examples"]["changed"]
@@ -215,7 +216,7 @@ def test_plan_writes_nothing_and_sends_nothing(repo: Path, db_url: str) -> None:
         before = connection.execute(sa.text(counts)).one()
     assert runner.invoke(app, ["plan"]).exit_code == 1
     with engine.connect() as connection:
-        assert connection.execute(sa.text(counts)).one() == before == (13, 0, 0)
+        assert connection.execute(sa.text(counts)).one() == before == (EXAMPLE_COUNT, 0, 0)
     engine.dispose()
     assert not (repo / "var").exists(), "no connector wrote to the outbox"
     assert git(repo, "status", "--porcelain") == "M rules/r.yaml"
@@ -227,6 +228,6 @@ def test_stored_event_the_engine_cannot_read_is_counted_and_left_out(repo: Path,
         insert_events(session, [event_row("odd", "Tipo Estranho", {}, occurred_at=utcnow(), source="api")])
     engine.dispose()
     code, report = plan_json()
-    assert code == 0 and (report["events"], report["unreadable"]) == (13, 1)
+    assert code == 0 and (report["events"], report["unreadable"]) == (EXAMPLE_COUNT, 1)
     text = runner.invoke(app, ["plan"]).output
     assert "1 stored event was left out: not readable as events (type or fields)" in text

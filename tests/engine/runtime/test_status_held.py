@@ -37,5 +37,5 @@ def test_held_runs_and_their_steps_are_held_not_queued(tmp_path: Path, database_
     # records: the agenda.requested example queues the daily-agenda query (it sends nothing itself)
     assert status.held_until == datetime.fromisoformat("2026-12-01T11:00:00+00:00")
     assert {name: (c.held, c.queued) for name, c in status.connectors.items() if c.held or c.queued} == {
-        "accounting": (0, 2), "calendar": (1, 2), "email": (1, 3), "http": (0, 1), "records": (0, 1), "sms": (1, 0),
-        "whatsapp": (2, 0)}
+        "accounting": (0, 2), "calendar": (1, 2), "email": (1, 3), "http": (0, 1), "records": (0, 1),
+        "sms": (1, 0), "whatsapp": (2, 0)}
