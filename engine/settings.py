@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from connectors.base import OpenSettings
+from connectors.calendar.settings import CalendarSettings
 from connectors.email import EmailSettings
 from connectors.http import HttpSettings
 from connectors.messaging.twilio import TwilioSettings
@@ -176,7 +177,7 @@ class ConnectorsSettings(Section):
     email: EmailSettings = Field(default_factory=EmailSettings)
     sms: TwilioSettings = Field(default_factory=TwilioSettings)
     whatsapp: TwilioSettings = Field(default_factory=TwilioSettings)
-    calendar: OpenSettings = Field(default_factory=OpenSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     accounting: OpenSettings = Field(default_factory=OpenSettings)
     backup: OpenSettings = Field(default_factory=OpenSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)

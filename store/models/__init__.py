@@ -4,7 +4,12 @@ from store.models.accounting import AccountingSyncAudit, AccountingSyncRecord
 from store.models.admin import ApiClient, AuditLogEntry, Backup, FeatureFlag, Secret
 from store.models.base import Record
 from store.models.billing import Invoice, Payment
-from store.models.calendar import CalendarLink, CalendarSyncState
+from store.models.calendar import (
+    CalendarConflict,
+    CalendarConnection,
+    CalendarLink,
+    CalendarSyncState,
+)
 from store.models.customers import Customer
 from store.models.effects import ActionEffect
 from store.models.events import Event
@@ -21,7 +26,8 @@ metadata = Record.metadata
 __all__ = [
     "AcceptedRuleSet", "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient",
     "Appointment", "AuditLogEntry",
-    "Backup", "CalendarLink", "CalendarSyncState", "Customer", "DeadLetter", "Event",
+    "Backup", "CalendarConflict", "CalendarConnection", "CalendarLink", "CalendarSyncState", "Customer",
+    "DeadLetter", "Event",
     "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
     "ScheduleClaim", "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage",
     "metadata",

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from connectors.base import ActionCall, ActionSpec, Connector, Params
+from connectors.calendar.settings import CalendarSettings
 from connectors.recorded import write_to_outbox
 
 
@@ -39,6 +40,7 @@ class CancelEventParams(Params):
 
 class CalendarConnector(Connector):
     name = "calendar"
+    settings_model = CalendarSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "create_event": ActionSpec("create_event", CreateEventParams, "Create a calendar event",
                                    outputs=("event_id", "html_link")),
