@@ -23,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from connectors.accounting.settings import AccountingSettings
 from connectors.base import OpenSettings
 from connectors.calendar.settings import CalendarSettings
 from connectors.email import EmailSettings
@@ -178,7 +179,7 @@ class ConnectorsSettings(Section):
     sms: TwilioSettings = Field(default_factory=TwilioSettings)
     whatsapp: TwilioSettings = Field(default_factory=TwilioSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
-    accounting: OpenSettings = Field(default_factory=OpenSettings)
+    accounting: AccountingSettings = Field(default_factory=AccountingSettings)
     backup: OpenSettings = Field(default_factory=OpenSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 

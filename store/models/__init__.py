@@ -1,6 +1,12 @@
 """Every table, imported here so ``SQLModel.metadata`` knows them all (migrations, checks)."""
 
-from store.models.accounting import AccountingSyncAudit, AccountingSyncRecord
+from store.models.accounting import (
+    AccountingConflict,
+    AccountingConnection,
+    AccountingSyncAudit,
+    AccountingSyncRecord,
+    AccountingWebhookReceipt,
+)
 from store.models.admin import ApiClient, AuditLogEntry, Backup, FeatureFlag, Secret
 from store.models.base import Record
 from store.models.billing import Invoice, Payment
@@ -24,7 +30,8 @@ from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
 metadata = Record.metadata
 
 __all__ = [
-    "AcceptedRuleSet", "AccountingSyncAudit", "AccountingSyncRecord", "ActionEffect", "ApiClient",
+    "AcceptedRuleSet", "AccountingConflict", "AccountingConnection", "AccountingSyncAudit",
+    "AccountingSyncRecord", "AccountingWebhookReceipt", "ActionEffect", "ApiClient",
     "Appointment", "AuditLogEntry",
     "Backup", "CalendarConflict", "CalendarConnection", "CalendarLink", "CalendarSyncState", "Customer",
     "DeadLetter", "Event",

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from store.models.base import Normalizer, Record, timestamp
+from store.tax_ids import normalize_tax_id
 from store.types import new_id
 from store.validation import (
     check_choice,
@@ -39,6 +40,7 @@ class Customer(Record, table=True):
         "tier": partial(check_choice, choices=TIERS),
         "preferred_channel": partial(check_choice, choices=CHANNELS),
         "opt_outs": partial(check_choices, choices=CHANNELS),
+        "tax_id": normalize_tax_id,
     }
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -54,6 +56,8 @@ class Customer(Record, table=True):
     city: str | None = Field(default=None, max_length=100)
     state: str | None = Field(default=None, max_length=2)
     postal_code: str | None = Field(default=None, max_length=9)
+    tax_id: str | None = Field(default=None, max_length=14, index=True,
+                               description="CPF (11 digits) or CNPJ (14), no punctuation")
     created_at: datetime = timestamp(default_now=True)
     updated_at: datetime = timestamp(default_now=True, onupdate=True)
     deleted_at: datetime | None = timestamp()

@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from connectors.accounting.settings import AccountingSettings
 from connectors.base import ActionCall, ActionSpec, Connector, Params
 from connectors.recorded import write_to_outbox
 
@@ -22,6 +23,7 @@ class SyncPaymentParams(Params):
 
 class AccountingConnector(Connector):
     name = "accounting"
+    settings_model = AccountingSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "sync_invoice": ActionSpec("sync_invoice", SyncInvoiceParams,
                                    "Create or update the invoice in the accounting system",
