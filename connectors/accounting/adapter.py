@@ -134,3 +134,18 @@ class AccountingAdapter(Protocol):
         ...
 
     def open_receivables(self) -> list[RemoteReceivable]: ...
+
+
+@dataclass(frozen=True)
+class AdapterRuntime:
+    """What an adapter may use besides its settings.
+
+    ``session_factory``: only for an adapter's own connection state (Conta Azul's rotating
+    tokens), never for our business rows; ``redis_url``: limits shared by every worker (None in
+    the embedded mode: in-process limits); ``audit``: called for each exchange as it happens.
+    """
+
+    audit: Audit
+    session_factory: Callable[[], Any] | None = None
+    redis_url: str | None = None
+    secrets: Callable[[], Any] | None = None  # -> store.secrets.SecretBox
