@@ -70,6 +70,15 @@ class OrderRecord(Payload):
     created_at: datetime
 
 
+class AppointmentRecord(Payload):
+    id: str
+    order_id: str
+    technician_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    status: str = Field(description="scheduled, confirmed, completed, cancelled or no_show")
+
+
 class InvoiceRecord(Payload):
     id: str
     number: str
@@ -177,6 +186,24 @@ class WhatsAppInboundPayload(Payload):
     customer: InboundCustomer | None = Field(description="The customer with this number, if any")
 
 
+class AppointmentChangedPayload(Payload):
+    appointment: AppointmentRecord = Field(description="The visit after the change")
+    previous_starts_at: datetime
+    previous_ends_at: datetime
+    previous_status: str
+    order: OrderRecord
+    customer: CustomerRecord
+    technician: TechnicianRecord | None
+    changed_by: str = Field(description="Who changed it: google (an edit in Google Calendar)")
+
+
+class CalendarSyncRequestedPayload(Payload):
+    calendar_id: str
+    resource_state: str = Field(description="exists or not_exists, as Google's push said")
+    message_number: int = Field(description="X-Goog-Message-Number of the push")
+    channel_id: str
+
+
 @dataclass(frozen=True)
 class EventSpec:
     event_type: str
@@ -210,4 +237,10 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
               "A cron or every trigger fired"),
     EventSpec("whatsapp.message_received", WhatsAppInboundPayload, "api.webhooks.twilio",
               "A customer sent a WhatsApp message to the company's number"),
+    EventSpec("appointment.rescheduled", AppointmentChangedPayload, "store.appointments.reschedule",
+              "A visit was moved (by Google Calendar sync: someone moved its event)"),
+    EventSpec("appointment.cancelled", AppointmentChangedPayload, "store.appointments.cancel",
+              "A visit was cancelled (by Google Calendar sync: its event was cancelled or deleted)"),
+    EventSpec("calendar.sync_requested", CalendarSyncRequestedPayload, "api.webhooks.google_calendar",
+              "Google pushed a change notice for a watched calendar; the daemon syncs it"),
 )}
