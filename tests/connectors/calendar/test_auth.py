@@ -18,6 +18,7 @@ from store.models.calendar import CalendarConnection
 from store.secrets import SecretBox
 from tests.connectors.calendar.conftest import Connected
 from tests.fakes.google_calendar import FakeGoogleCalendar
+from tests.support.catalogue import payload_errors
 
 
 def connection(engine: sa.Engine, connection_id: str) -> CalendarConnection:
@@ -68,6 +69,7 @@ def test_a_revoked_grant_marks_the_connection_broken_once_and_later_calls_fail_a
     assert auth_failed_events(engine) == [{"connection_id": ana.connection_id,
                                            "technician_id": ana.technician_id,
                                            "account": ana.calendar_id, "reason": broken.broken_reason}]
+    assert payload_errors("calendar.auth_failed", auth_failed_events(engine)[0]) == []
     asked = len(google.token_requests)
     with pytest.raises(PermanentError) as again:
         credentials_for(calendar_settings, sessions, ana.calendar_id, box=box)
