@@ -54,8 +54,10 @@ class CalendarApi:
 
     # -- events ---------------------------------------------------------------------------
 
-    def insert_event(self, calendar_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        request = self._service.events().insert(calendarId=calendar_id, body=body, sendUpdates="none")
+    def insert_event(self, calendar_id: str, body: dict[str, Any], *, notify: bool = False) -> dict[str, Any]:
+        """``notify``: Google e-mails the attendees (``sendUpdates=all``)."""
+        request = self._service.events().insert(calendarId=calendar_id, body=body,
+                                                sendUpdates=_updates(notify))
         return self._run(request, calendar_id, on_event=True)
 
     def get_event(self, calendar_id: str, event_id: str) -> dict[str, Any]:
@@ -63,22 +65,22 @@ class CalendarApi:
                          calendar_id, on_event=True)
 
     def patch_event(self, calendar_id: str, event_id: str, body: dict[str, Any], *,
-                    etag: str | None = None) -> dict[str, Any]:
+                    etag: str | None = None, notify: bool = False) -> dict[str, Any]:
         """``etag``: only if the event is still that version (412 ``conditionNotMet`` otherwise)."""
         request = self._service.events().patch(calendarId=calendar_id, eventId=event_id, body=body,
-                                               sendUpdates="none")
+                                               sendUpdates=_updates(notify))
         if etag:
             request.headers["If-Match"] = etag
         return self._run(request, calendar_id, on_event=True)
 
     def update_event(self, calendar_id: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
         request = self._service.events().update(calendarId=calendar_id, eventId=event_id, body=body,
-                                                sendUpdates="none")
+                                                sendUpdates=_updates(False))
         return self._run(request, calendar_id, on_event=True)
 
     def delete_event(self, calendar_id: str, event_id: str, *, notify: bool = False) -> None:
         request = self._service.events().delete(calendarId=calendar_id, eventId=event_id,
-                                                sendUpdates="all" if notify else "none")
+                                                sendUpdates=_updates(notify))
         self._run(request, calendar_id, on_event=True)
 
     def list_page(self, calendar_id: str, *, sync_token: str | None = None, page_token: str | None = None,
@@ -153,6 +155,10 @@ class CalendarApi:
         except (TransportError, httplib2.HttpLib2Error, OSError) as exc:  # timeouts are OSError
             raise TransientError(f"calendar '{target}': cannot reach Google ({type(exc).__name__}: {exc})",
                                  retry_after=None) from exc
+
+
+def _updates(notify: bool) -> str:
+    return "all" if notify else "none"
 
 
 def error_reason(exc: HttpError) -> tuple[str, str]:
