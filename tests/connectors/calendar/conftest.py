@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from connectors.base import Runtime
+from connectors.calendar import CalendarConnector
 from connectors.calendar.settings import CalendarSettings
 from store.db import session_scope
 from store.keyring import KeyRing
@@ -17,6 +20,7 @@ from store.secrets import SecretBox, new_fernet_key, put_secret
 from tests.fakes.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogleCalendar, google_calendar_server
 
 CALENDAR = "ana.calendar@example.com"
+START = datetime(2027, 3, 1, 12, tzinfo=UTC)  # a Monday, 09:00 in São Paulo
 
 
 @dataclass
@@ -82,5 +86,38 @@ def connect(engine: sa.Engine, google: FakeGoogleCalendar, box: SecretBox) -> Ca
                 session.flush()
                 connection_id = connection.id
         return Connected(technician.id, connection_id, calendar_id, token)
+
+    return make
+
+
+@pytest.fixture
+def calendar(calendar_settings: CalendarSettings, engine: sa.Engine, box: SecretBox,
+             tmp_path: Path) -> CalendarConnector:
+    """The connector on transport google, with the database and the secrets store (rate limit in memory)."""
+    runtime = Runtime(outbox=tmp_path / "outbox", session=lambda: session_scope(engine), secrets=lambda: box,
+                      timezone="America/Sao_Paulo")
+    return CalendarConnector(calendar_settings, runtime)
+
+
+@pytest.fixture
+def make_appointment(engine: sa.Engine) -> Callable[..., str]:
+    """An appointment (with its customer and order) for the technician; returns its id."""
+    from store.models import Appointment, Customer, ServiceOrder
+
+    def make(technician_id: str | None = None, start: datetime = START, hours: float = 1.0) -> str:
+        with session_scope(engine) as session:
+            customer = Customer(name="Maria Souza", phone="+5511987654321", email="maria@example.com")
+            session.add(customer)
+            session.flush()
+            order = ServiceOrder(customer_id=customer.id, region="sp-capital", technician_id=technician_id,
+                                 status="scheduled", scheduled_start=start,
+                                 scheduled_end=start + timedelta(hours=hours))
+            session.add(order)
+            session.flush()
+            visit = Appointment(order_id=order.id, technician_id=technician_id, starts_at=start,
+                                ends_at=start + timedelta(hours=hours))
+            session.add(visit)
+            session.flush()
+            return visit.id
 
     return make
