@@ -54,7 +54,8 @@ def test_a_technician_busy_in_google_is_skipped_with_the_reason(
     outputs = assign(orders, order_id)
     assert outputs["technician_id"] == bia.technician_id
     assert outputs["skipped"] == {"busy in Google Calendar": 1}
-    assert outputs["calendar_notes"][ana.technician_id].startswith("busy in Google Calendar (2027-03-01T13:00")
+    note = outputs["calendar_notes"][ana.technician_id]
+    assert note.startswith("busy in Google Calendar (2027-03-01T13:00")
 
 
 def test_with_calendar_ignore_google_is_not_asked(orders: OrderConnector, order_id: str,
