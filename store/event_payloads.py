@@ -159,6 +159,13 @@ class RunCompletedPayload(Payload):
     status: str
 
 
+class CalendarAuthFailedPayload(Payload):
+    connection_id: str
+    technician_id: str | None = Field(description="None for the shared connection")
+    account: str = Field(description="The Google account whose grant was refused")
+    reason: str = Field(description="What Google said (invalid_grant: Token has been expired or revoked.)")
+
+
 class SchedulePayload(Payload):
     """A fire's own event; with ``for_each`` each row of the query is an evaluation's ``data``."""
 
@@ -233,6 +240,8 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
     EventSpec("action.failed", ActionFailedPayload, "engine.runtime.followups",
               "An action failed for good (its fallback, if any, runs too)"),
     EventSpec("run.completed", RunCompletedPayload, "engine.runtime.followups", "A rule's run ended"),
+    EventSpec("calendar.auth_failed", CalendarAuthFailedPayload, "connectors.calendar.auth",
+              "Google refused a calendar connection's grant: it is marked broken until reconnected"),
     EventSpec(SCHEDULE_EVENT_TYPE, SchedulePayload, "engine.runtime.scheduled",
               "A cron or every trigger fired"),
     EventSpec("whatsapp.message_received", WhatsAppInboundPayload, "api.webhooks.twilio",

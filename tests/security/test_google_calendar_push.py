@@ -23,7 +23,7 @@ from store.db import session_scope
 from store.models import Appointment, CalendarLink, CalendarSyncState, Event
 from tests.api.conftest import forge_token
 from tests.api.webhooks.test_google_calendar import CALENDAR, CHANNEL, PATH, TOKEN, notice, watched  # noqa: F401
-from tests.connectors.calendar.conftest import ENDS, STARTS, Visit, item, make_visit  # noqa: F401
+from tests.connectors.calendar.visits import ENDS, STARTS, Visit, item, make_visit  # noqa: F401
 
 OTHER_CALENDAR = "ana@example.com"
 OTHER_CHANNEL = "7d2e0c55-1111-4aaa-8bbb-0123456789ab"

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from connectors.calendar.changes import Kind, Outcome, apply_change, remember_write
 from connectors.calendar.settings import CalendarSettings
 from store.models import Appointment, CalendarConflict, CalendarLink, Event
-from tests.connectors.calendar.conftest import CALENDAR, ENDS, STARTS, SYNCED_AT, Visit, item
+from tests.connectors.calendar.visits import CALENDAR, ENDS, STARTS, SYNCED_AT, Visit, item
 from tests.support.catalogue import payload_errors
 
 MOVED = (STARTS + timedelta(days=1), ENDS + timedelta(days=1))
