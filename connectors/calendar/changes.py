@@ -27,7 +27,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from connectors.calendar.settings import CalendarSettings
 from connectors.calendar.versions import (
@@ -72,6 +72,7 @@ class WriteBack:
     calendar_id: str
     event_id: str
     version: Version
+    etag: str | None  # Google's version we overrule: a write made only if it is still that one
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _reconcile(session: Session, settings: CalendarSettings, link: CalendarLink,
              link.google_event_id, winner, settings.conflict_policy)
     if winner == SOURCE:
         return _take_theirs(session, link, appointment, theirs, now, Kind.CONFLICT, winner=winner)
-    write_back = WriteBack(link.id, link.calendar_id, link.google_event_id, ours)
+    write_back = WriteBack(link.id, link.calendar_id, link.google_event_id, ours, etag)
     return Outcome(Kind.CONFLICT, appointment.id, winner="despacho", write_back=write_back)
 
 
@@ -184,9 +185,9 @@ def _is_echo(link: CalendarLink, etag: str | None, updated: datetime | None) -> 
 
 
 def _link(session: Session, calendar_id: str, event_id: str, item: dict[str, Any]) -> CalendarLink | None:
+    # a link despacho cancelled (``deleted_at``) still counts: its cancellation coming back is an echo
     link = session.exec(select(CalendarLink).where(
-        CalendarLink.calendar_id == calendar_id, CalendarLink.google_event_id == event_id,
-        col(CalendarLink.deleted_at).is_(None))).first()
+        CalendarLink.calendar_id == calendar_id, CalendarLink.google_event_id == event_id)).first()
     if link is not None:
         return link
     return _adopt(session, calendar_id, event_id, _appointment_property(item))
