@@ -27,7 +27,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlmodel import Session, select
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
 
 from connectors.calendar.settings import CalendarSettings
 from connectors.calendar.versions import (
@@ -42,7 +43,7 @@ from connectors.calendar.versions import (
     same_visit,
 )
 from store import appointments
-from store.models import Appointment, CalendarConflict, CalendarLink, Technician
+from store.models import Appointment, CalendarConflict, CalendarLink, Customer, ServiceOrder, Technician
 from store.models.orders import ACTIVE_APPOINTMENT_STATUSES
 from store.types import utcnow
 
@@ -84,9 +85,90 @@ class Outcome:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class Prefetched:
+    """A page's links (by event id), loaded with their visits, orders, customers and technicians."""
+
+    links: dict[str, CalendarLink]
+    # the session's identity map holds records weakly: these references keep them there
+    records: list[Any]
+
+
+def apply_page(session: Session, settings: CalendarSettings, calendar_id: str, items: list[Any],
+               *, now: datetime | None = None) -> list[Outcome]:
+    """``apply_change`` for every item of a list page, with a handful of queries for the whole page.
+
+    Echoes (most items of a full sync) are told from one query of the page's links; the rest
+    are applied with their records loaded (and, on PostgreSQL, their visits locked) at once.
+    """
+    now = now or utcnow()
+    seen = _seen_versions(session, calendar_id, items)
+    outcomes: list[Outcome] = []
+    changed: list[dict[str, Any]] = []
+    for item in items:
+        body = item if isinstance(item, dict) else {}
+        known = seen.get(body.get("id"))  # type: ignore[arg-type]
+        if known is not None and _quick_echo(known, body):
+            outcomes.append(Outcome(Kind.ECHO, known[0]))
+        else:
+            changed.append(body)
+    if changed:
+        prefetched = _prefetch(session, calendar_id, changed)
+        outcomes += [apply_change(session, settings, calendar_id, body, now=now, prefetched=prefetched)
+                     for body in changed]
+    return outcomes
+
+
+def _seen_versions(session: Session, calendar_id: str,
+                   items: list[Any]) -> dict[str, tuple[str, str | None, datetime | None]]:
+    """event id → (appointment id, etag, google_updated) of the page's links, as plain rows."""
+    ids = [item["id"] for item in items
+           if isinstance(item, dict) and isinstance(item.get("id"), str) and len(item["id"]) <= MAX_EVENT_ID]
+    if not ids:
+        return {}
+    table = CalendarLink.__table__.c
+    rows = session.execute(sa.select(table.google_event_id, table.appointment_id, table.etag,
+                                     table.google_updated)
+                           .where(table.calendar_id == calendar_id, table.google_event_id.in_(ids)))
+    return {row[0]: (row[1], row[2], row[3]) for row in rows}
+
+
+def _quick_echo(known: tuple[str, str | None, datetime | None], item: dict[str, Any]) -> bool:
+    _, etag, google_updated = known
+    if etag is not None and item.get("etag") == etag:
+        return True
+    try:
+        updated = optional_moment(item.get("updated"), "updated")
+    except EventRejected:
+        return False  # apply_change rejects it, naming the field
+    return updated is not None and google_updated is not None and updated <= google_updated
+
+
+def _prefetch(session: Session, calendar_id: str, items: list[dict[str, Any]]) -> Prefetched:
+    ids = [item["id"] for item in items
+           if isinstance(item.get("id"), str) and len(item["id"]) <= MAX_EVENT_ID]
+    links = list(session.exec(select(CalendarLink).where(CalendarLink.calendar_id == calendar_id,
+                                                         col(CalendarLink.google_event_id).in_(ids))))
+    visit_ids = [link.appointment_id for link in links]
+    # FOR UPDATE on PostgreSQL: a rule changing the same visits waits for this page's commit
+    visits = list(session.exec(select(Appointment).where(col(Appointment.id).in_(visit_ids))
+                               .with_for_update()))
+    orders = list(session.exec(select(ServiceOrder).where(
+        col(ServiceOrder.id).in_({visit.order_id for visit in visits}))))
+    customers = session.exec(select(Customer).where(
+        col(Customer.id).in_({order.customer_id for order in orders}))).all()
+    technicians = session.exec(select(Technician).where(col(Technician.id).in_(
+        {visit.technician_id for visit in visits if visit.technician_id}))).all()
+    return Prefetched({link.google_event_id: link for link in links},
+                      [*visits, *orders, *customers, *technicians])
+
+
 def apply_change(session: Session, settings: CalendarSettings, calendar_id: str, item: dict[str, Any],
-                 *, now: datetime | None = None) -> Outcome:
-    """Apply one Calendar v3 event resource of ``calendar_id``; see the module's docstring."""
+                 *, now: datetime | None = None, prefetched: Prefetched | None = None) -> Outcome:
+    """Apply one Calendar v3 event resource of ``calendar_id``; see the module's docstring.
+
+    ``prefetched``: ``apply_page`` loaded the records already (they are in the session).
+    """
     now = now or utcnow()
     try:
         event_id = bounded(item, "id", MAX_EVENT_ID, required=True)
@@ -95,12 +177,15 @@ def apply_change(session: Session, settings: CalendarSettings, calendar_id: str,
     except EventRejected as exc:
         return _rejected(calendar_id, item, exc)
     assert event_id is not None
-    link = _link(session, calendar_id, event_id, item)
+    found = (prefetched.links.get(event_id) if prefetched is not None
+             else _find_link(session, calendar_id, event_id))
+    link = found or _adopt(session, calendar_id, event_id, _appointment_property(item))
     if link is None:
         return Outcome(Kind.NOT_OURS)
     if _is_echo(link, etag, updated):
         return Outcome(Kind.ECHO, link.appointment_id)
-    appointment = _locked_appointment(session, link.appointment_id)
+    appointment = _appointment(session, link.appointment_id,
+                               locked=prefetched is not None and found is not None)
     try:
         theirs = event_version(item, fallback=link.synced_version)
     except EventRejected as exc:
@@ -184,13 +269,10 @@ def _is_echo(link: CalendarLink, etag: str | None, updated: datetime | None) -> 
     return updated is not None and link.google_updated is not None and updated <= link.google_updated
 
 
-def _link(session: Session, calendar_id: str, event_id: str, item: dict[str, Any]) -> CalendarLink | None:
+def _find_link(session: Session, calendar_id: str, event_id: str) -> CalendarLink | None:
     # a link despacho cancelled (``deleted_at``) still counts: its cancellation coming back is an echo
-    link = session.exec(select(CalendarLink).where(
+    return session.exec(select(CalendarLink).where(
         CalendarLink.calendar_id == calendar_id, CalendarLink.google_event_id == event_id)).first()
-    if link is not None:
-        return link
-    return _adopt(session, calendar_id, event_id, _appointment_property(item))
 
 
 def _appointment_property(item: dict[str, Any]) -> str | None:
@@ -227,7 +309,12 @@ def _adopt(session: Session, calendar_id: str, event_id: str,
     return link
 
 
-def _locked_appointment(session: Session, appointment_id: str) -> Appointment:
+def _appointment(session: Session, appointment_id: str, *, locked: bool) -> Appointment:
+    """The link's visit; ``locked``: loaded (and locked) by ``_prefetch`` already, no query."""
+    if locked:
+        visit = session.get(Appointment, appointment_id)
+        if visit is not None:
+            return visit
     # FOR UPDATE on PostgreSQL: a rule changing the same visit waits for this page's commit
     return session.exec(select(Appointment).where(Appointment.id == appointment_id).with_for_update()).one()
 

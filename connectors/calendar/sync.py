@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.base import PermanentError
-from connectors.calendar.changes import Kind, WriteBack, apply_change, remember_write
+from connectors.calendar.changes import Kind, WriteBack, apply_page, remember_write
 from connectors.calendar.settings import CalendarSettings
 from connectors.calendar.versions import CANCELLED, event_times
 from errors import SyncTokenExpired
@@ -129,9 +129,7 @@ class _Run:
             raise PermanentError(f"calendar '{self.calendar_id}': Google's page has no list of items",
                                  code="invalid_response")
         with self.sessions() as session:
-            for item in items:
-                outcome = apply_change(session, self.settings, self.calendar_id,
-                                       item if isinstance(item, dict) else {})
+            for outcome in apply_page(session, self.settings, self.calendar_id, items):
                 report.count(outcome.kind)
                 if outcome.write_back is not None:
                     self._write_back(session, outcome.write_back)
