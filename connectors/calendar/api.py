@@ -103,6 +103,27 @@ class CalendarApi:
             query["pageToken"] = page_token
         return self._run(self._service.events().list(**query), calendar_id, sync_token=bool(sync_token))
 
+    def events_between(self, calendar_id: str, start: datetime, end: datetime, *,
+                       acquire: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+        """Every event overlapping [start, end) (recurrences expanded), page after page.
+
+        ``acquire`` takes a rate-limit slot before each page. Time bounds, so never a sync token.
+        """
+        items: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            if acquire is not None:
+                acquire(calendar_id)
+            query: dict[str, Any] = {"calendarId": calendar_id, "timeMin": start.isoformat(),
+                                     "timeMax": end.isoformat(), "singleEvents": True, "maxResults": MAX_PAGE}
+            if page_token:
+                query["pageToken"] = page_token
+            page = self._run(self._service.events().list(**query), calendar_id)
+            items += page.get("items", [])
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return items
+
     # -- free/busy and push channels ------------------------------------------------------
 
     def free_busy(self, calendar_ids: list[str], start: datetime,
