@@ -79,7 +79,8 @@ class OrderConnector(Connector):
             return self.runtime.calendar_check
         return _not_checked
 
-def _not_checked(technicians: Sequence[Technician], start: datetime, end: datetime) -> CalendarVerdict:
+def _not_checked(technicians: Sequence[Technician], start: datetime, end: datetime,
+                 order_id: str) -> CalendarVerdict:
     from store.assignment import CalendarVerdict
 
     return CalendarVerdict(not_checked={t.id: "calendar not checked: the calendar connector is not available"

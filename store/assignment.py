@@ -45,8 +45,9 @@ class CalendarVerdict:
     not_checked: dict[str, str] = field(default_factory=dict)
 
 
-# asks Google (freeBusy) about the candidates' calendars over [start, end)
-CalendarCheck = Callable[[Sequence[Technician], datetime, datetime], CalendarVerdict]
+# asks Google about the candidates' calendars over [start, end); the last argument is the order,
+# whose own visits' events (already in a calendar) do not make their technician busy
+CalendarCheck = Callable[[Sequence[Technician], datetime, datetime, str], CalendarVerdict]
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def _free_in_calendar(order: ServiceOrder, candidates: list[Technician], calenda
     start, end = order.scheduled_start, order.scheduled_end
     if start is None or end is None:
         return candidates, {t.id: "calendar not checked: the order has no scheduled time" for t in candidates}
-    verdict = calendar_check(candidates, start, end)
+    verdict = calendar_check(candidates, start, end, order.id)
     if verdict.busy:
         excluded[CALENDAR_BUSY] += len(verdict.busy)
     notes = {**verdict.not_checked, **verdict.busy}

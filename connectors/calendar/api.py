@@ -30,6 +30,8 @@ MAX_PAGE = 2500  # Google's cap on maxResults
 RATE_REASONS = frozenset({"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"})
 # what the caller does when a refresh is refused (invalid_grant): mark the connection broken
 RefreshFailed = Callable[[Exception], ConnectorError]
+# told the new expiry (naive UTC, as google-auth keeps it) after the client refreshed the token
+Refreshed = Callable[[datetime], None]
 
 
 def api_endpoint(settings: CalendarSettings) -> str:
@@ -41,13 +43,15 @@ class CalendarApi:
     """One authorised client for one Google account; methods take the calendar id."""
 
     def __init__(self, settings: CalendarSettings, credentials: Credentials,
-                 on_refresh_failed: RefreshFailed | None = None) -> None:
+                 on_refresh_failed: RefreshFailed | None = None,
+                 on_refreshed: Refreshed | None = None) -> None:
         import google_auth_httplib2
         import httplib2
         from googleapiclient.discovery import build
 
         self.credentials = credentials
         self._on_refresh_failed = on_refresh_failed
+        self._on_refreshed = on_refreshed
         http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=settings.timeout))
         self._service = build("calendar", "v3", http=http, static_discovery=True, cache_discovery=False,
                               client_options={"api_endpoint": api_endpoint(settings)})
@@ -99,6 +103,27 @@ class CalendarApi:
             query["pageToken"] = page_token
         return self._run(self._service.events().list(**query), calendar_id, sync_token=bool(sync_token))
 
+    def events_between(self, calendar_id: str, start: datetime, end: datetime, *,
+                       acquire: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+        """Every event overlapping [start, end) (recurrences expanded), page after page.
+
+        ``acquire`` takes a rate-limit slot before each page. Time bounds, so never a sync token.
+        """
+        items: list[dict[str, Any]] = []
+        page_token: str | None = None
+        while True:
+            if acquire is not None:
+                acquire(calendar_id)
+            query: dict[str, Any] = {"calendarId": calendar_id, "timeMin": start.isoformat(),
+                                     "timeMax": end.isoformat(), "singleEvents": True, "maxResults": MAX_PAGE}
+            if page_token:
+                query["pageToken"] = page_token
+            page = self._run(self._service.events().list(**query), calendar_id)
+            items += page.get("items", [])
+            page_token = page.get("nextPageToken")
+            if not page_token:
+                return items
+
     # -- free/busy and push channels ------------------------------------------------------
 
     def free_busy(self, calendar_ids: list[str], start: datetime,
@@ -143,8 +168,9 @@ class CalendarApi:
         from google.auth.exceptions import RefreshError, TransportError
         from googleapiclient.errors import HttpError
 
+        expiry = self.credentials.expiry
         try:
-            return cast("dict[str, Any]", request.execute(num_retries=0))
+            answer = cast("dict[str, Any]", request.execute(num_retries=0))
         except HttpError as exc:
             raise classify(exc, target, on_event=on_event, sync_token=sync_token) from exc
         except RefreshError as exc:
@@ -155,6 +181,9 @@ class CalendarApi:
         except (TransportError, httplib2.HttpLib2Error, OSError) as exc:  # timeouts are OSError
             raise TransientError(f"calendar '{target}': cannot reach Google ({type(exc).__name__}: {exc})",
                                  retry_after=None) from exc
+        if self._on_refreshed is not None and self.credentials.expiry not in (None, expiry):
+            self._on_refreshed(self.credentials.expiry)
+        return answer
 
 
 def _updates(notify: bool) -> str:

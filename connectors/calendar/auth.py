@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from connectors.base import PermanentError, TransientError
@@ -167,14 +167,18 @@ def refresh(settings: CalendarSettings, session_factory: SessionFactory, grant: 
         raise refresh_failed(session_factory, grant, exc) from exc
     except (TransportError, httplib2.HttpLib2Error, OSError) as exc:
         raise TransientError(f"cannot reach Google's token endpoint: {exc}") from exc
-    expiry = credentials.expiry  # naive UTC in google-auth
-    if expiry is not None:
-        with session_factory() as session:
-            from store.models.calendar import CalendarConnection
+    if credentials.expiry is not None:
+        record_expiry(session_factory, grant, credentials.expiry)
 
-            connection = session.get(CalendarConnection, grant.connection_id)
-            if connection is not None:
-                connection.token_expires_at = expiry.replace(tzinfo=UTC)
+
+def record_expiry(session_factory: SessionFactory, grant: Grant, expiry: datetime) -> None:
+    """``token_expires_at`` after a refresh (``expiry`` is naive UTC, as google-auth keeps it)."""
+    from store.models.calendar import CalendarConnection
+
+    with session_factory() as session:
+        connection = session.get(CalendarConnection, grant.connection_id)
+        if connection is not None:
+            connection.token_expires_at = expiry.replace(tzinfo=UTC)
 
 
 def refresh_failed(session_factory: SessionFactory, grant: Grant, exc: Exception) -> ConnectorError:

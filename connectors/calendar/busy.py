@@ -42,9 +42,29 @@ def _when(interval: Interval) -> str:
     return f"{interval[0].isoformat()} to {interval[1].isoformat()}"
 
 
+def listed_busy(clients: CalendarClients, calendar_id: str, start: datetime, end: datetime,
+                ignore: set[str]) -> list[Interval]:
+    """Busy intervals from the calendar's events themselves, leaving out ``ignore`` (freeBusy cannot)."""
+    from connectors.calendar.links import event_interval
+
+    api, busy = clients.api(calendar_id), []
+    for event in api.events_between(calendar_id, start, end, acquire=clients.acquire):
+        free = event.get("status") == "cancelled" or event.get("transparency") == "transparent"
+        if free or event["id"] in ignore:
+            continue
+        interval = event_interval(event)
+        if interval is not None and interval[0] < end and interval[1] > start:
+            busy.append((max(interval[0], start), min(interval[1], end)))
+    return busy
+
+
 def technicians_busy(clients: CalendarClients, technicians: Sequence[Technician], start: datetime,
-                     end: datetime) -> CalendarVerdict:
-    """Who Google shows busy over [start, end); who could not be checked, and why (they stay eligible)."""
+                     end: datetime, own: dict[str, set[str]] | None = None) -> CalendarVerdict:
+    """Who Google shows busy over [start, end); who could not be checked, and why (they stay eligible).
+
+    ``own``: calendar id -> events that do not count (the order's own visits): those
+    calendars are read event by event instead of through freeBusy.
+    """
     from store.assignment import CalendarVerdict
 
     verdict = CalendarVerdict()
@@ -65,8 +85,10 @@ def technicians_busy(clients: CalendarClients, technicians: Sequence[Technician]
             readable.setdefault(calendar_id, []).append(technician.id)
     if not readable:
         return verdict
+    own = own or {}
     try:
-        answers = busy_intervals(clients, list(readable), start, end)
+        answers = busy_intervals(clients, [c for c in readable if c not in own], start, end)
+        answers.update({c: listed_busy(clients, c, start, end, own[c]) for c in readable if c in own})
     except PermanentError as exc:  # Google could not read one of them: none of the group is known
         for technician_ids in readable.values():
             verdict.not_checked.update({t: f"calendar not checked: {exc}" for t in technician_ids})

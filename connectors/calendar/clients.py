@@ -13,7 +13,14 @@ from functools import partial
 
 from connectors.base import PermanentError, Runtime
 from connectors.calendar.api import CalendarApi
-from connectors.calendar.auth import SessionFactory, build_credentials, load_grant, refresh, refresh_failed
+from connectors.calendar.auth import (
+    SessionFactory,
+    build_credentials,
+    load_grant,
+    record_expiry,
+    refresh,
+    refresh_failed,
+)
 from connectors.calendar.limiter import CalendarLimiter
 from connectors.calendar.settings import CalendarSettings
 
@@ -43,8 +50,9 @@ class CalendarClients:
         if api is None:
             credentials = build_credentials(self.settings, grant)
             refresh(self.settings, sessions, grant, credentials)
-            failed = partial(refresh_failed, sessions, grant)
-            api = CalendarApi(self.settings, credentials, on_refresh_failed=failed)
+            api = CalendarApi(self.settings, credentials,
+                              on_refresh_failed=partial(refresh_failed, sessions, grant),
+                              on_refreshed=partial(record_expiry, sessions, grant))
             for key in [key for key in cache if key[0] == grant.connection_id]:
                 del cache[key]  # the connection's previous grant
             cache[grant.cache_key] = api

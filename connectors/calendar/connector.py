@@ -20,7 +20,7 @@ from connectors.calendar.busy import busy_intervals, technicians_busy
 from connectors.calendar.clients import CalendarClients, sessions_of
 from connectors.calendar.directory import TechnicianCalendar, technician_of, technicians
 from connectors.calendar.ids import event_id_for
-from connectors.calendar.links import appointment_exists, record_cancel, record_write
+from connectors.calendar.links import appointment_exists, own_events, record_cancel, record_write
 from connectors.calendar.params import (
     CancelEventParams,
     CreateEventParams,
@@ -69,10 +69,11 @@ class CalendarConnector(Connector):
         self.calendar_settings: CalendarSettings = self.settings
         self.clients = CalendarClients(self.calendar_settings, self.runtime)
 
-    def calendar_check(self, technicians: Sequence[Technician], start: datetime,
-                       end: datetime) -> CalendarVerdict:
+    def calendar_check(self, technicians: Sequence[Technician], start: datetime, end: datetime,
+                       order_id: str) -> CalendarVerdict:
         """``Runtime.calendar_check`` for ``order.assign_technician`` with ``calendar: check``."""
-        return technicians_busy(self.clients, technicians, start, end)
+        own = own_events(sessions_of(self.runtime), order_id) if self.settings.transport == "google" else {}
+        return technicians_busy(self.clients, technicians, start, end, own)
 
     def check(self) -> dict[str, Any]:
         """Every connection in one line each; a broken or failing one fails the check."""

@@ -43,6 +43,16 @@ def _instant(when: Any) -> str | None:
     return str(when["date"]) if "date" in when else None
 
 
+def event_interval(event: dict[str, Any]) -> tuple[datetime, datetime] | None:
+    """The event's [start, end) as aware datetimes; an all-day event spans its dates in UTC."""
+    bounds = [_instant(event.get(side)) for side in ("start", "end")]
+    if bounds[0] is None or bounds[1] is None:
+        return None
+    start, end = (datetime.fromisoformat(value) if "T" in value else
+                  datetime.fromisoformat(value).replace(tzinfo=UTC) for value in (bounds[0], bounds[1]))
+    return start, end
+
+
 def event_version(event: dict[str, Any]) -> dict[str, Any]:
     """The fields a conflict is about, normalised so both sides compare equal when they agree."""
     return {"start": _instant(event.get("start")), "end": _instant(event.get("end")),
@@ -72,6 +82,23 @@ def appointment_exists(sessions: SessionFactory, appointment_id: str) -> bool:
 
     with sessions() as session:
         return session.get(Appointment, appointment_id) is not None
+
+
+def own_events(sessions: SessionFactory, order_id: str) -> dict[str, set[str]]:
+    """Calendar id -> the Google events of the order's visits (an assignment ignores them)."""
+    from sqlmodel import col, select
+
+    from store.models import Appointment
+    from store.models.calendar import CalendarLink
+
+    query = (select(CalendarLink.calendar_id, CalendarLink.google_event_id)
+             .join(Appointment, col(Appointment.id) == col(CalendarLink.appointment_id))
+             .where(Appointment.order_id == order_id, col(CalendarLink.deleted_at).is_(None)))
+    found: dict[str, set[str]] = {}
+    with sessions() as session:
+        for calendar_id, event_id in session.exec(query):
+            found.setdefault(calendar_id, set()).add(event_id)
+    return found
 
 
 def record_write(sessions: SessionFactory, calendar_id: str, event: dict[str, Any],

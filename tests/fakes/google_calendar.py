@@ -12,7 +12,8 @@ Semantics follow Google's documentation where tests depend on them:
 - ``events.delete`` sets the event's status to ``cancelled``; a second delete answers 410
   ``deleted``; ``events.get`` still returns the cancelled event (Google: "the get method
   always returns them"); ``events.list`` returns cancelled events only with ``showDeleted``
-  or on incremental sync (``syncToken``).
+  or on incremental sync (``syncToken``); ``purge()`` drops one for good (then 404), as
+  Google eventually does.
 - ``events.list`` pages with ``pageToken``/``nextPageToken``; the last page carries
   ``nextSyncToken``; a ``syncToken`` lists only the events changed since it and cannot be
   combined with ``timeMin``/``timeMax``/``updatedMin``/``q``/``orderBy``/``iCalUID``/
@@ -271,6 +272,11 @@ class FakeGoogleCalendar:
             merged["sequence"] = int(merged.get("sequence", 0)) + 1
             return self._store(calendar, merged)
 
+    def purge(self, calendar_id: str, event_id: str) -> None:
+        """Google dropped a cancelled event for good ("they will eventually disappear"): 404 from now on."""
+        with self._lock:
+            del self.calendars[calendar_id].events[event_id]
+
     # -- the API, as the handler calls it ---------------------------------------------------
 
     def _calendar(self, calendar_id: str) -> Calendar:
@@ -407,9 +413,9 @@ class FakeGoogleCalendar:
         items: list[dict[str, Any]] = []
         position, end = int(cursor["p"]), int(cursor["e"])
         while position < end and len(items) < limit:
-            stored = calendar.events[calendar.log[position]]
-            # only an event's last change lists it: the earlier entries are history
-            if stored.position == position and keep(stored.body):
+            stored = calendar.events.get(calendar.log[position])
+            # only an event's last change lists it: the earlier entries are history (or purged)
+            if stored is not None and stored.position == position and keep(stored.body):
                 items.append(copy.deepcopy(stored.body))
             position += 1
         return items, position

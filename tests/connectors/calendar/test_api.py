@@ -199,3 +199,24 @@ def test_an_unreachable_google_is_transient(calendar_settings: CalendarSettings,
                        api.credentials)
     with pytest.raises(TransientError):
         dead.get_event(ana.calendar_id, "abcdef12345")
+
+
+def test_a_purged_event_is_not_found_and_leaves_listings_intact(api: CalendarApi, ana: Connected,
+                                                                google: FakeGoogleCalendar) -> None:
+    created = api.insert_event(ana.calendar_id, {**event(), "id": event_id_for("purge")})
+    api.delete_event(ana.calendar_id, created["id"])
+    google.purge(ana.calendar_id, created["id"])
+    with pytest.raises(PermanentError) as caught:
+        api.get_event(ana.calendar_id, created["id"])
+    assert caught.value.code == "not_found"
+    assert api.list_page(ana.calendar_id, show_deleted=True)["items"] == []
+
+
+def test_sync_token_with_time_bounds_is_refused_by_google(ana: Connected, google: FakeGoogleCalendar,
+                                                          api: CalendarApi) -> None:
+    token = api.list_page(ana.calendar_id)["nextSyncToken"]
+    request = api._service.events().list(calendarId=ana.calendar_id, syncToken=token,
+                                         timeMin="2027-01-01T00:00:00Z")
+    with pytest.raises(PermanentError) as caught:
+        api._run(request, ana.calendar_id, sync_token=True)
+    assert caught.value.code == "invalid_request"

@@ -85,3 +85,28 @@ def test_when_everyone_is_busy_in_google_the_error_says_so(
         assign(orders, order_id)
     assert caught.value.code == "no_eligible_technician"
     assert "busy in Google Calendar: 1" in str(caught.value)
+
+
+def test_the_orders_own_visit_in_its_technicians_calendar_does_not_make_them_busy(
+        orders: OrderConnector, calendar: CalendarConnector, order_id: str, engine: sa.Engine,
+        connect: Callable[..., Connected], google: FakeGoogleCalendar) -> None:
+    from connectors.calendar.params import CreateEventParams
+    from store.models import Appointment
+
+    ana = connect(name="Ana")
+    with session_scope(engine) as session:
+        visit = Appointment(order_id=order_id, technician_id=ana.technician_id, starts_at=START,
+                            ends_at=START + timedelta(hours=2))
+        session.add(visit)
+        session.flush()
+        visit_id = visit.id
+    params = CreateEventParams(calendar_id=ana.calendar_id, summary="OS", start=START.isoformat(),
+                               end=(START + timedelta(hours=2)).isoformat(), appointment_id=visit_id)
+    calendar.execute(ActionCall(action="create_event", params=params, idempotency_key="visit"))
+    assert assign(orders, order_id)["technician_id"] == ana.technician_id
+    google.put_event(ana.calendar_id, {"id": "outra0001", "summary": "Outra visita",
+                                       "start": {"dateTime": START.isoformat()},
+                                       "end": {"dateTime": (START + timedelta(minutes=30)).isoformat()}})
+    with pytest.raises(PermanentError) as caught:
+        assign(orders, order_id, key="again")
+    assert "busy in Google Calendar: 1" in str(caught.value)

@@ -248,3 +248,43 @@ def test_check_fails_on_a_revoked_grant_without_marking_it(
     with Session(engine) as session:
         connection = session.get(CalendarConnection, ana.connection_id)
         assert connection is not None and connection.status == "connected"
+
+
+def test_a_grant_revoked_while_the_client_is_cached_breaks_the_connection_once(
+        calendar: CalendarConnector, ana: Connected, google: FakeGoogleCalendar, engine: sa.Engine) -> None:
+    from store.models import Event
+    from store.models.calendar import CalendarConnection
+
+    run(calendar, "create_event", create_params(ana.calendar_id), key="first")
+    google.revoke(ana.refresh_token)
+    google.expire_access_tokens()  # the cached client must refresh now, and is refused
+    with pytest.raises(PermanentError) as caught:
+        run(calendar, "create_event", create_params(ana.calendar_id), key="second")
+    assert caught.value.code == "calendar_auth" and "despacho calendar connect" in str(caught.value)
+    asked = len(google.token_requests)
+    with pytest.raises(PermanentError):
+        run(calendar, "create_event", create_params(ana.calendar_id), key="third")
+    assert len(google.token_requests) == asked
+    with Session(engine) as session:
+        connection = session.get(CalendarConnection, ana.connection_id)
+        assert connection is not None and connection.status == "broken"
+        events = session.exec(select(Event).where(Event.type == "calendar.auth_failed")).all()
+        assert len(events) == 1
+
+
+def test_a_refresh_by_the_cached_client_updates_the_token_expiry(
+        calendar: CalendarConnector, ana: Connected, google: FakeGoogleCalendar, engine: sa.Engine) -> None:
+    from store.models.calendar import CalendarConnection
+
+    run(calendar, "create_event", create_params(ana.calendar_id), key="first")
+    with Session(engine) as session:
+        connection = session.get(CalendarConnection, ana.connection_id)
+        assert connection is not None
+        connection.token_expires_at = None
+        session.commit()
+    google.expire_access_tokens()
+    run(calendar, "create_event", create_params(ana.calendar_id), key="second")
+    assert len(google.token_requests) == 2
+    with Session(engine) as session:
+        connection = session.get(CalendarConnection, ana.connection_id)
+        assert connection is not None and connection.token_expires_at is not None
