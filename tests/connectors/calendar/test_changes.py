@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from datetime import timedelta
 from typing import Any
 
@@ -10,13 +12,32 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from connectors.calendar.changes import Kind, Outcome, apply_change, remember_write
+from connectors.calendar.changes import Kind, Outcome, apply_change, apply_page, remember_write
 from connectors.calendar.settings import CalendarSettings
+from store.db import make_engine
+from store.migrate import upgrade
 from store.models import Appointment, CalendarConflict, CalendarLink, Event
 from tests.connectors.calendar.visits import CALENDAR, ENDS, STARTS, SYNCED_AT, Visit, item
 from tests.support.catalogue import payload_errors
+from tests.support.postgres import throwaway_pg_database
 
 MOVED = (STARTS + timedelta(days=1), ENDS + timedelta(days=1))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, migrated_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+    """Both databases: the page's visits are locked FOR UPDATE on PostgreSQL, JSON versions differ."""
+    if request.param == "sqlite":
+        shutil.copy(migrated_template, tmp_path / "despacho.db")
+        engine = make_engine(f"sqlite:///{tmp_path / 'despacho.db'}")
+        yield engine
+        engine.dispose()
+        return
+    with throwaway_pg_database() as url:
+        upgrade(url)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 def apply(engine: sa.Engine, body: dict[str, Any], policy: str = "despacho_wins",
@@ -248,3 +269,21 @@ def test_an_item_that_cannot_be_a_visit_is_rejected_naming_the_field(
     assert outcome.kind is Kind.REJECTED and f"{field}:" in (outcome.reason or "")
     assert visit.event_id in (outcome.reason or "")
     assert appointment.starts_at == STARTS and events == []
+
+
+def test_a_page_mixing_echoes_moves_strangers_and_bad_items_applies_each_as_alone(
+        engine: sa.Engine, make_visit: Callable[..., Visit]) -> None:
+    echo, moved, cancelled = make_visit(), make_visit(), make_visit()
+    page = [item(echo.event_id, etag='"e1"'), item(moved.event_id, *MOVED), "not an event",
+            {"id": cancelled.event_id, "etag": '"e5"', "status": "cancelled"}, item("personal0002"),
+            {**item(moved.event_id), "id": "x" * 2000}]
+    settings = CalendarSettings()
+    with Session(engine) as session:
+        outcomes = apply_page(session, settings, CALENDAR, page)
+        session.commit()
+
+    assert sorted(o.kind for o in outcomes) == sorted([Kind.ECHO, Kind.APPLIED, Kind.REJECTED, Kind.APPLIED,
+                                                       Kind.NOT_OURS, Kind.REJECTED])
+    assert state(engine, moved)[0].starts_at == MOVED[0]
+    assert state(engine, cancelled)[0].status == "cancelled"
+    assert sorted(e.type for e in state(engine, echo)[2]) == ["appointment.cancelled", "appointment.rescheduled"]

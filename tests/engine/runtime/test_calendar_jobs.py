@@ -172,3 +172,23 @@ def test_a_calendar_google_fails_on_waits_before_its_next_try(
     assert jobs.sync(ana.calendar_id) is None
     assert jobs.sync(ana.calendar_id) is None  # backing off: Google is not asked again at once
     assert len([r for r in google.requests if r["path"].endswith("/events")]) == 1
+
+
+@pytest.mark.parametrize(("transport", "jobs"), [
+    ("google", ["calendar-sync-requests", "calendar-safety-net", "calendar-channels"]), ("file", [])])
+def test_the_daemons_scheduler_runs_the_calendar_jobs_only_when_the_calendar_talks_to_google(
+        tmp_path: Path, transport: str, jobs: list[str]) -> None:
+    from engine.runtime.daemon import Daemon, Parts
+    from engine.settings import load_settings
+    from tests.engine.runtime.pipeline_helpers import make_project
+
+    config = make_project(tmp_path, "rules: []\n")
+    with config.open("a", encoding="utf-8") as extra:
+        extra.write(f"connectors: {{calendar: {{transport: {transport}, sync_every: 10m}}}}\n")
+    daemon = Daemon(load_settings(str(config), environ={}), Parts(relay=False, watch_rules=False, workers=False))
+    try:
+        assert daemon.scheduler is not None
+        assert [job.name for job in daemon.scheduler.jobs] == jobs
+        assert [job.every for job in daemon.scheduler.jobs][1:2] == ([600.0] if jobs else [])
+    finally:
+        daemon.core.db.dispose()
