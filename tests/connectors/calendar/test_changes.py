@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,4 +286,5 @@ def test_a_page_mixing_echoes_moves_strangers_and_bad_items_applies_each_as_alon
                                                        Kind.NOT_OURS, Kind.REJECTED])
     assert state(engine, moved)[0].starts_at == MOVED[0]
     assert state(engine, cancelled)[0].status == "cancelled"
-    assert sorted(e.type for e in state(engine, echo)[2]) == ["appointment.cancelled", "appointment.rescheduled"]
+    events = sorted(e.type for e in state(engine, echo)[2])
+    assert events == ["appointment.cancelled", "appointment.rescheduled"]

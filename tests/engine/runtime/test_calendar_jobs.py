@@ -185,7 +185,8 @@ def test_the_daemons_scheduler_runs_the_calendar_jobs_only_when_the_calendar_tal
     config = make_project(tmp_path, "rules: []\n")
     with config.open("a", encoding="utf-8") as extra:
         extra.write(f"connectors: {{calendar: {{transport: {transport}, sync_every: 10m}}}}\n")
-    daemon = Daemon(load_settings(str(config), environ={}), Parts(relay=False, watch_rules=False, workers=False))
+    parts = Parts(relay=False, watch_rules=False, workers=False)
+    daemon = Daemon(load_settings(str(config), environ={}), parts)
     try:
         assert daemon.scheduler is not None
         assert [job.name for job in daemon.scheduler.jobs] == jobs
