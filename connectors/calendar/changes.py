@@ -107,7 +107,8 @@ def apply_page(session: Session, settings: CalendarSettings, calendar_id: str, i
     changed: list[dict[str, Any]] = []
     for item in items:
         body = item if isinstance(item, dict) else {}
-        known = seen.get(body.get("id"))  # type: ignore[arg-type]
+        event_id = body.get("id")
+        known = seen.get(event_id) if isinstance(event_id, str) else None
         if known is not None and _quick_echo(known, body):
             outcomes.append(Outcome(Kind.ECHO, known[0]))
         else:

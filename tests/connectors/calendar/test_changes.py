@@ -276,14 +276,14 @@ def test_a_page_mixing_echoes_moves_strangers_and_bad_items_applies_each_as_alon
     echo, moved, cancelled = make_visit(), make_visit(), make_visit()
     page = [item(echo.event_id, etag='"e1"'), item(moved.event_id, *MOVED), "not an event",
             {"id": cancelled.event_id, "etag": '"e5"', "status": "cancelled"}, item("personal0002"),
-            {**item(moved.event_id), "id": "x" * 2000}]
+            {**item(moved.event_id), "id": "x" * 2000}, {**item(moved.event_id), "id": ["not", "hashable"]}]
     settings = CalendarSettings()
     with Session(engine) as session:
         outcomes = apply_page(session, settings, CALENDAR, page)
         session.commit()
 
     assert sorted(o.kind for o in outcomes) == sorted([Kind.ECHO, Kind.APPLIED, Kind.REJECTED, Kind.APPLIED,
-                                                       Kind.NOT_OURS, Kind.REJECTED])
+                                                       Kind.NOT_OURS, Kind.REJECTED, Kind.REJECTED])
     assert state(engine, moved)[0].starts_at == MOVED[0]
     assert state(engine, cancelled)[0].status == "cancelled"
     events = sorted(e.type for e in state(engine, echo)[2])
