@@ -7,8 +7,9 @@ Run: .venv/bin/python bench/bench_calendar_sync.py [--events 10000] [--changes 1
   appointment (with customer and order) and one ``CalendarLink`` per event, as despacho's
   ``calendar.create_event`` leaves them: every item of a full sync is matched to its link.
 - full: ``sync_calendar`` with no sync token on a fresh copy of that database (pages of 250
-  through the real googleapiclient, each page applied and committed, the sync token stored; from the second run on, the events
-  earlier runs moved are applied, the rest are echoes) vs the same pages fetched with a bare
+  through the real googleapiclient, each page applied and committed, the sync token stored;
+  from the second run on, the events earlier runs moved are applied, the rest are echoes) vs
+  the same pages fetched with a bare
   ``httpx.Client`` (JSON decoded, nothing else). Ratio = despacho throughput / bare; target >= 0.5.
 - incremental: ``--changes`` events moved in Google, then ``sync_calendar`` with the stored token
   (one page, each change applied: the visit moved and ``appointment.rescheduled`` recorded) vs one
