@@ -1,6 +1,6 @@
 """Google Calendar pull sync through despacho vs bare page fetches, from the same local fake Google.
 
-Run: .venv/bin/python bench/bench_calendar_sync.py [--events 10000] [--changes 10] [--runs 3]
+Run: .venv/bin/python bench/bench_calendar_sync.py [--events 10000] [--changes 10] [--runs 3] [--rounds 5]
 
 - The fake (``tests/fakes/google_calendar.py``, a threaded HTTP server in this process) holds
   ``--events`` events on one calendar. A fresh SQLite database made by the migrations holds one
@@ -9,11 +9,12 @@ Run: .venv/bin/python bench/bench_calendar_sync.py [--events 10000] [--changes 1
 - full: ``sync_calendar`` with no sync token on a fresh copy of that database (pages of 250
   through the real googleapiclient, each page applied and committed, the sync token stored;
   from the second run on, the events earlier runs moved are applied, the rest are echoes) vs
-  the same pages fetched with a bare
-  ``httpx.Client`` (JSON decoded, nothing else). Ratio = despacho throughput / bare; target >= 0.5.
+  the same pages fetched with a bare ``httpx.Client`` (JSON decoded, nothing else).
+  Ratio = despacho throughput / bare; target >= 0.5.
 - incremental: ``--changes`` events moved in Google, then ``sync_calendar`` with the stored token
   (one page, each change applied: the visit moved and ``appointment.rescheduled`` recorded) vs one
-  bare fetch of that page with the same token. Ratio = despacho time / bare; target <= 2.
+  bare fetch of that page with the same token, ``--rounds`` times per run (median). Ratio =
+  despacho time / bare; target <= 2.
 
 Both sides of each ratio are measured alternately in the same run; medians of ``--runs``. The
 machine is shared: the load average is printed before and after.
