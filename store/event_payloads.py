@@ -193,15 +193,30 @@ class WhatsAppInboundPayload(Payload):
     customer: InboundCustomer | None = Field(description="The customer with this number, if any")
 
 
+class CalendarLinkRef(Payload):
+    calendar_id: str
+    google_event_id: str
+
+
 class AppointmentChangedPayload(Payload):
+    """Emitted by Google Calendar sync, and posted by the ERP (``POST /v1/events``) as well.
+
+    Sync's events carry ``changed_by`` and the previous times, and no ``calendar_link``: Google
+    has the change already, so a rule's ``has(data.calendar_link)`` step does not write it back.
+    The ERP's carry ``calendar_link`` once the visit is on a calendar.
+    """
+
     appointment: AppointmentRecord = Field(description="The visit after the change")
-    previous_starts_at: datetime
-    previous_ends_at: datetime
-    previous_status: str
     order: OrderRecord
     customer: CustomerRecord
-    technician: TechnicianRecord | None
-    changed_by: str = Field(description="Who changed it: google (an edit in Google Calendar)")
+    technician: TechnicianRecord | None = Field(None, description="null while nobody is assigned")
+    previous_starts_at: datetime | None = Field(None, description="Set by Google Calendar sync")
+    previous_ends_at: datetime | None = Field(None, description="Set by Google Calendar sync")
+    previous_status: str | None = Field(None, description="Set by Google Calendar sync")
+    changed_by: str | None = Field(
+        None, description="google: an edit in Google Calendar (absent in events other systems post)")
+    calendar_link: CalendarLinkRef | None = Field(
+        None, description="Present in posted events once the visit is on a calendar; never from sync")
 
 
 class CalendarSyncRequestedPayload(Payload):
