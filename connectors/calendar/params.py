@@ -7,21 +7,37 @@ a description of a page, 50 attendees, a window of 31 days for free/busy).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from connectors.base import Params
 
+
+def _matching(pattern: str, what: str) -> AfterValidator:
+    """A format checked on the value, not written into the JSON Schema: editors see a rule's
+    ``{{ template }}`` in these fields, which only matches once rendered."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"'{value[:80]}' is not {what}")
+        return value
+
+    return AfterValidator(check)
+
+
 # a Google calendar id is an e-mail address (a user's, or ...@group.calendar.google.com); never
 # "primary", which would mean "whichever account acts" rather than a calendar despacho knows
-CalendarId = Annotated[str, StringConstraints(min_length=3, max_length=255,
-                                              pattern=r"^[A-Za-z0-9._%+#-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
-EventId = Annotated[str, StringConstraints(min_length=5, max_length=1024, pattern=r"^[a-v0-9]+$")]
-Time = Annotated[str, StringConstraints(min_length=10, max_length=40)]
+CalendarId = Annotated[str, StringConstraints(max_length=255), _matching(
+    r"^[A-Za-z0-9._%+#-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$", "a calendar id (an e-mail address, not 'primary')")]
+EventId = Annotated[str, StringConstraints(max_length=1024), _matching(
+    r"^[a-v0-9]{5,1024}$", "a Google event id (5 to 1024 of a-v and 0-9)")]
+Time = Annotated[str, StringConstraints(max_length=40)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=36)]
 Minutes = Annotated[int, Field(ge=0, le=40320)]  # Google: at most 4 weeks before
-HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+HHMM = Annotated[str, _matching(r"^([01]\d|2[0-3]):[0-5]\d$", "a time HH:MM")]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 MAX_CALENDARS = 50
 
