@@ -31,3 +31,16 @@ class PermanentError(ConnectorError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class SyncTokenExpired(PermanentError):
+    """Google no longer accepts a calendar's sync token (410 ``fullSyncRequired``): list everything again.
+
+    Permanent for the call that got it (repeating it fails the same way); the sync code
+    catches it and starts a full sync instead of retrying.
+    """
+
+    def __init__(self, calendar_id: str) -> None:
+        super().__init__(f"calendar '{calendar_id}': the sync token expired, a full sync is required",
+                         code="sync_token_expired")
+        self.calendar_id = calendar_id

@@ -24,6 +24,9 @@ from errors import PermanentError, TransientError
 if TYPE_CHECKING:
     from sqlmodel import Session  # the type only: importing connectors must not load the ORM
 
+    from store.assignment import CalendarCheck
+    from store.secrets import SecretBox
+
 __all__ = [
     "FILE_OUTPUT",
     "ActionCall",
@@ -105,11 +108,22 @@ class ActionCall:
 
 @dataclass
 class Runtime:
-    """What connectors may use besides their settings: the database and the outbox folder."""
+    """What connectors may use besides their settings: the database and the outbox folder.
+
+    ``secrets`` opens the encrypted secrets store (OAuth refresh tokens), on first use only:
+    loading its keys may create the key file. ``redis_url`` is set when the workers share a
+    Redis (per-calendar rate limits across processes), with ``namespace`` before every key.
+    ``calendar_check`` tells which technicians Google Calendar shows busy (``order`` uses
+    it; the calendar connector provides it through the composition root).
+    """
 
     outbox: Path
     session: Callable[[], AbstractContextManager[Session]] | None = None
     timezone: str = "America/Sao_Paulo"
+    secrets: Callable[[], SecretBox] | None = None
+    redis_url: str | None = None
+    namespace: str = "despacho"
+    calendar_check: CalendarCheck | None = None
 
 
 class Connector:

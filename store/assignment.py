@@ -2,7 +2,9 @@
 
 Eligible: active, not deleted, in the order's region, holding every required
 skill, free during the order's scheduled window (no other live order or
-visit overlaps it) and, when working hours are set, working then. Among
+visit overlaps it) and, when working hours are set, working then; with a
+``calendar_check`` (``order.assign_technician`` with ``calendar: check``), also
+free in Google Calendar. Among
 them ``least_loaded`` takes the one with the fewest live orders and
 ``round_robin`` the one whose last assignment is oldest; ties go to the
 longest wait, then the name, so the choice is deterministic.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -26,17 +29,45 @@ from store.models.technicians import WEEKDAYS
 
 Strategy = Callable[[Session, Sequence[Technician]], Technician]
 _NEVER = datetime.min
+CALENDAR_BUSY = "busy in Google Calendar"
 
 
-def choose_technician(session: Session, order: ServiceOrder, strategy: str) -> Technician:
+@dataclass(frozen=True)
+class CalendarVerdict:
+    """What the technicians' Google calendars say about a window.
+
+    ``busy``: technician id -> why (the overlapping busy interval); ``not_checked``:
+    technician id -> why the calendar could not say (no calendar, no connection, Google
+    unreachable); those technicians stay eligible.
+    """
+
+    busy: dict[str, str] = field(default_factory=dict)
+    not_checked: dict[str, str] = field(default_factory=dict)
+
+
+# asks Google about the candidates' calendars over [start, end); the last argument is the order,
+# whose own visits' events (already in a calendar) do not make their technician busy
+CalendarCheck = Callable[[Sequence[Technician], datetime, datetime, str], CalendarVerdict]
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    candidates: list[Technician]
+    excluded: Counter[str]  # reason -> how many technicians it excluded
+    notes: dict[str, str]  # technician id -> a caveat that did not exclude them
+
+
+def choose_technician(session: Session, order: ServiceOrder, strategy: str,
+                      calendar_check: CalendarCheck | None = None) -> tuple[Technician, Eligibility]:
     """The technician ``strategy`` picks; ``NoEligibleTechnician`` says why none qualified."""
-    candidates, excluded = eligible_technicians(session, order)
-    if not candidates:
-        raise NoEligibleTechnician(order.id, dict(excluded))
-    return STRATEGIES[strategy](session, candidates)
+    eligibility = eligible_technicians(session, order, calendar_check)
+    if not eligibility.candidates:
+        raise NoEligibleTechnician(order.id, dict(eligibility.excluded))
+    return STRATEGIES[strategy](session, eligibility.candidates), eligibility
 
 
-def eligible_technicians(session: Session, order: ServiceOrder) -> tuple[list[Technician], Counter[str]]:
+def eligible_technicians(session: Session, order: ServiceOrder,
+                         calendar_check: CalendarCheck | None = None) -> Eligibility:
     excluded: Counter[str] = Counter()
     in_region = session.exec(
         select(Technician).where(Technician.region == order.region, col(Technician.deleted_at).is_(None))
@@ -61,7 +92,23 @@ def eligible_technicians(session: Session, order: ServiceOrder) -> tuple[list[Te
     busy = busy_technician_ids(session, order, [t.id for t in candidates])
     if busy:
         excluded["busy at the scheduled time"] += len(busy)
-    return [t for t in candidates if t.id not in busy], excluded
+    candidates = [t for t in candidates if t.id not in busy]
+    notes: dict[str, str] = {}
+    if calendar_check is not None and candidates:
+        candidates, notes = _free_in_calendar(order, candidates, calendar_check, excluded)
+    return Eligibility(candidates, excluded, notes)
+
+
+def _free_in_calendar(order: ServiceOrder, candidates: list[Technician], calendar_check: CalendarCheck,
+                      excluded: Counter[str]) -> tuple[list[Technician], dict[str, str]]:
+    start, end = order.scheduled_start, order.scheduled_end
+    if start is None or end is None:
+        return candidates, {t.id: "calendar not checked: the order has no scheduled time" for t in candidates}
+    verdict = calendar_check(candidates, start, end, order.id)
+    if verdict.busy:
+        excluded[CALENDAR_BUSY] += len(verdict.busy)
+    notes = {**verdict.not_checked, **verdict.busy}
+    return [t for t in candidates if t.id not in verdict.busy], notes
 
 
 def works_during(technician: Technician, start: datetime | None, end: datetime | None) -> bool:

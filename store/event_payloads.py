@@ -70,6 +70,15 @@ class OrderRecord(Payload):
     created_at: datetime
 
 
+class AppointmentRecord(Payload):
+    id: str
+    order_id: str
+    technician_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    status: str = Field(description="scheduled, confirmed, completed, cancelled or no_show")
+
+
 class InvoiceRecord(Payload):
     id: str
     number: str
@@ -150,6 +159,13 @@ class RunCompletedPayload(Payload):
     status: str
 
 
+class CalendarAuthFailedPayload(Payload):
+    connection_id: str
+    technician_id: str | None = Field(description="None for the shared connection")
+    account: str = Field(description="The Google account whose grant was refused")
+    reason: str = Field(description="What Google said (invalid_grant: Token has been expired or revoked.)")
+
+
 class SchedulePayload(Payload):
     """A fire's own event; with ``for_each`` each row of the query is an evaluation's ``data``."""
 
@@ -175,6 +191,39 @@ class WhatsAppInboundPayload(Payload):
     num_media: int
     conversation_id: str | None
     customer: InboundCustomer | None = Field(description="The customer with this number, if any")
+
+
+class CalendarLinkRef(Payload):
+    calendar_id: str
+    google_event_id: str
+
+
+class AppointmentChangedPayload(Payload):
+    """Emitted by Google Calendar sync, and posted by the ERP (``POST /v1/events``) as well.
+
+    Sync's events carry ``changed_by`` and the previous times, and no ``calendar_link``: Google
+    has the change already, so a rule's ``has(data.calendar_link)`` step does not write it back.
+    The ERP's carry ``calendar_link`` once the visit is on a calendar.
+    """
+
+    appointment: AppointmentRecord = Field(description="The visit after the change")
+    order: OrderRecord
+    customer: CustomerRecord
+    technician: TechnicianRecord | None = Field(None, description="null while nobody is assigned")
+    previous_starts_at: datetime | None = Field(None, description="Set by Google Calendar sync")
+    previous_ends_at: datetime | None = Field(None, description="Set by Google Calendar sync")
+    previous_status: str | None = Field(None, description="Set by Google Calendar sync")
+    changed_by: str | None = Field(
+        None, description="google: an edit in Google Calendar (absent in events other systems post)")
+    calendar_link: CalendarLinkRef | None = Field(
+        None, description="Present in posted events once the visit is on a calendar; never from sync")
+
+
+class CalendarSyncRequestedPayload(Payload):
+    calendar_id: str
+    resource_state: str = Field(description="exists or not_exists, as Google's push said")
+    message_number: int = Field(description="X-Goog-Message-Number of the push")
+    channel_id: str
 
 
 @dataclass(frozen=True)
@@ -206,8 +255,16 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
     EventSpec("action.failed", ActionFailedPayload, "engine.runtime.followups",
               "An action failed for good (its fallback, if any, runs too)"),
     EventSpec("run.completed", RunCompletedPayload, "engine.runtime.followups", "A rule's run ended"),
+    EventSpec("calendar.auth_failed", CalendarAuthFailedPayload, "connectors.calendar.auth",
+              "Google refused a calendar connection's grant: it is marked broken until reconnected"),
     EventSpec(SCHEDULE_EVENT_TYPE, SchedulePayload, "engine.runtime.scheduled",
               "A cron or every trigger fired"),
     EventSpec("whatsapp.message_received", WhatsAppInboundPayload, "api.webhooks.twilio",
               "A customer sent a WhatsApp message to the company's number"),
+    EventSpec("appointment.rescheduled", AppointmentChangedPayload, "store.appointments.reschedule",
+              "A visit was moved (by Google Calendar sync: someone moved its event)"),
+    EventSpec("appointment.cancelled", AppointmentChangedPayload, "store.appointments.cancel",
+              "A visit was cancelled (by Google Calendar sync: its event was cancelled or deleted)"),
+    EventSpec("calendar.sync_requested", CalendarSyncRequestedPayload, "api.webhooks.google_calendar",
+              "Google pushed a change notice for a watched calendar; the daemon syncs it"),
 )}

@@ -26,6 +26,7 @@ RESERVED_TYPES: dict[str, str] = {
     "action.failed": "the engine, when an action fails for good",
     "run.completed": "the engine, when a run ends",
     "whatsapp.message_received": "the Twilio webhook, whose requests are signed",
+    "calendar.sync_requested": "the Google Calendar webhook, whose channels carry a secret token",
 }
 
 # source -> who uses it; 'rule:<id>' is event.emit's
@@ -33,6 +34,7 @@ RESERVED_SOURCES: dict[str, str] = {
     "despacho": "despacho's own records (orders, invoices, payments, follow-ups)",
     SCHEDULE_SOURCE: "the scheduler",
     "twilio": "the Twilio webhook",
+    "google": "Google Calendar: its push webhook, and changes its sync applies",
     "cli": "despacho emit",
     "rule": "event.emit",
 }
@@ -52,6 +54,8 @@ RESERVED_IDS: tuple[IdShape, ...] = (
     IdShape(re.compile(r"^run\.completed:"), "run.completed:<run>", "the engine's follow-ups"),
     IdShape(re.compile(r"^invoice\.overdue:"), "invoice.overdue:<invoice>:<date>", "the daily overdue job"),
     IdShape(re.compile(r"^emit:"), "emit:<idempotency key>", "event.emit"),
+    IdShape(re.compile(r"^calendar\.sync_requested:"), "calendar.sync_requested:<channel>:<message number>",
+            "the Google Calendar webhook"),
     # Twilio's MessageSid: the webhook stores the inbound message under it
     IdShape(re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$"), "a Twilio SID (SM + 32 hex digits)",
             "the Twilio webhook"),

@@ -7,13 +7,13 @@ event commit together, or neither does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from store.assignment import STRATEGIES, choose_technician
+from store.assignment import STRATEGIES, CalendarCheck, choose_technician
 from store.errors import IllegalTransition, NotFound, ValidationFailed
 from store.eventlog import record_event
 from store.lifecycle import TERMINAL_STATUSES, TRANSITIONS, check_transition
@@ -32,6 +32,8 @@ class Assignment:
     technician: Technician
     previous_status: str
     previous_technician_id: str | None
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> technicians it excluded
+    notes: dict[str, str] = field(default_factory=dict)  # technician id -> a caveat (calendar not checked)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ def create_order(session: Session, *, customer_id: str, region: str, at: datetim
 
 
 def assign_technician(session: Session, order_id: str, strategy: str = "least_loaded", *,
-                      at: datetime | None = None) -> Assignment:
+                      at: datetime | None = None, calendar_check: CalendarCheck | None = None) -> Assignment:
     """Give the order the technician ``strategy`` picks; records ``service_order.assigned``."""
     if strategy not in STRATEGIES:
         raise ValidationFailed("strategy", f"'{strategy}' is not one of: {', '.join(STRATEGIES)}")
@@ -66,7 +68,7 @@ def assign_technician(session: Session, order_id: str, strategy: str = "least_lo
     if order.status not in ASSIGNABLE:
         raise IllegalTransition(order.status, "assigned", TRANSITIONS[order.status],
                                 reason="only open, assigned, scheduled or on-hold orders take a technician")
-    technician = choose_technician(session, order, strategy)
+    technician, eligibility = choose_technician(session, order, strategy, calendar_check)
     at = at or utcnow()
     previous_status, previous_technician_id = order.status, order.technician_id
     order.technician_id = technician.id
@@ -80,7 +82,8 @@ def assign_technician(session: Session, order_id: str, strategy: str = "least_lo
     payload = _payload(session, order)
     payload.update(previous_status=previous_status, previous_technician_id=previous_technician_id)
     record_event(session, "service_order.assigned", payload, occurred_at=at)
-    return Assignment(order, technician, previous_status, previous_technician_id)
+    return Assignment(order, technician, previous_status, previous_technician_id,
+                      dict(eligibility.excluded), eligibility.notes)
 
 
 def set_status(session: Session, order_id: str, status: str, reason: str | None = None, *,

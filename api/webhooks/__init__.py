@@ -12,9 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.schemas.errors import ERROR_RESPONSES
-from api.webhooks import twilio
+from api.webhooks import google_calendar, twilio
 
-WEBHOOK_ROUTERS: list[APIRouter] = [twilio.router]
+WEBHOOK_ROUTERS: list[APIRouter] = [twilio.router, google_calendar.router]
 
 
 def mount_webhooks(app: Any) -> None:

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import threading
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from functools import partial
-from typing import Any
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import redis
 import sqlalchemy as sa
 
 from connectors.base import Connector, Runtime
+from connectors.calendar import CalendarConnector
 from connectors.registry import CONNECTOR_CLASSES
 from engine.language.events import Event
 from engine.runtime.broker import StepSender, declare_step_actors, make_broker
@@ -35,6 +36,9 @@ from engine.runtime.runner import StepRunner
 from engine.runtime.throttle import DatabaseThrottle, RedisThrottle, ThrottleCounter
 from engine.settings import Settings
 from store.db import make_bookkeeping_engine, make_engine, session_scope
+
+if TYPE_CHECKING:
+    from store.secrets import SecretBox
 
 
 @dataclass
@@ -75,8 +79,29 @@ class Core:
 
 
 def build_connectors(settings: Settings, runtime: Runtime) -> dict[str, Connector]:
-    # Connectors without a config section (order, event) run on their defaults.
-    return {cls.name: cls(getattr(settings.connectors, cls.name, None), runtime) for cls in CONNECTOR_CLASSES}
+    # Connectors without a config section (order, event) run on their defaults. The calendar
+    # connector is built first: order.assign_technician asks it who is busy (calendar: check).
+    calendar = CalendarConnector(settings.connectors.calendar, runtime)
+    runtime = replace(runtime, calendar_check=calendar.calendar_check)
+    built: dict[str, Connector] = {calendar.name: calendar}
+    for cls in CONNECTOR_CLASSES:
+        if cls is not CalendarConnector:
+            built[cls.name] = cls(getattr(settings.connectors, cls.name, None), runtime)
+    return {cls.name: built[cls.name] for cls in CONNECTOR_CLASSES}
+
+
+def connector_runtime(settings: Settings, db: sa.Engine) -> Runtime:
+    """What every connector may use: the database, the outbox, the secrets store, the shared Redis."""
+    shared = settings.broker.url if settings.broker.url.startswith(("redis://", "rediss://")) else None
+    return Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
+                   timezone=settings.timezone, secrets=cache(partial(_secret_box, settings)),
+                   redis_url=shared, namespace=settings.broker.namespace)
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    from store.secrets import SecretBox, load_ring
+
+    return SecretBox(load_ring(settings.secrets))
 
 
 def throttle_counter(settings: Settings) -> ThrottleCounter:
@@ -113,8 +138,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     planner = Planner(config=config, throttle=throttle_counter(settings), timezone=settings.timezone)
     execution = settings.execution
     leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
-    runtime = Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
-                      timezone=settings.timezone)
+    runtime = connector_runtime(settings, db)
     runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases,
                         time_zone=settings.timezone)
     if broker is not None and consume:

@@ -21,7 +21,7 @@ import structlog
 from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leader import AlwaysLeader, RedisLeader
-from engine.runtime.scheduler import Scheduler
+from engine.runtime.scheduler import BuiltinJob, Scheduler
 from engine.runtime.wakeups import EventWakeups
 from engine.runtime.workers import Workers
 from engine.settings import Settings
@@ -60,11 +60,23 @@ class Daemon:
         self.embedded = settings.broker.url.startswith("stub://")
         self.leader = self._leader() if parts.scheduler else None
         self.scheduler = (Scheduler(self.rules, self.core.relay.fire_schedule, self.leader.is_leader,
-                                    settings.timezone, self.core.db) if self.leader else None)
+                                    settings.timezone, self.core.db, jobs=self._builtin_jobs())
+                          if self.leader else None)
         self.wakeups = (EventWakeups(settings.database.url, self.core.relay_wakeup)
                         if parts.relay and self.core.db.dialect.name == "postgresql" else None)
         # started after the daemon, stopped before it (the API of ``despacho run``)
         self.extras: list[Component] = list(extras or [])
+
+    def _builtin_jobs(self) -> list[BuiltinJob]:
+        """Two-way Google Calendar sync, when the calendar connector talks to Google."""
+        calendar = self.settings.connectors.calendar
+        if calendar.transport != "google":
+            return []
+        from engine.runtime.calendar_jobs import CalendarJobs
+        from engine.runtime.compose import connector_runtime
+
+        runtime = connector_runtime(self.settings, self.core.db)
+        return CalendarJobs(calendar, runtime, self.core.db, self.settings.api.public_url).jobs()
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

@@ -18,7 +18,8 @@ did make finds the claim taken and does nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -70,16 +71,27 @@ def latest_fire_time(trigger: BaseTrigger, now: datetime, since: datetime | None
         span *= 8
 
 
+@dataclass(frozen=True)
+class BuiltinJob:
+    """despacho's own periodic work (calendar sync, channel renewal): run by the leader only."""
+
+    name: str
+    every: float  # seconds
+    run: Callable[[], object]
+
+
 class Scheduler:
-    """Fires the schedules of the current rule set through ``fire``."""
+    """Fires the schedules of the current rule set through ``fire``, and the built-in ``jobs``."""
 
     def __init__(self, rules: Callable[[], RuleSet], fire: Callable[[CompiledRule, int, datetime], int],
-                 is_leader: Callable[[], bool], timezone: str, db: sa.Engine | None = None) -> None:
+                 is_leader: Callable[[], bool], timezone: str, db: sa.Engine | None = None,
+                 jobs: Sequence[BuiltinJob] = ()) -> None:
         self.rules = rules
         self.fire = fire
         self.is_leader = is_leader
         self.timezone = timezone
         self.db = db
+        self.jobs = tuple(jobs)
         self._aps = BackgroundScheduler(timezone=timezone)
         self._leading = threading.Lock()  # a catch-up finishes before anything else fires
         self._behind = True  # not caught up since we last saw ourselves not lead (or started)
@@ -98,6 +110,9 @@ class Scheduler:
         self._aps.remove_all_jobs()
         self._aps.add_job(self.leads, IntervalTrigger(seconds=LEADERSHIP_CHECK_SECONDS), id="leadership",
                           coalesce=True, max_instances=1)
+        for job in self.jobs:
+            self._aps.add_job(self._builtin, IntervalTrigger(seconds=job.every), args=[job],
+                              id=f"builtin:{job.name}", coalesce=True, max_instances=1)
         for rule in self.rules().rules:
             if not rule.rule.enabled:
                 continue
@@ -128,6 +143,14 @@ class Scheduler:
                 except SQLAlchemyError:
                     log.exception("schedule_catch_up_failed")
             return not self._behind
+
+    def _builtin(self, job: BuiltinJob) -> None:
+        if not self.leads():
+            return
+        try:
+            job.run()
+        except Exception:  # one failed pass (Google down, the database away) must not stop the job
+            log.exception("builtin_job_failed", job=job.name)
 
     def _job(self, rule_id: str, index: int) -> None:
         rule = self.rules().by_id.get(rule_id)

@@ -24,6 +24,15 @@ from tests.api.conftest import (  # noqa: F401  (fixtures are found by name)
     token_for,
 )
 from tests.api.test_ratelimit import free_port, wait_until_serving
+from tests.connectors.calendar.conftest import (  # noqa: F401  (the fake Google Calendar, a connected technician)
+    box,
+    calendar,
+    calendar_settings,
+    client_secrets,
+    connect,
+    google,
+)
+from tests.connectors.conftest import engine  # noqa: F401
 
 
 @pytest.fixture

@@ -13,18 +13,21 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from engine.runtime.followups import action_failed, run_completed
+from store.appointments import cancel, reschedule
 from store.billing import issue_invoice, record_overdue_events, record_payment
 from store.db import session_scope
 from store.event_payloads import DOMAIN_EVENTS
-from store.models import Customer, Event, ServiceOrder, Technician
+from store.models import Appointment, Customer, Event, ServiceOrder, Technician
 from store.models.runs import RuleRun, RuleStep
 from store.payloads import FIELDS
 from store.seed import seed_demo
 from store.service_orders import ASSIGNABLE, assign_technician, create_order, set_status
 from tests.support.catalogue import payload_errors
 
-# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime)
-OTHER_TESTS = {"whatsapp.message_received", "schedule"}
+# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime),
+# the calendar connector (tests/connectors/calendar/test_auth.py), the Google Calendar webhook
+# (tests/api/webhooks/test_google_calendar.py)
+OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:
@@ -43,6 +46,13 @@ def emit_every_store_event(engine: sa.Engine, at: datetime, customer: Customer,
         assign_technician(s, order.id, at=at)
         set_status(s, order.id, "in_progress", at=at)
         set_status(s, order.id, "completed", at=at)
+        visit = Appointment(order_id=order.id, technician_id=order.technician_id, starts_at=at,
+                            ends_at=at + timedelta(hours=2))
+        s.add(visit)
+        s.flush()
+        reschedule(s, visit, at + timedelta(days=1), at + timedelta(days=1, hours=2), changed_by="google",
+                   source="google", at=at)
+        cancel(s, visit, changed_by="google", source="google", at=at)
         set_status(s, other.id, "cancelled", "cliente desistiu", at=at)
     with session_scope(engine) as s:
         invoice = issue_invoice(s, order.id, "480.00", at.date() + timedelta(days=5), at=at)
@@ -96,6 +106,7 @@ def test_demo_company_events_match_their_schemas(engine: sa.Engine, at: datetime
 
 def test_the_record_models_list_the_fields_the_payloads_carry() -> None:
     from store.event_payloads import (
+        AppointmentRecord,
         CustomerRecord,
         InvoiceRecord,
         OrderRecord,
@@ -103,7 +114,8 @@ def test_the_record_models_list_the_fields_the_payloads_carry() -> None:
         TechnicianRecord,
     )
 
-    models = {"customer": CustomerRecord, "technician": TechnicianRecord, "order": OrderRecord,
+    models = {"appointment": AppointmentRecord, "customer": CustomerRecord, "technician": TechnicianRecord,
+              "order": OrderRecord,
               "invoice": InvoiceRecord, "payment": PaymentRecord}
     for kind, model in models.items():
         assert tuple(model.model_fields) == FIELDS[kind][1], kind

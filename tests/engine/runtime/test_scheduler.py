@@ -17,7 +17,7 @@ from engine.language.models import CronTrigger, EveryTrigger
 from engine.runtime.intake import accept_events
 from engine.runtime.leader import RedisLeader
 from engine.runtime.rulestate import RuleSetHolder
-from engine.runtime.scheduler import Scheduler, aps_trigger, latest_fire_time
+from engine.runtime.scheduler import BuiltinJob, Scheduler, aps_trigger, latest_fire_time
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun
 from store.models.schedules import ScheduleClaim
@@ -373,3 +373,33 @@ def test_a_leader_cut_off_from_redis_stops_firing_before_the_new_leader_starts(t
         assert_each_fire_claimed_once(fires, first.driver, rule)
         assert max(made(fires, "first", rule)) < took_over  # it stopped when its own lease ran out
         assert every_second(made(fires, "second", rule))
+
+
+def test_built_in_jobs_run_on_the_leader_only_and_a_failure_does_not_stop_them(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    runs: list[str] = []
+
+    def failing() -> None:
+        runs.append("failing")
+        raise RuntimeError("Google is down")
+
+    jobs = [BuiltinJob("ok", 60, lambda: runs.append("ok")), BuiltinJob("failing", 60, failing)]
+    follower = Scheduler(driver.core.rules, lambda *a: 0, lambda: False, "UTC", driver.core.db, jobs=jobs)
+    leader = Scheduler(driver.core.rules, lambda *a: 0, lambda: True, "UTC", driver.core.db, jobs=jobs)
+    for job in jobs:
+        follower._builtin(job)
+    assert runs == []
+    for _ in range(2):
+        for job in jobs:
+            leader._builtin(job)
+    assert runs == ["ok", "failing", "ok", "failing"]
+
+
+def test_built_in_jobs_are_registered_with_the_rules_jobs_and_survive_a_reschedule(tmp_path: Path) -> None:
+    driver = make_driver(make_project(tmp_path, NIGHTLY))
+    scheduler = Scheduler(driver.core.rules, lambda *a: 0, lambda: True, "UTC", driver.core.db,
+                          jobs=[BuiltinJob("calendar-sync-requests", 1.0, lambda: None)])
+    scheduler.reschedule()
+    scheduler.reschedule()
+    ids = {job.id for job in scheduler._aps.get_jobs()}
+    assert {"builtin:calendar-sync-requests", "leadership", "nightly#0"} <= ids
