@@ -21,7 +21,8 @@ from commands.output import plain, print_json
 if TYPE_CHECKING:
     from engine.settings import Settings
 
-calendar_app = typer.Typer(help="Google Calendar: connect accounts, see sync conflicts.", no_args_is_help=True)
+calendar_app = typer.Typer(help="Google Calendar: connect accounts, see sync conflicts.",
+                           no_args_is_help=True)
 
 PROMPT = "Open this address in a browser and allow despacho to use the calendar:\n{url}"
 DONE = "despacho is connected to this calendar. You can close this tab."
