@@ -34,6 +34,12 @@ def connect(
     technician: Annotated[str | None, typer.Option(
         "--technician", metavar="ID", help="The technician whose Google account this is; none: the shared "
                                            "account")] = None,
+    service_account: Annotated[bool, typer.Option(
+        "--service-account", help="Act as the technician through connectors.calendar.service_account_key_file "
+                                  "(Workspace domain-wide delegation): no browser")] = False,
+    account: Annotated[str | None, typer.Option(
+        "--account", metavar="EMAIL", help="With --service-account: the user to act as (default: the "
+                                           "technician's e-mail)")] = None,
     port: Annotated[int, typer.Option(help="Loopback port for Google's redirect; 0 picks a free one",
                                       min=0, max=65535)] = 0,
     browser: Annotated[bool, typer.Option("--browser/--no-browser",
@@ -41,23 +47,47 @@ def connect(
     timeout: Annotated[int, typer.Option(help="Seconds to wait for the consent", min=10, max=3600)] = 300,
 ) -> None:
     """Sign in to Google (installed-app flow, loopback redirect), keep the grant encrypted, list calendars."""
-    from store.calendar_connections import save_oauth_connection
-    from store.errors import NotFound
+    from store.calendar_connections import save_connection
 
     settings = settings_from(ctx)
-    grant = _consent(settings, port, browser, timeout)
+    if account is not None and not service_account:
+        fail("--account goes with --service-account (with OAuth, the account is whoever signs in)", EXIT_USAGE)
+    email = _technician_email(settings, technician)  # fails before anyone is sent to a browser
+    if service_account:
+        grant = _delegated(settings, account or email, technician)
+    else:
+        grant = _consent(settings, port, browser, timeout)
     box = _secret_box(settings)
     with open_session(settings.database.url) as session:
-        try:
-            connection = save_oauth_connection(session, box, technician, grant)
-        except NotFound as exc:
-            fail(f"{exc}: give the id of a technician (despacho seeds and the API list them)", EXIT_USAGE)
-        connection_id = connection.id
+        connection_id = save_connection(session, box, technician, grant).id
     who = f"technician {technician}" if technician else "the shared account"
-    console.print(plain(f"connected {grant.account} for {who} (connection {connection_id})"))
+    console.print(plain(f"connected {grant.account} ({grant.kind}) for {who}, connection {connection_id}"))
     console.print(f"calendars it can use ({len(grant.calendars)}):")
     for calendar_id in grant.calendars:
         console.print(plain(f"  {calendar_id}"))
+
+
+def _technician_email(settings: Settings, technician_id: str | None) -> str | None:
+    from store.models.technicians import Technician
+
+    if technician_id is None:
+        return None
+    with open_session(settings.database.url) as session:
+        technician = session.get(Technician, technician_id)
+        if technician is None or technician.deleted_at is not None:
+            fail(f"technician '{technician_id}' not found", EXIT_USAGE)
+        return technician.email
+
+
+def _delegated(settings: Settings, account: str | None, technician_id: str | None) -> Any:
+    from connectors.calendar.consent import ConsentFailed, delegated_grant
+
+    if account is None:
+        fail("--service-account needs --technician with an e-mail, or --account EMAIL", EXIT_USAGE)
+    try:
+        return delegated_grant(settings.connectors.calendar, account)
+    except ConsentFailed as exc:
+        fail(str(exc), EXIT_PROBLEMS)
 
 
 def _consent(settings: Settings, port: int, browser: bool, timeout: int) -> Any:

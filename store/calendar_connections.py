@@ -22,16 +22,21 @@ SECRET_PREFIX = "calendar.oauth."
 
 
 @dataclass(frozen=True)
-class Grant:
-    """What the OAuth flow brought back, and what the account can see."""
+class NewGrant:
+    """What connecting brought back: the account, how despacho signs in as it, what it can see.
 
+    ``kind`` ``oauth`` carries the refresh token; ``service_account`` none (the key file is in
+    the config).
+    """
+
+    kind: str
     account: str
-    refresh_token: str
+    refresh_token: str | None
     calendars: Sequence[str]
 
 
-def save_oauth_connection(session: Session, box: SecretBox, technician_id: str | None,
-                          grant: Grant) -> CalendarConnection:
+def save_connection(session: Session, box: SecretBox, technician_id: str | None,
+                    grant: NewGrant) -> CalendarConnection:
     """Store the grant for the technician (or the shared account); status back to connected."""
     from sqlmodel import select
 
@@ -46,11 +51,13 @@ def save_oauth_connection(session: Session, box: SecretBox, technician_id: str |
     if connection is None:
         connection = CalendarConnection(technician_id=technician_id, account=grant.account)
         session.add(connection)
-    connection.kind, connection.account = "oauth", grant.account
+    connection.kind, connection.account = grant.kind, grant.account
     connection.status, connection.broken_reason = "connected", None
     connection.calendars = list(grant.calendars)
-    connection.secret_name = SECRET_PREFIX + connection.id
-    put_secret(session, box, connection.secret_name, grant.refresh_token)
+    connection.secret_name = None
+    if grant.refresh_token is not None:
+        connection.secret_name = SECRET_PREFIX + connection.id
+        put_secret(session, box, connection.secret_name, grant.refresh_token)
     session.flush()
     return connection
 

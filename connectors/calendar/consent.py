@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from errors import ConnectorError
-from store.calendar_connections import Grant
+from connectors.calendar.auth import SCOPES
+from errors import ConnectorError, PermanentError
+from store.calendar_connections import NewGrant
 
 if TYPE_CHECKING:
     from connectors.calendar.settings import CalendarSettings
 
-SCOPES = ["https://www.googleapis.com/auth/calendar"]
 MAX_CALENDARS = 500
 
 
@@ -24,7 +24,7 @@ class ConsentFailed(ConnectorError):
 
 
 def run_consent(settings: CalendarSettings, *, port: int, open_browser: bool, timeout: int, prompt: str,
-                done: str) -> Grant:
+                done: str) -> NewGrant:
     from google_auth_oauthlib.flow import InstalledAppFlow
 
     if settings.client_secrets_file is None:
@@ -39,7 +39,27 @@ def run_consent(settings: CalendarSettings, *, port: int, open_browser: bool, ti
         raise ConsentFailed("Google did not send a refresh token: remove despacho's access in the Google "
                             "account (Security > Third-party access) and connect again")
     account, calendars = describe_account(settings, credentials)
-    return Grant(account=account, refresh_token=credentials.refresh_token, calendars=calendars)
+    return NewGrant("oauth", account, credentials.refresh_token, calendars)
+
+
+def delegated_grant(settings: CalendarSettings, account: str) -> NewGrant:
+    """A service account acting as ``account``; proven by reading that account's calendars."""
+    from google.auth.exceptions import GoogleAuthError
+
+    from connectors.calendar.auth import Grant, build_credentials
+
+    if settings.service_account_key_file is None:
+        raise ConsentFailed("set connectors.calendar.service_account_key_file to the service account's "
+                            "key JSON")
+    try:
+        credentials = build_credentials(settings, Grant("", None, "service_account", account, None))
+        primary, calendars = describe_account(settings, credentials)
+    except PermanentError as exc:
+        raise ConsentFailed(str(exc)) from exc
+    except GoogleAuthError as exc:
+        raise ConsentFailed(f"Google refused to let the service account act as {account}: {exc} (is "
+                            "domain-wide delegation granted for the calendar scope?)") from exc
+    return NewGrant("service_account", primary, None, calendars)
 
 
 def _wait_for_consent(flow: Any, port: int, open_browser: bool, timeout: int, prompt: str, done: str) -> Any:
@@ -60,15 +80,12 @@ def _wait_for_consent(flow: Any, port: int, open_browser: bool, timeout: int, pr
 
 def describe_account(settings: CalendarSettings, credentials: Any) -> tuple[str, list[str]]:
     """The account's address (its primary calendar's id) and the calendars it may write to."""
-    from googleapiclient.errors import HttpError
-
     from connectors.calendar.api import CalendarApi
 
     api = CalendarApi(settings, credentials)
     try:
-        primary = api.service.calendars().get(calendarId="primary").execute()
-        listed = api.service.calendarList().list(minAccessRole="writer", maxResults=250).execute()
-    except HttpError as exc:
-        raise ConsentFailed(f"the grant works but the calendars could not be read: {exc}") from exc
-    calendars = [str(item["id"]) for item in listed.get("items", [])][:MAX_CALENDARS]
-    return str(primary["id"]), calendars
+        account = api.primary_calendar_id()
+        calendars = api.writable_calendars(limit=MAX_CALENDARS)
+    except ConnectorError as exc:
+        raise ConsentFailed(f"the grant works but the account's calendars could not be read: {exc}") from exc
+    return account, calendars
