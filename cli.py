@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from commands import api as api_commands
+from commands import calendar as calendar_commands
 from commands import check as check_commands
 from commands import ops as ops_commands
 from commands import output as out
@@ -245,6 +246,7 @@ ops_commands.register(app)
 api_commands.register(app)
 check_commands.register(app)
 runs_commands.register(app)
+calendar_commands.register(app)
 plan_commands.register(app)
 
 

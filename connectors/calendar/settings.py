@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from connectors.base import ConnectorSettings
 
@@ -35,3 +35,9 @@ class CalendarSettings(ConnectorSettings):
     sync_every: str = Field("15m", description="Safety-net incremental sync of every watched calendar")
     channel_ttl: str = Field("7d", description="Lifetime asked for each push channel (Google caps it)")
     renew_before: str = Field("1d", description="Renew a push channel this long before it expires")
+
+    @field_validator("client_secrets_file", "service_account_key_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # ``${GOOGLE_CLIENT_SECRETS_FILE:-}`` in the example config expands to "" when unset
+        return None if isinstance(value, str) and not value.strip() else value
