@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from errors import ConnectorError
 from connectors.calendar.api import CalendarApi
 from connectors.calendar.auth import Grant, SessionFactory, build_credentials
 from connectors.calendar.channels import stop_channels
 from connectors.calendar.settings import CalendarSettings
+from errors import ConnectorError
 
 if TYPE_CHECKING:
     from sqlmodel import Session
