@@ -15,6 +15,7 @@ import typer
 from commands import api as api_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
+from commands import flags as flags_commands
 from commands import imports as import_commands
 from commands import ops as ops_commands
 from commands import output as out
@@ -250,6 +251,7 @@ runs_commands.register(app)
 calendar_commands.register(app)
 plan_commands.register(app)
 import_commands.register(app)
+flags_commands.register(app)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from connectors.calendar import CalendarConnector
 from connectors.registry import CONNECTOR_CLASSES
 from engine.language.events import Event
 from engine.runtime.broker import StepSender, declare_step_actors, make_broker
+from engine.runtime.flags import FlagBook
 from engine.runtime.intake import Accepted, accept_events
 from engine.runtime.leases import Leases
 from engine.runtime.outbox import Outbox, Sender, Transaction
@@ -140,7 +141,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
     runtime = connector_runtime(settings, db)
     runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases,
-                        time_zone=settings.timezone)
+                        time_zone=settings.timezone, flags=FlagBook(db))
     if broker is not None and consume:
         declare_step_actors(broker, runner.run_steps)
     return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),

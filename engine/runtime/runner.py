@@ -32,6 +32,7 @@ from engine.language.loops import LoopError, item_idempotency_key, prepare_calls
 from engine.language.masking import mask_params
 from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateStore
+from engine.runtime.flags import ON, FlagBook
 from engine.runtime.holds import before_call
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leases import Leases
@@ -77,7 +78,8 @@ def _bound(claim: Claim) -> Any:
 class StepRunner:
     def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], connectors: dict[str, Connector],
                  templates: Callable[[], TemplateStore], config: dict[str, Any], leases: Leases,
-                 clock: Callable[[], datetime] = utcnow, time_zone: str = "America/Sao_Paulo") -> None:
+                 clock: Callable[[], datetime] = utcnow, time_zone: str = "America/Sao_Paulo",
+                 flags: FlagBook | None = None) -> None:
         self.outbox = outbox
         self.rules = rules
         self.connectors = connectors
@@ -86,6 +88,7 @@ class StepRunner:
         self.leases = leases
         self.clock = clock
         self.time_zone = time_zone  # the configured zone: recipients without a usable one keep its clock
+        self.flags = flags  # feature flags: a step may be switched off or shadowed (engine.runtime.flags)
         self.tree = StepTree(rules)
         self.recorder = Recorder(self._record_group)
 
@@ -177,8 +180,12 @@ class StepRunner:
         instead = before_call(claim.step, rule, action, context, claim.steps, self.time_zone)
         if instead is not None:
             return instead
+        flagged = self.flags.decide(rule.id, action.uses, claim.event.data) if self.flags is not None else ON
+        if flagged.state == "off":
+            return Success(StepStatus.SKIPPED, {}, {}, flagged.reason)
+        shadow = flagged.reason if flagged.state == "shadow" else None
         if action.loop is not None:  # its ``if:`` is checked per item
-            return self._call_each(claim, action, context.for_actions(rule.id, claim.steps))
+            return self._call_each(claim, action, context.for_actions(rule.id, claim.steps), shadow)
         if action.condition is not None:
             try:
                 if not action.condition.holds(context.cel_with_steps(claim.steps)):
@@ -190,6 +197,11 @@ class StepRunner:
         except CallPreparationError as exc:
             raise PermanentError(str(exc), code=exc.code) from exc
         rendered.update(prepared.rendered)
+        if shadow is not None:  # planned and traced, not made
+            connector = self.connectors[prepared.connector]
+            plan = connector.plan(prepared.action, prepared.params, prepared.message)
+            return Success(StepStatus.SUCCEEDED, mask_params(prepared.rendered),
+                           {"shadow": True, "plan": plan}, shadow)
         call = ActionCall(action=prepared.action, params=prepared.params,
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
                           step_id=claim.step.id, rule_id=claim.rule_id, event_id=claim.event.id,
@@ -198,7 +210,8 @@ class StepRunner:
         outputs = timed_call(prepared.connector, prepared.action, execute)
         return Success(StepStatus.SUCCEEDED, mask_params(prepared.rendered), outputs)
 
-    def _call_each(self, claim: Claim, action: CompiledAction, variables: dict[str, Any]) -> Success:
+    def _call_each(self, claim: Claim, action: CompiledAction, variables: dict[str, Any],
+                   shadow: str | None = None) -> Success:
         """A for_each step: every call prepared first, then made in order, each under its own key.
 
         A transient failure stops the step at once (its retry finds the calls made so far done); a
@@ -210,6 +223,11 @@ class StepRunner:
             raise PermanentError(str(exc), code=exc.code) from exc
         outputs: list[dict[str, Any]] = []
         refused: list[tuple[str, PermanentError]] = []
+        if shadow is not None:
+            plans = [self.connectors[p.connector].plan(p.action, p.params, p.message) for _, p in loop.calls]
+            planned = {"shadow": True, "items": plans, "count": len(plans), "skipped": len(loop.skipped)}
+            rendered = {"items": [p.rendered for _, p in loop.calls]}
+            return Success(StepStatus.SUCCEEDED, rendered, planned, shadow)
         for unit, prepared in loop.calls:
             key = item_idempotency_key(claim.step.idempotency_key, unit.key)
             call = ActionCall(action=prepared.action, params=prepared.params, idempotency_key=key,

@@ -13,6 +13,8 @@ from store.models.base import Normalizer, Record, timestamp
 from store.types import new_id
 from store.validation import check_choice, check_required
 
+FLAG_MODES = ("on", "off", "shadow", "percent", "subjects")
+
 BACKUP_STATUSES = ("running", "succeeded", "failed")
 
 
@@ -80,13 +82,26 @@ class AuditLogEntry(Record, table=True):
 
 
 class FeatureFlag(Record, table=True):
-    """A switch admins flip without a deploy."""
+    """A switch admins flip without a deploy: a rule (``rule:ID``), an integration (``connector:NAME``)
+    or one action (``action:CONNECTOR.ACTION``) on, off, in shadow, or on for some subjects only.
+
+    ``mode`` ``percent`` turns it on for ``percent`` % of the subjects (a stable hash of the
+    value at ``subject_key`` in the event, e.g. ``data.customer.id``); ``subjects`` for the
+    values listed in ``subjects``; ``shadow`` plans and traces the calls without making them.
+    """
 
     __tablename__ = "feature_flags"
     entity: ClassVar[str] = "feature_flag"
+    normalizers: ClassVar[dict[str, Normalizer]] = {
+        "mode": partial(check_choice, choices=FLAG_MODES),
+    }
 
     key: str = Field(primary_key=True, max_length=100)
-    enabled: bool = False
+    mode: str = Field(default="on", max_length=10)
+    percent: int | None = Field(default=None, ge=0, le=100)
+    subjects: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    subject_key: str | None = Field(default=None, max_length=200,
+                                    description="where the subject is in the event, e.g. data.customer.id")
     description: str | None = Field(default=None, max_length=500)
     updated_at: datetime = timestamp(default_now=True, onupdate=True)
     updated_by: str | None = Field(default=None, max_length=200)
