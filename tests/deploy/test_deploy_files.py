@@ -70,3 +70,23 @@ def test_the_image_runs_as_a_non_root_user_with_a_health_check() -> None:
     assert users and users[-1] != "root"
     assert "HEALTHCHECK" in dockerfile and "/health" in dockerfile
     assert re.search(r'^ENTRYPOINT \[.*"despacho"\]$', dockerfile, flags=re.MULTILINE)
+
+
+def test_the_staging_config_sends_nothing_to_anyone() -> None:
+    settings = load_settings(str(ROOT / "config.staging.example.yaml"), environ=env_example())
+    outbound = settings.connectors.model_dump()
+    transports = {name: section.get("transport") for name, section in outbound.items()
+                  if isinstance(section, dict)}
+    real = {name: kind for name, kind in transports.items() if kind not in ("file", None)}
+    assert real == {}, real
+    assert settings.broker.namespace != "despacho"  # never the production queues
+
+
+def test_the_staging_override_mounts_the_staging_config_in_every_service() -> None:
+    base = yaml.safe_load((DEPLOY / "compose.yaml").read_text(encoding="utf-8"))
+    staging = yaml.safe_load((DEPLOY / "compose.staging.yaml").read_text(encoding="utf-8"))
+    ours = {name for name, service in base["services"].items()
+            if "DESPACHO_IMAGE" in service.get("image", "")}
+    assert set(staging["services"]) == ours
+    for name, service in staging["services"].items():
+        assert "./config.staging.yaml:/srv/despacho/config.yaml:ro" in service["volumes"], name
