@@ -166,6 +166,33 @@ class CalendarAuthFailedPayload(Payload):
     reason: str = Field(description="What Google said (invalid_grant: Token has been expired or revoked.)")
 
 
+class DeadLetterSpikePayload(Payload):
+    message: str = Field(description="One line for people, in English")
+    count: int = Field(description="Steps that failed for good in the window")
+    window_minutes: int
+    by_action: dict[str, int] = Field(description="connector.action -> how many of them")
+
+
+class ConnectorFailingPayload(Payload):
+    message: str
+    connector: str
+    action: str = Field(description="connector.action")
+    count: int = Field(description="Its calls that failed for good in the window")
+    window_minutes: int
+
+
+class RelayBacklogPayload(Payload):
+    message: str
+    events: int = Field(description="Stored events not planned yet")
+    oldest_seconds: int = Field(description="How long the oldest has waited")
+
+
+class ChannelExpiringPayload(Payload):
+    message: str
+    calendar_id: str
+    expires_at: datetime | None = Field(description="When Google ends the push channel")
+
+
 class SchedulePayload(Payload):
     """A fire's own event; with ``for_each`` each row of the query is an evaluation's ``data``."""
 
@@ -267,4 +294,12 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
               "A visit was cancelled (by Google Calendar sync: its event was cancelled or deleted)"),
     EventSpec("calendar.sync_requested", CalendarSyncRequestedPayload, "api.webhooks.google_calendar",
               "Google pushed a change notice for a watched calendar; the daemon syncs it"),
+    EventSpec("ops.dead_letter_spike", DeadLetterSpikePayload, "engine.runtime.ops_alerts",
+              "Many steps failed for good in a short time (at most one event an hour)"),
+    EventSpec("ops.connector_failing", ConnectorFailingPayload, "engine.runtime.ops_alerts",
+              "One connector action keeps failing for good (at most one event an hour per action)"),
+    EventSpec("ops.relay_backlog", RelayBacklogPayload, "engine.runtime.ops_alerts",
+              "Stored events wait too long to be planned (at most one event an hour)"),
+    EventSpec("calendar.channel_expiring", ChannelExpiringPayload, "engine.runtime.ops_alerts",
+              "A Google Calendar push channel is about to end and was not renewed"),
 )}

@@ -27,6 +27,10 @@ RESERVED_TYPES: dict[str, str] = {
     "run.completed": "the engine, when a run ends",
     "whatsapp.message_received": "the Twilio webhook, whose requests are signed",
     "calendar.sync_requested": "the Google Calendar webhook, whose channels carry a secret token",
+    "ops.dead_letter_spike": "the built-in alerts (engine.runtime.ops_alerts)",
+    "ops.connector_failing": "the built-in alerts (engine.runtime.ops_alerts)",
+    "ops.relay_backlog": "the built-in alerts (engine.runtime.ops_alerts)",
+    "calendar.channel_expiring": "the built-in alerts (engine.runtime.ops_alerts)",
 }
 
 # source -> who uses it; 'rule:<id>' is event.emit's
@@ -56,6 +60,8 @@ RESERVED_IDS: tuple[IdShape, ...] = (
     IdShape(re.compile(r"^emit:"), "emit:<idempotency key>", "event.emit"),
     IdShape(re.compile(r"^calendar\.sync_requested:"), "calendar.sync_requested:<channel>:<message number>",
             "the Google Calendar webhook"),
+    IdShape(re.compile(r"^(ops\.[a-z_]+|calendar\.channel_expiring):"), "<alert>:<subject>:<hour>",
+            "the built-in alerts"),
     # Twilio's MessageSid: the webhook stores the inbound message under it
     IdShape(re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$"), "a Twilio SID (SM + 32 hex digits)",
             "the Twilio webhook"),

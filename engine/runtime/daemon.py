@@ -68,7 +68,10 @@ class Daemon:
         self.extras: list[Component] = list(extras or [])
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
-        """Two-way Google Calendar sync, when the calendar connector talks to Google."""
+        """The built-in alerts; two-way Google Calendar sync, when the calendar connector talks to Google."""
+        return self._alert_jobs() + self._calendar_jobs()
+
+    def _calendar_jobs(self) -> list[BuiltinJob]:
         calendar = self.settings.connectors.calendar
         if calendar.transport != "google":
             return []
@@ -77,6 +80,11 @@ class Daemon:
 
         runtime = connector_runtime(self.settings, self.core.db)
         return CalendarJobs(calendar, runtime, self.core.db, self.settings.api.public_url).jobs()
+
+    def _alert_jobs(self) -> list[BuiltinJob]:
+        from engine.runtime.ops_alerts import OpsAlerts
+
+        return OpsAlerts(self.core.db).jobs()
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

@@ -27,7 +27,10 @@ from tests.support.catalogue import payload_errors
 # emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime),
 # the calendar connector (tests/connectors/calendar/test_auth.py), the Google Calendar webhook
 # (tests/api/webhooks/test_google_calendar.py)
-OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested"}
+OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
+               # tests/engine/runtime/test_ops_alerts.py checks them against their schemas
+               "ops.dead_letter_spike", "ops.connector_failing", "ops.relay_backlog",
+               "calendar.channel_expiring"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:
