@@ -110,6 +110,10 @@ class Runtime:
     outbox: Path
     session: Callable[[], AbstractContextManager[Session]] | None = None
     timezone: str = "America/Sao_Paulo"
+    # the broker's Redis when there is one: limits shared by every worker (accounting vendors)
+    redis_url: str | None = None
+    # -> store.secrets.SecretBox: encrypted connection state (OAuth refresh tokens)
+    secrets: Callable[[], Any] | None = None
 
 
 class Connector:

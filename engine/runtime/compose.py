@@ -79,6 +79,20 @@ def build_connectors(settings: Settings, runtime: Runtime) -> dict[str, Connecto
     return {cls.name: cls(getattr(settings.connectors, cls.name, None), runtime) for cls in CONNECTOR_CLASSES}
 
 
+def connector_runtime(settings: Settings, db: sa.Engine) -> Runtime:
+    """What connectors may use: the database, the outbox, the broker's Redis, the secret box."""
+    url = settings.broker.url
+    redis_url = url if url.startswith(("redis://", "rediss://")) else None
+    return Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
+                   timezone=settings.timezone, redis_url=redis_url, secrets=partial(secret_box, settings))
+
+
+def secret_box(settings: Settings) -> Any:
+    from store.secrets import SecretBox, load_ring
+
+    return SecretBox(load_ring(settings.secrets))
+
+
 def throttle_counter(settings: Settings) -> ThrottleCounter:
     """Shared through Redis when the broker is Redis (several workers); in the database otherwise."""
     if settings.broker.url.startswith(("redis://", "rediss://")):
@@ -113,8 +127,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     planner = Planner(config=config, throttle=throttle_counter(settings), timezone=settings.timezone)
     execution = settings.execution
     leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
-    runtime = Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
-                      timezone=settings.timezone)
+    runtime = connector_runtime(settings, db)
     runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases,
                         time_zone=settings.timezone)
     if broker is not None and consume:
