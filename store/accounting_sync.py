@@ -109,7 +109,10 @@ def mark_synced(session: Session, record: AccountingSyncRecord, external_id: str
     """The record agrees with the system now; returns the diff against the last agreed values."""
     before = dict(record.synced_fields or {})
     after = jsonable(fields)
-    record.external_id = external_id[:100]
+    if _owner_of(session, record, external_id[:100]) is None:
+        record.external_id = external_id[:100]
+    else:  # one id for two of our records (an Asaas charge is also its payment): the first keeps it
+        after["external_id"] = external_id[:100]
     record.status = "synced"
     record.attempts += 1
     record.last_error = None
@@ -117,6 +120,14 @@ def mark_synced(session: Session, record: AccountingSyncRecord, external_id: str
     record.remote_version = version[:100] if version else None
     record.synced_at = utcnow()
     return {name: [before.get(name), value] for name, value in after.items() if before.get(name) != value}
+
+
+def _owner_of(session: Session, record: AccountingSyncRecord, external_id: str) -> str | None:
+    """Another record of the system already holding ``external_id`` (unique per system)."""
+    with session.no_autoflush:
+        return session.exec(select(AccountingSyncRecord.id).where(
+            AccountingSyncRecord.system == record.system, AccountingSyncRecord.external_id == external_id,
+            AccountingSyncRecord.id != record.id)).first()
 
 
 def mark_failed(session: Session, record: AccountingSyncRecord, error: str) -> None:

@@ -298,7 +298,7 @@ class Sync:
         outputs = {"external_id": external_id, "status": "skipped"}
         with self.session() as session:
             record = _record_of(session, context, origin.key)
-            record.external_id, record.status = external_id[:100], "synced"
+            mark_synced(session, record, external_id, {"came_from": context.system}, None)
             add_audit(session, context, record.id, operation="settle", outcome="skipped", error=why)
             _record_effect(session, origin.key, "accounting.sync_payment", outputs)
         return outputs
