@@ -293,7 +293,7 @@ class Sync:
                       error=f"{code}: {exc}")
 
     def _skip(self, context: AuditContext, origin: Origin, external_id: str, why: str) -> dict[str, Any]:
-        from store.accounting_sync import add_audit
+        from store.accounting_sync import add_audit, mark_synced
 
         outputs = {"external_id": external_id, "status": "skipped"}
         with self.session() as session:

@@ -68,7 +68,8 @@ def settings() -> AccountingSettings:
 
 
 @pytest.fixture
-def connector(engine: sa.Engine, settings: AccountingSettings, tmp_path: Path, ledger: Ledger) -> AccountingConnector:
+def connector(engine: sa.Engine, settings: AccountingSettings, tmp_path: Path,
+              ledger: Ledger) -> AccountingConnector:
     runtime = Runtime(outbox=tmp_path / "outbox", session=lambda: session_scope(engine))
     return AccountingConnector(settings, runtime)
 

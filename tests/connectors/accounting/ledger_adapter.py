@@ -55,7 +55,8 @@ class Ledger:
         """A payment registered on the system's side."""
         receivable = self.receivables[external_id]
         payment = RemotePayment(external_id=self.new_id("pay"), invoice_id=receivable["invoice_id"],
-                                invoice_external_id=external_id, amount=amount, method=method, paid_at=paid_at)
+                                invoice_external_id=external_id, amount=amount, method=method,
+                                paid_at=paid_at)
         self.payments.append(payment)
         receivable["status"] = "paid"
         return payment
@@ -96,7 +97,8 @@ class LedgerAdapter:
         if found is None:
             found = self.ledger.customers[key] = {"id": self.ledger.new_id("cus"), "tax_id": customer.tax_id}
         found["name"] = customer.name
-        return self._answer("upsert_customer", request, Remote(found["id"], "active", {"name": customer.name}))
+        remote = Remote(found["id"], "active", {"name": customer.name})
+        return self._answer("upsert_customer", request, remote)
 
     def push_invoice(self, invoice: InvoiceRecord, customer_external_id: str, key: str) -> Remote:
         request = {"code": key, "customer": customer_external_id, "amount": as_text(invoice.amount),

@@ -56,10 +56,12 @@ def test_invoice_sync_pushes_the_customer_first_then_the_receivable(
     with session_scope(engine) as s:
         assert s.get_one(Invoice, rows.invoice_id).external_ids == {"omie": external_id}
     invoice_record, = records(engine, "invoice")
-    assert (invoice_record.status, invoice_record.attempts, invoice_record.remote_version) == ("synced", 1, "1")
+    assert (invoice_record.status, invoice_record.attempts) == ("synced", 1)
+    assert invoice_record.remote_version == "1"
     assert invoice_record.synced_fields is not None
     assert invoice_record.synced_fields["amount"] == "1234.56"
-    assert records(engine, "customer")[0].external_id == ledger.customers[f"customer:{rows.customer_id}"]["id"]
+    customer = ledger.customers[f"customer:{rows.customer_id}"]
+    assert records(engine, "customer")[0].external_id == customer["id"]
 
 
 def test_a_second_invoice_of_the_customer_does_not_push_the_customer_again(
@@ -248,10 +250,11 @@ def test_cancel_refund_and_service_invoice_go_through_the_system(
     refund = connector.execute(call("refund_payment", RefundPaymentParams(payment_id=payment_id,
                                                                          amount=Decimal("30.00")), "b"))
     assert refund["status"] == "refunded"
-    nfse = connector.execute(call("issue_service_invoice", IssueServiceInvoiceParams(invoice_id=rows.invoice_id),
-                                  "c"))
+    nfse = connector.execute(call("issue_service_invoice",
+                                  IssueServiceInvoiceParams(invoice_id=rows.invoice_id), "c"))
     assert nfse["status"] == "scheduled"
-    cancelled = connector.execute(call("cancel_invoice", CancelInvoiceParams(invoice_id=rows.invoice_id), "d"))
+    cancel = CancelInvoiceParams(invoice_id=rows.invoice_id)
+    cancelled = connector.execute(call("cancel_invoice", cancel, "d"))
     assert cancelled["status"] == "cancelled"
     with pytest.raises(PermanentError, match="at most"):
         connector.execute(call("refund_payment", RefundPaymentParams(payment_id=payment_id,
