@@ -18,10 +18,11 @@ from typing import Protocol
 import redis
 import structlog
 
+from engine.runtime.accounting_jobs import accounting_jobs
 from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leader import AlwaysLeader, RedisLeader
-from engine.runtime.scheduler import Scheduler
+from engine.runtime.scheduler import Job, Scheduler
 from engine.runtime.wakeups import EventWakeups
 from engine.runtime.workers import Workers
 from engine.settings import Settings
@@ -60,11 +61,18 @@ class Daemon:
         self.embedded = settings.broker.url.startswith("stub://")
         self.leader = self._leader() if parts.scheduler else None
         self.scheduler = (Scheduler(self.rules, self.core.relay.fire_schedule, self.leader.is_leader,
-                                    settings.timezone, self.core.db) if self.leader else None)
+                                    settings.timezone, self.core.db, jobs=self._jobs())
+                          if self.leader else None)
         self.wakeups = (EventWakeups(settings.database.url, self.core.relay_wakeup)
                         if parts.relay and self.core.db.dialect.name == "postgresql" else None)
         # started after the daemon, stopped before it (the API of ``despacho run``)
         self.extras: list[Component] = list(extras or [])
+
+    def _jobs(self) -> list[Job]:
+        from connectors.accounting import AccountingConnector
+
+        connector = self.core.runner.connectors.get("accounting")
+        return accounting_jobs(connector if isinstance(connector, AccountingConnector) else None)
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

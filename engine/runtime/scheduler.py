@@ -18,7 +18,8 @@ did make finds the claim taken and does nothing.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
@@ -35,6 +36,15 @@ from store.durations import parse_duration
 from store.schedule_claims import last_fire
 
 log = structlog.get_logger("despacho.scheduler")
+
+
+@dataclass(frozen=True)
+class Job:
+    """A built-in job (not a rule): run every ``every`` on the leader, given the time it runs."""
+
+    name: str
+    every: timedelta
+    run: Callable[[datetime], object]
 
 # Interval triggers count from a fixed origin so every daemon computes the same fire times.
 _ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
@@ -74,8 +84,10 @@ class Scheduler:
     """Fires the schedules of the current rule set through ``fire``."""
 
     def __init__(self, rules: Callable[[], RuleSet], fire: Callable[[CompiledRule, int, datetime], int],
-                 is_leader: Callable[[], bool], timezone: str, db: sa.Engine | None = None) -> None:
+                 is_leader: Callable[[], bool], timezone: str, db: sa.Engine | None = None,
+                 jobs: Sequence[Job] = ()) -> None:
         self.rules = rules
+        self.jobs = tuple(jobs)  # built-in jobs (accounting polls): leader only, not claimed per fire
         self.fire = fire
         self.is_leader = is_leader
         self.timezone = timezone
@@ -98,6 +110,7 @@ class Scheduler:
         self._aps.remove_all_jobs()
         self._aps.add_job(self.leads, IntervalTrigger(seconds=LEADERSHIP_CHECK_SECONDS), id="leadership",
                           coalesce=True, max_instances=1)
+        self._add_builtin_jobs()
         for rule in self.rules().rules:
             if not rule.rule.enabled:
                 continue
@@ -105,6 +118,23 @@ class Scheduler:
                 self._aps.add_job(self._job, aps_trigger(trigger, self.timezone), args=[rule.id, index],
                                   id=f"{rule.id}#{index}", coalesce=True, max_instances=1,
                                   misfire_grace_time=None)
+
+    def _add_builtin_jobs(self) -> None:
+        for job in self.jobs:
+            trigger = IntervalTrigger(seconds=max(1, int(job.every.total_seconds())), start_date=_ORIGIN,
+                                      timezone=self.timezone)
+            self._aps.add_job(self._builtin, trigger, args=[job], id=f"builtin:{job.name}", coalesce=True,
+                              max_instances=1)
+
+    def _builtin(self, job: Job) -> None:
+        if not self.leads():
+            return
+        try:
+            result = job.run(datetime.now(UTC))
+        except Exception:  # a vendor down must not stop the scheduler: logged, tried again next time
+            log.exception("builtin_job_failed", job=job.name)
+            return
+        log.info("builtin_job_done", job=job.name, result=result)
 
     def leads(self) -> bool:
         """Whether we lead and have caught up; leading again after not leading, catch up first.
