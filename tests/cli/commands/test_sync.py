@@ -46,15 +46,16 @@ def synced_invoice(tmp_path: Path, amount: str = "150.00") -> str:
         s.add(order)
         s.flush()
         invoice_id = issue_invoice(s, order.id, amount, date(2026, 12, 10)).id
-    connector = AccountingConnector(AccountingSettings(transport="live", erp="omie"),
-                                    Runtime(outbox=tmp_path / "outbox", session=lambda: session_scope(engine)))
+    runtime = Runtime(outbox=tmp_path / "outbox", session=lambda: session_scope(engine))
+    connector = AccountingConnector(AccountingSettings(transport="live", erp="omie"), runtime)
     connector.execute(ActionCall("sync_invoice", SyncInvoiceParams(invoice_id=invoice_id), "k",
                                  rule_id="invoice-issued", step_id="s1"))
     engine.dispose()
     return invoice_id
 
 
-def test_list_and_show_print_the_records_and_their_trail(config: Path, ledger: Ledger, tmp_path: Path) -> None:
+def test_list_and_show_print_the_records_and_their_trail(config: Path, ledger: Ledger,
+                                                         tmp_path: Path) -> None:
     invoice_id = synced_invoice(tmp_path)
     records = as_json(despacho(config, "sync", "list", "--entity", "invoice", "--format", "json"))["records"]
     [record] = records
@@ -72,9 +73,11 @@ def test_a_bad_status_filter_is_a_usage_error(config: Path) -> None:
     assert "pending, synced, failed" in result.output
 
 
-def test_retrying_a_synced_record_says_why_not_and_exits_1(config: Path, ledger: Ledger, tmp_path: Path) -> None:
+def test_retrying_a_synced_record_says_why_not_and_exits_1(config: Path, ledger: Ledger,
+                                                           tmp_path: Path) -> None:
     synced_invoice(tmp_path)
-    record = as_json(despacho(config, "sync", "list", "--entity", "invoice", "--format", "json"))["records"][0]
+    listed = as_json(despacho(config, "sync", "list", "--entity", "invoice", "--format", "json"))
+    record = listed["records"][0]
     result = despacho(config, "sync", "retry", record["id"])
     assert result.exit_code == 1
     assert "already synced" in result.output
