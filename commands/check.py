@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,7 @@ class Which(StrEnum):
     email = "email"
     sms = "sms"
     whatsapp = "whatsapp"
+    accounting = "accounting"
     all = "all"
 
 
@@ -48,6 +49,36 @@ def connectors_for(settings: Settings, which: Which) -> list[Connector]:
                               SmsConnector(settings.connectors.sms, runtime),
                               WhatsAppConnector(settings.connectors.whatsapp, runtime)]
     return [c for c in every if which is Which.all or c.name == which.value]
+
+
+def accounting_checks(settings: Settings) -> list[CheckResult]:
+    """One check per configured system (its adapter's ``check()``: credentials, no side effects)."""
+    accounting = settings.connectors.accounting
+    if accounting.transport == "file":
+        hint = "transport: file writes to the outbox; set transport: live to call the systems"
+        return [CheckResult("accounting", "file", True, 0.0, detail="writes to the outbox", hint=hint)]
+    systems = [s for s in (accounting.payments, accounting.erp) if s]
+    if not systems:
+        hint = "set connectors.accounting.payments (asaas) or .erp (omie, conta_azul)"
+        return [CheckResult("accounting", "-", False, 0.0, error="no system configured",
+                            code="not_configured", hint=hint)]
+    from commands.sync import live_accounting
+
+    connector = live_accounting(settings)
+    return [_check_system(connector, system) for system in systems]
+
+
+def _check_system(connector: Any, system: str) -> CheckResult:
+    started = time.perf_counter()
+    name = f"accounting.{system}"
+    try:
+        found = connector.sync().adapter(system).check()
+    except ConnectorError as exc:
+        code = exc.code if isinstance(exc, PermanentError) else "transient"
+        return CheckResult(name, system, False, _ms(started), error=str(exc), code=code,
+                           hint=f"check connectors.accounting.{system} (URL, credentials)")
+    return CheckResult(name, str(found.get("target", system)), True, _ms(started),
+                       detail=str(found.get("detail", "")))
 
 
 def run_check(connector: Connector) -> CheckResult:
@@ -118,13 +149,16 @@ def print_table(results: list[CheckResult]) -> None:
 
 def check(
     ctx: typer.Context,
-    which: Annotated[Which, typer.Argument(help="email, sms, whatsapp or all")] = Which.all,
+    which: Annotated[Which, typer.Argument(help="email, sms, whatsapp, accounting or all")] = Which.all,
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """Connect to each messaging provider (SMTP EHLO + AUTH, Twilio account fetch); send nothing."""
     as_json = wants_json(output)
     settings = settings_from(ctx)
     results = [run_check(c) for c in connectors_for(settings, which)]
+    live = settings.connectors.accounting.transport == "live"
+    if which is Which.accounting or (which is Which.all and live):
+        results += accounting_checks(settings)
     if as_json:
         console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},
                                  ensure_ascii=False, indent=2), soft_wrap=True)
