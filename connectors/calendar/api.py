@@ -160,6 +160,32 @@ class CalendarApi:
             return False
         return True
 
+    # -- the account -----------------------------------------------------------------------
+
+    def primary_calendar_id(self) -> str:
+        """The signed-in account's own calendar id, which is its e-mail address."""
+        answer = self._run(self._service.calendars().get(calendarId="primary"), "primary")
+        calendar_id = answer.get("id")
+        if not isinstance(calendar_id, str) or not calendar_id:
+            raise PermanentError("Google answered calendars.get(primary) without an id",
+                                 code="calendar_reply")
+        return calendar_id
+
+    def writable_calendars(self, *, limit: int) -> list[str]:
+        """Ids of the calendars the account may write events to, at most ``limit``, pages followed."""
+        calendars: list[str] = []
+        page_token: str | None = None
+        while len(calendars) < limit:
+            request = self._service.calendarList().list(
+                minAccessRole="writer", maxResults=min(250, limit - len(calendars)), pageToken=page_token,
+                showDeleted=False)
+            answer = self._run(request, "calendarList")
+            calendars.extend(str(item["id"]) for item in answer.get("items", []) if item.get("id"))
+            page_token = answer.get("nextPageToken")
+            if not page_token:
+                break
+        return calendars[:limit]
+
     # -- the one place requests run -------------------------------------------------------
 
     def _run(self, request: Any, target: str, *, on_event: bool = False,

@@ -29,7 +29,8 @@ def accounting_jobs(connector: AccountingConnector | None) -> list[BuiltinJob]:
     settings = connector.settings
     systems = [s for s in (settings.payments, settings.erp) if s]
     poll_every = _seconds(settings.conta_azul.poll_every)
-    jobs = [BuiltinJob(f"accounting-poll-{s}", poll_every, _poller(connector, s)) for s in systems if s in POLLED]
+    jobs = [BuiltinJob(f"accounting-poll-{s}", poll_every, _poller(connector, s))
+            for s in systems if s in POLLED]
     every = _seconds(settings.reconcile_every)
     jobs += [BuiltinJob(f"accounting-reconcile-{s}", every, _reconciler(connector, s)) for s in systems]
     return jobs

@@ -190,6 +190,7 @@ class FakeGoogleCalendar:
     requests: list[dict[str, Any]] = field(default_factory=list)  # method, path, query, body, account
     token_requests: list[dict[str, str]] = field(default_factory=list)
     pushes: list[dict[str, Any]] = field(default_factory=list)
+    access_roles: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, calendar) -> role
     _last_updated: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -488,6 +489,37 @@ class FakeGoogleCalendar:
         self.pushes.append({"address": channel.address, "headers": headers, "status": status})
         return status
 
+    # -- calendars --------------------------------------------------------------------------
+
+    def calendar_resource(self, calendar_id: str) -> dict[str, Any]:
+        """``calendars.get``; ``primary`` is the signed-in account's own calendar (its id is the address)."""
+        with self._lock:
+            calendar = self.add_calendar(calendar_id) if "@" in calendar_id else self._calendar(calendar_id)
+            return {"kind": "calendar#calendar", "id": calendar.id, "summary": calendar.id,
+                    "timeZone": calendar.time_zone, "etag": '"cal"'}
+
+    def calendar_list(self, account: str, query: dict[str, str]) -> dict[str, Any]:
+        """``calendarList.list``: the account's own calendar (owner) and every other one (writer),
+        in pages of ``maxResults``; ``minAccessRole`` is honoured."""
+        with self._lock:
+            self.add_calendar(account)
+            entries = [{"kind": "calendar#calendarListEntry", "id": calendar.id, "summary": calendar.id,
+                        "timeZone": calendar.time_zone, "primary": calendar.id == account,
+                        "accessRole": self.access_roles.get((account, calendar.id),
+                                                            "owner" if calendar.id == account else "writer")}
+                       for calendar in self.calendars.values()]
+        ranks: list[str] = ["freeBusyReader", "reader", "writer", "owner"]
+        minimum = query.get("minAccessRole")
+        if minimum:
+            entries = [entry for entry in entries
+                       if ranks.index(str(entry["accessRole"])) >= ranks.index(minimum)]
+        start = int(query.get("pageToken") or 0)
+        size = int(query.get("maxResults") or 100)
+        page: dict[str, Any] = {"kind": "calendar#calendarList", "items": entries[start:start + size]}
+        if start + size < len(entries):
+            page["nextPageToken"] = str(start + size)
+        return page
+
     # -- OAuth2 ---------------------------------------------------------------------------
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -629,7 +661,7 @@ def _handler(fake: FakeGoogleCalendar) -> type[BaseHTTPRequestHandler]:
                     if fake.scripted:
                         raise fake.scripted.popleft()
                 status, answer = _route(fake, method, unquote_path(url.path), query, body,
-                                        self.headers.get("If-Match"))
+                                        self.headers.get("If-Match"), account)
                 self._answer(status, json.dumps(answer).encode() if answer is not None else b"")
             except ApiError as error:
                 self._answer(error.status, error.body(), error.headers)
@@ -665,11 +697,15 @@ def unquote_path(path: str) -> list[str]:
 
 
 def _route(fake: FakeGoogleCalendar, method: str, parts: list[str], query: dict[str, str],
-           body: dict[str, Any], if_match: str | None) -> tuple[int, Any]:
+           body: dict[str, Any], if_match: str | None, account: str) -> tuple[int, Any]:
     # parts: ['', 'calendar', 'v3', ...]
     if parts[:3] != ["", "calendar", "v3"]:
         raise ApiError(404, "notFound", "Not Found")
     rest = parts[3:]
+    if rest == ["users", "me", "calendarList"] and method == "GET":
+        return 200, fake.calendar_list(account, query)
+    if len(rest) == 2 and rest[0] == "calendars" and method == "GET":
+        return 200, fake.calendar_resource(account if rest[1] == "primary" else rest[1])
     if rest == ["freeBusy"] and method == "POST":
         return 200, fake.free_busy(body)
     if rest == ["channels", "stop"] and method == "POST":

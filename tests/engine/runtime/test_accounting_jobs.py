@@ -1,4 +1,7 @@
-"""The accounting connector's built-in jobs: which exist (leader-only running: tests/engine/runtime/test_scheduler.py)."""
+"""The accounting connector's built-in jobs: which exist.
+
+That only the leader runs built-in jobs is tested in tests/engine/runtime/test_scheduler.py.
+"""
 
 from __future__ import annotations
 
