@@ -23,8 +23,8 @@ from store.seed import seed_demo
 from store.service_orders import ASSIGNABLE, assign_technician, create_order, set_status
 from tests.support.catalogue import payload_errors
 
-# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime)
-OTHER_TESTS = {"whatsapp.message_received", "schedule"}
+# emitted elsewhere: the Twilio and Asaas webhooks (tests/api/webhooks), the scheduler (tests/engine/runtime)
+OTHER_TESTS = {"whatsapp.message_received", "schedule", "payment.refunded"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:
