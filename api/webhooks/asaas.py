@@ -97,7 +97,7 @@ def parse_event(raw: bytes) -> AsaasEvent:
         raise PayloadTooLarge(f"an Asaas event is at most {MAX_EVENT_BYTES} bytes, this one {len(raw)}")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: [[[[... nested
         log.warning("asaas webhook with a body that is not JSON refused")
         raise ApiError("the body is not JSON", code="invalid_json") from exc
     try:

@@ -8,6 +8,7 @@ reconciliation, by ``payments_since``/``open_receivables`` (pages of ``offset``/
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     import httpx
 
 PAGE = 100  # Asaas's largest page
+_ASAAS_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # pay_…, cus_…, inv_…: one path segment, nothing else
 MAX_PAGES = 500  # 50,000 charges: beyond that a listing is a loop, not a backlog
 _CUSTOMER_FIELDS = ("name", "cpfCnpj", "email", "mobilePhone", "address", "postalCode")
 
@@ -61,7 +63,8 @@ class AsaasAdapter:
             made = self.http.call("create_customer", "POST", "/customers", trail, body=body)
             return Remote(str(made["id"]), "created", _customer_fields(made), exchanges=trail)
         if any(found.get(name) != body.get(name) for name in _CUSTOMER_FIELDS if name in body):
-            found = self.http.call("update_customer", "POST", f"/customers/{found['id']}", trail, body=body)
+            path = f"/customers/{segment(found['id'])}"
+            found = self.http.call("update_customer", "POST", path, trail, body=body)
             return Remote(str(found["id"]), "updated", _customer_fields(found), exchanges=trail)
         return Remote(str(found["id"]), "unchanged", _customer_fields(found), exchanges=trail)
 
@@ -106,16 +109,18 @@ class AsaasAdapter:
             return {}
 
     def _pix(self, charge_id: str, trail: list[Exchange]) -> dict[str, Any]:
-        pix = self.http.call("pix_qr_code", "GET", f"/payments/{charge_id}/pixQrCode", trail)
+        pix = self.http.call("pix_qr_code", "GET", f"/payments/{segment(charge_id)}/pixQrCode", trail)
         return {"pix_payload": pix.get("payload"), "pix_qr_code": pix.get("encodedImage"),
                 "pix_expires_at": pix.get("expirationDate")}
 
     def _boleto(self, charge_id: str, trail: list[Exchange]) -> dict[str, Any]:
-        line = self.http.call("boleto_line", "GET", f"/payments/{charge_id}/identificationField", trail)
+        path = f"/payments/{segment(charge_id)}/identificationField"
+        line = self.http.call("boleto_line", "GET", path, trail)
         return {"boleto_line": line.get("identificationField"), "barcode": line.get("barCode"),
                 "nosso_numero": line.get("nossoNumero")}
 
     def cancel_invoice(self, external_id: str, key: str) -> Remote:
+        external_id = segment(external_id)
         trail: list[Exchange] = []
         try:
             self.http.call("cancel_charge", "DELETE", f"/payments/{external_id}", trail)
@@ -131,6 +136,7 @@ class AsaasAdapter:
 
     def settle(self, payment: PaymentRecord, invoice_external_id: str, key: str) -> Remote:
         """Our payment (cash, transfer) marked on the charge, so Asaas stops asking the customer."""
+        invoice_external_id = segment(invoice_external_id)
         trail: list[Exchange] = []
         charge = self.http.call("fetch_charge", "GET", f"/payments/{invoice_external_id}", trail,
                                 outcome=lambda c: "duplicate" if c.get("status") in PAID_STATUSES else "ok")
@@ -145,6 +151,7 @@ class AsaasAdapter:
                       exchanges=trail)
 
     def refund(self, payment_external_id: str, amount: Decimal | None, key: str) -> Remote:
+        payment_external_id = segment(payment_external_id)
         trail: list[Exchange] = []
         path = f"/payments/{payment_external_id}"
         try:
@@ -168,6 +175,7 @@ class AsaasAdapter:
             raise PermanentError(
                 "NFS-e through Asaas needs connectors.accounting.asaas.municipal_service_code",
                 code="asaas_not_configured")
+        invoice_external_id = segment(invoice_external_id)
         trail: list[Exchange] = []
         found = self._first("invoices", {"payment": invoice_external_id}, "find_service_invoice", trail,
                             found_outcome="duplicate", skip=lambda item: item.get("status") == "CANCELED")
@@ -177,7 +185,7 @@ class AsaasAdapter:
             charge = self.http.call("fetch_charge", "GET", f"/payments/{invoice_external_id}", trail)
             if charge.get("status") in PAID_STATUSES:
                 nfse = self.http.call("authorize_service_invoice", "POST",
-                                      f"/invoices/{nfse['id']}/authorize", trail)
+                                      f"/invoices/{segment(nfse['id'])}/authorize", trail)
         outputs = {"nfse_id": nfse["id"], "nfse_status": nfse.get("status"),
                    "nfse_number": nfse.get("number"), "nfse_pdf_url": nfse.get("pdfUrl")}
         return Remote(str(nfse["id"]), str(nfse.get("status")), {"status": nfse.get("status")}, outputs,
@@ -229,6 +237,13 @@ class AsaasAdapter:
                               outcome=lambda answer: found_outcome if live(answer) else "ok")
         items = live(page)
         return items[0] if items else None
+
+
+def segment(external_id: str) -> str:
+    """An Asaas id as it may appear in a URL path: ``pay_1/../../myAccount`` is refused, not sent."""
+    if not isinstance(external_id, str) or not _ASAAS_ID.match(external_id):
+        raise PermanentError(f"{str(external_id)[:40]!r} is not an Asaas id", code="bad_external_id")
+    return external_id
 
 
 def _customer_fields(customer: dict[str, Any]) -> dict[str, Any]:

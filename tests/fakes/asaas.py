@@ -60,6 +60,7 @@ class FakeAsaas:
     events: list[dict[str, Any]] = field(default_factory=list)
     scripted: deque[Failure] = field(default_factory=deque)
     create_delay: float = 0.0
+    always_more: bool = False  # a hostile or broken server: every page says hasMore, forever
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _counter: int = 0
 
@@ -126,11 +127,11 @@ def _error(failure: Failure) -> bytes:
     return json.dumps({"errors": [{"code": failure.code, "description": failure.description}]}).encode()
 
 
-def _page(items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
+def _page(items: list[dict[str, Any]], query: dict[str, str], endless: bool = False) -> dict[str, Any]:
     offset = int(query.get("offset", "0"))
     limit = min(int(query.get("limit", "10")), 100)
-    chunk = items[offset:offset + limit]
-    return {"object": "list", "hasMore": offset + limit < len(items), "totalCount": len(items),
+    chunk = items[:limit] if endless else items[offset:offset + limit]
+    return {"object": "list", "hasMore": endless or offset + limit < len(items), "totalCount": len(items),
             "limit": limit, "offset": offset, "data": chunk}
 
 
@@ -241,7 +242,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def list_payments(self, _id: str | None, query: dict[str, str], body: dict[str, Any]) -> None:
         found = [p for p in self.fake.payments.values() if _matches(p, query)]
-        self._answer(200, _page(found, query))
+        self._answer(200, _page(found, query, self.fake.always_more))
 
     def create_payment(self, _id: str | None, query: dict[str, str], body: dict[str, Any]) -> None:
         problem = self._invalid_charge(body)
