@@ -48,8 +48,9 @@ def take_receipt(session: Session, system: str, event_id: str, event_type: str) 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table: Any = AccountingWebhookReceipt.__table__
-    result: Any = session.execute(insert(table).values(row).on_conflict_do_nothing())
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: through the ORM session psycopg reports 1 for a skipped row
+    statement = insert(table).values(row).on_conflict_do_nothing().returning(table.c.event_id)
+    return session.execute(statement).first() is not None
 
 
 def _locked_invoice(session: Session, invoice_id: str | None) -> Invoice | None:
