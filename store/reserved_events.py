@@ -33,6 +33,7 @@ RESERVED_SOURCES: dict[str, str] = {
     "despacho": "despacho's own records (orders, invoices, payments, follow-ups)",
     SCHEDULE_SOURCE: "the scheduler",
     "twilio": "the Twilio webhook",
+    "asaas": "the Asaas webhook (payments, overdue notices, refunds)",
     "cli": "despacho emit",
     "rule": "event.emit",
 }
