@@ -98,7 +98,7 @@ class AsaasAdapter:
         return outputs
 
     @staticmethod
-    def _optional(required: bool, fetch: Any) -> dict[str, Any]:
+    def _optional(required: bool, fetch: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """With UNDEFINED the customer chooses: a form of payment the account lacks (no PIX key) is
         left out rather than failing a charge that exists; a transient failure still retries."""
         try:
