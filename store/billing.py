@@ -40,7 +40,9 @@ def record_payment(session: Session, invoice_id: str, amount: Any, method: str, 
                    external_ids: dict[str, Any] | None = None, source: str = DOMAIN_SOURCE) -> Payment:
     """A payment towards an invoice; records ``payment.received`` (and ``invoice.paid`` when settled).
 
-    ``source``: who registered it (``asaas``, ``omie``... for payments pulled from those systems).
+    ``source``: who reported it — ``despacho`` for our own records, the provider's name
+    (``asaas``, ``omie``, ``conta_azul``) for one a webhook or a poll brought in; rules can tell
+    them apart.
     """
     invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).first()
     if invoice is None:

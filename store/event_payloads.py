@@ -134,6 +134,17 @@ class PaymentPayload(InvoicePayload):
     payment: PaymentRecord
 
 
+class RefundRecord(Payload):
+    amount: float = Field(description="What the provider gave back")
+    refunded_at: datetime
+    system: str = Field(description="The provider that refunded, e.g. asaas")
+    external_id: str = Field(description="The provider's id of the refunded payment")
+
+
+class RefundPayload(PaymentPayload):
+    refund: RefundRecord
+
+
 class OverduePayload(Payload):
     invoice: OverdueInvoiceRecord
     order: OrderRecord
@@ -250,6 +261,8 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
               "A payment towards an invoice was recorded"),
     EventSpec("invoice.paid", PaymentPayload, "store.billing.record_payment",
               "A payment settled an invoice (after payment.received)"),
+    EventSpec("payment.refunded", RefundPayload, "store.provider_payments.take_refund",
+              "A payment provider refunded a payment; the invoice becomes refunded"),
     EventSpec("invoice.overdue", OverduePayload, "store.billing.record_overdue_events",
               "Once a day per unpaid invoice past its due date (the billing job)"),
     EventSpec("action.failed", ActionFailedPayload, "engine.runtime.followups",

@@ -3,7 +3,7 @@
 The cursor is durable: each poll that went through leaves an audit row (operation ``poll``,
 direction ``pull``) whose response holds ``until``, the moment it asked up to; the next poll asks
 from there, less an overlap for clocks and late registrations — payments seen twice are dropped
-by ``take_remote_payment``'s dedupe, so the overlap costs nothing but a read.
+by ``store.provider_payments.take_payment``'s dedupe, so the overlap costs nothing but a read.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def last_poll(session: Session, system: str) -> datetime | None:
 def poll_payments(session: Callable[[], AbstractContextManager[Session]], adapter: AccountingAdapter,
                   system: str, now: datetime) -> dict[str, int]:
     """Ask the system for payments since the last poll; take each once. Returns counts by outcome."""
-    from store.accounting_pull import take_remote_payment
     from store.accounting_sync import AuditContext, add_audit
+    from store.provider_payments import take_payment
 
     with session() as s:
         last = last_poll(s, system)
@@ -48,7 +48,7 @@ def poll_payments(session: Callable[[], AbstractContextManager[Session]], adapte
     counts: Counter[str] = Counter()
     for payment in payments:
         with session() as s:  # one transaction each: a refused payment does not hold back the others
-            counts[take_remote_payment(s, system, payment)] += 1
+            counts[str(take_payment(s, system, payment))] += 1
     result: dict[str, Any] = {"until": now.isoformat(), "payments": len(payments), **counts}
     with session() as s:
         add_audit(s, AuditContext(system=system, direction="pull"), None, operation="poll",

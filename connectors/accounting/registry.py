@@ -10,8 +10,18 @@ from errors import PermanentError
 
 AdapterFactory = Callable[[AccountingSettings, AdapterRuntime], AccountingAdapter]
 
+
+
+def _asaas(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.asaas import AsaasAdapter
+
+    return AsaasAdapter(settings.asaas, runtime)
+
+
 # each vendor module adds its own entry: "asaas": _asaas, with a function importing the module lazily
-ADAPTERS: dict[str, AdapterFactory] = {}
+ADAPTERS: dict[str, AdapterFactory] = {
+    "asaas": _asaas,
+}
 
 
 def adapter_for(system: str, settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:

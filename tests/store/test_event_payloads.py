@@ -24,10 +24,11 @@ from store.seed import seed_demo
 from store.service_orders import ASSIGNABLE, assign_technician, create_order, set_status
 from tests.support.catalogue import payload_errors
 
-# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime),
-# the calendar connector (tests/connectors/calendar/test_auth.py), the Google Calendar webhook
-# (tests/api/webhooks/test_google_calendar.py)
-OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested"}
+# emitted elsewhere: the Twilio and Asaas webhooks (tests/api/webhooks), the scheduler
+# (tests/engine/runtime), the calendar connector (tests/connectors/calendar/test_auth.py), the Google
+# Calendar webhook (tests/api/webhooks/test_google_calendar.py)
+OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
+               "payment.refunded"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:

@@ -13,10 +13,10 @@ from connectors.accounting import AccountingConnector
 from connectors.accounting.connector import SyncInvoiceParams, SyncPaymentParams
 from connectors.accounting.pull import poll_payments
 from connectors.accounting.reconcile import reconcile
-from store.accounting_pull import take_remote_payment
 from store.db import session_scope
 from store.models import Event, Invoice, Payment
 from store.models.accounting import AccountingSyncAudit
+from store.provider_payments import Applied, take_payment
 from tests.connectors.accounting.conftest import AT, Billing, call
 from tests.connectors.accounting.ledger_adapter import Ledger
 
@@ -39,9 +39,9 @@ def test_a_payment_made_in_the_erp_becomes_payment_received_once_with_its_source
     external_id = pushed(connector, rows)
     ledger.pay(external_id, Decimal("99.90"), AT)
     adapter = connector.sync().adapter("omie")
-    assert poll_payments(lambda: session_scope(engine), adapter, "omie", AT) == {"taken": 1}
+    assert poll_payments(lambda: session_scope(engine), adapter, "omie", AT) == {"recorded": 1}
     assert poll_payments(lambda: session_scope(engine), adapter, "omie", AT + timedelta(minutes=1)) == \
-        {"duplicate": 1}
+        {"known": 1}
     event, = received(engine)
     assert event.source == "omie"
     assert Decimal(str(event.payload["payment"]["amount"])) == Decimal("99.90")
@@ -75,7 +75,7 @@ def test_our_own_settlement_seen_again_in_the_system_is_not_taken_twice(
     remote = ledger.pay(external_id, Decimal("40.00"), AT)
     remote = type(remote)(settled["external_id"], rows.invoice_id, external_id, Decimal("40.00"), "pix", AT)
     with session_scope(engine) as s:
-        assert take_remote_payment(s, "omie", remote) == "duplicate"
+        assert take_payment(s, "omie", remote) is Applied.KNOWN
     assert len(received(engine)) == 1
 
 
@@ -85,7 +85,7 @@ def test_a_payment_for_no_invoice_of_ours_is_audited_as_a_conflict(
 
     stranger = RemotePayment("pay_x", None, "rec_unknown", Decimal("10.00"), "pix", AT)
     with session_scope(engine) as s:
-        assert take_remote_payment(s, "omie", stranger) == "unknown_invoice"
+        assert take_payment(s, "omie", stranger) is Applied.UNKNOWN_INVOICE
     with session_scope(engine) as s:
         audit, = s.exec(select(AccountingSyncAudit))
         assert (audit.direction, audit.outcome) == ("pull", "conflict")
