@@ -11,7 +11,15 @@ from errors import PermanentError
 AdapterFactory = Callable[[AccountingSettings, AdapterRuntime], AccountingAdapter]
 
 # each vendor module adds its own entry: "asaas": _asaas, with a function importing the module lazily
-ADAPTERS: dict[str, AdapterFactory] = {}
+def _omie(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.omie import omie_adapter
+
+    return omie_adapter(settings, runtime)
+
+
+ADAPTERS: dict[str, AdapterFactory] = {
+    "omie": _omie,
+}
 
 
 def adapter_for(system: str, settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
