@@ -9,7 +9,8 @@ one. The wire, the limits and the fault classes are in ``omie_client``, ``omie_l
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from connectors.accounting.adapter import (
 )
 from connectors.accounting.money import as_text
 from connectors.accounting.omie_client import Duplicate, OmieClient
+from connectors.accounting.omie_limits import OmieLimiter
 from connectors.accounting.omie_records import (
     ZONE,
     changed_at,
@@ -54,14 +56,14 @@ MAX_PAGES = 200  # 100,000 receivables: past that the answer is not to be truste
 class OmieAdapter:
     system: ClassVar[str] = "omie"
 
-    def __init__(self, settings: OmieSettings, runtime: AdapterRuntime, *,
-                 client: OmieClient | None = None) -> None:
+    def __init__(self, settings: OmieSettings, runtime: AdapterRuntime, *, limiter: OmieLimiter | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self._exchanges: list[Exchange] | None = None
         self._runtime_audit = runtime.audit
         audited = AdapterRuntime(audit=self._audit, session_factory=runtime.session_factory,
                                  redis_url=runtime.redis_url, secrets=runtime.secrets)
-        self.client = client or OmieClient(settings, audited)
+        self.client = OmieClient(settings, audited, limiter=limiter, sleep=sleep)
 
     def _audit(self, exchange: Exchange) -> None:
         self._runtime_audit(exchange)
