@@ -119,7 +119,8 @@ class OmieClient:
             self._record(operation, request, status, None, "failed", "not a JSON object")
             return TransientError(f"Omie {operation}: the answer was not a JSON object")
         fault = classify(status, answer if isinstance(answer, dict) else None, retry_after)
-        outcome = "duplicate" if fault.kind == "duplicate" else "failed"
+        # an empty list page is Omie's way of answering "none": not a failure in the audit
+        outcome = {"duplicate": "duplicate", "no_records": "ok"}.get(fault.kind, "failed")
         self._record(operation, request, status, answer if isinstance(answer, dict) else None,
                      outcome, fault.message or f"HTTP {status}")
         return _error(fault, operation)

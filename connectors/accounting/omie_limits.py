@@ -116,7 +116,7 @@ class OmieLimiter:
         self._prefix = f"{prefix}:{account}"
         options: dict[str, Any] = {"key_prefix": f"{prefix}:rate"}
         if redis_url:
-            options.update(implementation="redispy", wrap_exceptions=True)
+            options.update(wrap_exceptions=True)
         self._window = MovingWindowRateLimiter(storage_from_string(redis_url or "memory://", **options))
         self._per_ip = RateLimitItemPerMinute(per_minute)
         self._per_method = RateLimitItemPerMinute(per_method_minute)

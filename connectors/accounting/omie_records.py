@@ -11,7 +11,7 @@ import base64
 import hashlib
 import re
 from datetime import date, datetime, time
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -126,7 +126,7 @@ def receivable_param(invoice: InvoiceRecord, customer_external_id: str,
         "numero_documento": text("invoice number", invoice.number, 20),
         "observacao": text("invoice description", invoice.description, 2000),
     }
-    if customer_external_id.isdigit():
+    if _is_number(customer_external_id):
         param["codigo_cliente_fornecedor"] = int(customer_external_id)
     else:
         param["codigo_cliente_fornecedor_integracao"] = integration_code(invoice.customer.id, CLIENT_CODE_MAX)
@@ -184,13 +184,17 @@ def service_order_param(invoice: InvoiceRecord, settings: OmieSettings) -> dict[
 def omie_number(field: str, value: Any) -> int:
     """Omie's ids are integers; anything else in our sync record is a bug to stop on, not send."""
     number = str(value)
-    if not number.isdigit() or len(number) > 18:
+    if not _is_number(number) or len(number) > 18:
         raise PermanentError(f"'{clean(value)}' is not an Omie {field} id", code="bad_external_id")
     return int(number)
 
 
+def _is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # "１２３" is digits to Python, not to Omie
+
+
 def receivable_fields(record: dict[str, Any]) -> dict[str, Any]:
-    return {"amount": str(brl(record.get("valor_documento"))),
+    return {"amount": str(positive(record.get("valor_documento"))),
             "due_date": parse_date("data_vencimento", record.get("data_vencimento")).isoformat(),
             "status": clean(record.get("status_titulo") or "")}
 
@@ -227,7 +231,11 @@ def receivable_of(record: dict[str, Any]) -> RemoteReceivable:
 
 
 def positive(value: Any) -> Decimal:
-    amount = brl(value)
+    """An amount Omie sent: money, not negative (``brl`` alone lets "1e999" escape as InvalidOperation)."""
+    try:
+        amount = brl(value)
+    except InvalidOperation as exc:
+        raise PermanentError(f"Omie sent '{clean(value)}', not an amount", code="bad_amount") from exc
     if amount < 0:
         raise PermanentError(f"Omie sent a negative amount {amount}", code="bad_response")
     return amount

@@ -92,6 +92,10 @@ class FakeOmie:
         body = None if faultstring is None else {"faultstring": faultstring, "faultcode": faultcode}
         self.scripted.append(Scripted(method, status, body))
 
+    def answer_next(self, body: dict[str, Any], *, status: int = 200, method: str | None = None) -> None:
+        """Any answer at all for the next call: what a broken or hostile server might send."""
+        self.scripted.append(Scripted(method, status, body))
+
     def drop_next(self, method: str) -> None:
         self.drops.add(method)
 
@@ -123,9 +127,11 @@ class FakeOmie:
         number = param.get("codigo_cliente_fornecedor") or param.get("codigo_cliente_omie")
         code = param.get("codigo_cliente_fornecedor_integracao") or param.get("codigo_cliente_integracao")
         for record in self.customers.values():
-            if record["codigo_cliente_omie"] == number or (code and record["codigo_cliente_integracao"] == code):
+            if record["codigo_cliente_omie"] == number\
+                    or (code and record["codigo_cliente_integracao"] == code):
                 return record
-        raise Fault(f"ERROR: Cliente não cadastrado para o Código [{number or code}] !", "SOAP-ENV:Client-103")
+        raise Fault(f"ERROR: Cliente não cadastrado para o Código [{number or code}] !",
+                    "SOAP-ENV:Client-103")
 
     def _redundant(self, method: str, param: dict[str, Any]) -> None:
         key = method + json.dumps(param, sort_keys=True)
@@ -164,8 +170,9 @@ class FakeOmie:
         existing = next((r for r in self.customers.values() if r["codigo_cliente_integracao"] == code), None)
         number = existing["codigo_cliente_omie"] if existing else next(self._ids)
         self.customers[number] = {**(existing or {}), **param, "codigo_cliente_omie": number}
+        done = "alterado" if existing else "cadastrado"
         return {"codigo_cliente_omie": number, "codigo_cliente_integracao": code, "codigo_status": "0",
-                "descricao_status": "Cliente alterado com sucesso!" if existing else "Cliente cadastrado com sucesso!"}
+                "descricao_status": f"Cliente {done} com sucesso!"}
 
     def _m_ConsultarCliente(self, param: dict[str, Any]) -> dict[str, Any]:
         return dict(self._customer(param))
@@ -213,7 +220,8 @@ class FakeOmie:
         if record["status_titulo"] == "CANCELADO":
             raise Fault("ERROR: Lançamento já cancelado!", "SOAP-ENV:Client-102")
         if record["_paid"] > 0:
-            raise Fault("ERROR: Não é possível cancelar um lançamento que possui baixas!", "SOAP-ENV:Client-107")
+            raise Fault("ERROR: Não é possível cancelar um lançamento que possui baixas!",
+                        "SOAP-ENV:Client-107")
         record["status_titulo"] = "CANCELADO"
         return {"codigo_lancamento": record["codigo_lancamento_omie"],
                 "codigo_lancamento_integracao": record["codigo_lancamento_integracao"],
@@ -231,7 +239,8 @@ class FakeOmie:
         _date(param.get("data"), "data")
         number = self._settle(record, amount, str(param["data"]), "12:00:00", code)
         return {"codigo_lancamento": record["codigo_lancamento_omie"], "codigo_baixa": number,
-                "codigo_baixa_integracao": code, "liquidado": "S" if record["status_titulo"] == "RECEBIDO" else "N",
+                "codigo_baixa_integracao": code,
+                "liquidado": "S" if record["status_titulo"] == "RECEBIDO" else "N",
                 "valor_baixado": float(amount), "codigo_status": "0",
                 "descricao_status": "Recebimento lançado com sucesso!"}
 
@@ -240,10 +249,12 @@ class FakeOmie:
             raise Fault("ERROR: Lançamento cancelado não pode receber baixa!", "SOAP-ENV:Client-107")
         open_amount = Decimal(str(record["valor_documento"])) - record["_paid"]
         if amount > open_amount:
-            raise Fault(f"ERROR: Valor da baixa [{amount}] maior que o saldo [{open_amount}]!", "SOAP-ENV:Client-107")
+            raise Fault(f"ERROR: Valor da baixa [{amount}] maior que o saldo [{open_amount}]!",
+                        "SOAP-ENV:Client-107")
         number = next(self._ids)
         self.settlements[number] = {"codigo_baixa": number, "codigo_baixa_integracao": code,
-                                    "codigo_lancamento": record["codigo_lancamento_omie"], "valor": amount, "data": data}
+                                    "codigo_lancamento": record["codigo_lancamento_omie"], "valor": amount,
+                                    "data": data}
         record["_paid"] += amount
         if record["_paid"] == Decimal(str(record["valor_documento"])):
             record["status_titulo"] = "RECEBIDO"
@@ -263,12 +274,13 @@ class FakeOmie:
     def _m_ListarContasReceber(self, param: dict[str, Any]) -> dict[str, Any]:
         page = int(param.get("pagina") or 1)
         size = min(int(param.get("registros_por_pagina") or 20), 500)
-        rows = [self._public(r) for r in sorted(self.receivables.values(), key=lambda r: r["codigo_lancamento_omie"])]
+        ordered = sorted(self.receivables.values(), key=lambda r: r["codigo_lancamento_omie"])
+        rows = [self._public(r) for r in ordered]
         if param.get("filtrar_por_status"):
             rows = [r for r in rows if r["status_titulo"] == param["filtrar_por_status"]]
         if param.get("filtrar_por_data_de"):
-            since = datetime.combine(_date(param["filtrar_por_data_de"], "filtrar_por_data_de"),
-                                     datetime.strptime(param.get("filtrar_por_hora_de") or "00:00:00", "%H:%M:%S").time())
+            hour = datetime.strptime(param.get("filtrar_por_hora_de") or "00:00:00", "%H:%M:%S").time()
+            since = datetime.combine(_date(param["filtrar_por_data_de"], "filtrar_por_data_de"), hour)
             rows = [r for r in rows if datetime.strptime(f"{r['info']['dAlt']} {r['info']['hAlt']}",
                                                          "%d/%m/%Y %H:%M:%S") >= since]
         pages = max((len(rows) + size - 1) // size, 1)
@@ -301,7 +313,8 @@ class FakeOmie:
         number = next(self._ids)
         self.orders[number] = {"Cabecalho": {**header, "nCodOS": number, "cNumOS": str(len(self.orders) + 1),
                                              "nValorTotal": float(total)},
-                               "ServicosPrestados": services, "InfoCadastro": {"cFaturada": "N", "cCancelada": "N"},
+                               "ServicosPrestados": services,
+                               "InfoCadastro": {"cFaturada": "N", "cCancelada": "N"},
                                "InformacoesAdicionais": param.get("InformacoesAdicionais") or {}}
         return {"cCodIntOS": code, "nCodOS": number, "cNumOS": self.orders[number]["Cabecalho"]["cNumOS"],
                 "cCodStatus": "0", "cDescStatus": "Ordem de Serviço cadastrada com sucesso!"}
@@ -348,13 +361,15 @@ def _handler(fake: FakeOmie) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             module = self.path.removeprefix("/api/v1/").rstrip("/")
             if module not in MODULES or not self.path.endswith("/"):
-                self._answer(404, {"faultstring": f"Serviço [{self.path}] não encontrado", "faultcode": "404"})
+                self._answer(404, {"faultstring": f"Serviço [{self.path}] não encontrado",
+                                   "faultcode": "404"})
                 return
             try:
                 body = json.loads(raw)
                 method, param = body["call"], body["param"][0]
             except (ValueError, KeyError, IndexError, TypeError):
-                self._answer(500, {"faultstring": "JSON request with SyntaxError", "faultcode": "SOAP-ENV:Client-1"})
+                self._answer(500, {"faultstring": "JSON request with SyntaxError",
+                                   "faultcode": "SOAP-ENV:Client-1"})
                 return
             with fake._lock:
                 fake.calls.append(body)
@@ -375,16 +390,16 @@ def _handler(fake: FakeOmie) -> type[BaseHTTPRequestHandler]:
             if in_flight > fake.concurrent_limit:
                 with fake._lock:
                     fake.refused_concurrent += 1
-                self._answer(429, {"faultstring": "ERROR: Too many requests. Limite de requisições simultâneas "
-                                                  f"para o método [{method}] excedido.",
+                self._answer(429, {"faultstring": "ERROR: Too many requests. Limite de requisições "
+                                                  f"simultâneas para o método [{method}] excedido.",
                                    "faultcode": "SOAP-ENV:Client-429"})
                 return
             if scripted is not None:
                 self._answer(scripted.status, scripted.body)
                 return
             if body.get("app_key") != fake.app_key or body.get("app_secret") != fake.app_secret:
-                self._answer(500, {"faultstring": "ERROR: A chave de acesso não está preenchida ou não é válida!",
-                                   "faultcode": "SOAP-ENV:Client-5"})
+                refusal = "ERROR: A chave de acesso não está preenchida ou não é válida!"
+                self._answer(500, {"faultstring": refusal, "faultcode": "SOAP-ENV:Client-5"})
                 return
             try:
                 with fake._lock:

@@ -8,21 +8,17 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.accounting.adapter import Exchange
+from connectors.accounting.adapter import AdapterRuntime, Exchange
 from connectors.accounting.omie import OmieAdapter
 from connectors.accounting.omie_records import integration_code
 from connectors.accounting.registry import adapter_for
 from connectors.accounting.settings import AccountingSettings
-from connectors.accounting.adapter import AdapterRuntime
 from errors import PermanentError, TransientError
-from tests.connectors.accounting.omie_support import (  # noqa: F401  (fixtures)
+from tests.connectors.accounting.omie.support import (
     CPF,
     ZONE,
-    audit,
     customer,
     invoice,
-    make_adapter,
-    omie,
     payment,
     settings_for,
 )
@@ -49,7 +45,8 @@ def test_check_lists_one_customer_and_changes_nothing(make_adapter: Make, omie: 
     assert omie.customers == {} and omie.calls_of("ListarClientes")
 
 
-def test_customer_upsert_sends_our_id_formatted_tax_id_and_split_phone(make_adapter: Make, omie: FakeOmie) -> None:
+def test_customer_upsert_sends_our_id_formatted_tax_id_and_split_phone(make_adapter: Make,
+                                                                       omie: FakeOmie) -> None:
     client = customer()
     remote = make_adapter().upsert_customer(client, "k")
     sent = omie.calls_of("UpsertCliente")[0]
@@ -86,11 +83,13 @@ def test_receivable_create_carries_integration_code_banking_day_and_amount(make_
 
 @pytest.mark.parametrize(("amount", "wire"), [("0.10", 0.1), ("10.005", 10.01), ("99999.99", 99999.99),
                                               ("1.1", 1.1), ("2.675", 2.68)])
-def test_amounts_reach_omie_to_the_centavo(make_adapter: Make, omie: FakeOmie, amount: str, wire: float) -> None:
+def test_amounts_reach_omie_to_the_centavo(make_adapter: Make, omie: FakeOmie, amount: str,
+                                           wire: float) -> None:
     _, remote = pushed(make_adapter(), amount)
     assert omie.calls_of("IncluirContaReceber")[0]["valor_documento"] == wire
     stored = omie.receivables[int(remote.external_id)]  # type: ignore[attr-defined]
-    assert Decimal(str(stored["valor_documento"])) == Decimal(amount).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+    expected = Decimal(amount).quantize(Decimal("0.01"), "ROUND_HALF_UP")
+    assert Decimal(str(stored["valor_documento"])) == expected
 
 
 def test_lost_answer_then_retry_finds_the_first_receivable(make_adapter: Make, omie: FakeOmie,
@@ -155,7 +154,8 @@ def test_settlement_repeated_is_a_duplicate_not_a_second_baixa(make_adapter: Mak
     assert again.fields["amount"] == "80.00"
 
 
-def test_settlement_without_account_code_is_refused_before_sending(make_adapter: Make, omie: FakeOmie) -> None:
+def test_settlement_without_account_code_is_refused_before_sending(make_adapter: Make,
+                                                                   omie: FakeOmie) -> None:
     adapter = make_adapter()
     inv, remote = pushed(adapter)
     with pytest.raises(PermanentError) as caught:
@@ -197,7 +197,8 @@ def test_service_order_is_created_and_invoiced_for_the_nfse(make_adapter: Make, 
     assert sent["Cabecalho"]["cCodIntOS"] == integration_code(inv.order_id)  # type: ignore[attr-defined]
     assert sent["Cabecalho"]["cEtapa"] == "50" and sent["Cabecalho"]["cCodIntCli"] == inv.customer.id  # type: ignore[attr-defined]
     service = sent["ServicosPrestados"][0]
-    assert service["nValUnit"] == 750.25 and service["cNaoGerarFinanceiro"] == "S" and service["nCodServico"] == 3001
+    assert service["nValUnit"] == 750.25 and service["cNaoGerarFinanceiro"] == "S"
+    assert service["nCodServico"] == 3001
     assert omie.calls_of("FaturarOS") == [{"nCodOS": int(issued.external_id)}]
     assert omie.orders[int(issued.external_id)]["InfoCadastro"]["cFaturada"] == "S"
     assert issued.status == "invoicing" and issued.outputs == {"service_order_id": issued.external_id}
@@ -227,11 +228,11 @@ def test_payments_since_pages_through_received_receivables(make_adapter: Make, o
         omie.receive(integration_code(inv.id), inv.amount, "17/12/2026", "09:15:00")
     omie.receive(integration_code(invoices[4].id), Decimal("1.00"), "17/12/2026")  # partial: still open
     found = adapter.payments_since(datetime(2026, 12, 17, 9, 0, tzinfo=ZONE))
-    assert [p.amount for p in found] == [Decimal("100.00"), Decimal("101.01"), Decimal("102.02"), Decimal("103.03")]
+    assert [p.amount for p in found] == [Decimal(v) for v in ("100.00", "101.01", "102.02", "103.03")]
     assert [c["pagina"] for c in omie.calls_of("ListarContasReceber")] == [1, 2]
     first = found[0]
-    assert first.invoice_id == integration_code(invoices[0].id) and first.paid_at == datetime(2026, 12, 17, 9, 15,
-                                                                                               tzinfo=ZONE)
+    assert first.invoice_id == integration_code(invoices[0].id)
+    assert first.paid_at == datetime(2026, 12, 17, 9, 15, tzinfo=ZONE)
     assert first.external_id == f"{first.invoice_external_id}:recebido"
 
 

@@ -1,36 +1,30 @@
-"""Shared by the Omie tests: the fake server, an adapter pointed at it, records to push."""
+"""Shared by the Omie tests (here and in tests/security): adapters on the fake, records to push."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from connectors.accounting.adapter import AdapterRuntime, CustomerRecord, Exchange, InvoiceRecord, PaymentRecord
+from connectors.accounting.adapter import (
+    AdapterRuntime,
+    CustomerRecord,
+    Exchange,
+    InvoiceRecord,
+    PaymentRecord,
+)
 from connectors.accounting.omie import OmieAdapter
 from connectors.accounting.omie_limits import OmieLimiter
 from connectors.accounting.settings import OmieSettings
-from tests.fakes.omie import APP_KEY, APP_SECRET, FakeOmie, omie_server
+from tests.fakes.omie import APP_KEY, APP_SECRET, FakeOmie
 
 ZONE = ZoneInfo("America/Sao_Paulo")
 CNPJ = "11222333000181"
 CPF = "52998224725"
-
-
-@pytest.fixture
-def omie() -> Iterator[FakeOmie]:
-    with omie_server() as fake:
-        yield fake
-
-
-@pytest.fixture
-def audit() -> list[Exchange]:
-    return []
 
 
 def settings_for(fake: FakeOmie, **overrides: Any) -> OmieSettings:
@@ -40,22 +34,24 @@ def settings_for(fake: FakeOmie, **overrides: Any) -> OmieSettings:
     return OmieSettings(**values)
 
 
-@pytest.fixture
-def make_adapter(omie: FakeOmie, audit: list[Exchange]) -> Iterator[Callable[..., OmieAdapter]]:
+@contextmanager
+def adapter_factory(fake: FakeOmie, audit: list[Exchange]) -> Iterator[Callable[..., OmieAdapter]]:
+    """``make(**settings)``: adapters on the fake, auditing into ``audit``; closed at the end."""
     made: list[OmieAdapter] = []
 
     def make(*, limiter: OmieLimiter | None = None, sleeps: list[float] | None = None,
              **overrides: Any) -> OmieAdapter:
-        settings = settings_for(omie, **overrides)
-        runtime = AdapterRuntime(audit=audit.append)
         options: dict[str, Any] = {"sleep": sleeps.append} if sleeps is not None else {}
-        adapter = OmieAdapter(settings, runtime, limiter=limiter, **options)
+        adapter = OmieAdapter(settings_for(fake, **overrides), AdapterRuntime(audit=audit.append),
+                              limiter=limiter, **options)
         made.append(adapter)
         return adapter
 
-    yield make
-    for adapter in made:
-        adapter.client.close()
+    try:
+        yield make
+    finally:
+        for adapter in made:
+            adapter.client.close()
 
 
 def customer(**fields: Any) -> CustomerRecord:
