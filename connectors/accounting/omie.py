@@ -200,6 +200,8 @@ class OmieAdapter:
 
     def payments_since(self, since: datetime) -> list[RemotePayment]:
         """Receivables Omie marks RECEBIDO that changed since ``since`` (a settlement made in Omie)."""
+        if since.tzinfo is None:  # as in the store: a guessed zone would shift the window by hours
+            raise PermanentError("payments_since needs a moment with its time zone", code="naive_datetime")
         moment = since.astimezone(ZONE)
         filters = {"filtrar_por_status": "RECEBIDO", "filtrar_apenas_alteracao": "S",
                    "filtrar_por_data_de": omie_date(moment.date()),

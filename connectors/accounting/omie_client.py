@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.accounting.adapter import AdapterRuntime, Exchange
 from connectors.accounting.omie_faults import Fault, classify, clean
-from connectors.accounting.omie_limits import OmieLimiter
+from connectors.accounting.omie_limits import LEASE_MARGIN, OmieLimiter
 from errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ class OmieClient:
         self.limiter = limiter or OmieLimiter(
             redis_url=runtime.redis_url, app_key=self._key, per_minute=settings.calls_per_minute,
             per_method_minute=settings.calls_per_method_minute, concurrent=settings.concurrent_per_method,
-            lease=settings.timeout + 5.0, sleep=sleep)
+            lease=settings.timeout + LEASE_MARGIN, sleep=sleep)
 
     def close(self) -> None:
         self._http.close()

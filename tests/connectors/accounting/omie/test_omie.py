@@ -262,3 +262,9 @@ def test_open_receivables_lists_due_and_overdue_with_amounts(make_adapter: Make,
     assert found[integration_code(late.id)].status == "ATRASADO"
     assert found[integration_code(later.id)].amount == Decimal("20.20")
     assert found[integration_code(later.id)].due_date == date(2099, 3, 2)
+
+
+def test_payments_since_refuses_a_moment_without_time_zone(make_adapter: Make, omie: FakeOmie) -> None:
+    with pytest.raises(PermanentError) as caught:
+        make_adapter().payments_since(datetime(2026, 12, 1))
+    assert caught.value.code == "naive_datetime" and omie.calls == []
