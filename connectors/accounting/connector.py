@@ -123,7 +123,7 @@ class AccountingConnector(Connector):
         with self._lock:
             if self._sync is None:
                 self._sync = Sync(self.settings, self.runtime.session, redis_url=self.runtime.redis_url,
-                                  secrets=self.runtime.secrets)
+                                  secrets=self.runtime.secrets, namespace=self.runtime.namespace)
             return self._sync
 
     def check(self) -> dict[str, Any]:

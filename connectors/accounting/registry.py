@@ -11,16 +11,22 @@ from errors import PermanentError
 AdapterFactory = Callable[[AccountingSettings, AdapterRuntime], AccountingAdapter]
 
 
-
+# one function per vendor, importing its module lazily (checking rules loads no vendor client)
 def _asaas(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
     from connectors.accounting.asaas import AsaasAdapter
 
     return AsaasAdapter(settings.asaas, runtime)
 
 
-# each vendor module adds its own entry: "asaas": _asaas, with a function importing the module lazily
+def _omie(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.omie import omie_adapter
+
+    return omie_adapter(settings, runtime)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "asaas": _asaas,
+    "omie": _omie,
 }
 
 

@@ -40,6 +40,7 @@ class OmieSettings(VendorSettings):
     app_key: SecretStr | None = None
     app_secret: SecretStr | None = None
     calls_per_minute: int = Field(960, ge=1, description="Omie's limit per IP, shared by every worker")
+    calls_per_method_minute: int = Field(240, ge=1, description="Omie's limit per IP, app key and method")
     concurrent_per_method: int = Field(4, ge=1, description="Omie's limit of simultaneous calls per method")
     account_code: int | None = Field(None, description="codigo_conta_corrente where settlements land")
     category_code: str = Field("1.01.02", description="codigo_categoria of receivables (services)")

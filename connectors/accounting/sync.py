@@ -67,11 +67,12 @@ class Sync:
     """The accounting operations, for one configuration and database."""
 
     def __init__(self, settings: AccountingSettings, session: SessionFactory, *, redis_url: str | None = None,
-                 secrets: Callable[[], Any] | None = None) -> None:
+                 secrets: Callable[[], Any] | None = None, namespace: str = "despacho") -> None:
         self.settings = settings
         self.session = session
         self.redis_url = redis_url
         self.secrets = secrets
+        self.namespace = namespace
         self._adapters: dict[str, AccountingAdapter] = {}
         self._lock = threading.Lock()
         self._exchanges = _Exchanges()
@@ -80,7 +81,8 @@ class Sync:
         with self._lock:
             if system not in self._adapters:
                 runtime = AdapterRuntime(audit=self._exchanges.items.append, session_factory=self.session,
-                                         redis_url=self.redis_url, secrets=self.secrets)
+                                         redis_url=self.redis_url, secrets=self.secrets,
+                                         namespace=self.namespace)
                 self._adapters[system] = adapter_for(system, self.settings, runtime)
             return self._adapters[system]
 
