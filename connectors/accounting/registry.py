@@ -10,8 +10,18 @@ from errors import PermanentError
 
 AdapterFactory = Callable[[AccountingSettings, AdapterRuntime], AccountingAdapter]
 
+
+
+def _conta_azul(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.conta_azul import ContaAzulAdapter
+
+    return ContaAzulAdapter(settings, runtime)
+
+
 # each vendor module adds its own entry: "asaas": _asaas, with a function importing the module lazily
-ADAPTERS: dict[str, AdapterFactory] = {}
+ADAPTERS: dict[str, AdapterFactory] = {
+    "conta_azul": _conta_azul,
+}
 
 
 def adapter_for(system: str, settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:

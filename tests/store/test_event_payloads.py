@@ -23,8 +23,9 @@ from store.seed import seed_demo
 from store.service_orders import ASSIGNABLE, assign_technician, create_order, set_status
 from tests.support.catalogue import payload_errors
 
-# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime)
-OTHER_TESTS = {"whatsapp.message_received", "schedule"}
+# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime),
+# Conta Azul's token refresh (tests/connectors/accounting)
+OTHER_TESTS = {"whatsapp.message_received", "schedule", "accounting.auth_failed"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:
