@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from commands import accounting as accounting_commands
 from commands import api as api_commands
 from commands import check as check_commands
 from commands import ops as ops_commands
@@ -246,6 +247,7 @@ api_commands.register(app)
 check_commands.register(app)
 runs_commands.register(app)
 plan_commands.register(app)
+accounting_commands.register(app)
 
 
 def main() -> None:
