@@ -87,7 +87,7 @@ def export(
     from commands.export_files import write_csv, write_xlsx
     from store.accounting_export import MONTH, month_export
 
-    if not MONTH.match(month):
+    if not MONTH.fullmatch(month):
         fail(f"--month must be YYYY-MM (e.g. 2026-11), not {month[:20]!r}", EXIT_USAGE)
     settings = settings_from(ctx)
     # the name is ours, never taken from the data: only the admin's --out chooses another place

@@ -59,7 +59,7 @@ class BadMonth(StoreError):
 
 def month_bounds(month: str, timezone: str) -> tuple[datetime, datetime]:
     """The first instant of the month and of the next, in the company's time zone."""
-    match = MONTH.match(month or "")
+    match = MONTH.fullmatch(month or "")
     if match is None:
         raise BadMonth(month or "")
     year, number = int(match["year"]), int(match["month"])

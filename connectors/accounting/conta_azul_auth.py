@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from store.secrets import SecretBox
 
 SYSTEM = "conta_azul"
-COMPANY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+COMPANY = re.compile(r"^[^\W_][\w .-]{0,99}$")  # letters of any script (São, Pão), digits
 SETTLE_PAUSE = 0.5  # before believing invalid_grant: the winner of a race may be committing
 
 SessionFactory = Callable[[], AbstractContextManager["Session"]]
@@ -49,7 +49,7 @@ SessionFactory = Callable[[], AbstractContextManager["Session"]]
 
 def check_company(company: str) -> str:
     """A company name fit for a secret's name and a log line; anything else refused."""
-    if not COMPANY.match(company or ""):
+    if not COMPANY.fullmatch(company or ""):
         raise PermanentError(f"company name {company[:40]!r} is not allowed: use 1-100 letters, digits, "
                              "spaces, '.', '_' or '-', starting with a letter or digit", code="bad_company")
     return company

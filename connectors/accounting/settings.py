@@ -55,7 +55,7 @@ class ContaAzulSettings(VendorSettings):
     calls_per_minute: int = Field(600, ge=1)
     calls_per_second: int = Field(10, ge=1)
     poll_every: str = Field("10m", description="How often receivables are polled for settlements")
-    company: str = Field("default", pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$",
+    company: str = Field("default", pattern=r"^[^\W_][\w .-]{0,99}$",
                          description="Which connected company (despacho accounting connect --company)")
     scope: str = Field("openid profile aws.cognito.signin.user.admin", description="OAuth2 scopes asked for")
     financial_account_id: str | None = Field(
