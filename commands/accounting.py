@@ -56,6 +56,9 @@ def connect(
     ca = settings.connectors.accounting.conta_azul
     try:
         check_company(company)
+        if ca.client_secret is None:
+            raise PermanentError("connectors.accounting.conta_azul.client_secret is not set",
+                                 code="not_configured")
         receiver = LoopbackReceiver(port)
         url = authorize_url(ca, receiver.redirect_uri, receiver.state)
     except (PermanentError, OSError) as exc:

@@ -33,13 +33,17 @@ class ContaAzulClient:
     def call(self, operation: str, method: str, path: str, *, params: dict[str, Any] | None = None,
              body: dict[str, Any] | None = None, missing_ok: bool = False) -> Any:
         """The decoded JSON answer (None for an empty one, or a 404 when ``missing_ok``)."""
-        version, token = self.tokens.current()
-        response = self._send(method, path, params, body, token)
-        if response.status_code == 401:  # expired or revoked early: refresh once, then retry once
-            version, token = self.tokens.refreshed(version)
-            response = self._send(method, path, params, body, token)
-        decoded = _decoded(response)
         request = {"method": method, "path": path, "params": params, "body": body}
+        version, token = self.tokens.current()
+        try:
+            response = self._send(method, path, params, body, token)
+            if response.status_code == 401:  # expired or revoked early: refresh once, then retry once
+                version, token = self.tokens.refreshed(version)
+                response = self._send(method, path, params, body, token)
+        except TransientError as exc:  # no answer: the trail still shows what was attempted
+            self.audit(Exchange(operation, request, None, None, "failed", str(exc)))
+            raise
+        decoded = _decoded(response)
         if response.status_code == 404 and missing_ok:
             self.audit(Exchange(operation, request, 404, _shown(decoded), "skipped", message_of(decoded)))
             return None

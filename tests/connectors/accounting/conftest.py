@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +17,43 @@ from connectors.accounting.conta_azul import ContaAzulAdapter
 from connectors.accounting.conta_azul_auth import forget_all
 from connectors.accounting.conta_azul_connect import finish
 from connectors.accounting.settings import AccountingSettings
-from store.db import session_scope
+from store.db import make_engine, session_scope
 from store.keyring import KeyRing
+from store.migrate import upgrade
+from store.models import metadata
 from store.secrets import SecretBox
 from tests.fakes.conta_azul import CLIENT_ID, CLIENT_SECRET, FakeContaAzul, conta_azul_server
+from tests.support.postgres import throwaway_pg_database
 
 ACCOUNT = "c89475a2-bdf9-4e6b-ae5b-5a8e96cab946"
 CATEGORY = "f91047eb-2cff-4546-80e3-0f2b54d2cce0"
+
+
+@pytest.fixture(scope="session")
+def pg_migrated_url() -> Iterator[str]:
+    with throwaway_pg_database() as url:
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, migrated_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
+    """The token store's compare-and-set runs on both databases despacho supports."""
+    if request.param == "sqlite":
+        path = tmp_path / "despacho.db"
+        shutil.copy(migrated_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+        yield engine
+        engine.dispose()
+        return
+    engine = make_engine(request.getfixturevalue("pg_migrated_url"))
+    try:
+        yield engine
+    finally:
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture

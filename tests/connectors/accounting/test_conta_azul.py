@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -147,17 +148,17 @@ def test_a_timeout_is_transient(adapter: ContaAzulAdapter, fake: FakeContaAzul) 
 def test_calls_wait_for_the_per_second_limit_instead_of_getting_429(
         adapter: ContaAzulAdapter, fake: FakeContaAzul) -> None:
     limiter = adapter.client.limiter
-    limiter.key = "limit-test"
+    limiter.key = f"limit-test-{uuid.uuid4()}"  # the in-memory windows live as long as the process
     limiter.items[0] = type(limiter.items[0])(3)  # 3 a second, for a short test
     for _ in range(7):
         adapter.check()
-    stats = limiter.limiter.get_window_stats(limiter.items[0], "conta_azul", "limit-test")
+    stats = limiter.limiter.get_window_stats(limiter.items[0], "conta_azul", limiter.key)
     assert stats.remaining >= 0 and len([r for r in fake.requests if r["path"] == "/v1/pessoas"]) == 7
 
 
 def test_a_call_beyond_the_wait_is_transient_with_retry_after(adapter: ContaAzulAdapter) -> None:
     limiter = adapter.client.limiter
-    limiter.key, limiter.max_wait = "limit-wait-test", 0.0
+    limiter.key, limiter.max_wait = f"limit-wait-test-{uuid.uuid4()}", 0.0
     limiter.items[1] = type(limiter.items[1])(2)  # 2 a minute
     adapter.check()
     adapter.check()
