@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from commands import accounting as accounting_commands
 from commands import api as api_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
@@ -250,6 +251,7 @@ runs_commands.register(app)
 calendar_commands.register(app)
 plan_commands.register(app)
 sync_commands.register(app)
+accounting_commands.register(app)
 
 
 def main() -> None:

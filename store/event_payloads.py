@@ -163,6 +163,12 @@ class ActionFailedPayload(Payload):
     attempts: int
 
 
+class AccountingAuthFailedPayload(Payload):
+    system: str = Field(description="conta_azul, ...")
+    company: str = Field(description="The connected company (accounting connect --company)")
+    reason: str = Field(description="What the system answered, e.g. invalid_grant")
+
+
 class RunCompletedPayload(Payload):
     rule_id: str
     run_id: str
@@ -267,6 +273,9 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
               "Once a day per unpaid invoice past its due date (the billing job)"),
     EventSpec("action.failed", ActionFailedPayload, "engine.runtime.followups",
               "An action failed for good (its fallback, if any, runs too)"),
+    EventSpec("accounting.auth_failed", AccountingAuthFailedPayload,
+              "connectors.accounting.conta_azul_auth",
+              "An accounting system refused the stored grant: reconnect (once per broken connection)"),
     EventSpec("run.completed", RunCompletedPayload, "engine.runtime.followups", "A rule's run ended"),
     EventSpec("calendar.auth_failed", CalendarAuthFailedPayload, "connectors.calendar.auth",
               "Google refused a calendar connection's grant: it is marked broken until reconnected"),

@@ -24,9 +24,16 @@ def _omie(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAd
     return omie_adapter(settings, runtime)
 
 
+def _conta_azul(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.conta_azul import ContaAzulAdapter
+
+    return ContaAzulAdapter(settings, runtime)
+
+
 ADAPTERS: dict[str, AdapterFactory] = {
     "asaas": _asaas,
     "omie": _omie,
+    "conta_azul": _conta_azul,
 }
 
 

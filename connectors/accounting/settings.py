@@ -56,6 +56,12 @@ class ContaAzulSettings(VendorSettings):
     calls_per_minute: int = Field(600, ge=1)
     calls_per_second: int = Field(10, ge=1)
     poll_every: str = Field("10m", description="How often receivables are polled for settlements")
+    company: str = Field("default", pattern=r"^[^\W_][\w .-]{0,99}$",
+                         description="Which connected company (despacho accounting connect --company)")
+    scope: str = Field("openid profile aws.cognito.signin.user.admin", description="OAuth2 scopes asked for")
+    financial_account_id: str | None = Field(
+        None, description="conta_financeira (UUID) receivables and settlements go to")
+    category_id: str | None = Field(None, description="Revenue category (UUID) of the receivables' rateio")
 
 
 class AccountingSettings(ConnectorSettings):

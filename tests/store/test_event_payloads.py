@@ -26,9 +26,10 @@ from tests.support.catalogue import payload_errors
 
 # emitted elsewhere: the Twilio and Asaas webhooks (tests/api/webhooks), the scheduler
 # (tests/engine/runtime), the calendar connector (tests/connectors/calendar/test_auth.py), the Google
-# Calendar webhook (tests/api/webhooks/test_google_calendar.py)
+# Calendar webhook (tests/api/webhooks/test_google_calendar.py), Conta Azul's token refresh
+# (tests/connectors/accounting/conta_azul)
 OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
-               "payment.refunded"}
+               "payment.refunded", "accounting.auth_failed"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:
