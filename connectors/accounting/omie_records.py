@@ -11,7 +11,7 @@ import base64
 import hashlib
 import re
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -231,11 +231,8 @@ def receivable_of(record: dict[str, Any]) -> RemoteReceivable:
 
 
 def positive(value: Any) -> Decimal:
-    """An amount Omie sent: money, not negative (``brl`` alone lets "1e999" escape as InvalidOperation)."""
-    try:
-        amount = brl(value)
-    except InvalidOperation as exc:
-        raise PermanentError(f"Omie sent '{clean(value)}', not an amount", code="bad_amount") from exc
+    """An amount Omie sent: money (``brl`` refuses "1e999", NaN...), not negative."""
+    amount = brl(value)
     if amount < 0:
         raise PermanentError(f"Omie sent a negative amount {amount}", code="bad_response")
     return amount
