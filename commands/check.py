@@ -86,19 +86,15 @@ def _check_system(connector: Any, system: str) -> CheckResult:
 
 
 def _calendar(settings: Settings) -> Connector:
-    """The calendar check reads the connections from the database and their tokens from the secrets.
-
-    With the file transport there are none to read: no database is opened (it may not exist yet).
-    """
+    """The calendar check reads the connections from the database and their tokens from the secrets."""
     from connectors.base import Runtime
     from connectors.calendar import CalendarConnector
     from engine.runtime.compose import connector_runtime
     from store.db import make_engine
 
-    if settings.connectors.calendar.transport == "file":
-        runtime = Runtime(outbox=settings.outbox.path, timezone=settings.timezone)
-    else:
-        runtime = connector_runtime(settings, make_engine(settings.database.url))
+    if settings.connectors.calendar.transport == "file":  # nothing to read: no database needed
+        return CalendarConnector(settings.connectors.calendar, Runtime(outbox=settings.outbox.path))
+    runtime = connector_runtime(settings, make_engine(settings.database.url))
     return CalendarConnector(settings.connectors.calendar, runtime)
 
 

@@ -670,6 +670,11 @@ def _handler(fake: FakeGoogleCalendar) -> type[BaseHTTPRequestHandler]:
 
         def _token(self, raw: bytes) -> None:
             form = {key: values[-1] for key, values in parse_qs(raw.decode(), keep_blank_values=True).items()}
+            basic = self.headers.get("Authorization", "")
+            if basic.startswith("Basic "):  # client_secret_basic (RFC 6749 2.3.1): requests-oauthlib sends it
+                client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
+                form.setdefault("client_id", unquote(client_id))
+                form.setdefault("client_secret", unquote(client_secret))
             status, answer = fake.token(form)
             self._answer(status, json.dumps(answer).encode())
 
