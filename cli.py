@@ -16,6 +16,7 @@ from commands import accounting as accounting_commands
 from commands import api as api_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
+from commands import imports as import_commands
 from commands import ops as ops_commands
 from commands import output as out
 from commands import plan as plan_commands
@@ -252,6 +253,7 @@ calendar_commands.register(app)
 plan_commands.register(app)
 sync_commands.register(app)
 accounting_commands.register(app)
+import_commands.register(app)
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
                   limiter: RateLimiter | None = None, core: Core | None = None) -> ApiContext:
     ring = (parse_keys(api.jwt_keys, "api.jwt_keys") if api.jwt_keys.strip()
             else load_or_create(api.jwt_keys_file, new_signing_key, "api.jwt_keys_file"))
-    metrics = Metrics()
+    metrics = Metrics(engine)
     return ApiContext(
         settings=settings, api=api, engine=engine,
         tokens=TokenService(ring, issuer=api.issuer, audience=api.audience, ttl=api.token_ttl),

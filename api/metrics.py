@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from engine.runtime.metrics import REGISTRY as ENGINE_REGISTRY
+from engine.runtime.metrics import watch_backlog
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -10,8 +18,13 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5
 
 
 class Metrics:
-    def __init__(self) -> None:
+    """The API's HTTP metrics; ``/metrics`` adds this process's engine metrics and, with a database,
+    the shared backlogs (events to plan, steps queued and running, open dead letters)."""
+
+    def __init__(self, db: sa.Engine | None = None) -> None:
         self.registry = CollectorRegistry()
+        if db is not None:
+            watch_backlog(self.registry, db)
         self.requests = Counter("despacho_http_requests_total", "HTTP requests by route and status",
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("despacho_http_request_duration_seconds", "HTTP request latency",
@@ -30,4 +43,4 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        return generate_latest(self.registry) + generate_latest(ENGINE_REGISTRY)

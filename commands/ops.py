@@ -92,9 +92,28 @@ def worker(
         settings.execution.worker_threads = threads
     parts = Parts(scheduler=False, watch_rules=True)
     if processes == 1:
+        serve_worker_metrics(settings, 0)
         _daemon(settings, parts, config_in_use(settings)).serve_forever()
         return
     _supervise(settings, parts, processes, config_in_use(settings))
+
+
+def serve_worker_metrics(settings: Settings, number: int) -> int | None:
+    """Serve this worker process's engine metrics on ``execution.metrics_port`` + ``number``; the port."""
+    from prometheus_client import start_http_server
+
+    from engine.runtime.metrics import REGISTRY
+
+    base = settings.execution.metrics_port
+    if base is None:
+        return None
+    port = base + number
+    try:
+        start_http_server(port, addr=settings.execution.metrics_address, registry=REGISTRY)
+    except OSError as exc:
+        fail(f"execution.metrics_port: cannot listen on {settings.execution.metrics_address}:{port} "
+             f"({exc.strerror})", EXIT_USAGE)
+    return port
 
 
 def _supervise(settings: Settings, parts: Parts, processes: int, config: str) -> None:
@@ -102,8 +121,8 @@ def _supervise(settings: Settings, parts: Parts, processes: int, config: str) ->
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_worker_process, args=(settings, parts, config))
-                for _ in range(processes)]
+    children = [context.Process(target=_worker_process, args=(settings, parts, config, number))
+                for number in range(processes)]
     for child in children:
         child.start()
 
@@ -118,7 +137,8 @@ def _supervise(settings: Settings, parts: Parts, processes: int, config: str) ->
         child.join()
 
 
-def _worker_process(settings: Settings, parts: Parts, config: str) -> None:
+def _worker_process(settings: Settings, parts: Parts, config: str, number: int) -> None:
+    serve_worker_metrics(settings, number)
     _daemon(settings, parts, config).serve_forever()
 
 

@@ -145,6 +145,11 @@ class ExecutionSettings(Section):
     queued_timeout: float = Field(30, gt=0, description="Seconds before a due queued step is sent again")
     reap_interval: float = Field(1, gt=0, description="Seconds between reaper passes")
     shutdown_timeout: float = Field(30, gt=0, description="Seconds in-flight steps get to finish on stop")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Port where each 'despacho worker' process serves its Prometheus "
+        "metrics (/metrics); with --processes N they take this port and the N-1 after it. None: not served "
+        "(the API's /metrics has them for 'despacho run')")
+    metrics_address: str = Field("127.0.0.1", description="Address the worker metrics listen on")
     log_level: str = "INFO"
 
     @model_validator(mode="before")

@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from store.accounting_sync import AuditContext, add_audit, ensure_record, mark_synced
-from store.billing import _payload, record_payment
+from store.billing import invoice_payload, record_payment
 from store.errors import ValidationFailed
 from store.eventlog import insert_event, record_event
 from store.models import Invoice, Payment
@@ -156,7 +156,7 @@ def note_overdue(session: Session, system: str, invoice_id: str | None, at: date
         return Applied.UNKNOWN_INVOICE
     if invoice.status not in UNPAID_INVOICE_STATUSES:
         return Applied.CLOSED  # out of order: the payment arrived first; a paid invoice stays paid
-    payload = _payload(session, invoice)
+    payload = invoice_payload(session, invoice)
     data = payload["invoice"]
     data["amount_due"] = float(invoice.amount - invoice.amount_paid)
     data["days_overdue"] = max((at.date() - invoice.due_date).days, 0)
@@ -184,7 +184,7 @@ def take_refund(session: Session, system: str, *, external_id: str, invoice_id: 
     invoice.status = "refunded"  # even a partial one: no dunning after money was given back
     invoice.paid_at = None
     session.flush()
-    payload = _payload(session, invoice)
+    payload = invoice_payload(session, invoice)
     payload["payment"] = record_data("payment", payment)
     payload["refund"] = {"amount": float(refunded), "refunded_at": refunded_at.isoformat(), "system": system,
                          "external_id": external_id}

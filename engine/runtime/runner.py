@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -34,6 +35,7 @@ from engine.language.templating import TemplateStore
 from engine.runtime.holds import before_call
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leases import Leases
+from engine.runtime.metrics import step_recorded, timed_call
 from engine.runtime.outbox import Outbox, Transaction
 from engine.runtime.outcomes import Failure, Hold, Outcome, Success, Withdrawn
 from engine.runtime.recorder import Recorder
@@ -106,6 +108,7 @@ class StepRunner:
                 try:
                     with _bound(claim):
                         results[claim.step.id] = self._run_claimed(claim)
+                    step_recorded(claim.rule_id, results[claim.step.id])
                 except Unrecorded as exc:
                     log.warning("step_unrecorded", step_id=claim.step.id, error=str(exc.__cause__ or exc))
                 self.leases.release(claim.step.id)  # recorded, or left for its lease to lapse
@@ -191,7 +194,8 @@ class StepRunner:
                           idempotency_key=claim.step.idempotency_key, message=prepared.message,
                           step_id=claim.step.id, rule_id=claim.rule_id, event_id=claim.event.id,
                           files=prepared.files, event_at=claim.event.at)
-        outputs = self.connectors[prepared.connector].execute(call)
+        execute = partial(self.connectors[prepared.connector].execute, call)
+        outputs = timed_call(prepared.connector, prepared.action, execute)
         return Success(StepStatus.SUCCEEDED, mask_params(prepared.rendered), outputs)
 
     def _call_each(self, claim: Claim, action: CompiledAction, variables: dict[str, Any]) -> Success:
@@ -213,7 +217,8 @@ class StepRunner:
                               event_id=claim.event.id, files=prepared.files, item_key=unit.key,
                               event_at=claim.event.at)
             try:
-                outputs.append(self.connectors[prepared.connector].execute(call))
+                outputs.append(timed_call(prepared.connector, prepared.action,
+                                          partial(self.connectors[prepared.connector].execute, call)))
             except PermanentError as exc:
                 refused.append((unit.key, exc))
         if refused:

@@ -73,6 +73,14 @@ def test_metrics_are_in_prometheus_format_and_count_requests(client: TestClient)
     assert "despacho_http_request_duration_seconds_bucket" in body
 
 
+def test_metrics_include_the_engines_calls_and_the_shared_backlogs(client: TestClient) -> None:
+    body = client.get("/metrics").text
+    for name in ("despacho_relay_backlog_events", "despacho_relay_backlog_oldest_seconds",
+                 'despacho_steps{status="queued"}', "despacho_dead_letters_open",
+                 "# TYPE despacho_connector_calls_total counter", "# TYPE despacho_rule_steps_total counter"):
+        assert name in body, name
+
+
 def test_metrics_can_require_a_scope(settings: Settings, db_engine: sa.Engine, auth) -> None:
     api = ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://", metrics_public=False)
     with TestClient(create_app(settings, api=api, engine=db_engine)) as client:

@@ -46,9 +46,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.serving import serving
 
 CLIENT_ID = "despacho-test.apps.googleusercontent.com"
 CLIENT_SECRET = "test-client-secret"
@@ -747,17 +749,9 @@ def _route_events(fake: FakeGoogleCalendar, method: str, calendar_id: str, rest:
 @contextmanager
 def google_calendar_server() -> Iterator[FakeGoogleCalendar]:
     fake = FakeGoogleCalendar()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @dataclass
@@ -787,17 +781,9 @@ def push_receiver() -> Iterator[PushReceiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/google/calendar"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        receiver.url = f"{url}/webhooks/google/calendar"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 __all__ = ["CLIENT_ID", "CLIENT_SECRET", "FakeGoogleCalendar", "PushReceiver", "google_calendar_server",
