@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from commands import accounting as accounting_commands
 from commands import api as api_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
@@ -21,6 +22,7 @@ from commands import ops as ops_commands
 from commands import output as out
 from commands import plan as plan_commands
 from commands import runs as runs_commands
+from commands import sync as sync_commands
 from commands.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -250,6 +252,8 @@ check_commands.register(app)
 runs_commands.register(app)
 calendar_commands.register(app)
 plan_commands.register(app)
+sync_commands.register(app)
+accounting_commands.register(app)
 import_commands.register(app)
 flags_commands.register(app)
 

@@ -23,6 +23,7 @@ class Which(StrEnum):
     sms = "sms"
     whatsapp = "whatsapp"
     calendar = "calendar"
+    accounting = "accounting"
     all = "all"
 
 
@@ -52,6 +53,36 @@ def connectors_for(settings: Settings, which: Which) -> list[Connector]:
     if which in (Which.calendar, Which.all):
         every.append(_calendar(settings))
     return [c for c in every if which is Which.all or c.name == which.value]
+
+
+def accounting_checks(settings: Settings) -> list[CheckResult]:
+    """One check per configured system (its adapter's ``check()``: credentials, no side effects)."""
+    accounting = settings.connectors.accounting
+    if accounting.transport == "file":
+        hint = "transport: file writes to the outbox; set transport: live to call the systems"
+        return [CheckResult("accounting", "file", True, 0.0, detail="writes to the outbox", hint=hint)]
+    systems = [s for s in (accounting.payments, accounting.erp) if s]
+    if not systems:
+        hint = "set connectors.accounting.payments (asaas) or .erp (omie, conta_azul)"
+        return [CheckResult("accounting", "-", False, 0.0, error="no system configured",
+                            code="not_configured", hint=hint)]
+    from commands.sync import live_accounting
+
+    connector = live_accounting(settings)
+    return [_check_system(connector, system) for system in systems]
+
+
+def _check_system(connector: Any, system: str) -> CheckResult:
+    started = time.perf_counter()
+    name = f"accounting.{system}"
+    try:
+        found = connector.sync().adapter(system).check()
+    except ConnectorError as exc:
+        code = exc.code if isinstance(exc, PermanentError) else "transient"
+        return CheckResult(name, system, False, _ms(started), error=str(exc), code=code,
+                           hint=f"check connectors.accounting.{system} (URL, credentials)")
+    return CheckResult(name, str(found.get("target", system)), True, _ms(started),
+                       detail=str(found.get("detail", "")))
 
 
 def _calendar(settings: Settings) -> Connector:
@@ -166,13 +197,17 @@ def print_connections(rows: list[dict[str, Any]]) -> None:
 
 def check(
     ctx: typer.Context,
-    which: Annotated[Which, typer.Argument(help="email, sms, whatsapp, calendar or all")] = Which.all,
+    which: Annotated[Which, typer.Argument(
+        help="email, sms, whatsapp, calendar, accounting or all")] = Which.all,
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
-    """Reach each provider (SMTP EHLO + AUTH, Twilio account fetch, Google token refresh); send nothing."""
+    """Reach each provider (SMTP, Twilio, Google token refresh, accounting systems); send nothing."""
     as_json = wants_json(output)
     settings = settings_from(ctx)
     results = [run_check(c) for c in connectors_for(settings, which)]
+    live = settings.connectors.accounting.transport == "live"
+    if which is Which.accounting or (which is Which.all and live):
+        results += accounting_checks(settings)
     if as_json:
         console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},
                                  ensure_ascii=False, indent=2), soft_wrap=True)

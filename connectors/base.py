@@ -112,7 +112,8 @@ class Runtime:
 
     ``secrets`` opens the encrypted secrets store (OAuth refresh tokens), on first use only:
     loading its keys may create the key file. ``redis_url`` is set when the workers share a
-    Redis (per-calendar rate limits across processes), with ``namespace`` before every key.
+    Redis (per-calendar and per-vendor rate limits across processes), with ``namespace``
+    before every key.
     ``calendar_check`` tells which technicians Google Calendar shows busy (``order`` uses
     it; the calendar connector provides it through the composition root).
     """

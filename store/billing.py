@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from store.errors import ValidationFailed
-from store.eventlog import insert_event, record_event
+from store.eventlog import DOMAIN_SOURCE, insert_event, record_event
 from store.models import Customer, Invoice, Payment, ServiceOrder
 from store.models.billing import UNPAID_INVOICE_STATUSES
 from store.payloads import record_data
@@ -37,8 +37,13 @@ def issue_invoice(session: Session, order_id: str, amount: Any, due_date: date, 
 
 def record_payment(session: Session, invoice_id: str, amount: Any, method: str, *,
                    paid_at: datetime | None = None,
-                   external_ids: dict[str, Any] | None = None) -> Payment:
-    """A payment towards an invoice; records ``payment.received`` (and ``invoice.paid`` when settled)."""
+                   external_ids: dict[str, Any] | None = None, source: str = DOMAIN_SOURCE) -> Payment:
+    """A payment towards an invoice; records ``payment.received`` (and ``invoice.paid`` when settled).
+
+    ``source``: who reported it — ``despacho`` for our own records, the provider's name
+    (``asaas``, ``omie``, ``conta_azul``) for one a webhook or a poll brought in; rules can tell
+    them apart.
+    """
     invoice = session.exec(select(Invoice).where(Invoice.id == invoice_id).with_for_update()).first()
     if invoice is None:
         raise ValidationFailed("payment.invoice_id", f"no invoice with id '{invoice_id}'")
@@ -61,9 +66,9 @@ def record_payment(session: Session, invoice_id: str, amount: Any, method: str, 
     session.flush()
     payload = invoice_payload(session, invoice)
     payload["payment"] = record_data("payment", payment)
-    record_event(session, "payment.received", payload, occurred_at=paid_at)
+    record_event(session, "payment.received", payload, occurred_at=paid_at, source=source)
     if settled:
-        record_event(session, "invoice.paid", payload, occurred_at=paid_at)
+        record_event(session, "invoice.paid", payload, occurred_at=paid_at, source=source)
     return payment
 
 

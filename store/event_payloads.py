@@ -134,6 +134,17 @@ class PaymentPayload(InvoicePayload):
     payment: PaymentRecord
 
 
+class RefundRecord(Payload):
+    amount: float = Field(description="What the provider gave back")
+    refunded_at: datetime
+    system: str = Field(description="The provider that refunded, e.g. asaas")
+    external_id: str = Field(description="The provider's id of the refunded payment")
+
+
+class RefundPayload(PaymentPayload):
+    refund: RefundRecord
+
+
 class OverduePayload(Payload):
     invoice: OverdueInvoiceRecord
     order: OrderRecord
@@ -150,6 +161,12 @@ class ActionFailedPayload(Payload):
     error: str | None
     error_code: str | None
     attempts: int
+
+
+class AccountingAuthFailedPayload(Payload):
+    system: str = Field(description="conta_azul, ...")
+    company: str = Field(description="The connected company (accounting connect --company)")
+    reason: str = Field(description="What the system answered, e.g. invalid_grant")
 
 
 class RunCompletedPayload(Payload):
@@ -277,10 +294,15 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
               "A payment towards an invoice was recorded"),
     EventSpec("invoice.paid", PaymentPayload, "store.billing.record_payment",
               "A payment settled an invoice (after payment.received)"),
+    EventSpec("payment.refunded", RefundPayload, "store.provider_payments.take_refund",
+              "A payment provider refunded a payment; the invoice becomes refunded"),
     EventSpec("invoice.overdue", OverduePayload, "store.billing.record_overdue_events",
               "Once a day per unpaid invoice past its due date (the billing job)"),
     EventSpec("action.failed", ActionFailedPayload, "engine.runtime.followups",
               "An action failed for good (its fallback, if any, runs too)"),
+    EventSpec("accounting.auth_failed", AccountingAuthFailedPayload,
+              "connectors.accounting.conta_azul_auth",
+              "An accounting system refused the stored grant: reconnect (once per broken connection)"),
     EventSpec("run.completed", RunCompletedPayload, "engine.runtime.followups", "A rule's run ended"),
     EventSpec("calendar.auth_failed", CalendarAuthFailedPayload, "connectors.calendar.auth",
               "Google refused a calendar connection's grant: it is marked broken until reconnected"),

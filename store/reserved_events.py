@@ -39,6 +39,7 @@ RESERVED_SOURCES: dict[str, str] = {
     SCHEDULE_SOURCE: "the scheduler",
     "twilio": "the Twilio webhook",
     "google": "Google Calendar: its push webhook, and changes its sync applies",
+    "asaas": "the Asaas webhook (payments, overdue notices, refunds)",
     "cli": "despacho emit",
     "rule": "event.emit",
 }

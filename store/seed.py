@@ -82,20 +82,22 @@ class DemoCompany:
         rows = []
         for _ in range(self.customers):
             name, email = self.person()
-            if self.rng.random() < 0.25:
+            company = self.rng.random() < 0.25
+            if company:
                 name = (f"{self.rng.choice(COMPANY_KINDS)} {self.rng.choice(SURNAMES)} "
                         f"{self.rng.choice(COMPANY_SUFFIXES)}")
             region = self.rng.choice(list(REGIONS))
             line, city, state, postal = self.address(region)
             customer_id = self.uid()
             self.regions[customer_id] = region
+            tax_id = demo_tax_id(customer_id, company=company)
             rows.append(Customer(
                 id=customer_id, name=name, email=email if self.rng.random() < 0.9 else None,
                 phone=self.phone(), tier=self.rng.choices(("standard", "premium", "enterprise"),
                                                           (75, 20, 5))[0],
                 preferred_channel=self.rng.choices(("whatsapp", "sms", "email"), (70, 10, 20))[0],
                 opt_outs=["sms"] if self.rng.random() < 0.05 else [],
-                address=line, city=city, state=state, postal_code=postal, time_zone=LOCAL.key,
+                address=line, city=city, state=state, postal_code=postal, time_zone=LOCAL.key, tax_id=tax_id,
                 created_at=self.at - timedelta(days=self.rng.randint(self.days, 3 * 365)),
             ))
         return rows
@@ -235,3 +237,19 @@ def seed_demo(session: Session, *, seed: int = 42, at: datetime | None = None,
 
 def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def demo_tax_id(customer_id: str, *, company: bool) -> str:
+    """A valid CPF (a person) or CNPJ (a company) fixed by the customer's id, itself from the seed's RNG.
+
+    A generator of its own, so the other choices of the seed (and the data they make) stay as they were;
+    brutils computes the check digits (its ``generate`` draws from the global RNG, hence its ``_checksum``).
+    """
+    from brutils import cnpj, cpf
+
+    rng = random.Random(customer_id)
+    if company:
+        base = f"{rng.randint(1, 99_999_999):08d}0001"
+        return base + cnpj._checksum(base)
+    base = f"{rng.randint(1, 999_999_998):09d}"
+    return base + cpf._checksum(base)

@@ -1,4 +1,4 @@
-"""Webhooks: routes other services call (Twilio, Google), mounted under ``/webhooks``.
+"""Webhooks: routes other services call (Twilio, Google, Asaas), mounted under ``/webhooks``.
 
 They carry no bearer token; instead each route verifies its sender with
 ``verify.verified_sender(verifier)``. Add a router to ``WEBHOOK_ROUTERS`` to
@@ -12,9 +12,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.schemas.errors import ERROR_RESPONSES
-from api.webhooks import google_calendar, twilio
+from api.webhooks import asaas, google_calendar, twilio
 
-WEBHOOK_ROUTERS: list[APIRouter] = [twilio.router, google_calendar.router]
+WEBHOOK_ROUTERS: list[APIRouter] = [twilio.router, google_calendar.router, asaas.router]
 
 
 def mount_webhooks(app: Any) -> None:

@@ -17,8 +17,6 @@ adds fields over time, so unknown ones are accepted and ignored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -27,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from api.errors import ApiError
+from api.webhooks.transactions import webhook_transaction
 from api.webhooks.verify import SenderRejected, verified_sender
 from connectors.messaging.phones import WHATSAPP_PREFIX, mask, mask_numbers_in
 from connectors.messaging.twilio import OPTED_OUT, TwilioSettings
@@ -34,7 +33,6 @@ from engine.language.events import Event
 from engine.runtime.intake import accept_events
 from engine.runtime.outbox import Transaction
 from store import messaging, whatsapp_window
-from store.db import session_scope
 
 log = logging.getLogger("despacho.api.webhooks.twilio")
 
@@ -89,21 +87,6 @@ router = APIRouter(prefix="/twilio", tags=["webhooks"],
                    dependencies=[Depends(verified_sender(verify_twilio))])
 
 
-def _transaction(request: Request) -> AbstractContextManager[Transaction]:
-    """The engine core's transaction when this process has one (fallbacks are sent after the
-    commit), else a plain one (the reaper sends queued fallbacks)."""
-    ctx = request.app.state.ctx
-    if ctx.core is not None:
-        return ctx.core.transaction()
-    return _plain_transaction(ctx.engine)
-
-
-@contextmanager
-def _plain_transaction(engine: Any) -> Iterator[Transaction]:
-    with session_scope(engine) as session:
-        yield Transaction(session)
-
-
 @router.post("/status", status_code=204, response_class=Response,
              responses={204: {"description": "Recorded (or ignored, for a message despacho did not send)"}})
 async def status_callback(request: Request) -> Response:
@@ -120,7 +103,7 @@ def _apply_status(request: Request, form: dict[str, Any]) -> None:
         return
     error_code = str(form["ErrorCode"]) if form.get("ErrorCode") else None
     detail = str(form.get("ErrorMessage") or "") or None
-    with _transaction(request) as tx:
+    with webhook_transaction(request) as tx:
         session = tx.session
         row = messaging.apply_provider_status(session, "twilio", sid, status, error_code=error_code,
                                               detail=detail)
@@ -186,7 +169,7 @@ def _store_inbound(request: Request, form: dict[str, Any], num_media: int) -> No
         return
     phone = sender.removeprefix(WHATSAPP_PREFIX)
     body = str(form.get("Body") or "")
-    with _transaction(request) as tx:
+    with webhook_transaction(request) as tx:
         session = tx.session
         _, new = whatsapp_window.record_inbound(session, phone, body, sid)
         if not new:

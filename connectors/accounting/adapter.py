@@ -142,10 +142,12 @@ class AdapterRuntime:
 
     ``session_factory``: only for an adapter's own connection state (Conta Azul's rotating
     tokens), never for our business rows; ``redis_url``: limits shared by every worker (None in
-    the embedded mode: in-process limits); ``audit``: called for each exchange as it happens.
+    the embedded mode: in-process limits), under keys starting with ``namespace``; ``audit``:
+    called for each exchange as it happens.
     """
 
     audit: Audit
     session_factory: Callable[[], Any] | None = None
     redis_url: str | None = None
     secrets: Callable[[], Any] | None = None  # -> store.secrets.SecretBox
+    namespace: str = "despacho"

@@ -10,8 +10,31 @@ from errors import PermanentError
 
 AdapterFactory = Callable[[AccountingSettings, AdapterRuntime], AccountingAdapter]
 
-# each vendor module adds its own entry: "asaas": _asaas, with a function importing the module lazily
-ADAPTERS: dict[str, AdapterFactory] = {}
+
+# one function per vendor, importing its module lazily (checking rules loads no vendor client)
+def _asaas(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.asaas import AsaasAdapter
+
+    return AsaasAdapter(settings.asaas, runtime)
+
+
+def _omie(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.omie import omie_adapter
+
+    return omie_adapter(settings, runtime)
+
+
+def _conta_azul(settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:
+    from connectors.accounting.conta_azul import ContaAzulAdapter
+
+    return ContaAzulAdapter(settings, runtime)
+
+
+ADAPTERS: dict[str, AdapterFactory] = {
+    "asaas": _asaas,
+    "omie": _omie,
+    "conta_azul": _conta_azul,
+}
 
 
 def adapter_for(system: str, settings: AccountingSettings, runtime: AdapterRuntime) -> AccountingAdapter:

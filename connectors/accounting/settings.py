@@ -40,6 +40,7 @@ class OmieSettings(VendorSettings):
     app_key: SecretStr | None = None
     app_secret: SecretStr | None = None
     calls_per_minute: int = Field(960, ge=1, description="Omie's limit per IP, shared by every worker")
+    calls_per_method_minute: int = Field(240, ge=1, description="Omie's limit per IP, app key and method")
     concurrent_per_method: int = Field(4, ge=1, description="Omie's limit of simultaneous calls per method")
     account_code: int | None = Field(None, description="codigo_conta_corrente where settlements land")
     category_code: str = Field("1.01.02", description="codigo_categoria of receivables (services)")
@@ -55,6 +56,12 @@ class ContaAzulSettings(VendorSettings):
     calls_per_minute: int = Field(600, ge=1)
     calls_per_second: int = Field(10, ge=1)
     poll_every: str = Field("10m", description="How often receivables are polled for settlements")
+    company: str = Field("default", pattern=r"^[^\W_][\w .-]{0,99}$",
+                         description="Which connected company (despacho accounting connect --company)")
+    scope: str = Field("openid profile aws.cognito.signin.user.admin", description="OAuth2 scopes asked for")
+    financial_account_id: str | None = Field(
+        None, description="conta_financeira (UUID) receivables and settlements go to")
+    category_id: str | None = Field(None, description="Revenue category (UUID) of the receivables' rateio")
 
 
 class AccountingSettings(ConnectorSettings):

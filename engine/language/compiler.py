@@ -199,7 +199,10 @@ class RuleCompiler:
         params, params_steps = self._compile_params(action.params, params_path, known_steps, loop_names)
         condition_steps = _cel_steps(action.if_) if action.if_ is not None else set()
         delay_until, until_steps = self._delay_until(action.delay_until, (*path, "delay_until"), known_steps)
-        reads_steps = bool(params_steps or condition_steps or until_steps or loop_steps)
+        # a message template file is read when the step runs, not here: it may use steps.<id> of any
+        # earlier step (rules/accounting.yaml's invoice_issued shows the charge's PIX code)
+        template_steps = bool(known_steps) and isinstance(action.params, dict) and "template" in action.params
+        reads_steps = bool(params_steps or condition_steps or until_steps or loop_steps or template_steps)
         condition = self._condition(action.if_, (*path, "if"), ACTION_VARIABLES | loop_names)
         if action.if_ is not None:
             self._check_steps(condition_steps, known_steps, (*path, "if"))

@@ -18,6 +18,7 @@ from typing import Protocol
 import redis
 import structlog
 
+from engine.runtime.accounting_jobs import accounting_jobs
 from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leader import AlwaysLeader, RedisLeader
@@ -68,8 +69,9 @@ class Daemon:
         self.extras: list[Component] = list(extras or [])
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
-        """The built-in alerts; two-way Google Calendar sync, when the calendar connector talks to Google."""
-        return self._alert_jobs() + self._calendar_jobs()
+        """The built-in alerts; Google Calendar two-way sync (when it talks to Google); accounting polls
+        and reconciliations."""
+        return self._alert_jobs() + self._calendar_jobs() + self._accounting_jobs()
 
     def _calendar_jobs(self) -> list[BuiltinJob]:
         calendar = self.settings.connectors.calendar
@@ -85,6 +87,12 @@ class Daemon:
         from engine.runtime.ops_alerts import OpsAlerts
 
         return OpsAlerts(self.core.db).jobs()
+
+    def _accounting_jobs(self) -> list[BuiltinJob]:
+        from connectors.accounting import AccountingConnector
+
+        connector = self.core.runner.connectors.get("accounting")
+        return accounting_jobs(connector if isinstance(connector, AccountingConnector) else None)
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

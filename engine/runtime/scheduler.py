@@ -37,6 +37,7 @@ from store.schedule_claims import last_fire
 
 log = structlog.get_logger("despacho.scheduler")
 
+
 # Interval triggers count from a fixed origin so every daemon computes the same fire times.
 _ORIGIN = datetime(2000, 1, 3, tzinfo=UTC)
 # How often a scheduler looks whether it leads (again), so a catch-up follows a takeover promptly.

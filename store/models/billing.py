@@ -14,7 +14,8 @@ from store.models.base import Normalizer, Record, timestamp
 from store.types import MONEY, new_id
 from store.validation import check_choice, check_required, normalize_amount
 
-INVOICE_STATUSES = ("issued", "partially_paid", "paid", "cancelled")
+# refunded: the provider gave money back (store.provider_payments); no longer dunned, not paid
+INVOICE_STATUSES = ("issued", "partially_paid", "paid", "cancelled", "refunded")
 UNPAID_INVOICE_STATUSES = ("issued", "partially_paid")
 PAYMENT_METHODS = ("pix", "boleto", "credit_card", "debit_card", "cash", "transfer")
 

@@ -24,13 +24,13 @@ from store.seed import seed_demo
 from store.service_orders import ASSIGNABLE, assign_technician, create_order, set_status
 from tests.support.catalogue import payload_errors
 
-# emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime),
-# the calendar connector (tests/connectors/calendar/test_auth.py), the Google Calendar webhook
-# (tests/api/webhooks/test_google_calendar.py)
+# emitted elsewhere: the Twilio and Asaas webhooks (tests/api/webhooks), the scheduler
+# (tests/engine/runtime), the calendar connector (tests/connectors/calendar/test_auth.py), the Google
+# Calendar webhook (tests/api/webhooks/test_google_calendar.py), Conta Azul's token refresh
+# (tests/connectors/accounting/conta_azul), the built-in alerts (tests/engine/runtime/test_ops_alerts.py)
 OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
-               # tests/engine/runtime/test_ops_alerts.py checks them against their schemas
-               "ops.dead_letter_spike", "ops.connector_failing", "ops.relay_backlog",
-               "calendar.channel_expiring"}
+               "payment.refunded", "accounting.auth_failed", "ops.dead_letter_spike", "ops.connector_failing",
+               "ops.relay_backlog", "calendar.channel_expiring"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:

@@ -44,7 +44,7 @@ def test_the_engines_follow_ups_and_the_twilio_webhook_are_reserved() -> None:
 
 
 @pytest.mark.parametrize("source", [DOMAIN_SOURCE, "scheduler", "cli", Event.model_fields["source"].default,
-                                    "rule", "rule:invoice-overdue-10d-escalate"])
+                                    "rule", "rule:invoice-overdue-10d-escalate", "asaas"])
 def test_sources_of_despachos_own_producers_are_reserved(source: str) -> None:
     assert reserved_source(source)
 

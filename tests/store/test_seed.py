@@ -54,3 +54,13 @@ def test_demo_company_has_what_the_dashboards_and_rules_need(seeded: sa.Engine, 
 def test_seeding_twice_is_refused(seeded: sa.Engine) -> None:
     with pytest.raises(DatabaseNotEmpty, match="already has 40 customers"), session_scope(seeded) as s:
         seed_demo(s)
+
+
+def test_every_demo_customer_has_a_valid_cpf_or_cnpj_the_same_for_a_seed(seeded: sa.Engine) -> None:
+    from store.tax_ids import is_valid_tax_id
+
+    with Session(seeded) as s:
+        customers = list(s.exec(select(Customer)))
+    assert customers and all(c.tax_id and is_valid_tax_id(c.tax_id) for c in customers)
+    companies = [c for c in customers if c.tax_id and len(c.tax_id) == 14]
+    assert companies and len(companies) < len(customers)
