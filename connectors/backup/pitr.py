@@ -1,0 +1,135 @@
+"""Point in time on PostgreSQL, through the restic repository.
+
+Three pieces, each a tagged snapshot or built from them:
+
+- ``pg-base``: a physical base backup (``pg_basebackup``), taken by ``despacho backup base``
+  (daily or weekly: the older the base, the more WAL a restore replays);
+- ``pg-wal``: the WAL archive folder (``connectors.backup.wal_archive``, filled by the server's
+  ``archive_command``) pushed into the repository by every ``backup run`` and ``backup push-wal``,
+  so a lost disk does not take the archive with it (restic stores each segment once);
+- a restore to a time: the newest base backup taken before that time is restored into a scratch
+  folder, a temporary cluster replays the WAL up to the time (``postgres_pitr``), and its
+  database is dumped with ``pg_dump -Fc``. The caller loads that dump into ``--target`` the same
+  way as a daily dump, so ``--target``, ``--force`` and the safety backup mean the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from connectors.backup.errors import BackupError
+from connectors.backup.postgres_pitr import (
+    ServerTools,
+    dump_database,
+    libpq_env,
+    recovered_cluster,
+    scratch_folder,
+    server_tools,
+    take_base_backup,
+)
+from connectors.backup.restic import BackupProgress, Restic, Snapshot
+
+BASE_TAG = "pg-base"
+WAL_TAG = "pg-wal"
+BASE_INFO = "despacho-base.json"  # beside PG_VERSION in the base backup; PostgreSQL ignores it
+
+
+@dataclass(frozen=True)
+class PointInTimeDump:
+    """What a restore to a time produced: a ``pg_dump -Fc`` file and where it came from."""
+
+    dump: Path
+    database: str
+    target_time: datetime
+    base_snapshot: str
+    base_time: datetime
+    wal_source: str
+
+
+def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None = None,
+                time: datetime | None = None, progress: Callable[[BackupProgress], None] | None = None) -> str:
+    """Take a base backup of the cluster behind ``url`` and store it as a ``pg-base`` snapshot.
+
+    The copy is written to ``staging/pg-base`` (always the same path, so restic treats each base
+    backup as the next version of the last one) and removed once stored.
+    """
+    folder = Path(staging).resolve() / "pg-base"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        base = take_base_backup(url, folder, server_tools(bin_dir=bin_dir))
+        database = libpq_env(url)["PGDATABASE"]
+        (folder / BASE_INFO).write_text(json.dumps({
+            "kind": "postgresql-base-backup", "major": base.major, "start_lsn": base.start_lsn,
+            "start_time": base.start_time, "database": database}, indent=2), encoding="utf-8")
+        return restic.backup([folder], tags=[BASE_TAG, f"pg-major={base.major}"], time=time, progress=progress)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def push_wal(restic: Restic, archive: Path, *, time: datetime | None = None) -> str | None:
+    """Store the WAL archive folder as a ``pg-wal`` snapshot; None when there is nothing in it yet."""
+    archive = Path(archive).resolve()
+    if not archive.is_dir() or not any(archive.iterdir()):
+        return None
+    return restic.backup([archive], tags=[WAL_TAG], time=time)
+
+
+def choose_base(restic: Restic, target_time: datetime, snapshot_id: str | None = None) -> Snapshot:
+    """The base backup to roll forward: ``snapshot_id`` when given (it must be a ``pg-base``
+    snapshot), else the newest one taken before ``target_time``."""
+    if snapshot_id is not None and snapshot_id != "latest":
+        chosen = restic.snapshot(snapshot_id)
+        if BASE_TAG not in chosen.tags:
+            raise BackupError(f"snapshot {chosen.short_id} is not a PostgreSQL base backup (tag {BASE_TAG}); "
+                              "a restore to a time starts from one: despacho backup list --tag pg-base",
+                              reason="not_found")
+        return chosen
+    earlier = [s for s in restic.snapshots(tags=[BASE_TAG]) if s.time <= target_time]
+    if not earlier:
+        raise BackupError(f"no PostgreSQL base backup was taken before {target_time.isoformat()}: a "
+                          "point-in-time restore starts from one (despacho backup base)", reason="not_found")
+    return earlier[-1]
+
+
+def dump_at_time(restic: Restic, target_time: datetime, *, database: str, out: Path,
+                 wal_archive: str | Path | None = None, base_snapshot: str | None = None,
+                 bin_dir: str | None = None, run_as: str = "postgres", user: str = "postgres",
+                 scratch_parent: Path | None = None) -> PointInTimeDump:
+    """Recover ``database`` as it was at ``target_time`` and write it to ``out`` (``pg_dump -Fc``).
+
+    The WAL comes from the local archive folder when it exists (the newest segments are there),
+    else from the newest ``pg-wal`` snapshot.
+    """
+    if target_time.tzinfo is None:
+        raise BackupError("--to-time needs a time zone or is read in the configured one; got a naive time")
+    base = choose_base(restic, target_time, base_snapshot)
+    if not base.paths:
+        raise BackupError(f"snapshot {base.short_id} lists no path")
+    with scratch_folder(scratch_parent, run_as) as scratch:
+        restic.restore(base.id, scratch / "restored")
+        data = scratch / "data"
+        shutil.move(str(scratch / "restored" / base.paths[0].lstrip("/")), data)
+        wal, wal_source = _wal_folder(restic, wal_archive, scratch)
+        major = (data / "PG_VERSION").read_text().strip() if (data / "PG_VERSION").is_file() else None
+        tools: ServerTools = server_tools(major, bin_dir=bin_dir, run_as=run_as)
+        with recovered_cluster(data, wal, target_time, tools, user=user) as cluster:
+            dump_database(cluster, database, Path(out), tools)
+    return PointInTimeDump(Path(out), database, target_time, base.id, base.time, wal_source)
+
+
+def _wal_folder(restic: Restic, wal_archive: str | Path | None, scratch: Path) -> tuple[Path, str]:
+    if wal_archive is not None and Path(wal_archive).is_dir():
+        return Path(wal_archive).resolve(), f"folder {wal_archive}"
+    stored = restic.snapshots(tags=[WAL_TAG])
+    if not stored:
+        raise BackupError("no WAL to replay: the wal_archive folder is missing and the repository holds "
+                          "no pg-wal snapshot (see 'Point in time' in docs/connectors/backup.md)")
+    latest = stored[-1]
+    restic.restore(latest.id, scratch / "wal-restored")
+    return scratch / "wal-restored" / latest.paths[0].lstrip("/"), f"snapshot {latest.short_id}"
