@@ -6,6 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
+from connectors.backup.settings import BackupSettings
 from connectors.base import ActionCall, ActionSpec, Connector, Params
 from connectors.recorded import write_to_outbox
 
@@ -18,6 +19,7 @@ class RunBackupParams(Params):
 
 class BackupConnector(Connector):
     name = "backup"
+    settings_model = BackupSettings
     actions: ClassVar[dict[str, ActionSpec]] = {
         "run": ActionSpec("run", RunBackupParams, "Back up the database",
                           outputs=("backup_id", "path", "size_bytes")),
