@@ -52,7 +52,8 @@ class PointInTimeDump:
 
 
 def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None = None,
-                time: datetime | None = None, progress: Callable[[BackupProgress], None] | None = None) -> str:
+                time: datetime | None = None,
+                progress: Callable[[BackupProgress], None] | None = None) -> str:
     """Take a base backup of the cluster behind ``url`` and store it as a ``pg-base`` snapshot.
 
     The copy is written to ``staging/pg-base`` (always the same path, so restic treats each base
@@ -67,7 +68,8 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
         (folder / BASE_INFO).write_text(json.dumps({
             "kind": "postgresql-base-backup", "major": base.major, "start_lsn": base.start_lsn,
             "start_time": base.start_time, "database": database}, indent=2), encoding="utf-8")
-        return restic.backup([folder], tags=[BASE_TAG, f"pg-major={base.major}"], time=time, progress=progress)
+        tags = [BASE_TAG, f"pg-major={base.major}"]
+        return restic.backup([folder], tags=tags, time=time, progress=progress)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

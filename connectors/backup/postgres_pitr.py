@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -59,7 +60,8 @@ class ServerTools:
         return os.geteuid() == 0
 
 
-def server_tools(major: str | None = None, *, bin_dir: str | None = None, run_as: str = "postgres") -> ServerTools:
+def server_tools(major: str | None = None, *, bin_dir: str | None = None,
+                 run_as: str = "postgres") -> ServerTools:
     """The programs of PostgreSQL ``major`` (newest installed when None), or those in ``bin_dir``."""
     if bin_dir:
         return ServerTools(Path(bin_dir), run_as)
@@ -123,7 +125,8 @@ def take_base_backup(url: str, folder: Path, tools: ServerTools, *, timeout: flo
                "--no-sync", "-l", "despacho base backup", "-w"]
     done = _run(command, env=env, timeout=timeout, what="pg_basebackup")
     if done.returncode != 0:
-        raise BackupError(f"pg_basebackup failed: {_tail(done.stderr)}" + _replication_hint(done.stderr))
+        stderr = done.stderr.decode("utf-8", "replace")
+        raise BackupError(f"pg_basebackup failed: {_tail(stderr)}{_replication_hint(stderr)}")
     label = (folder / "backup_label").read_text(encoding="utf-8", errors="replace")
     lsn = re.search(r"START WAL LOCATION: (\S+)", label)
     started = re.search(r"START TIME: (.+)", label)
@@ -177,10 +180,44 @@ def recovered_cluster(base: Path, wal_folder: Path, target_time: datetime, tools
     try:
         if started.returncode != 0:
             raise RecoveryFailed(_explain_failure(log, target_time))
-        yield RecoveredCluster(socket_dir, SOCKET_PORT, user)
+        cluster = RecoveredCluster(socket_dir, SOCKET_PORT, user)
+        _wait_until_promoted(cluster, base, log, target_time, tools, timeout)
+        yield cluster
     finally:
         _as_server_user(tools, [tools.program("pg_ctl"), "-D", str(base), "-m", "immediate", "-w", "stop"],
                         timeout=120)
+
+
+def _wait_until_promoted(cluster: RecoveredCluster, data: Path, log: Path, target_time: datetime,
+                         tools: ServerTools, timeout: float) -> None:
+    """``pg_ctl -w`` returns once the server is consistent; the replay to the target goes on after
+    that, without connections (``hot_standby = off``). Poll until it accepts them (promoted), or died."""
+    import psycopg
+
+    deadline = time.monotonic() + timeout
+    conninfo = f"host={cluster.socket_dir} port={cluster.port} user={cluster.user} dbname=postgres"
+    while True:
+        try:
+            with psycopg.connect(conninfo, connect_timeout=5) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+            if row is not None and not row[0]:
+                return
+        except psycopg.OperationalError as exc:
+            if "not accepting connections" not in str(exc) and "starting up" not in str(exc) \
+                    and _server_running(data, tools):
+                raise RecoveryFailed("the temporary PostgreSQL refused a connection: "
+                                     f"{_tail(str(exc))}") from exc
+        if not _server_running(data, tools):
+            raise RecoveryFailed(_explain_failure(log, target_time))
+        if time.monotonic() > deadline:
+            raise RecoveryFailed(f"the temporary PostgreSQL had not reached {target_time.isoformat()} after "
+                                 f"{timeout:g} s of WAL replay")
+        time.sleep(0.1)
+
+
+def _server_running(data: Path, tools: ServerTools) -> bool:
+    status = _as_server_user(tools, [tools.program("pg_ctl"), "-D", str(data), "status"], timeout=30)
+    return status.returncode == 0
 
 
 def _prepare_data_folder(base: Path, wal_folder: Path, target_time: datetime, socket_dir: Path) -> None:
@@ -241,7 +278,8 @@ def dump_database(cluster: RecoveredCluster, database: str, out: Path, tools: Se
     done = _run([tools.program("pg_dump"), "-Fc", "-f", str(out), "-d", database],
                 env=cluster.env(database), timeout=timeout, what="pg_dump")
     if done.returncode != 0:
-        raise RecoveryFailed(f"pg_dump of '{database}' from the recovered cluster failed: {_tail(done.stderr)}")
+        raise RecoveryFailed(f"pg_dump of '{database}' from the recovered cluster failed: "
+                             f"{_tail(done.stderr)}")
     return out
 
 
@@ -281,13 +319,15 @@ def _give_to(user: str, *paths: Path) -> None:
                     os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
 
 
-def _as_server_user(tools: ServerTools, command: list[str], *, timeout: float) -> subprocess.CompletedProcess[bytes]:
+def _as_server_user(tools: ServerTools, command: list[str], *,
+                    timeout: float) -> subprocess.CompletedProcess[bytes]:
     if tools.as_other_user:
         command = ["runuser", "-u", tools.run_as, "--", *command]
     return _run(command, env=_clean_env(), timeout=timeout, what=Path(command[-1]).name)
 
 
-def _run(command: list[str], *, env: Mapping[str, str], timeout: float, what: str) -> subprocess.CompletedProcess[bytes]:
+def _run(command: list[str], *, env: Mapping[str, str], timeout: float,
+         what: str) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(command, env=dict(env), stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=timeout, check=False)

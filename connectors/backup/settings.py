@@ -65,6 +65,9 @@ class BackupSettings(ConnectorSettings):
         if value.startswith("s3:") and re.match(r"^s3:(https?://)?[^/]*@", value):
             raise ValueError("the repository URL holds credentials: put the S3 keys in the environment "
                              "(s3_access_key_env / s3_secret_key_env) instead")
+        if re.match(r"^[a-z0-9]+:[a-z]+://[^/@]*:[^/@]*@", value):  # rest:https://user:password@host/
+            raise ValueError("the repository URL holds credentials (user:password@): a URL ends up in logs "
+                             "and process lists; remove them and give them through the environment")
         if re.match(r"^[a-z0-9]+:", value) and not value.startswith(("s3:", "sftp:", "rest:", "b2:",
                                                                          "azure:", "gs:", "swift:")):
             raise ValueError(f"unknown repository kind '{value.split(':', 1)[0]}': give a folder or "

@@ -85,7 +85,8 @@ class PrivatePostgres:
 
     def configure(self, **settings: str) -> None:
         """Append ``name = 'value'`` lines to the cluster's postgresql.conf (after ``init``)."""
-        lines = "".join(f"{name} = '{value.replace(chr(39), chr(39) * 2)}'\n" for name, value in settings.items())
+        quoted = {name: value.replace("'", "''") for name, value in settings.items()}
+        lines = "".join(f"{name} = '{value}'\n" for name, value in quoted.items())
         with (self.folder / "postgresql.conf").open("a", encoding="utf-8") as conf:
             conf.write(lines)
 

@@ -32,7 +32,8 @@ def _url(port: int, database: str) -> str:
 
 def _insert(port: int, first: int, last: int) -> None:
     with psycopg.connect(_dsn(port, "despacho"), autocommit=True) as conn:
-        conn.execute("INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(%s::int, %s::int) g", (first, last))
+        conn.execute("INSERT INTO orders SELECT g, 'order ' || g FROM generate_series(%s::int, %s::int) g",
+                     (first, last))
 
 
 def _moment_between_commits() -> datetime:
@@ -61,7 +62,8 @@ def test_recovering_to_a_noted_time_gives_exactly_the_rows_committed_by_then() -
         switch_and_wait_archived(_dsn(server.port))
 
         with recovered_cluster(scratch / "base", archive, noted, tools) as cluster:
-            ids = count_rows(cluster, "despacho", "SELECT string_agg(id::text, ',' ORDER BY id) FROM orders", tools)
+            ids = count_rows(cluster, "despacho", "SELECT string_agg(id::text, ',' ORDER BY id) FROM orders",
+                             tools)
         assert ids == ",".join(str(i) for i in range(1, 21))
         # the temporary cluster archived nothing into the real archive (archive_mode = off)
         assert not [p for p in archive.iterdir() if p.name.endswith(".history")]
