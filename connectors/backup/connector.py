@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from connectors.backup.restic import Snapshot
     from connectors.backup.service import BackupService
 
-RUN_OUTPUTS = ("backup_id", "snapshot_id", "size_bytes", "data_added", "duration_seconds", "verified",
+# ``path`` (FILE_OUTPUT) is the outbox file on the file transport; a snapshot is no file to attach: None
+RUN_OUTPUTS = ("backup_id", "snapshot_id", "path", "size_bytes", "data_added", "duration_seconds", "verified",
                "engine", "revision", "rows", "tables", "reused")
 
 
@@ -109,7 +110,7 @@ class BackupConnector(Connector):
                 raise TransientError(str(exc)) from exc
             raise PermanentError(str(exc), code=f"backup_{exc.reason}") from exc
         manifest = result.outcome.manifest
-        return {"backup_id": result.backup_id, "snapshot_id": result.snapshot_id,
+        return {"backup_id": result.backup_id, "snapshot_id": result.snapshot_id, "path": None,
                 "size_bytes": result.outcome.size_bytes, "data_added": result.outcome.summary.data_added,
                 "duration_seconds": round(result.outcome.duration, 3),
                 "verified": result.verified is not None, "engine": manifest.engine,
@@ -122,7 +123,7 @@ def _reused_outputs(service: BackupService, snapshot: Snapshot) -> dict[str, Any
     from connectors.backup.verify import load_manifest
 
     manifest = load_manifest(service.restic, snapshot)
-    return {"backup_id": None, "snapshot_id": snapshot.short_id,
+    return {"backup_id": None, "snapshot_id": snapshot.short_id, "path": None,
             "size_bytes": sum(d.size for d in manifest.dumps.values()), "data_added": 0,
             "duration_seconds": 0.0, "verified": False, "engine": manifest.engine,
             "revision": manifest.revision, "rows": manifest.rows, "tables": len(manifest.tables),
