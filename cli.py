@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 
 from commands import api as api_commands
+from commands import backup as backup_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
 from commands import ops as ops_commands
@@ -248,6 +249,7 @@ check_commands.register(app)
 runs_commands.register(app)
 calendar_commands.register(app)
 plan_commands.register(app)
+backup_commands.register(app)
 
 
 def main() -> None:

@@ -35,8 +35,9 @@ def connect(
         "--technician", metavar="ID", help="The technician whose Google account this is; none: the shared "
                                            "account")] = None,
     service_account: Annotated[bool, typer.Option(
-        "--service-account", help="Act as the technician through connectors.calendar.service_account_key_file "
-                                  "(Workspace domain-wide delegation): no browser")] = False,
+        "--service-account",
+        help="Act as the technician through connectors.calendar.service_account_key_file "
+             "(Workspace domain-wide delegation): no browser")] = False,
     account: Annotated[str | None, typer.Option(
         "--account", metavar="EMAIL", help="With --service-account: the user to act as (default: the "
                                            "technician's e-mail)")] = None,
@@ -51,7 +52,8 @@ def connect(
 
     settings = settings_from(ctx)
     if account is not None and not service_account:
-        fail("--account goes with --service-account (with OAuth, the account is whoever signs in)", EXIT_USAGE)
+        fail("--account goes with --service-account (with OAuth, the account is whoever signs in)",
+             EXIT_USAGE)
     email = _technician_email(settings, technician)  # fails before anyone is sent to a browser
     if service_account:
         grant = _delegated(settings, account or email, technician)

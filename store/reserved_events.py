@@ -27,6 +27,8 @@ RESERVED_TYPES: dict[str, str] = {
     "run.completed": "the engine, when a run ends",
     "whatsapp.message_received": "the Twilio webhook, whose requests are signed",
     "calendar.sync_requested": "the Google Calendar webhook, whose channels carry a secret token",
+    "backup.failed": "the backup connector, when a backup or its verification fails",
+    "backup.missing": "the scheduler's backup watch, when no backup succeeded in time",
 }
 
 # source -> who uses it; 'rule:<id>' is event.emit's
@@ -54,6 +56,7 @@ RESERVED_IDS: tuple[IdShape, ...] = (
     IdShape(re.compile(r"^run\.completed:"), "run.completed:<run>", "the engine's follow-ups"),
     IdShape(re.compile(r"^invoice\.overdue:"), "invoice.overdue:<invoice>:<date>", "the daily overdue job"),
     IdShape(re.compile(r"^emit:"), "emit:<idempotency key>", "event.emit"),
+    IdShape(re.compile(r"^backup\.missing:"), "backup.missing:<date>", "the scheduler's backup watch"),
     IdShape(re.compile(r"^calendar\.sync_requested:"), "calendar.sync_requested:<channel>:<message number>",
             "the Google Calendar webhook"),
     # Twilio's MessageSid: the webhook stores the inbound message under it

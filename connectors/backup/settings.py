@@ -16,7 +16,7 @@ class BackupSettings(ConnectorSettings):
     """How despacho backs up its database, rules, templates and config (docs/connectors/backup.md)."""
 
     transport: Literal["restic", "file"] = Field(
-        "file", description="restic: snapshots in a restic repository; file: write each call to the "
+        "restic", description="restic: snapshots in a restic repository; file: write each call to the "
                               "outbox folder (tests of rules only)")
     repository: str = Field(
         "var/backups/repository",

@@ -68,15 +68,23 @@ class Daemon:
         self.extras: list[Component] = list(extras or [])
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
-        """Two-way Google Calendar sync, when the calendar connector talks to Google."""
-        calendar = self.settings.connectors.calendar
-        if calendar.transport != "google":
-            return []
-        from engine.runtime.calendar_jobs import CalendarJobs
+        """Two-way Google Calendar sync, when the calendar connector talks to Google; the backup
+        repository's weekly check and the missing-backup watch, when backups go to restic."""
         from engine.runtime.compose import connector_runtime
 
-        runtime = connector_runtime(self.settings, self.core.db)
-        return CalendarJobs(calendar, runtime, self.core.db, self.settings.api.public_url).jobs()
+        jobs: list[BuiltinJob] = []
+        calendar = self.settings.connectors.calendar
+        if calendar.transport == "google":
+            from engine.runtime.calendar_jobs import CalendarJobs
+
+            runtime = connector_runtime(self.settings, self.core.db)
+            jobs += CalendarJobs(calendar, runtime, self.core.db, self.settings.api.public_url).jobs()
+        backup = self.settings.connectors.backup
+        if backup.transport == "restic":
+            from engine.runtime.backup_jobs import BackupJobs
+
+            jobs += BackupJobs(backup, connector_runtime(self.settings, self.core.db), self.core.db).jobs()
+        return jobs
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

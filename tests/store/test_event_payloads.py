@@ -26,8 +26,9 @@ from tests.support.catalogue import payload_errors
 
 # emitted elsewhere: the Twilio webhook (tests/api/webhooks), the scheduler (tests/engine/runtime),
 # the calendar connector (tests/connectors/calendar/test_auth.py), the Google Calendar webhook
-# (tests/api/webhooks/test_google_calendar.py)
-OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested"}
+# (tests/api/webhooks/test_google_calendar.py), the backup connector and its jobs (tests/connectors/backup)
+OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
+               "backup.failed", "backup.missing"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:
