@@ -127,6 +127,8 @@ def list_snapshots(
     ctx: typer.Context,
     details: Annotated[bool, typer.Option("--details",
                                           help="Read each snapshot's manifest (slower)")] = False,
+    tag: Annotated[str, typer.Option("--tag", help="despacho (daily backups), pg-base or pg-wal (point in "
+                                                   "time)")] = "despacho",
     output: FormatFlag = "text",
 ) -> None:
     """The snapshots in the repository, oldest first."""
@@ -135,9 +137,10 @@ def list_snapshots(
     from connectors.backup.verify import load_manifest
 
     as_json = wants_json(output)
+    details = details and tag == "despacho"  # only daily backups carry a manifest
     service = make_service(settings_from(ctx), record=False)
     with reported():
-        snapshots = service.restic.snapshots(tags=["despacho"])
+        snapshots = service.restic.snapshots(tags=[tag])
         rows: list[dict[str, Any]] = []
         for snap in snapshots:
             row: dict[str, Any] = {"id": snap.short_id, "time": snap.time.isoformat(timespec="seconds"),
@@ -190,6 +193,11 @@ def restore(
         "--target", metavar="URL", help="Database URL to restore into (default: database.url)")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a target that holds data (it is backed up "
                                                         "first)")] = False,
+    to_time: Annotated[str | None, typer.Option(
+        "--to-time", metavar="TIME",
+        help="PostgreSQL: the database as it was at TIME (2026-12-05T14:30, zone optional: default the "
+             "configured one), from base backup SNAPSHOT (latest: the newest before TIME) and the WAL "
+             "archive")] = None,
     output: FormatFlag = "text",
 ) -> None:
     """Restore SNAPSHOT's database into the target, migrate it forward, print the rows per table.
@@ -199,9 +207,16 @@ def restore(
     from rich.table import Table
 
     as_json = wants_json(output)
-    service = make_service(settings_from(ctx), record=False)
+    settings = settings_from(ctx)
+    when = _point_in_time(to_time, settings.timezone) if to_time is not None else None
+    service = make_service(settings, record=False)
     with reported(), progress_bars(not as_json) as step:
-        report = service.restore(snapshot, target, force=force, step=step)
+        if when is not None:
+            from connectors.backup.pitr import restore_to_time
+
+            report = restore_to_time(service, when, target, base_snapshot=snapshot, force=force, step=step)
+        else:
+            report = service.restore(snapshot, target, force=force, step=step)
     body = {"snapshot_id": report.snapshot_id, "target": report.target, "engine": report.engine,
             "snapshot_revision": report.snapshot_revision, "revision": report.revision,
             "migrated": report.migrated, "safety_snapshot": report.safety_snapshot, "tables": report.tables,
@@ -244,6 +259,64 @@ def forget(
         return
     console.print(f"{len(result.kept)} snapshots kept, {len(result.removed)} forgotten"
                   + (", unused data pruned" if prune else " (run with --prune to free the space)"))
+
+
+def _point_in_time(text: str, zone: str) -> datetime:
+    """``--to-time``: ISO 8601, with or without a zone (without: the configured time zone)."""
+    from zoneinfo import ZoneInfo
+
+    from commands.common import EXIT_USAGE
+
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        fail(f"--to-time '{plain(text)[:60]}' is not a time: write 2026-12-05T14:30 or "
+             "2026-12-05T14:30:00-03:00", EXIT_USAGE)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=ZoneInfo(zone))
+
+
+@backup_app.command("base")
+def base(ctx: typer.Context, output: FormatFlag = "text") -> None:
+    """PostgreSQL: a base backup (pg_basebackup) into the repository, for restores to a point in time."""
+    from pathlib import Path
+
+    from connectors.backup.pitr import backup_base
+
+    as_json = wants_json(output)
+    settings = settings_from(ctx)
+    service = make_service(settings, record=False)
+    with reported():
+        backup = settings.connectors.backup
+        snapshot_id = backup_base(service.restic, settings.database.url, Path(backup.staging),
+                                  bin_dir=backup.postgres_bin)
+    if as_json:
+        print_json(console, {"snapshot_id": snapshot_id})
+        return
+    console.print(f"base backup stored: snapshot {snapshot_id} (tag pg-base)")
+
+
+@backup_app.command("push-wal")
+def push_wal(ctx: typer.Context, output: FormatFlag = "text") -> None:
+    """PostgreSQL: copy the WAL archive folder (connectors.backup.wal_archive) into the repository."""
+    from pathlib import Path
+
+    from commands.common import EXIT_USAGE
+    from connectors.backup.pitr import push_wal as push
+
+    as_json = wants_json(output)
+    settings = settings_from(ctx)
+    archive = settings.connectors.backup.wal_archive
+    if not archive:
+        fail("connectors.backup.wal_archive is not set: see 'Point in time' in docs/connectors/backup.md",
+             EXIT_USAGE)
+    service = make_service(settings, record=False)
+    with reported():
+        snapshot_id = push(service.restic, Path(archive))
+    if as_json:
+        print_json(console, {"snapshot_id": snapshot_id})
+        return
+    console.print(f"WAL archive stored: snapshot {snapshot_id} (tag pg-wal)" if snapshot_id
+                  else f"the WAL archive {archive} is empty: nothing stored")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,12 +21,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from connectors.backup.errors import BackupError
 from connectors.backup.postgres_pitr import (
+    RecoveredCluster,
+    RecoveryFailed,
     ServerTools,
     dump_database,
     libpq_env,
+    query_value,
     recovered_cluster,
     scratch_folder,
     server_tools,
@@ -34,8 +38,13 @@ from connectors.backup.postgres_pitr import (
 )
 from connectors.backup.restic import BackupProgress, Restic, Snapshot
 
-BASE_TAG = "pg-base"
-WAL_TAG = "pg-wal"
+if TYPE_CHECKING:
+    from connectors.backup.backups import Step
+    from connectors.backup.restore import RestoreReport
+    from connectors.backup.service import BackupService
+
+PG_BASE_TAG = "pg-base"
+PG_WAL_TAG = "pg-wal"
 BASE_INFO = "despacho-base.json"  # beside PG_VERSION in the base backup; PostgreSQL ignores it
 
 
@@ -49,6 +58,7 @@ class PointInTimeDump:
     base_snapshot: str
     base_time: datetime
     wal_source: str
+    revision: str | None  # the alembic revision of the recovered database
 
 
 def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None = None,
@@ -59,6 +69,7 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
     The copy is written to ``staging/pg-base`` (always the same path, so restic treats each base
     backup as the next version of the last one) and removed once stored.
     """
+    restic.ensure_repository()
     folder = Path(staging).resolve() / "pg-base"
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +79,7 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
         (folder / BASE_INFO).write_text(json.dumps({
             "kind": "postgresql-base-backup", "major": base.major, "start_lsn": base.start_lsn,
             "start_time": base.start_time, "database": database}, indent=2), encoding="utf-8")
-        tags = [BASE_TAG, f"pg-major={base.major}"]
+        tags = [PG_BASE_TAG, f"pg-major={base.major}"]
         return restic.backup([folder], tags=tags, time=time, progress=progress)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -79,7 +90,8 @@ def push_wal(restic: Restic, archive: Path, *, time: datetime | None = None) -> 
     archive = Path(archive).resolve()
     if not archive.is_dir() or not any(archive.iterdir()):
         return None
-    return restic.backup([archive], tags=[WAL_TAG], time=time)
+    restic.ensure_repository()
+    return restic.backup([archive], tags=[PG_WAL_TAG], time=time)
 
 
 def choose_base(restic: Restic, target_time: datetime, snapshot_id: str | None = None) -> Snapshot:
@@ -87,12 +99,13 @@ def choose_base(restic: Restic, target_time: datetime, snapshot_id: str | None =
     snapshot), else the newest one taken before ``target_time``."""
     if snapshot_id is not None and snapshot_id != "latest":
         chosen = restic.snapshot(snapshot_id)
-        if BASE_TAG not in chosen.tags:
-            raise BackupError(f"snapshot {chosen.short_id} is not a PostgreSQL base backup (tag {BASE_TAG}); "
-                              "a restore to a time starts from one: despacho backup list --tag pg-base",
+        if PG_BASE_TAG not in chosen.tags:
+            raise BackupError(f"snapshot {chosen.short_id} is not a PostgreSQL base backup "
+                              f"(tag {PG_BASE_TAG}); a restore to a time starts from one: "
+                              "despacho backup list --tag pg-base",
                               reason="not_found")
         return chosen
-    earlier = [s for s in restic.snapshots(tags=[BASE_TAG]) if s.time <= target_time]
+    earlier = [s for s in restic.snapshots(tags=[PG_BASE_TAG]) if s.time <= target_time]
     if not earlier:
         raise BackupError(f"no PostgreSQL base backup was taken before {target_time.isoformat()}: a "
                           "point-in-time restore starts from one (despacho backup base)", reason="not_found")
@@ -121,14 +134,87 @@ def dump_at_time(restic: Restic, target_time: datetime, *, database: str, out: P
         major = (data / "PG_VERSION").read_text().strip() if (data / "PG_VERSION").is_file() else None
         tools: ServerTools = server_tools(major, bin_dir=bin_dir, run_as=run_as)
         with recovered_cluster(data, wal, target_time, tools, user=user) as cluster:
+            revision = _revision(cluster, database, tools)
             dump_database(cluster, database, Path(out), tools)
-    return PointInTimeDump(Path(out), database, target_time, base.id, base.time, wal_source)
+    return PointInTimeDump(Path(out), database, target_time, base.id, base.time, wal_source, revision)
+
+
+def _revision(cluster: RecoveredCluster, database: str, tools: ServerTools) -> str | None:
+    try:
+        return query_value(cluster, database, "SELECT version_num FROM alembic_version", tools) or None
+    except RecoveryFailed:
+        return None  # not migrated by despacho (or no such table): reported as unknown
+
+
+def restore_to_time(service: BackupService, target_time: datetime, target_url: str | None = None, *,
+                    base_snapshot: str | None = None, force: bool = False,
+                    step: Step | None = None) -> RestoreReport:
+    """The configured PostgreSQL database as it was at ``target_time``, loaded into ``target_url``
+    (default: the configured database) the way ``restore_snapshot`` loads a daily dump: a target with
+    data is refused without ``force`` (checked before the long recovery) and backed up first; the
+    migrations run forward; the rows per table are read back."""
+    import tempfile
+    from dataclasses import replace
+
+    from sqlalchemy.engine import make_url
+
+    from connectors.backup.dumps import backend_of
+    from connectors.backup.restore import (
+        RestoreReport,
+        TargetNotEmpty,
+        load_postgres_dump,
+        table_counts,
+        target_rows,
+    )
+    from connectors.backup.service import BackupService
+    from store import migrate
+
+    source = service.sources.database_url
+    target = target_url or source
+    if backend_of(source) != "postgresql" or backend_of(target) != "postgresql":
+        raise BackupError("--to-time needs PostgreSQL (the WAL archive); on SQLite restore the newest "
+                          "snapshot before that time and replay the events table (docs/connectors/backup.md)",
+                          reason="refused")
+    shown = make_url(target).render_as_string(hide_password=True)
+    rows = target_rows(target)
+    if rows and not force:
+        raise TargetNotEmpty(shown, rows)
+    settings = service.settings
+    source_env = libpq_env(source)
+    with tempfile.TemporaryDirectory(prefix="despacho-pitr-dump-") as folder:
+        point = dump_at_time(service.restic, target_time, database=source_env["PGDATABASE"],
+                             out=Path(folder) / "database.dump", wal_archive=settings.wal_archive,
+                             base_snapshot=base_snapshot, bin_dir=settings.postgres_bin,
+                             run_as=settings.pitr_run_as, user=source_env["PGUSER"])
+        if step:
+            step("recover", 1.0)
+        safety = None
+        if rows:
+            sources = replace(service.sources, database_url=target)
+            safety = BackupService(settings, sources, lambda: service.restic, None).run(
+                tags=["safety"], verify=False).snapshot_id
+        if step:
+            step("safety backup", 1.0)
+        load_postgres_dump(point.dump, target)
+        if step:
+            step("load", 1.0)
+    revision = migrate.current_revision(target)
+    if revision != migrate.head_revision():
+        migrate.upgrade(target)
+        revision = migrate.current_revision(target)
+    if step:
+        step("migrate", 1.0)
+    notes = [f"recovered to {target_time.isoformat()} from base backup {point.base_snapshot[:8]} "
+             f"({point.base_time.isoformat(timespec='seconds')}) and the WAL in {point.wal_source}",
+             "roles and tablespaces are not restored by a restore to a time (the target keeps its own)"]
+    return RestoreReport(point.base_snapshot, shown, "postgresql", point.revision, revision,
+                         table_counts(target), safety, notes)
 
 
 def _wal_folder(restic: Restic, wal_archive: str | Path | None, scratch: Path) -> tuple[Path, str]:
     if wal_archive is not None and Path(wal_archive).is_dir():
         return Path(wal_archive).resolve(), f"folder {wal_archive}"
-    stored = restic.snapshots(tags=[WAL_TAG])
+    stored = restic.snapshots(tags=[PG_WAL_TAG])
     if not stored:
         raise BackupError("no WAL to replay: the wal_archive folder is missing and the repository holds "
                           "no pg-wal snapshot (see 'Point in time' in docs/connectors/backup.md)")

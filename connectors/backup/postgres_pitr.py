@@ -283,8 +283,8 @@ def dump_database(cluster: RecoveredCluster, database: str, out: Path, tools: Se
     return out
 
 
-def count_rows(cluster: RecoveredCluster, database: str, sql: str, tools: ServerTools) -> str:
-    """One value from the recovered cluster (used by tests and by the restore report)."""
+def query_value(cluster: RecoveredCluster, database: str, sql: str, tools: ServerTools) -> str:
+    """The first value ``sql`` returns on the recovered cluster, as text."""
     done = _run([tools.program("psql"), "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
                 env=cluster.env(database), timeout=120, what="psql")
     if done.returncode != 0:

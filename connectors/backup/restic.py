@@ -207,10 +207,10 @@ class Restic:
                  for item in raw]
         return sorted(found, key=lambda s: s.time)
 
-    def snapshot(self, snapshot_id: str) -> Snapshot:
-        """The one snapshot ``snapshot_id`` (a unique prefix, or latest) names."""
+    def snapshot(self, snapshot_id: str, tags: Iterable[str] = ()) -> Snapshot:
+        """The one snapshot ``snapshot_id`` (a unique prefix, or latest) names, among those with ``tags``."""
         check_snapshot_id(snapshot_id)
-        everything = self.snapshots()
+        everything = self.snapshots(tags)
         if snapshot_id == "latest":
             if not everything:
                 raise BackupError("the repository has no snapshot yet", reason="not_found")

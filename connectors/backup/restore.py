@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.backup.backups import Step
+from connectors.backup.backups import BASE_TAG, Step
 from connectors.backup.dumps import PG_DUMP_FILE, SQLITE_FILE, backend_of, pg_table_counts, sqlite_path
 from connectors.backup.errors import BackupError
 from connectors.backup.restic import Restic
@@ -85,7 +85,7 @@ def restore_snapshot(restic: Restic, snapshot_id: str, target_url: str, *, force
     from sqlalchemy.engine import make_url
 
     shown = make_url(target_url).render_as_string(hide_password=True)
-    snapshot = restic.snapshot(snapshot_id)
+    snapshot = restic.snapshot(snapshot_id, tags=[BASE_TAG])  # not a pg-base or pg-wal snapshot
     manifest = load_manifest(restic, snapshot)
     target_engine = backend_of(target_url)
     if target_engine != manifest.engine:
@@ -175,3 +175,8 @@ def _counts(url: str) -> dict[str, int]:
             return pg_table_counts(connection)
     finally:
         engine.dispose()
+
+
+# the restore to a time (connectors/backup/pitr.py) loads its dump and reports the same way
+load_postgres_dump = _load_postgres
+table_counts = _counts

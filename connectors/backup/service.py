@@ -64,6 +64,11 @@ class BackupService:
             outcome = run_backup(self.restic, self.sources, Path(self.settings.staging), tags=tags, at=at,
                                  step=step)
             snapshot_id = outcome.snapshot_id
+            if self.settings.wal_archive:  # point in time (pitr.py): the WAL archive joins the repository
+                from connectors.backup.pitr import push_wal
+
+                stage = "wal"
+                push_wal(self.restic, Path(self.settings.wal_archive), time=at)
             verified = None
             if self.settings.verify if verify is None else verify:
                 stage = "verify"

@@ -50,8 +50,16 @@ class BackupSettings(ConnectorSettings):
                                    description="Environment variable with the S3 secret key")
     s3_region: str | None = Field(None, description="S3 region (AWS_DEFAULT_REGION for restic)")
     restic_binary: str = Field("restic", description="The restic program (PATH is searched)")
+    # point in time (PostgreSQL): connectors/backup/pitr.py
+    postgres_bin: str | None = Field(
+        None, description="Folder of the PostgreSQL server programs (pg_basebackup, pg_ctl) used for "
+                          "base backups and restores to a time; default: /usr/lib/postgresql/<major>/bin")
+    pitr_run_as: str = Field(
+        "postgres", description="OS user that runs the temporary recovery cluster when despacho runs as "
+                                "root (PostgreSQL refuses root)")
 
-    @field_validator("password_env", "password_secret", "wal_archive", "s3_region", mode="before")
+    @field_validator("password_env", "password_secret", "wal_archive", "s3_region", "postgres_bin",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.backup.backups import Step
+from connectors.backup.backups import BASE_TAG, Step
 from connectors.backup.dumps import (
     PG_DUMP_FILE,
     SQLITE_FILE,
@@ -100,7 +100,7 @@ def verify_snapshot(restic: Restic, snapshot_id: str, *, check: bool = True,
         restic.check(read_data_subset)
     if step:
         step("check", 1.0)
-    snapshot = restic.snapshot(snapshot_id)
+    snapshot = restic.snapshot(snapshot_id, tags=[BASE_TAG])  # not a pg-base or pg-wal snapshot
     manifest = load_manifest(restic, snapshot)
     with fetched_dumps(restic, snapshot, manifest) as folder:
         if step:

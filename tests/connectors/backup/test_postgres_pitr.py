@@ -13,7 +13,7 @@ import pytest
 from connectors.backup.postgres_pitr import (
     RecoveryFailed,
     archive_command,
-    count_rows,
+    query_value,
     recovered_cluster,
     scratch_folder,
     server_tools,
@@ -62,7 +62,7 @@ def test_recovering_to_a_noted_time_gives_exactly_the_rows_committed_by_then() -
         switch_and_wait_archived(_dsn(server.port))
 
         with recovered_cluster(scratch / "base", archive, noted, tools) as cluster:
-            ids = count_rows(cluster, "despacho", "SELECT string_agg(id::text, ',' ORDER BY id) FROM orders",
+            ids = query_value(cluster, "despacho", "SELECT string_agg(id::text, ',' ORDER BY id) FROM orders",
                              tools)
         assert ids == ",".join(str(i) for i in range(1, 21))
         # the temporary cluster archived nothing into the real archive (archive_mode = off)
