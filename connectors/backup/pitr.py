@@ -86,11 +86,15 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
 
 
 def push_wal(restic: Restic, archive: Path, *, time: datetime | None = None) -> str | None:
-    """Store the WAL archive folder as a ``pg-wal`` snapshot; None when there is nothing in it yet."""
+    """Store the WAL archive folder as a ``pg-wal`` snapshot; None when there is nothing in it yet.
+
+    Segments already stored are not read again (restic compares with the previous pg-wal snapshot),
+    so a push costs what was archived since the last one. The repository must exist (backup run or
+    backup base creates it): this runs often, and opening it first would cost one restic call more.
+    """
     archive = Path(archive).resolve()
     if not archive.is_dir() or not any(archive.iterdir()):
         return None
-    restic.ensure_repository()
     return restic.backup([archive], tags=[PG_WAL_TAG], time=time)
 
 
