@@ -15,6 +15,7 @@ Three pieces, each a tagged snapshot or built from them:
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from connectors.backup.postgres_pitr import (
     RecoveredCluster,
     RecoveryFailed,
     ServerTools,
+    clean_archive,
     dump_database,
     libpq_env,
     query_value,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from connectors.backup.backups import Step
     from connectors.backup.restore import RestoreReport
     from connectors.backup.service import BackupService
+    from connectors.backup.settings import BackupSettings
 
 PG_BASE_TAG = "pg-base"
 PG_WAL_TAG = "pg-wal"
@@ -78,7 +81,8 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
         database = libpq_env(url)["PGDATABASE"]
         (folder / BASE_INFO).write_text(json.dumps({
             "kind": "postgresql-base-backup", "major": base.major, "start_lsn": base.start_lsn,
-            "start_time": base.start_time, "database": database}, indent=2), encoding="utf-8")
+            "start_wal_file": base.start_wal_file, "start_time": base.start_time, "database": database},
+            indent=2), encoding="utf-8")
         tags = [PG_BASE_TAG, f"pg-major={base.major}"]
         return restic.backup([folder], tags=tags, time=time, progress=progress)
     finally:
@@ -96,6 +100,31 @@ def push_wal(restic: Restic, archive: Path, *, time: datetime | None = None) -> 
     if not archive.is_dir() or not any(archive.iterdir()):
         return None
     return restic.backup([archive], tags=[PG_WAL_TAG], time=time)
+
+
+def forget_point_in_time(restic: Restic, settings: BackupSettings) -> tuple[int, int]:
+    """Retention for the point-in-time pieces: base backups follow the daily policy (keep_daily,
+    keep_weekly, keep_monthly); the WAL archive folder loses the segments older than the oldest base
+    backup kept (nothing can roll forward from before it), and only the newest ``pg-wal`` snapshot
+    stays (each holds the whole folder). Returns (base backups forgotten, WAL snapshots forgotten);
+    the caller's ``forget --prune`` frees the space."""
+    if not restic.snapshots(tags=[PG_BASE_TAG]):
+        return 0, 0
+    bases = restic.forget(settings.keep_daily, settings.keep_weekly, settings.keep_monthly, prune=False,
+                          tags=[PG_BASE_TAG])
+    kept = [s for s in restic.snapshots(tags=[PG_BASE_TAG]) if s.id in bases.kept]
+    if kept and settings.wal_archive and Path(settings.wal_archive).is_dir():
+        oldest = kept[0]
+        buffer = io.BytesIO()
+        restic.dump(oldest.id, f"{oldest.paths[0]}/{BASE_INFO}", buffer)
+        first_needed = str(json.loads(buffer.getvalue() or b"{}").get("start_wal_file") or "")
+        if first_needed:
+            tools = server_tools(bin_dir=settings.postgres_bin)
+            clean_archive(Path(settings.wal_archive), first_needed, tools)
+    if not restic.snapshots(tags=[PG_WAL_TAG]):
+        return len(bases.removed), 0
+    wal = restic.forget(1, 0, 0, prune=False, tags=[PG_WAL_TAG])
+    return len(bases.removed), len(wal.removed)
 
 
 def choose_base(restic: Restic, target_time: datetime, snapshot_id: str | None = None) -> Snapshot:

@@ -115,6 +115,7 @@ class BaseBackup:
     start_lsn: str
     start_time: str
     major: str
+    start_wal_file: str = ""  # the first segment a restore from it needs (older ones may go)
 
 
 def take_base_backup(url: str, folder: Path, tools: ServerTools, *, timeout: float = 3600) -> BaseBackup:
@@ -128,10 +129,20 @@ def take_base_backup(url: str, folder: Path, tools: ServerTools, *, timeout: flo
         stderr = done.stderr.decode("utf-8", "replace")
         raise BackupError(f"pg_basebackup failed: {_tail(stderr)}{_replication_hint(stderr)}")
     label = (folder / "backup_label").read_text(encoding="utf-8", errors="replace")
-    lsn = re.search(r"START WAL LOCATION: (\S+)", label)
+    lsn = re.search(r"START WAL LOCATION: (\S+)(?: \(file ([0-9A-F]{24})\))?", label)
     started = re.search(r"START TIME: (.+)", label)
     return BaseBackup(folder, lsn.group(1) if lsn else "", started.group(1).strip() if started else "",
-                      (folder / "PG_VERSION").read_text().strip())
+                      (folder / "PG_VERSION").read_text().strip(), (lsn.group(2) or "") if lsn else "")
+
+
+def clean_archive(archive: Path, first_needed: str, tools: ServerTools) -> None:
+    """Remove the segments older than ``first_needed`` from the archive folder (``pg_archivecleanup``)."""
+    if not re.fullmatch(r"[0-9A-F]{24}", first_needed):
+        raise BackupError(f"'{first_needed[:40]}' is not a WAL segment name")
+    done = _run([tools.program("pg_archivecleanup"), str(archive), first_needed], env=_clean_env(),
+                timeout=600, what="pg_archivecleanup")
+    if done.returncode != 0:
+        raise BackupError(f"pg_archivecleanup failed: {_tail(done.stderr)}")
 
 
 def _replication_hint(stderr: str) -> str:
