@@ -112,9 +112,10 @@ class BackupService:
     def forget(self, *, prune: bool = True, keep_daily: int | None = None, keep_weekly: int | None = None,
                keep_monthly: int | None = None) -> ForgetResult:
         s = self.settings
-        from connectors.backup.pitr import forget_point_in_time
+        if s.wal_archive:  # PostgreSQL point in time is set up: its base backups and WAL too
+            from connectors.backup.pitr import forget_point_in_time
 
-        forget_point_in_time(self.restic, s)  # base backups and WAL (PostgreSQL point in time), if any
+            forget_point_in_time(self.restic, s)
         return self.restic.forget(s.keep_daily if keep_daily is None else keep_daily,
                                   s.keep_weekly if keep_weekly is None else keep_weekly,
                                   s.keep_monthly if keep_monthly is None else keep_monthly,
