@@ -102,6 +102,12 @@ def test_restore_to_a_noted_time_brings_back_exactly_the_rows_of_that_time(
         assert "safety backup of the target" in out and "snapshot" in out
         assert _customer_ids(target) == expected
 
+        # retention reaches the point-in-time snapshots too, without the (lost) archive folder
+        code, out = _backup(config, "forget", "--prune")
+        assert code == 0, out
+        code, out = _backup(config, "list", "--tag", "pg-base")
+        assert code == 0 and "1 snapshots" in out, out
+
 
 def test_to_time_that_is_not_a_time_is_a_usage_error(tmp_path: Path) -> None:
     config = _config(tmp_path, f"sqlite:///{tmp_path / 'despacho.db'}", tmp_path / "wal")
