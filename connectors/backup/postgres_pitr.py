@@ -84,12 +84,14 @@ def _version_key(name: str) -> tuple[int, ...]:
 def archive_command(folder: Path) -> str:
     """The ``archive_command`` that copies each finished WAL segment into ``folder``.
 
-    It never overwrites a segment (a second cluster archiving into the same folder fails loudly
-    instead of destroying history) and copies under a temporary name first, so a reader never sees
-    half a segment.
+    It never overwrites a segment with different content (a second cluster archiving into the same
+    folder fails loudly instead of destroying history), succeeds when the same segment is there
+    already (PostgreSQL retries a segment whose success it did not record, e.g. after a crash), and
+    copies under a temporary name first, so a reader never sees half a segment.
     """
     target = shlex.quote(str(folder))
-    return f"test ! -f {target}/%f && cp %p {target}/%f.part && mv {target}/%f.part {target}/%f"
+    return (f"test -f {target}/%f && cmp -s %p {target}/%f || "
+            f"(test ! -f {target}/%f && cp %p {target}/%f.part && mv {target}/%f.part {target}/%f)")
 
 
 def libpq_env(url: str) -> dict[str, str]:

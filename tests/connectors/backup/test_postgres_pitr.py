@@ -86,6 +86,23 @@ def test_a_time_after_the_archived_wal_is_refused_saying_what_to_do() -> None:
             pass
 
 
-def test_archive_command_never_overwrites_and_copies_under_a_temporary_name(tmp_path: Path) -> None:
-    command = archive_command(tmp_path / "my archive")
-    assert "test ! -f" in command and ".part" in command and "'" in command  # the space is quoted
+def _archive(command: str, segment: Path) -> int:
+    import subprocess
+
+    shell = command.replace("%p", str(segment)).replace("%f", segment.name)
+    return subprocess.run(["sh", "-c", shell], check=False).returncode
+
+
+def test_archive_command_keeps_history_and_accepts_a_retried_segment(tmp_path: Path) -> None:
+    archive = tmp_path / "my archive"  # the space is quoted
+    archive.mkdir()
+    command = archive_command(archive)
+    segment = tmp_path / "000000010000000000000003"
+    segment.write_bytes(b"wal" * 1000)
+    assert _archive(command, segment) == 0
+    assert (archive / segment.name).read_bytes() == segment.read_bytes()
+    assert _archive(command, segment) == 0  # retried after a crash: same content, success
+    segment.write_bytes(b"another cluster's segment")
+    assert _archive(command, segment) != 0  # never overwritten
+    assert (archive / segment.name).read_bytes() == b"wal" * 1000
+    assert [p.name for p in archive.iterdir()] == [segment.name]  # no .part left
