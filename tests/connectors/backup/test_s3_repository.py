@@ -55,3 +55,24 @@ def test_a_missing_bucket_is_reported_as_unavailable_without_the_keys() -> None:
         with pytest.raises(BackupError) as caught:
             restic.snapshots()
     assert SECRET_KEY not in str(caught.value) and PASSWORD not in str(caught.value)
+
+
+def test_the_configured_s3_repository_reads_its_keys_from_the_named_variables(tmp_path: Path) -> None:
+    from connectors.backup.repository import open_repository
+    from connectors.backup.settings import BackupSettings
+
+    source = tmp_path / "data"
+    source.mkdir()
+    (source / "rules.yaml").write_text("rules: []\n")
+    with local_s3() as s3:
+        s3.create_bucket("acme-backups")
+        settings = BackupSettings(transport="restic", repository=s3.repository("acme-backups", "despacho"),
+                                  password_env="ACME_BACKUP_PASSWORD", s3_access_key_env="ACME_S3_KEY",
+                                  s3_secret_key_env="ACME_S3_SECRET", s3_region="us-east-1")
+        environ = {"ACME_BACKUP_PASSWORD": PASSWORD, "ACME_S3_KEY": ACCESS_KEY, "ACME_S3_SECRET": SECRET_KEY}
+        restic = open_repository(settings, environ=environ)
+        restic.ensure_repository()
+        restic.backup([source], tags=["despacho"])
+        assert len(restic.snapshots(tags=["despacho"])) == 1
+        assert SECRET_KEY not in repr(restic) and PASSWORD not in repr(restic)
+        assert any(key.startswith("despacho/snapshots/") for key in s3.objects("acme-backups"))
