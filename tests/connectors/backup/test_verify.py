@@ -30,7 +30,8 @@ def corrupt_largest_pack(repository: Path) -> None:
 
 
 def test_a_corrupted_pack_fails_verify_and_the_restore_leaves_the_target_alone(
-        make_service: ServiceFactory, sqlite_url: str, backup_settings: BackupSettings, tmp_path: Path) -> None:
+        make_service: ServiceFactory, sqlite_url: str, backup_settings: BackupSettings,
+        tmp_path: Path) -> None:
     service = make_service(sqlite_url)
     with events_flowing(sqlite_url):
         pass
