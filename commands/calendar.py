@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,7 +22,7 @@ from commands.output import plain, print_json
 if TYPE_CHECKING:
     from engine.settings import Settings
 
-calendar_app = typer.Typer(help="Google Calendar: connect accounts, see sync conflicts.",
+calendar_app = typer.Typer(help="Google Calendar: connect and disconnect accounts, see sync conflicts.",
                            no_args_is_help=True)
 
 PROMPT = "Open this address in a browser and allow despacho to use the calendar:\n{url}"
@@ -35,9 +36,9 @@ def connect(
         "--technician", metavar="ID", help="The technician whose Google account this is; none: the shared "
                                            "account")] = None,
     service_account: Annotated[bool, typer.Option(
-        "--service-account",
-        help="Act as the technician through connectors.calendar.service_account_key_file "
-             "(Workspace domain-wide delegation): no browser")] = False,
+        "--service-account", help="Act as the technician through "
+                                  "connectors.calendar.service_account_key_file (Workspace domain-wide "
+                                  "delegation): no browser")] = False,
     account: Annotated[str | None, typer.Option(
         "--account", metavar="EMAIL", help="With --service-account: the user to act as (default: the "
                                            "technician's e-mail)")] = None,
@@ -110,6 +111,39 @@ def _secret_box(settings: Settings) -> Any:
         return SecretBox(load_ring(settings.secrets))
     except DespachoError as exc:
         fail(str(exc), EXIT_USAGE)
+
+
+@calendar_app.command("disconnect")
+def disconnect(
+    ctx: typer.Context,
+    technician: Annotated[str | None, typer.Option(
+        "--technician", metavar="ID", help="The technician whose account to disconnect; none: the shared "
+                                           "account")] = None,
+    output: FormatFlag = "text",
+) -> None:
+    """Stop the account's push channels at Google, then forget its grant and stored token."""
+    from dataclasses import asdict
+
+    from connectors.calendar.disconnect import disconnect as run_disconnect
+    from store.db import make_engine, session_scope
+    from store.errors import NotFound
+
+    settings = settings_from(ctx)
+    sessions = partial(session_scope, make_engine(settings.database.url))
+    try:
+        result = run_disconnect(settings.connectors.calendar, sessions, _secret_box(settings), technician)
+    except NotFound as exc:
+        fail(f"{exc}: nothing to disconnect", EXIT_USAGE)
+    if wants_json(output):
+        print_json(console, asdict(result))
+        return
+    who = f"technician {technician}" if technician else "the shared account"
+    console.print(plain(f"disconnected {result.account} for {who}"))
+    if result.stopped:
+        console.print(plain(f"channels stopped at Google: {', '.join(result.stopped)}"))
+    if result.forgotten:
+        console.print(plain(f"channels forgotten here but not stopped at Google ({result.problem}); they "
+                            f"expire on their own: {', '.join(result.forgotten)}"))
 
 
 @calendar_app.command("conflicts")

@@ -1,4 +1,4 @@
-"""``despacho check``: can each messaging connector reach its provider? Nothing is sent."""
+"""``despacho check``: can each connector reach its provider? Nothing is sent, nothing is written."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,7 @@ class Which(StrEnum):
     email = "email"
     sms = "sms"
     whatsapp = "whatsapp"
+    calendar = "calendar"
     all = "all"
 
 
@@ -35,6 +36,7 @@ class CheckResult:
     error: str = ""
     code: str = ""
     hint: str = ""
+    connections: list[dict[str, Any]] | None = None  # calendar: one row per Google connection
 
 
 def connectors_for(settings: Settings, which: Which) -> list[Connector]:
@@ -47,7 +49,22 @@ def connectors_for(settings: Settings, which: Which) -> list[Connector]:
     every: list[Connector] = [EmailConnector(settings.connectors.email, runtime),
                               SmsConnector(settings.connectors.sms, runtime),
                               WhatsAppConnector(settings.connectors.whatsapp, runtime)]
+    if which in (Which.calendar, Which.all):
+        every.append(_calendar(settings))
     return [c for c in every if which is Which.all or c.name == which.value]
+
+
+def _calendar(settings: Settings) -> Connector:
+    """The calendar check reads the connections from the database and their tokens from the secrets."""
+    from connectors.base import Runtime
+    from connectors.calendar import CalendarConnector
+    from engine.runtime.compose import connector_runtime
+    from store.db import make_engine
+
+    if settings.connectors.calendar.transport == "file":  # nothing to read: no database needed
+        return CalendarConnector(settings.connectors.calendar, Runtime(outbox=settings.outbox.path))
+    runtime = connector_runtime(settings, make_engine(settings.database.url))
+    return CalendarConnector(settings.connectors.calendar, runtime)
 
 
 def run_check(connector: Connector) -> CheckResult:
@@ -57,10 +74,12 @@ def run_check(connector: Connector) -> CheckResult:
     except ConnectorError as exc:
         code = exc.code if isinstance(exc, PermanentError) else "transient"
         return CheckResult(connector.name, _target(connector), False, _ms(started), error=str(exc),
-                           code=code, hint=hint_for(connector, exc))
+                           code=code, hint=hint_for(connector, exc),
+                           connections=getattr(exc, "connections", None))
     return CheckResult(connector.name, str(found.get("target", "")), True, _ms(started),
                        detail=str(found.get("detail", "")),
-                       hint=_file_hint(connector) if connector.settings.transport == "file" else "")
+                       hint=_file_hint(connector) if connector.settings.transport == "file" else "",
+                       connections=found.get("connections"))
 
 
 def hint_for(connector: Connector, error: ConnectorError) -> str:
@@ -79,13 +98,19 @@ def hint_for(connector: Connector, error: ConnectorError) -> str:
         return f"Twilio refused the credentials: check {section}.account_sid and .auth_token"
     if code == "account_inactive":
         return "the Twilio account is not active: see Twilio's console"
+    if code == "calendar_not_connected":
+        return "connect an account: despacho calendar connect [--technician ID]"
+    if code == "calendar_auth":
+        return "reconnect the broken account: despacho calendar connect [--technician ID]"
+    if connector.name == "calendar":
+        return f"is {section}.api_url reachable from here (proxy, DNS, firewall)?"
     if connector.name == "email":
         return f"is {section}.host:port right and reachable from here (firewall, DNS)?"
     return f"is {section}.api_base_url reachable from here (proxy, DNS, firewall)?"
 
 
 def _file_hint(connector: Connector) -> str:
-    real = "smtp" if connector.name == "email" else "twilio"
+    real = {"email": "smtp", "calendar": "google"}.get(connector.name, "twilio")
     return f"transport: file writes to the outbox; set transport: {real} to send"
 
 
@@ -95,6 +120,8 @@ def _target(connector: Connector) -> str:
         return "file"
     if connector.name == "email":
         return f"{settings.host}:{settings.port}"  # type: ignore[attr-defined]
+    if connector.name == "calendar":
+        return str(settings.api_url)  # type: ignore[attr-defined]
     return str(settings.api_base_url)  # type: ignore[attr-defined]
 
 
@@ -112,16 +139,37 @@ def print_table(results: list[CheckResult]) -> None:
         table.add_row(r.connector, r.target, "[green]ok[/]" if r.ok else "[red]failed[/]",
                       f"{r.latency_ms:.0f} ms", r.error or r.detail, r.hint)
     console.print(table)
+    for r in results:
+        if r.connections:
+            print_connections(r.connections)
     failed = sum(not r.ok for r in results)
     console.print(f"{failed} of {len(results)} checks failed" if failed else f"{len(results)} checks ok")
 
 
+def print_connections(rows: list[dict[str, Any]]) -> None:
+    """Google connections: whose, which account, which calendars answer, when the token expires."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("technician", "account", "kind", "status", "calendars", "token expires (UTC)", "problem",
+                  title="Google Calendar connections", show_edge=False, pad_edge=False)
+    for row in rows:
+        calendars = ", ".join(f"{c['calendar_id']} {'ok' if c['reachable'] else 'unreachable'}"
+                              for c in row["calendars"]) or "-"
+        problem = row["broken_reason"] if row["status"] == "broken" else row["error"]
+        expires = (row["token_expires_at"] or "-")[:19]
+        cells = (row["technician_id"] or "(shared)", row["account"], row["kind"], row["status"], calendars,
+                 expires, problem or "")
+        table.add_row(*(Text(str(cell)) for cell in cells))
+    console.print(table)
+
+
 def check(
     ctx: typer.Context,
-    which: Annotated[Which, typer.Argument(help="email, sms, whatsapp or all")] = Which.all,
+    which: Annotated[Which, typer.Argument(help="email, sms, whatsapp, calendar or all")] = Which.all,
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
-    """Connect to each messaging provider (SMTP EHLO + AUTH, Twilio account fetch); send nothing."""
+    """Reach each provider (SMTP EHLO + AUTH, Twilio account fetch, Google token refresh); send nothing."""
     as_json = wants_json(output)
     settings = settings_from(ctx)
     results = [run_check(c) for c in connectors_for(settings, which)]

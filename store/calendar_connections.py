@@ -63,9 +63,45 @@ def save_connection(session: Session, box: SecretBox, technician_id: str | None,
 
 
 def list_connections(session: Session) -> list[CalendarConnection]:
+    from sqlmodel import col, select
+
+    from store.models.calendar import CalendarConnection
+
+    rows = session.exec(select(CalendarConnection).order_by(col(CalendarConnection.created_at)))
+    return list(rows)
+
+
+def find_connection_of(session: Session, technician_id: str | None) -> CalendarConnection:
+    """The technician's connection, or the shared one (``None``); ``NotFound`` when there is none."""
     from sqlmodel import select
 
     from store.models.calendar import CalendarConnection
 
-    rows = session.exec(select(CalendarConnection).order_by(CalendarConnection.created_at))
-    return list(rows)
+    connection = session.exec(select(CalendarConnection).where(
+        CalendarConnection.technician_id == technician_id)).first()
+    if connection is None:
+        raise NotFound("calendar connection", technician_id or "(shared)", field="technician_id")
+    return connection
+
+
+def connection_calendars(session: Session, connection: CalendarConnection) -> list[str]:
+    """The calendars the connection acts on: its technician's own, then the ones listed at connect."""
+    from store.models.technicians import Technician
+
+    technician = session.get(Technician, connection.technician_id) if connection.technician_id else None
+    own = [technician.google_calendar_id] if technician is not None else []
+    return [c for c in dict.fromkeys(own + list(connection.calendars or [])) if c]
+
+
+def remove_connection(session: Session, connection_id: str) -> None:
+    """Forget the connection and its stored refresh token (a disconnect)."""
+    from store.models.calendar import CalendarConnection
+    from store.secrets import delete_secret
+
+    connection = session.get(CalendarConnection, connection_id)
+    if connection is None:
+        raise NotFound("calendar connection", connection_id)
+    if connection.secret_name:
+        delete_secret(session, connection.secret_name)
+    session.delete(connection)
+    session.flush()

@@ -104,6 +104,18 @@ def get_secret(session: Session, box: SecretBox, name: str) -> str:
         raise SecretUnreadable(name, secret.key_id) from exc
 
 
+def delete_secret(session: Session, name: str) -> bool:
+    """Forget the secret; ``False`` when there was none."""
+    from store.models import Secret
+
+    secret = session.get(Secret, name)
+    if secret is None:
+        return False
+    session.delete(secret)
+    session.flush()
+    return True
+
+
 def rotate_secrets(session: Session, box: SecretBox) -> int:
     """Re-encrypt every secret not yet under the current key; returns how many changed."""
     from cryptography.fernet import InvalidToken

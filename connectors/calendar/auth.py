@@ -54,8 +54,8 @@ class Grant:
 
 
 def reconnect_hint(technician_id: str | None) -> str:
-    target = f"--technician {technician_id}" if technician_id else "--shared"
-    return f"run 'despacho calendar connect {target}'"
+    target = f" --technician {technician_id}" if technician_id else ""  # no technician: the shared account
+    return f"run 'despacho calendar connect{target}'"
 
 
 def find_connection(session: Session, calendar_id: str) -> CalendarConnection:

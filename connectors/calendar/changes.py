@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
+from connectors.calendar.bodies import APPOINTMENT_PROPERTY
 from connectors.calendar.settings import CalendarSettings
 from connectors.calendar.versions import (
     CANCELLED,
@@ -50,7 +51,6 @@ from store.types import utcnow
 log = logging.getLogger("despacho.calendar.changes")
 
 SOURCE = "google"
-APPOINTMENT_PROPERTY = "despacho_appointment_id"
 MAX_EVENT_ID = 1024
 MAX_ETAG = 255
 

@@ -52,8 +52,12 @@ def watch_calendar(api: CalendarApi, session_factory: SessionFactory, settings: 
     return expires_at
 
 
-def stop_channels(api: CalendarApi, session_factory: SessionFactory, calendar_id: str) -> bool:
-    """Stop the calendar's channel (a disconnect); ``False`` when it had none."""
+def stop_channels(api: CalendarApi | None, session_factory: SessionFactory, calendar_id: str) -> bool:
+    """Stop the calendar's channel (a disconnect); ``False`` when it had none.
+
+    Without ``api`` (the grant is broken) the channel is only forgotten here: its token no
+    longer matches, so the webhook refuses what Google sends until the channel expires.
+    """
     from store.models import CalendarSyncState
 
     with session_factory() as session:
@@ -63,7 +67,8 @@ def stop_channels(api: CalendarApi, session_factory: SessionFactory, calendar_id
         channel = (state.channel_id, state.channel_resource_id or "")
         state.channel_id = state.channel_resource_id = state.channel_token = None
         state.channel_expires_at = state.last_message_number = None
-    _stop_quietly(api, calendar_id, *channel)
+    if api is not None:
+        _stop_quietly(api, calendar_id, *channel)
     return True
 
 

@@ -45,6 +45,14 @@ EVENT_OUTPUTS = ("event_id", "html_link", "etag")
 Chosen = tuple[str, TechnicianCalendar | None]  # a calendar to ask about, and its technician if known
 
 
+class CalendarCheckFailed(PermanentError):
+    """``check`` found a broken or failing connection; ``connections`` is the whole report."""
+
+    def __init__(self, detail: str, connections: list[dict[str, Any]]) -> None:
+        super().__init__(detail, code="calendar_auth")
+        self.connections = connections
+
+
 class CalendarConnector(Connector):
     name = "calendar"
     settings_model = CalendarSettings
@@ -87,8 +95,8 @@ class CalendarConnector(Connector):
         lines = [_check_line(row) for row in rows]
         detail = "; ".join(line for line, _ in lines)
         if not all(ok for _, ok in lines):
-            raise PermanentError(detail, code="calendar_auth")
-        return {"target": self.calendar_settings.api_url, "detail": detail}
+            raise CalendarCheckFailed(detail, rows)
+        return {"target": self.calendar_settings.api_url, "detail": detail, "connections": rows}
 
     # -- dry-run --------------------------------------------------------------------------
 

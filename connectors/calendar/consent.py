@@ -34,6 +34,8 @@ def run_consent(settings: CalendarSettings, *, port: int, open_browser: bool, ti
         flow = InstalledAppFlow.from_client_secrets_file(str(settings.client_secrets_file), scopes=SCOPES)
     except (OSError, ValueError) as exc:
         raise ConsentFailed(f"connectors.calendar.client_secrets_file: {exc}") from exc
+    # the code is exchanged where refreshes will go later: one setting names Google's token endpoint
+    flow.client_config["token_uri"] = settings.token_uri
     credentials = _wait_for_consent(flow, port, open_browser, timeout, prompt, done)
     if not credentials.refresh_token:
         raise ConsentFailed("Google did not send a refresh token: remove despacho's access in the Google "

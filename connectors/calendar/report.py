@@ -37,11 +37,11 @@ def connection_report(settings: CalendarSettings, session_factory: SessionFactor
             technician = session.get(Technician, owner) if owner else None
             own = [technician.google_calendar_id] if technician is not None else []
             calendars = [c for c in dict.fromkeys(own + list(connection.calendars or [])) if c]
-            rows.append((connection, calendars, _grant(session, connection, box)))
+            rows.append((connection, calendars, grant_of(session, connection, box)))
     return [_report(settings, connection, calendars, grant) for connection, calendars, grant in rows]
 
 
-def _grant(session: Any, connection: CalendarConnection, box: SecretBox | None) -> Grant | str:
+def grant_of(session: Any, connection: CalendarConnection, box: SecretBox | None) -> Grant | str:
     """The grant to test, or why there is none."""
     from store.errors import StoreError
     from store.secrets import get_secret

@@ -46,9 +46,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.serving import serving
 
 CLIENT_ID = "despacho-test.apps.googleusercontent.com"
 CLIENT_SECRET = "test-client-secret"
@@ -190,6 +192,7 @@ class FakeGoogleCalendar:
     requests: list[dict[str, Any]] = field(default_factory=list)  # method, path, query, body, account
     token_requests: list[dict[str, str]] = field(default_factory=list)
     pushes: list[dict[str, Any]] = field(default_factory=list)
+    access_roles: dict[tuple[str, str], str] = field(default_factory=dict)  # (account, calendar) -> role
     _last_updated: datetime = field(default_factory=lambda: datetime(2000, 1, 1, tzinfo=UTC))
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -488,6 +491,37 @@ class FakeGoogleCalendar:
         self.pushes.append({"address": channel.address, "headers": headers, "status": status})
         return status
 
+    # -- calendars --------------------------------------------------------------------------
+
+    def calendar_resource(self, calendar_id: str) -> dict[str, Any]:
+        """``calendars.get``; ``primary`` is the signed-in account's own calendar (its id is the address)."""
+        with self._lock:
+            calendar = self.add_calendar(calendar_id) if "@" in calendar_id else self._calendar(calendar_id)
+            return {"kind": "calendar#calendar", "id": calendar.id, "summary": calendar.id,
+                    "timeZone": calendar.time_zone, "etag": '"cal"'}
+
+    def calendar_list(self, account: str, query: dict[str, str]) -> dict[str, Any]:
+        """``calendarList.list``: the account's own calendar (owner) and every other one (writer),
+        in pages of ``maxResults``; ``minAccessRole`` is honoured."""
+        with self._lock:
+            self.add_calendar(account)
+            entries = [{"kind": "calendar#calendarListEntry", "id": calendar.id, "summary": calendar.id,
+                        "timeZone": calendar.time_zone, "primary": calendar.id == account,
+                        "accessRole": self.access_roles.get((account, calendar.id),
+                                                            "owner" if calendar.id == account else "writer")}
+                       for calendar in self.calendars.values()]
+        ranks: list[str] = ["freeBusyReader", "reader", "writer", "owner"]
+        minimum = query.get("minAccessRole")
+        if minimum:
+            entries = [entry for entry in entries
+                       if ranks.index(str(entry["accessRole"])) >= ranks.index(minimum)]
+        start = int(query.get("pageToken") or 0)
+        size = int(query.get("maxResults") or 100)
+        page: dict[str, Any] = {"kind": "calendar#calendarList", "items": entries[start:start + size]}
+        if start + size < len(entries):
+            page["nextPageToken"] = str(start + size)
+        return page
+
     # -- OAuth2 ---------------------------------------------------------------------------
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -629,7 +663,7 @@ def _handler(fake: FakeGoogleCalendar) -> type[BaseHTTPRequestHandler]:
                     if fake.scripted:
                         raise fake.scripted.popleft()
                 status, answer = _route(fake, method, unquote_path(url.path), query, body,
-                                        self.headers.get("If-Match"))
+                                        self.headers.get("If-Match"), account)
                 self._answer(status, json.dumps(answer).encode() if answer is not None else b"")
             except ApiError as error:
                 self._answer(error.status, error.body(), error.headers)
@@ -638,6 +672,11 @@ def _handler(fake: FakeGoogleCalendar) -> type[BaseHTTPRequestHandler]:
 
         def _token(self, raw: bytes) -> None:
             form = {key: values[-1] for key, values in parse_qs(raw.decode(), keep_blank_values=True).items()}
+            basic = self.headers.get("Authorization", "")
+            if basic.startswith("Basic "):  # client_secret_basic (RFC 6749 2.3.1): requests-oauthlib sends it
+                client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
+                form.setdefault("client_id", unquote(client_id))
+                form.setdefault("client_secret", unquote(client_secret))
             status, answer = fake.token(form)
             self._answer(status, json.dumps(answer).encode())
 
@@ -665,11 +704,15 @@ def unquote_path(path: str) -> list[str]:
 
 
 def _route(fake: FakeGoogleCalendar, method: str, parts: list[str], query: dict[str, str],
-           body: dict[str, Any], if_match: str | None) -> tuple[int, Any]:
+           body: dict[str, Any], if_match: str | None, account: str) -> tuple[int, Any]:
     # parts: ['', 'calendar', 'v3', ...]
     if parts[:3] != ["", "calendar", "v3"]:
         raise ApiError(404, "notFound", "Not Found")
     rest = parts[3:]
+    if rest == ["users", "me", "calendarList"] and method == "GET":
+        return 200, fake.calendar_list(account, query)
+    if len(rest) == 2 and rest[0] == "calendars" and method == "GET":
+        return 200, fake.calendar_resource(account if rest[1] == "primary" else rest[1])
     if rest == ["freeBusy"] and method == "POST":
         return 200, fake.free_busy(body)
     if rest == ["channels", "stop"] and method == "POST":
@@ -706,17 +749,9 @@ def _route_events(fake: FakeGoogleCalendar, method: str, calendar_id: str, rest:
 @contextmanager
 def google_calendar_server() -> Iterator[FakeGoogleCalendar]:
     fake = FakeGoogleCalendar()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @dataclass
@@ -746,17 +781,9 @@ def push_receiver() -> Iterator[PushReceiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhooks/google/calendar"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        receiver.url = f"{url}/webhooks/google/calendar"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 __all__ = ["CLIENT_ID", "CLIENT_SECRET", "FakeGoogleCalendar", "PushReceiver", "google_calendar_server",
