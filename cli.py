@@ -16,6 +16,7 @@ from commands import api as api_commands
 from commands import backup as backup_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
+from commands import imports as import_commands
 from commands import ops as ops_commands
 from commands import output as out
 from commands import plan as plan_commands
@@ -250,6 +251,7 @@ runs_commands.register(app)
 calendar_commands.register(app)
 plan_commands.register(app)
 backup_commands.register(app)
+import_commands.register(app)
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ def issue_invoice(session: Session, order_id: str, amount: Any, due_date: date, 
     invoice.number = number or f"FAT-{at:%Y%m}-{invoice.id[:8].upper()}"
     session.add(invoice)
     session.flush()
-    record_event(session, "invoice.issued", _payload(session, invoice), occurred_at=at)
+    record_event(session, "invoice.issued", invoice_payload(session, invoice), occurred_at=at)
     return invoice
 
 
@@ -59,7 +59,7 @@ def record_payment(session: Session, invoice_id: str, amount: Any, method: str, 
     invoice.status = "paid" if settled else "partially_paid"
     invoice.paid_at = paid_at if settled else None
     session.flush()
-    payload = _payload(session, invoice)
+    payload = invoice_payload(session, invoice)
     payload["payment"] = record_data("payment", payment)
     record_event(session, "payment.received", payload, occurred_at=paid_at)
     if settled:
@@ -81,7 +81,7 @@ def record_overdue_events(session: Session, at: datetime, days: int = 1) -> int:
     return new
 
 
-def _payload(session: Session, invoice: Invoice) -> dict[str, Any]:
+def invoice_payload(session: Session, invoice: Invoice) -> dict[str, Any]:
     order = session.get(ServiceOrder, invoice.order_id)
     customer = session.get(Customer, order.customer_id) if order else None
     return {"invoice": record_data("invoice", invoice), "order": record_data("order", order),

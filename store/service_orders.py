@@ -55,7 +55,7 @@ def create_order(session: Session, *, customer_id: str, region: str, at: datetim
                          created_at=at, updated_at=at, **fields)
     session.add(order)
     session.flush()  # normalizers run now, so the payload shows stored values
-    record_event(session, "service_order.created", _payload(session, order), occurred_at=at)
+    record_event(session, "service_order.created", order_payload(session, order), occurred_at=at)
     return order
 
 
@@ -79,7 +79,7 @@ def assign_technician(session: Session, order_id: str, strategy: str = "least_lo
     for visit in _live_visits(session, order.id):
         visit.technician_id = technician.id
     session.flush()
-    payload = _payload(session, order)
+    payload = order_payload(session, order)
     payload.update(previous_status=previous_status, previous_technician_id=previous_technician_id)
     record_event(session, "service_order.assigned", payload, occurred_at=at)
     return Assignment(order, technician, previous_status, previous_technician_id,
@@ -110,7 +110,7 @@ def set_status(session: Session, order_id: str, status: str, reason: str | None 
         for visit in _live_visits(session, order.id):
             visit.status = "cancelled"
     session.flush()
-    payload = _payload(session, order)
+    payload = order_payload(session, order)
     payload.update(previous_status=previous, status=status, reason=reason)
     record_event(session, "service_order.status_changed", payload, occurred_at=at)
     if status in TERMINAL_STATUSES:
@@ -137,7 +137,7 @@ def _live_visits(session: Session, order_id: str) -> list[Appointment]:
     ))
 
 
-def _payload(session: Session, order: ServiceOrder) -> dict[str, Any]:
+def order_payload(session: Session, order: ServiceOrder) -> dict[str, Any]:
     technician = session.get(Technician, order.technician_id) if order.technician_id else None
     return {
         "order": record_data("order", order),

@@ -78,7 +78,11 @@ def sqlite_path(url: str) -> Path:
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if database and database.startswith("file:"):  # the URI form store.db opens files with
+        from urllib.parse import unquote
+
+        database = unquote(database.removeprefix("file:"))
+    if not database or database == ":memory:" or "mode=memory" in url:
         raise BackupError(f"cannot back up the SQLite database '{database}': give a file path in "
                           "database.url")
     return Path(database)

@@ -19,6 +19,7 @@ from store.models.calendar import (
 from store.models.customers import Customer
 from store.models.effects import ActionEffect
 from store.models.events import Event
+from store.models.imports import ImportKey
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
 from store.models.rulesets import AcceptedRuleSet
@@ -30,12 +31,37 @@ from store.models.whatsapp import WhatsAppConversation, WhatsAppMessage
 metadata = Record.metadata
 
 __all__ = [
-    "AcceptedRuleSet", "AccountingConflict", "AccountingConnection", "AccountingSyncAudit",
-    "AccountingSyncRecord", "AccountingWebhookReceipt", "ActionEffect", "ApiClient",
-    "Appointment", "AuditLogEntry",
-    "Backup", "CalendarConflict", "CalendarConnection", "CalendarLink", "CalendarSyncState", "Customer",
-    "DeadLetter", "Event",
-    "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
-    "ScheduleClaim", "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage",
+    "AcceptedRuleSet",
+    "AccountingConflict",
+    "AccountingConnection",
+    "AccountingSyncAudit",
+    "AccountingSyncRecord",
+    "AccountingWebhookReceipt",
+    "ActionEffect",
+    "ApiClient",
+    "Appointment",
+    "AuditLogEntry",
+    "Backup",
+    "CalendarConflict",
+    "CalendarConnection",
+    "CalendarLink",
+    "CalendarSyncState",
+    "Customer",
+    "DeadLetter",
+    "Event",
+    "FeatureFlag",
+    "ImportKey",
+    "Invoice",
+    "Notification",
+    "Payment",
+    "Record",
+    "RuleRun",
+    "RuleStep",
+    "ScheduleClaim",
+    "Secret",
+    "ServiceOrder",
+    "Technician",
+    "WhatsAppConversation",
+    "WhatsAppMessage",
     "metadata",
 ]
