@@ -36,7 +36,8 @@ schema: $(STAMP)
 services:
 	@scripts/ensure-services
 
-# Tools the tests run for real (jq, for the log recipe in docs/operations.md), installed when missing.
+# Tools the tests run for real (jq, for the log recipe in docs/operations.md; restic, the backup
+# repository), installed when missing.
 tools:
 	@scripts/ensure-tools
 

@@ -14,6 +14,7 @@ import typer
 
 from commands import accounting as accounting_commands
 from commands import api as api_commands
+from commands import backup as backup_commands
 from commands import calendar as calendar_commands
 from commands import check as check_commands
 from commands import flags as flags_commands
@@ -254,6 +255,7 @@ calendar_commands.register(app)
 plan_commands.register(app)
 sync_commands.register(app)
 accounting_commands.register(app)
+backup_commands.register(app)
 import_commands.register(app)
 flags_commands.register(app)
 

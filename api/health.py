@@ -5,6 +5,10 @@ seconds, since a check may open a network connection) but do not make the
 API unready: a down SMS provider is a reason to retry sends, not to take the
 API out of the load balancer.
 
+Backups make the status ``degraded`` too (200) when the restic transport is configured and
+the last backup failed, or none succeeded within ``connectors.backup.max_age_hours``: the
+process serves, but the company would lose data with the next disk.
+
 Rules that run degraded (the files on disk do not load; the last good set
 runs) make the status ``degraded`` but keep the answer 200: the process
 serves and runs rules, and taking every instance out of the load balancer
@@ -65,6 +69,27 @@ def check_rules(state: ActiveRules) -> dict[str, Any]:
     return check
 
 
+def check_backup(engine: sa.Engine, settings: Any) -> dict[str, Any]:
+    """``degraded`` when the last backup failed or none succeeded within ``max_age_hours``."""
+    from sqlmodel import Session
+
+    from connectors.backup.records import backup_health
+    from store.types import utcnow
+
+    try:
+        with Session(engine) as session:
+            health = backup_health(session)
+    except sa.exc.SQLAlchemyError as exc:
+        return {"status": "fail", "detail": exc.__class__.__name__}
+    problem = health.problem(utcnow(), settings.max_age_hours)
+    check: dict[str, Any] = {"status": "degraded" if problem else "ok",
+                             "last_success_at": health.last_success_at.isoformat() if health.last_success_at
+                             else None}
+    if problem:
+        check["detail"] = problem
+    return check
+
+
 class ReadinessChecks:
     def __init__(self, engine: sa.Engine, settings: Any) -> None:
         self.engine, self.settings = engine, settings
@@ -77,6 +102,8 @@ class ReadinessChecks:
         broker = check_broker(self.settings.broker.url)
         ready = database["status"] == "ok" and broker["status"] == "ok"
         checks = {"database": database, "broker": broker}
+        if database["status"] == "ok" and self.settings.connectors.backup.transport == "restic":
+            checks["backup"] = check_backup(self.engine, self.settings.connectors.backup)
         if connectors:
             checks["connectors"] = self.connectors()
         return ready, checks

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,7 +18,12 @@ from commands.common import (
     open_session,
     settings_from,
     shown,
+    stderr,
 )
+from errors import DespachoError
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 db_app = typer.Typer(help="Database: migrations and demo data.", no_args_is_help=True)
 
@@ -42,14 +47,57 @@ def reported_errors(url: str) -> Iterator[None]:
 
 @db_app.command()
 def upgrade(ctx: typer.Context,
-            revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
-    """Apply migrations up to REVISION (default: the newest)."""
+            revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+            backup: Annotated[bool, typer.Option(
+                "--backup/--no-backup", help="Back up the database first when migrations are pending "
+                                             "(connectors.backup)")] = True) -> None:
+    """Apply migrations up to REVISION (default: the newest), after a backup of the database."""
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
     from store import migrate
 
-    url = database_url(ctx)
+    settings = settings_from(ctx)
+    url = settings.database.url
+    snapshot_id = backup_before_upgrade(settings, revision) if backup else None
     with reported_errors(url):
-        migrate.upgrade(url, revision)
+        try:
+            migrate.upgrade(url, revision)
+        except (CommandError, SQLAlchemyError, DespachoError):
+            if snapshot_id:
+                stderr.print(f"the migration failed; the database as it was before is snapshot "
+                             f"{snapshot_id}. To put it back:\n"
+                             f"  despacho backup restore {snapshot_id} --force")
+            raise
         console.print(f"{shown(url)}: at revision {migrate.current_revision(url) or '(none)'}")
+
+
+def backup_before_upgrade(settings: Settings, revision: str) -> str | None:
+    """The snapshot taken before migrating; None when there is nothing to save or nothing to do."""
+    from commands.backup import make_service, reported
+    from store import migrate
+    from store.errors import NoSuchDatabase
+
+    url = settings.database.url
+    with reported_errors(url):
+        try:
+            current = migrate.current_revision(url)
+        except NoSuchDatabase:
+            return None  # a new database: nothing to save
+        if current is None or (revision == "head" and current == migrate.head_revision()):
+            return None
+    if settings.connectors.backup.transport != "restic":
+        stderr.print("note: no backup before migrating (connectors.backup.transport is not restic)")
+        return None
+    with reported():
+        try:
+            result = make_service(settings).run(tags=["pre-upgrade"])
+        except DespachoError as exc:
+            fail(f"no backup could be taken before migrating, so nothing was migrated: {exc}\n"
+                 "(fix the backup, or run 'despacho db upgrade --no-backup' to migrate without one)",
+                 EXIT_PROBLEMS)
+    console.print(f"backed up before migrating: snapshot {result.snapshot_id}")
+    return result.snapshot_id
 
 
 @db_app.command()

@@ -24,6 +24,7 @@ from errors import PermanentError, TransientError
 if TYPE_CHECKING:
     from sqlmodel import Session  # the type only: importing connectors must not load the ORM
 
+    from connectors.backup.backups import BackupSources
     from store.assignment import CalendarCheck
     from store.secrets import SecretBox
 
@@ -115,7 +116,8 @@ class Runtime:
     Redis (per-calendar and per-vendor rate limits across processes), with ``namespace``
     before every key.
     ``calendar_check`` tells which technicians Google Calendar shows busy (``order`` uses
-    it; the calendar connector provides it through the composition root).
+    it; the calendar connector provides it through the composition root). ``backup_sources``
+    names what ``backup.run`` copies.
     """
 
     outbox: Path
@@ -125,6 +127,8 @@ class Runtime:
     redis_url: str | None = None
     namespace: str = "despacho"
     calendar_check: CalendarCheck | None = None
+    # what ``backup.run`` copies: the database URL, the rules, templates and config file
+    backup_sources: BackupSources | None = None
 
 
 class Connector:

@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from connectors.accounting.settings import AccountingSettings
-from connectors.base import OpenSettings
+from connectors.backup.settings import BackupSettings
 from connectors.calendar.settings import CalendarSettings
 from connectors.email import EmailSettings
 from connectors.http import HttpSettings
@@ -185,7 +185,7 @@ class ConnectorsSettings(Section):
     whatsapp: TwilioSettings = Field(default_factory=TwilioSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     accounting: AccountingSettings = Field(default_factory=AccountingSettings)
-    backup: OpenSettings = Field(default_factory=OpenSettings)
+    backup: BackupSettings = Field(default_factory=BackupSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
 
 

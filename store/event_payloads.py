@@ -210,6 +210,27 @@ class ChannelExpiringPayload(Payload):
     expires_at: datetime | None = Field(description="When Google ends the push channel")
 
 
+class BackupFailedPayload(Payload):
+    """A backup, its verification or the weekly repository check failed (``connectors.backup``)."""
+
+    backup_id: str | None = Field(description="The backups row of the attempt (None for the weekly check)")
+    stage: str = Field(description="backup (dump or upload), verify (test restore) or check (weekly "
+                                   "restic check --read-data-subset)")
+    reason: str = Field(description="failed, corrupted (verification found damage), unavailable (repository "
+                                     "or database unreachable, no password), locked or refused")
+    error: str = Field(description="What went wrong, one line (never the password)")
+    snapshot_id: str | None = Field(description="The snapshot concerned, when one was made")
+    repository: str = Field(description="The repository, credentials masked")
+
+
+class BackupMissingPayload(Payload):
+    """No backup succeeded for ``max_age_hours``: at most one a day (``connectors.backup``)."""
+
+    last_success_at: datetime | None = Field(description="When the last backup succeeded; None: never")
+    max_age_hours: float
+    repository: str = Field(description="The repository, credentials masked")
+
+
 class SchedulePayload(Payload):
     """A fire's own event; with ``for_each`` each row of the query is an evaluation's ``data``."""
 
@@ -306,6 +327,10 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
     EventSpec("run.completed", RunCompletedPayload, "engine.runtime.followups", "A rule's run ended"),
     EventSpec("calendar.auth_failed", CalendarAuthFailedPayload, "connectors.calendar.auth",
               "Google refused a calendar connection's grant: it is marked broken until reconnected"),
+    EventSpec("backup.failed", BackupFailedPayload, "connectors.backup.records",
+              "A backup, its test restore or the weekly repository check failed"),
+    EventSpec("backup.missing", BackupMissingPayload, "engine.runtime.backup_jobs",
+              "No backup succeeded within connectors.backup.max_age_hours (once a day at most)"),
     EventSpec(SCHEDULE_EVENT_TYPE, SchedulePayload, "engine.runtime.scheduled",
               "A cron or every trigger fired"),
     EventSpec("whatsapp.message_received", WhatsAppInboundPayload, "api.webhooks.twilio",

@@ -31,6 +31,8 @@ RESERVED_TYPES: dict[str, str] = {
     "ops.connector_failing": "the built-in alerts (engine.runtime.ops_alerts)",
     "ops.relay_backlog": "the built-in alerts (engine.runtime.ops_alerts)",
     "calendar.channel_expiring": "the built-in alerts (engine.runtime.ops_alerts)",
+    "backup.failed": "the backup connector, when a backup or its verification fails",
+    "backup.missing": "the scheduler's backup watch, when no backup succeeded in time",
 }
 
 # source -> who uses it; 'rule:<id>' is event.emit's
@@ -59,6 +61,7 @@ RESERVED_IDS: tuple[IdShape, ...] = (
     IdShape(re.compile(r"^run\.completed:"), "run.completed:<run>", "the engine's follow-ups"),
     IdShape(re.compile(r"^invoice\.overdue:"), "invoice.overdue:<invoice>:<date>", "the daily overdue job"),
     IdShape(re.compile(r"^emit:"), "emit:<idempotency key>", "event.emit"),
+    IdShape(re.compile(r"^backup\.missing:"), "backup.missing:<date>", "the scheduler's backup watch"),
     IdShape(re.compile(r"^calendar\.sync_requested:"), "calendar.sync_requested:<channel>:<message number>",
             "the Google Calendar webhook"),
     IdShape(re.compile(r"^(ops\.[a-z_]+|calendar\.channel_expiring):"), "<alert>:<subject>:<hour>",

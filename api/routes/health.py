@@ -36,13 +36,15 @@ async def health() -> dict[str, str]:
 @router.get("/ready", responses={503: {"description": "The database or the broker does not answer"}})
 async def ready(request: Request) -> JSONResponse:
     """``{"status"}``: ``ready``, ``degraded`` (200: serving, but the rule files do not load and the
-    last good rule set runs) or ``unavailable`` (503); with a token holding ``ops:read``, also
-    ``checks`` (database, broker, connectors, rules)."""
+    last good rule set runs, or the last backup failed / none succeeded in ``max_age_hours``) or
+    ``unavailable`` (503); with a token holding ``ops:read``, also ``checks`` (database, broker,
+    backup, connectors, rules)."""
     ctx: ApiContext = request.app.state.ctx
     details = await _may_see_details(request)
     is_ready, checks = await anyio.to_thread.run_sync(ctx.readiness.run, details)
     rules = check_rules(ctx.core.rules.state()) if ctx.core is not None else None
-    degraded = rules is not None and rules["status"] == "degraded"
+    degraded = (rules is not None and rules["status"] == "degraded") or \
+        checks.get("backup", {}).get("status") in ("degraded", "fail")
     body: dict[str, Any] = {"status": ("degraded" if degraded else "ready") if is_ready else "unavailable"}
     if details:
         body["checks"] = checks if rules is None else {**checks, "rules": rules}

@@ -39,6 +39,7 @@ from engine.settings import Settings
 from store.db import make_bookkeeping_engine, make_engine, session_scope
 
 if TYPE_CHECKING:
+    from connectors.backup.backups import BackupSources
     from store.secrets import SecretBox
 
 
@@ -96,7 +97,16 @@ def connector_runtime(settings: Settings, db: sa.Engine) -> Runtime:
     shared = settings.broker.url if settings.broker.url.startswith(("redis://", "rediss://")) else None
     return Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
                    timezone=settings.timezone, secrets=cache(partial(_secret_box, settings)),
-                   redis_url=shared, namespace=settings.broker.namespace)
+                   redis_url=shared, namespace=settings.broker.namespace,
+                   backup_sources=backup_sources(settings))
+
+
+def backup_sources(settings: Settings, database_url: str | None = None) -> BackupSources:
+    """What a backup copies: the configured database (or ``database_url``), rules, templates, config."""
+    from connectors.backup.backups import BackupSources
+
+    return BackupSources(database_url or settings.database.url, settings.rules.path, settings.templates.path,
+                         settings.config_file)
 
 
 def _secret_box(settings: Settings) -> SecretBox:

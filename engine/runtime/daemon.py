@@ -70,8 +70,9 @@ class Daemon:
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
         """The built-in alerts; Google Calendar two-way sync (when it talks to Google); accounting polls
-        and reconciliations."""
-        return self._alert_jobs() + self._calendar_jobs() + self._accounting_jobs()
+        and reconciliations; the backup repository's weekly check and the missing-backup watch (when
+        backups go to restic)."""
+        return self._alert_jobs() + self._calendar_jobs() + self._accounting_jobs() + self._backup_jobs()
 
     def _calendar_jobs(self) -> list[BuiltinJob]:
         calendar = self.settings.connectors.calendar
@@ -93,6 +94,15 @@ class Daemon:
 
         connector = self.core.runner.connectors.get("accounting")
         return accounting_jobs(connector if isinstance(connector, AccountingConnector) else None)
+
+    def _backup_jobs(self) -> list[BuiltinJob]:
+        backup = self.settings.connectors.backup
+        if backup.transport != "restic":
+            return []
+        from engine.runtime.backup_jobs import BackupJobs
+        from engine.runtime.compose import connector_runtime
+
+        return BackupJobs(backup, connector_runtime(self.settings, self.core.db), self.core.db).jobs()
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

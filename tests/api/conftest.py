@@ -17,7 +17,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.scopes import SCOPES
 from api.settings import ApiSettings
-from engine.settings import DatabaseSettings, PathsSettings, Settings
+from connectors.backup.settings import BackupSettings
+from engine.settings import ConnectorsSettings, DatabaseSettings, PathsSettings, Settings
 from store.api_clients import create_client
 from store.db import make_engine, session_scope
 from tests.support.redis_server import shared_redis
@@ -45,8 +46,10 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     rules = tmp_path / "rules"
     rules.mkdir()
     (tmp_path / "templates").mkdir()
+    # backups off (file transport): /ready would be degraded with no backup ever made
     return Settings(database=DatabaseSettings(url=db_url), rules=PathsSettings(path=rules),
-                    templates=PathsSettings(path=tmp_path / "templates"))
+                    templates=PathsSettings(path=tmp_path / "templates"),
+                    connectors=ConnectorsSettings(backup=BackupSettings(transport="file")))
 
 
 @pytest.fixture

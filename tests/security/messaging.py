@@ -66,7 +66,8 @@ def make_project(root: Path, rules: str, connectors: dict[str, Any]) -> Project:
         "rules": {"path": str(root / "rules")}, "templates": {"path": str(root / "templates")},
         "outbox": {"path": str(root / "var" / "outbox")}, "database": {"url": database},
         "broker": {"url": "stub://"}, "api": {"jwt_keys_file": str(root / "var" / "api" / "jwt.keys")},
-        "connectors": connectors,
+        # backup.run writes its call to the outbox (a file to attach), no restic repository
+        "connectors": {"backup": {"transport": "file"}, **connectors},
     }
     # JSON is YAML: no quoting surprises in paths
     (root / "config.yaml").write_text(json.dumps(config), encoding="utf-8")

@@ -27,10 +27,11 @@ from tests.support.catalogue import payload_errors
 # emitted elsewhere: the Twilio and Asaas webhooks (tests/api/webhooks), the scheduler
 # (tests/engine/runtime), the calendar connector (tests/connectors/calendar/test_auth.py), the Google
 # Calendar webhook (tests/api/webhooks/test_google_calendar.py), Conta Azul's token refresh
-# (tests/connectors/accounting/conta_azul), the built-in alerts (tests/engine/runtime/test_ops_alerts.py)
+# (tests/connectors/accounting/conta_azul), the built-in alerts (tests/engine/runtime/test_ops_alerts.py),
+# the backup connector and its jobs (tests/connectors/backup)
 OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
                "payment.refunded", "accounting.auth_failed", "ops.dead_letter_spike", "ops.connector_failing",
-               "ops.relay_backlog", "calendar.channel_expiring"}
+               "ops.relay_backlog", "calendar.channel_expiring", "backup.failed", "backup.missing"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:

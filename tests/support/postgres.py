@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -83,6 +83,13 @@ class PrivatePostgres:
         self._as_postgres(self.bin / "initdb", "-D", self.folder, "-U", "postgres", "--auth=trust",
                           "--no-sync")
 
+    def configure(self, **settings: str) -> None:
+        """Append ``name = 'value'`` lines to the cluster's postgresql.conf (after ``init``)."""
+        quoted = {name: value.replace("'", "''") for name, value in settings.items()}
+        lines = "".join(f"{name} = '{value}'\n" for name, value in quoted.items())
+        with (self.folder / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write(lines)
+
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._as_postgres(self.bin / "pg_ctl", "-D", self.folder, "-o", options, "-w", "-t", "60",
@@ -96,3 +103,40 @@ class PrivatePostgres:
         with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def archiving_postgres(archive_command: Callable[[Path], str]) -> Iterator[tuple[PrivatePostgres, Path]]:
+    """A private server archiving its WAL (``archive_command(folder)``) into a folder of its own;
+    yields the server and that folder. Removed afterwards."""
+    server = PrivatePostgres()
+    try:
+        server.init()
+        archive = server.root / "wal-archive"
+        archive.mkdir()
+        if os.geteuid() == 0:
+            shutil.chown(archive, "postgres", "postgres")
+        server.configure(wal_level="replica", archive_mode="on", archive_command=archive_command(archive),
+                         max_wal_senders="4")
+        server.start()
+        yield server, archive
+    finally:
+        server.remove()
+
+
+def switch_and_wait_archived(dsn: str, timeout: float = 30) -> None:
+    """Close the current WAL segment and wait until the server has archived it."""
+    import time
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+        assert row is not None
+        segment = row[0]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = conn.execute("SELECT last_archived_wal, last_failed_wal FROM pg_stat_archiver").fetchone()
+            if done and done[0] and done[0] >= segment:
+                return
+            time.sleep(0.05)
+    pytest.fail(f"PostgreSQL did not archive WAL segment {segment} within {timeout:g} s "
+                f"(last failed: {done[1] if done else None})")

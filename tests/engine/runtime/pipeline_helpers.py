@@ -39,6 +39,7 @@ def make_project(root: Path, rules: str) -> Path:
         outbox: {{path: {root / 'outbox'}}}
         database: {{url: "sqlite:///{root / 'despacho.db'}"}}
         broker: {{url: "stub://"}}
+        connectors: {{backup: {{transport: file}}}}  # backup.run as a plain action: no restic repository
     """), encoding="utf-8")
     upgrade(f"sqlite:///{root / 'despacho.db'}")
     return config

@@ -55,16 +55,16 @@ def test_a_dead_letter_keeps_the_rendered_params_with_secrets_masked(on_database
 
 
 def test_a_retried_failure_records_the_params_of_its_last_attempt(on_database) -> None:
-    driver = make_driver(on_database(BACKUP.replace("backup.run: {}", "backup.run: {keep: 7}")))
+    driver = make_driver(on_database(BACKUP.replace("backup.run: {}", "backup.run: {tags: [nightly]}")))
     connectors = driver.core.runner.connectors
     connectors["backup"] = ScriptedConnector([transient()] * 3, connectors["backup"])
     driver.emit("ops.backup_due", "b1")
     driver.drain()
-    assert steps(driver)["backup.run"].params["keep"] == 7  # recorded at the first failure already
+    assert steps(driver)["backup.run"].params["tags"] == ["nightly"]  # recorded at the first failure already
     run_retries_now(driver)
     run_retries_now(driver)
     backup_letter = next(letter for letter in letters(driver) if letter.action == "backup.run")
-    assert backup_letter.params["keep"] == 7
+    assert backup_letter.params["tags"] == ["nightly"]
 
 
 def test_a_fallback_that_succeeds_handles_the_dead_letter(on_database) -> None:
