@@ -11,14 +11,14 @@ from typer.testing import CliRunner
 
 from cli import app
 from store import migrate
-from tests.connectors.backup.conftest import PASSWORD, require_restic
+from tests.connectors.backup.conftest import PASSWORD, new_repository
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    require_restic()
+    new_repository(tmp_path / "repo", tmp_path / "cache")
     monkeypatch.setenv("DESPACHO_BACKUP_PASSWORD", PASSWORD)
     monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "rules").mkdir()

@@ -17,6 +17,7 @@ from connectors.backup.service import BackupService
 from connectors.backup.settings import BackupSettings
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
+from tests.connectors.backup.cheap_key import cheapen_key
 from tests.support.postgres import throwaway_pg_database
 
 PASSWORD = "correct horse battery staple"
@@ -27,12 +28,18 @@ def require_restic() -> None:
         pytest.fail("restic is not installed: run 'make tools' (apt-get install restic)")
 
 
+def new_repository(folder: Path, cache: Path) -> Restic:
+    """A repository made by restic, re-keyed cheaply (restic's calibrated scrypt costs ~0.5 s a run)."""
+    require_restic()
+    repo = Restic(str(folder), PASSWORD, env={"RESTIC_CACHE_DIR": str(cache)})
+    repo.ensure_repository()
+    cheapen_key(folder, PASSWORD)
+    return repo
+
+
 @pytest.fixture
 def restic(tmp_path: Path) -> Restic:
-    require_restic()
-    repo = Restic(str(tmp_path / "repo"), PASSWORD, env={"RESTIC_CACHE_DIR": str(tmp_path / "cache")})
-    repo.ensure_repository()
-    return repo
+    return new_repository(tmp_path / "repo", tmp_path / "cache")
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from store.migrate import upgrade
 from store.models import Backup
 from store.models.runs import RuleStep
 from store.seed import seed_demo
-from tests.connectors.backup.conftest import PASSWORD, require_restic
+from tests.connectors.backup.conftest import PASSWORD, new_repository
 from tests.engine.runtime.pipeline_helpers import Driver
 
 RULES = """
@@ -46,7 +46,7 @@ def project(root: Path) -> Path:
 
 @pytest.fixture
 def driver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Driver:
-    require_restic()
+    new_repository(tmp_path / "repo", tmp_path / "cache")
     monkeypatch.setenv("DESPACHO_BACKUP_PASSWORD", PASSWORD)
     monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "cache"))
     config = project(tmp_path)

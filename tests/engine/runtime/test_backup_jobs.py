@@ -17,7 +17,7 @@ from engine.runtime.backup_jobs import BackupJobs
 from store.db import make_engine, session_scope
 from store.models import Backup, Event
 from store.types import utcnow
-from tests.connectors.backup.conftest import PASSWORD, require_restic
+from tests.connectors.backup.conftest import PASSWORD, new_repository
 from tests.support.catalogue import payload_errors
 
 
@@ -74,7 +74,7 @@ def test_the_watch_counts_a_success_older_than_max_age_as_missing(db: sa.Engine,
 
 def test_the_deep_check_records_backup_failed_when_the_data_is_damaged(
         db: sa.Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    require_restic()
+    new_repository(tmp_path / "repo", tmp_path / "cache")
     monkeypatch.setenv("DESPACHO_BACKUP_PASSWORD", PASSWORD)
     monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "cache"))
     (tmp_path / "rules").mkdir()
