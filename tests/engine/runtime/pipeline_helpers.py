@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ rules:
 """
 
 
-def make_project(root: Path, rules: str) -> Path:
+def make_project(root: Path, rules: str, connectors: dict[str, Any] | None = None) -> Path:
+    """A migrated SQLite project; ``connectors`` adds settings (backup.run stays a plain action: no
+    restic repository)."""
     (root / "rules").mkdir(parents=True, exist_ok=True)
     (root / "rules" / "r.yaml").write_text(textwrap.dedent(rules).lstrip(), encoding="utf-8")
     templates = root / "templates" / "sms"
@@ -39,7 +42,7 @@ def make_project(root: Path, rules: str) -> Path:
         outbox: {{path: {root / 'outbox'}}}
         database: {{url: "sqlite:///{root / 'despacho.db'}"}}
         broker: {{url: "stub://"}}
-        connectors: {{backup: {{transport: file}}}}  # backup.run as a plain action: no restic repository
+        connectors: {json.dumps({"backup": {"transport": "file"}, **(connectors or {})})}
     """), encoding="utf-8")
     upgrade(f"sqlite:///{root / 'despacho.db'}")
     return config

@@ -183,9 +183,8 @@ def test_the_daemons_scheduler_runs_the_calendar_jobs_only_when_the_calendar_tal
     from engine.settings import load_settings
     from tests.engine.runtime.pipeline_helpers import make_project
 
-    config = make_project(tmp_path, "rules: []\n")
-    with config.open("a", encoding="utf-8") as extra:
-        extra.write(f"connectors: {{calendar: {{transport: {transport}, sync_every: 10m}}}}\n")
+    config = make_project(tmp_path, "rules: []\n",
+                          connectors={"calendar": {"transport": transport, "sync_every": "10m"}})
     parts = Parts(relay=False, watch_rules=False, workers=False)
     daemon = Daemon(load_settings(str(config), environ={}), parts)
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,20 +42,14 @@ def google() -> Iterator[FakeGoogleCalendar]:
 
 
 def configure(root: Path, google: FakeGoogleCalendar, key: str) -> Path:
-    config = make_project(root, RULE)
     secrets_file = root / "client_secret.json"
     client = {"installed": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}}
     secrets_file.write_text(json.dumps(client))
+    config = make_project(root, RULE, connectors={"calendar": {
+        "transport": "google", "api_url": google.api_url, "token_uri": google.token_uri,
+        "client_secrets_file": str(secrets_file)}})
     with config.open("a", encoding="utf-8") as out:
-        out.write(textwrap.dedent(f"""
-            secrets: {{keys: "k1:{key}"}}
-            connectors:
-              calendar:
-                transport: google
-                api_url: "{google.api_url}"
-                token_uri: "{google.token_uri}"
-                client_secrets_file: "{secrets_file}"
-        """))
+        out.write(f'secrets: {{keys: "k1:{key}"}}\n')
     return config
 
 

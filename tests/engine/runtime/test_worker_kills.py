@@ -79,7 +79,8 @@ def erp() -> Iterator[str]:
 
 
 def configure(root: Path, db_url: str, erp_url: str) -> Path:
-    config = make_project(root, RULES.replace("ERP_URL", erp_url))
+    config = make_project(root, RULES.replace("ERP_URL", erp_url),
+                          connectors={"http": {"allow_private": True}})
     text = config.read_text().replace('broker: {url: "stub://"}\n', "")
     sqlite = f'database: {{url: "sqlite:///{root / "despacho.db"}"}}'
     text = text.replace(sqlite, f'database: {{url: "{db_url}"}}')
@@ -87,7 +88,6 @@ def configure(root: Path, db_url: str, erp_url: str) -> Path:
 broker: {{url: "{shared_redis()}", namespace: {unique_namespace()}}}
 execution: {{worker_threads: 4, lease: 1.5, heartbeat: 0.4, reap_interval: 0.3, queued_timeout: 30,
             shutdown_timeout: 5, log_level: WARNING}}
-connectors: {{http: {{allow_private: true}}}}
 """)
     return config
 
