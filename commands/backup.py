@@ -53,6 +53,26 @@ def make_service(settings: Settings, *, record: bool = True) -> BackupService:
                          session_factory)
 
 
+def backup_before(settings: Settings, *, tag: str, doing: str, skip_hint: str) -> str | None:
+    """A snapshot taken before a risky change (a migration, an import); its id, or None without restic.
+
+    A backup that fails stops the change: the admin fixes it, or says ``--no-backup``.
+    """
+    from errors import DespachoError
+
+    if settings.connectors.backup.transport != "restic":
+        stderr.print(f"note: no backup before {doing} (connectors.backup.transport is not restic)")
+        return None
+    with reported():
+        try:
+            result = make_service(settings).run(tags=[tag])
+        except DespachoError as exc:
+            fail(f"no backup could be taken before {doing}, so nothing was changed: {exc}\n"
+                 f"(fix the backup, or run '{skip_hint}' to go on without one)", EXIT_PROBLEMS)
+    console.print(f"backed up before {doing}: snapshot {result.snapshot_id}")
+    return result.snapshot_id
+
+
 @contextmanager
 def reported() -> Iterator[None]:
     """A backup failure is one line on stderr and exit 1 (the password is never in it)."""

@@ -74,7 +74,7 @@ def upgrade(ctx: typer.Context,
 
 def backup_before_upgrade(settings: Settings, revision: str) -> str | None:
     """The snapshot taken before migrating; None when there is nothing to save or nothing to do."""
-    from commands.backup import make_service, reported
+    from commands.backup import backup_before
     from store import migrate
     from store.errors import NoSuchDatabase
 
@@ -86,18 +86,8 @@ def backup_before_upgrade(settings: Settings, revision: str) -> str | None:
             return None  # a new database: nothing to save
         if current is None or (revision == "head" and current == migrate.head_revision()):
             return None
-    if settings.connectors.backup.transport != "restic":
-        stderr.print("note: no backup before migrating (connectors.backup.transport is not restic)")
-        return None
-    with reported():
-        try:
-            result = make_service(settings).run(tags=["pre-upgrade"])
-        except DespachoError as exc:
-            fail(f"no backup could be taken before migrating, so nothing was migrated: {exc}\n"
-                 "(fix the backup, or run 'despacho db upgrade --no-backup' to migrate without one)",
-                 EXIT_PROBLEMS)
-    console.print(f"backed up before migrating: snapshot {result.snapshot_id}")
-    return result.snapshot_id
+    return backup_before(settings, tag="pre-upgrade", doing="migrating",
+                         skip_hint="despacho db upgrade --no-backup")
 
 
 @db_app.command()

@@ -34,6 +34,9 @@ def import_file(
     events: Annotated[bool, typer.Option(
         "--events", help="Record the events the API would (service_order.created, invoice.issued) for new "
                          "records, so rules act on them; history fires none by default")] = False,
+    backup: Annotated[bool, typer.Option(
+        "--backup/--no-backup",
+        help="Back up the database first (connectors.backup; never for --dry-run)")] = True,
     output: FormatFlag = "text",
 ) -> None:
     """Import rows checked as the API checks them; a re-run updates what it imported (by the source's ids)."""
@@ -55,6 +58,11 @@ def import_file(
         rows = read_rows(file)
     except (MappingInvalid, SourceUnreadable) as exc:
         fail(str(exc), EXIT_USAGE)
+    if backup and not dry_run:
+        from commands.backup import backup_before
+
+        backup_before(settings, tag="pre-import", doing="importing",
+                      skip_hint="despacho import ... --no-backup")
     rejected: ImportRejected | None = None
     with open_session(settings.database.url) as session:
         try:

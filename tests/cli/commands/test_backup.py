@@ -132,3 +132,17 @@ def _tables_created_by_head(url: str, before: set[str]) -> str:
     created = sorted(after - before)
     assert created, "the newest migration creates no table: pick another way to make it fail"
     return created[0]
+
+
+def test_an_import_backs_up_first_and_a_dry_run_does_not(config: Path) -> None:
+    despacho(config, "db", "upgrade")
+    (config.parent / "c.csv").write_text("id;Nome\nC-1;Maria\n", encoding="utf-8")
+    (config.parent / "m.yaml").write_text("source: planilha\nid_column: id\ncolumns: {name: Nome}\n",
+                                          encoding="utf-8")
+    files = (str(config.parent / "c.csv"), "-m", str(config.parent / "m.yaml"))
+    dry = despacho(config, "import", "customers", *files, "--dry-run")
+    real = despacho(config, "import", "customers", *files)
+
+    assert "backed up" not in dry and "backed up before importing: snapshot" in real
+    listed = json.loads(despacho(config, "backup", "list", "--format", "json"))
+    assert len(listed) == 1 and "pre-import" in listed[0]["tags"]
