@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
 import threading
 import time
 import uuid
@@ -27,9 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.serving import serving
 
 API_KEY = "$aact_test_" + "k" * 40
 WEBHOOK_TOKEN = "whsec-asaas-" + "t" * 32
@@ -152,10 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     fake: FakeAsaas
 
-    def setup(self) -> None:
-        super().setup()
-        # headers and body leave in two writes: without NODELAY each answer waits ~40 ms for an ACK
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    # headers and body leave in two writes: with Nagle on, each answer waits ~40 ms for an ACK
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -403,15 +402,6 @@ _ROUTES: dict[tuple[str, str, bool, str | None], _Route] = {
 @contextmanager
 def asaas_server() -> Iterator[FakeAsaas]:
     fake = FakeAsaas()
-    handler = type("Handler", (_Handler,), {"fake": fake})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v3"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(type("Handler", (_Handler,), {"fake": fake})) as url:
+        fake.url = f"{url}/v3"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

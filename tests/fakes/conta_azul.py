@@ -21,7 +21,6 @@ import base64
 import json
 import re
 import secrets
-import socket
 import threading
 import time
 import uuid
@@ -31,9 +30,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.fakes.serving import serving
 
 CLIENT_ID = "ca-client-id"
 CLIENT_SECRET = "ca-client-secret"
@@ -208,10 +209,8 @@ def _handler(fake: FakeContaAzul) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def setup(self) -> None:
-            super().setup()
-            # headers and body leave in two writes: without NODELAY each answer waits ~40 ms for an ACK
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # headers and body leave in two writes: with Nagle on, each answer waits ~40 ms for an ACK
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -309,14 +308,6 @@ def _handler(fake: FakeContaAzul) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def conta_azul_server(grace: float = 60.0) -> Iterator[FakeContaAzul]:
     fake = FakeContaAzul(grace=grace)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -25,9 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from tests.fakes.serving import serving
 
 APP_KEY = "1234567890123"
 APP_SECRET = "a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"
@@ -347,10 +348,8 @@ def _handler(fake: FakeOmie) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def setup(self) -> None:
-            super().setup()
-            # headers and body leave in two writes: without NODELAY each answer waits ~40 ms for an ACK
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # headers and body leave in two writes: with Nagle on, each answer waits ~40 ms for an ACK
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             pass
@@ -429,14 +428,6 @@ def _handler(fake: FakeOmie) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def omie_server() -> Iterator[FakeOmie]:
     fake = FakeOmie()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/api/v1/"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(fake)) as url:
+        fake.url = f"{url}/api/v1/"
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
