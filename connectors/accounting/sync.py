@@ -153,11 +153,7 @@ class Sync:
             external_id, code = _known(session, system, "invoice", invoice_id)
         context = _context(system, "invoice", invoice_id, origin)
         remote = self._call(context, "cancel_invoice", lambda a: a.cancel_invoice(external_id, code))
-        outputs = {"external_id": remote.external_id, "status": remote.status, **remote.outputs}
-        with self.session() as session:
-            self._store(session, context, remote, {"status": remote.status})
-            _record_effect(session, origin.key, "accounting.cancel_invoice", outputs)
-        return outputs
+        return self._finish(context, remote, {"status": remote.status}, origin, "accounting.cancel_invoice")
 
     def sync_payment(self, payment_id: str, system: str, origin: Origin) -> dict[str, Any]:
         from store.accounting_sync import ensure_record
@@ -175,12 +171,8 @@ class Sync:
             return self._skip(context, origin, came_from, "the payment came from this system")
         invoice_external_id = self.ensure_invoice(payment.invoice_id, system, origin)
         remote = self._call(context, "settle", lambda a: a.settle(payment, invoice_external_id, code))
-        outputs = {"external_id": remote.external_id, "status": remote.status, **remote.outputs}
-        with self.session() as session:
-            self._store(session, context, remote, {"amount": as_text(payment.amount),
-                                                   "paid_at": payment.paid_at.isoformat()})
-            _record_effect(session, origin.key, "accounting.sync_payment", outputs)
-        return outputs
+        ours = {"amount": as_text(payment.amount), "paid_at": payment.paid_at.isoformat()}
+        return self._finish(context, remote, ours, origin, "accounting.sync_payment")
 
     def ensure_invoice(self, invoice_id: str, system: str, origin: Origin) -> str:
         """The invoice's id in the system, pushing it first when it is not there yet."""
@@ -211,12 +203,9 @@ class Sync:
             code = record.integration_code
         context = _context(system, "payment", payment_id, origin)
         remote = self._call(context, "refund", lambda a: a.refund(external_id, value, code))
-        outputs = {"external_id": remote.external_id, "status": remote.status, **remote.outputs}
-        with self.session() as session:
-            refunded = as_text(value if value is not None else payment.amount)
-            self._store(session, context, remote, {"refunded": refunded, "status": remote.status})
-            _record_effect(session, origin.key, "accounting.refund_payment", outputs)
-        return outputs
+        refunded = as_text(value if value is not None else payment.amount)
+        return self._finish(context, remote, {"refunded": refunded, "status": remote.status}, origin,
+                            "accounting.refund_payment")
 
     def issue_service_invoice(self, invoice_id: str, system: str, origin: Origin) -> dict[str, Any]:
         from store.accounting_sync import ensure_record
@@ -232,12 +221,8 @@ class Sync:
         context = _context(system, "service_invoice", invoice_id, origin)
         remote = self._call(context, "issue_service_invoice",
                             lambda a: a.issue_service_invoice(invoice, invoice_external_id, code))
-        outputs = {"external_id": remote.external_id, "status": remote.status, **remote.outputs}
-        with self.session() as session:
-            ours = {"amount": as_text(invoice.amount), "status": remote.status}
-            self._store(session, context, remote, ours)
-            _record_effect(session, origin.key, "accounting.issue_service_invoice", outputs)
-        return outputs
+        ours = {"amount": as_text(invoice.amount), "status": remote.status}
+        return self._finish(context, remote, ours, origin, "accounting.issue_service_invoice")
 
     # --- the parts ------------------------------------------------------------------------------
 
@@ -261,6 +246,15 @@ class Sync:
             yield self._exchanges.items
         finally:
             self._exchanges.items = []
+
+    def _finish(self, context: AuditContext, remote: Remote, ours: dict[str, Any], origin: Origin,
+                action: str) -> dict[str, Any]:
+        """The call went through: record what both sides now agree on, and the step's outputs."""
+        outputs = {"external_id": remote.external_id, "status": remote.status, **remote.outputs}
+        with self.session() as session:
+            self._store(session, context, remote, ours)
+            _record_effect(session, origin.key, action, outputs)
+        return outputs
 
     def _store(self, session: Session, context: AuditContext, remote: Remote, ours: dict[str, Any],
                conflicts: list[Conflict] | None = None) -> None:
