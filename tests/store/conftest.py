@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from store.db import make_engine, session_scope
-from store.migrate import upgrade
-from store.models import Customer, ServiceOrder, Technician, metadata
+from store.db import session_scope
+from store.models import Customer, ServiceOrder, Technician
+from tests.support.databases import emptied_engine, migrated_pg_database, sqlite_copy
 from tests.support.postgres import throwaway_pg_database
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -28,35 +27,22 @@ def at() -> datetime:
 
 @pytest.fixture
 def sqlite_url(migrated_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "despacho.db"
-    shutil.copy(migrated_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(migrated_template, tmp_path)
 
 
 @pytest.fixture(scope="session")
 def pg_migrated_url() -> Iterator[str]:
     """One migrated PostgreSQL database for the run; tests empty it after themselves."""
-    with throwaway_pg_database() as url:
-        upgrade(url)
+    with migrated_pg_database() as url:
         yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
     """Domain tests run on both databases despacho supports."""
-    if request.param == "sqlite":
-        engine = make_engine(request.getfixturevalue("sqlite_url"))
+    url = request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_migrated_url")
+    with emptied_engine(url) as engine:
         yield engine
-        engine.dispose()
-        return
-    engine = make_engine(request.getfixturevalue("pg_migrated_url"))
-    try:
-        yield engine
-    finally:
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
-        engine.dispose()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -15,10 +14,9 @@ import sqlalchemy as sa
 from connectors.accounting import AccountingConnector, AccountingSettings
 from connectors.accounting.registry import ADAPTERS
 from connectors.base import ActionCall, Params, Runtime
-from store.db import make_engine, session_scope
-from store.models import metadata
+from store.db import session_scope
 from tests.connectors.accounting.ledger_adapter import Ledger, LedgerAdapter
-from tests.support.postgres import throwaway_pg_database
+from tests.support.databases import emptied_engine, migrated_pg_database, sqlite_copy
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CPF = "52998224725"
@@ -26,31 +24,17 @@ CPF = "52998224725"
 
 @pytest.fixture(scope="session")
 def pg_migrated_url() -> Iterator[str]:
-    from store.migrate import upgrade
-
-    with throwaway_pg_database() as url:
-        upgrade(url)
+    with migrated_pg_database() as url:
         yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine(request: pytest.FixtureRequest, migrated_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
     """The store code differs by dialect (JSON columns, locks): orchestration runs on both."""
-    if request.param == "sqlite":
-        path = tmp_path / "despacho.db"
-        shutil.copy(migrated_template, path)
-        engine = make_engine(f"sqlite:///{path}")
+    url = (sqlite_copy(migrated_template, tmp_path) if request.param == "sqlite"
+           else request.getfixturevalue("pg_migrated_url"))
+    with emptied_engine(url) as engine:
         yield engine
-        engine.dispose()
-        return
-    engine = make_engine(request.getfixturevalue("pg_migrated_url"))
-    try:
-        yield engine
-    finally:
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        with engine.begin() as connection:
-            connection.execute(sa.text(f"TRUNCATE {tables} CASCADE"))
-        engine.dispose()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from connectors.backup.settings import BackupSettings
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from tests.connectors.backup.cheap_key import cheapen_key
+from tests.support.databases import sqlite_copy
 from tests.support.postgres import throwaway_pg_database
 
 PASSWORD = "correct horse battery staple"
@@ -86,9 +87,7 @@ def make_service(backup_settings: BackupSettings, restic: Restic, rules_folder: 
 
 @pytest.fixture
 def sqlite_url(migrated_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "despacho.db"
-    shutil.copy(migrated_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(migrated_template, tmp_path)
 
 
 @pytest.fixture
