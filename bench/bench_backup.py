@@ -47,6 +47,7 @@ from connectors.backup.restic import Restic
 from connectors.backup.service import BackupService
 from connectors.backup.settings import BackupSettings
 from store.migrate import upgrade
+from tests.support.postgres import archiving_postgres, switch_and_wait_archived
 
 ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PASSWORD = "bench-password"
@@ -156,36 +157,12 @@ def one_run(run: int, url: str, dsn: str, database: str, kind: str) -> dict[str,
 @contextmanager
 def archiving_cluster() -> Iterator[tuple[str, str, Path]]:
     """A private PostgreSQL 15 archiving its WAL (run as postgres under root); yields (url, dsn, archive)."""
-    from tests.support.postgres import PrivatePostgres
-
-    server = PrivatePostgres()
-    try:
-        server.init()
-        archive = server.root / "wal-archive"
-        archive.mkdir()
-        if os.geteuid() == 0:
-            shutil.chown(archive, "postgres", "postgres")
-        server.configure(wal_level="replica", archive_mode="on", archive_command=archive_command(archive),
-                         max_wal_senders="4", max_wal_size="4GB")
-        server.start()
+    with archiving_postgres(archive_command, max_wal_size="4GB") as (server, archive):
         admin = f"host=127.0.0.1 port={server.port} user=postgres dbname=postgres"
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute("CREATE DATABASE despacho")
         yield (f"postgresql+psycopg://postgres@127.0.0.1:{server.port}/despacho",
                f"host=127.0.0.1 port={server.port} user=postgres dbname=despacho", archive)
-    finally:
-        server.remove()
-
-
-def switch_and_wait(dsn: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-        assert row is not None
-        while True:
-            done = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()
-            if done and done[0] and done[0] >= row[0]:
-                return
-            time.sleep(0.02)
 
 
 def pitr_runs(rows: int, runs: int, kind: str) -> list[tuple[float, float]]:
@@ -193,7 +170,7 @@ def pitr_runs(rows: int, runs: int, kind: str) -> list[tuple[float, float]]:
     with archiving_cluster() as (url, dsn, archive):
         upgrade(url)
         fill(dsn, rows)
-        switch_and_wait(dsn)
+        switch_and_wait_archived(dsn)
         for run in range(1, runs + 1):
             results.append(pitr_run(run, url, dsn, archive, kind))
     return results
@@ -209,7 +186,7 @@ def pitr_run(run: int, url: str, dsn: str, archive: Path, kind: str) -> tuple[fl
         changed = change(dsn, run, kind)
 
         def incremental() -> None:
-            switch_and_wait(dsn)
+            switch_and_wait_archived(dsn)
             push_wal(restic, archive)
 
         push_s, _ = timed(incremental)

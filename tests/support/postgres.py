@@ -106,9 +106,10 @@ class PrivatePostgres:
 
 
 @contextmanager
-def archiving_postgres(archive_command: Callable[[Path], str]) -> Iterator[tuple[PrivatePostgres, Path]]:
-    """A private server archiving its WAL (``archive_command(folder)``) into a folder of its own;
-    yields the server and that folder. Removed afterwards."""
+def archiving_postgres(archive_command: Callable[[Path], str],
+                       **settings: str) -> Iterator[tuple[PrivatePostgres, Path]]:
+    """A private server archiving its WAL (``archive_command(folder)``) into a folder of its own, with
+    any further postgresql.conf ``settings``; yields the server and that folder. Removed afterwards."""
     server = PrivatePostgres()
     try:
         server.init()
@@ -117,7 +118,7 @@ def archiving_postgres(archive_command: Callable[[Path], str]) -> Iterator[tuple
         if os.geteuid() == 0:
             shutil.chown(archive, "postgres", "postgres")
         server.configure(wal_level="replica", archive_mode="on", archive_command=archive_command(archive),
-                         max_wal_senders="4")
+                         max_wal_senders="4", **settings)
         server.start()
         yield server, archive
     finally:
