@@ -113,44 +113,40 @@ class ConnectionStore:
 
     def store_if_version(self, version: int, tokens: Tokens) -> bool:
         """Compare-and-set: store the rotated tokens only if nobody did since ``version`` was read."""
-        import sqlalchemy as sa
-
-        from store.models.accounting import AccountingConnection
         from store.secrets import put_secret
-        from store.types import utcnow
 
-        table = AccountingConnection.__table__
         with self.sessions() as session:
-            result = session.execute(
-                sa.update(table)
-                .where(table.c.system == SYSTEM, table.c.company == self.company,
-                       table.c.token_version == version, table.c.status == "connected")
-                .values(token_version=version + 1, token_expires_at=tokens.expires_at, updated_at=utcnow()))
-            if cast("CursorResult[Any]", result).rowcount != 1:
+            if not self._update_if_version(session, version, token_version=version + 1,
+                                           token_expires_at=tokens.expires_at):
                 return False
             put_secret(session, self.box, secret_name(self.company), json.dumps(tokens.as_secret()))
             return True
 
     def mark_broken(self, version: int, reason: str) -> bool:
         """Broken, once: ``True`` for the call that broke it (and recorded the event)."""
-        import sqlalchemy as sa
-
         from store.eventlog import record_event
-        from store.models.accounting import AccountingConnection
-        from store.types import utcnow
 
-        table = AccountingConnection.__table__
         with self.sessions() as session:
-            result = session.execute(
-                sa.update(table)
-                .where(table.c.system == SYSTEM, table.c.company == self.company,
-                       table.c.token_version == version, table.c.status == "connected")
-                .values(status="broken", broken_reason=reason[:500], updated_at=utcnow()))
-            if cast("CursorResult[Any]", result).rowcount != 1:
+            if not self._update_if_version(session, version, status="broken", broken_reason=reason[:500]):
                 return False
             record_event(session, "accounting.auth_failed",
                          {"system": SYSTEM, "company": self.company, "reason": reason[:500]})
             return True
+
+    def _update_if_version(self, session: Session, version: int, **values: Any) -> bool:
+        """Change the connected row only if its token version is still ``version`` (one statement)."""
+        import sqlalchemy as sa
+
+        from store.models.accounting import AccountingConnection
+        from store.types import utcnow
+
+        table = AccountingConnection.__table__
+        result = session.execute(
+            sa.update(table)
+            .where(table.c.system == SYSTEM, table.c.company == self.company,
+                   table.c.token_version == version, table.c.status == "connected")
+            .values(**values, updated_at=utcnow()))
+        return cast("CursorResult[Any]", result).rowcount == 1
 
     def _row(self, session: Session, lock: bool = False) -> Any:
         from sqlmodel import select

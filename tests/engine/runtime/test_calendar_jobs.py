@@ -7,7 +7,6 @@ scheduler does each second. Everything talks through the real client and real HT
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -26,7 +25,7 @@ from connectors.calendar.channels import stop_channels
 from connectors.calendar.settings import CalendarSettings
 from engine.runtime.calendar_jobs import CalendarJobs
 from engine.settings import DatabaseSettings, PathsSettings, Settings
-from store.db import make_engine, session_scope
+from store.db import session_scope
 from store.models import CalendarSyncState, Event
 from store.secrets import SecretBox
 from tests.api.test_ratelimit import free_port
@@ -44,17 +43,15 @@ from tests.connectors.calendar.conftest import (  # noqa: F401  (fixtures are fo
 from tests.connectors.calendar.sync_support import create_linked, google_events, visit, when
 from tests.engine.runtime.leader_helpers import wait_for
 from tests.fakes.google_calendar import FakeGoogleCalendar
+from tests.support.databases import emptied_engine, sqlite_copy
 
 JWT_KEY = "test-key-" + "x" * 40
 
 
 @pytest.fixture
 def engine(migrated_template: Path, tmp_path: Path) -> Iterator[sa.Engine]:
-    path = tmp_path / "despacho.db"
-    shutil.copy(migrated_template, path)
-    engine = make_engine(f"sqlite:///{path}")
-    yield engine
-    engine.dispose()
+    with emptied_engine(sqlite_copy(migrated_template, tmp_path)) as engine:
+        yield engine
 
 
 @pytest.fixture
