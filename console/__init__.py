@@ -1,0 +1,1 @@
+"""The web console under /console: server-rendered pages for admins and managers (pt-BR)."""
