@@ -19,6 +19,7 @@ from commands import ops as ops_commands
 from commands import output as out
 from commands import plan as plan_commands
 from commands import runs as runs_commands
+from commands import users as user_commands
 from commands.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -248,6 +249,7 @@ check_commands.register(app)
 runs_commands.register(app)
 calendar_commands.register(app)
 plan_commands.register(app)
+user_commands.register(app)
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""The web console under /console: server-rendered pages for admins and managers (pt-BR)."""
+"""The web console: server-rendered pages under ``/console`` for admins (configure) and viewers (look)."""

@@ -16,6 +16,7 @@ from store.models.calendar import (
     CalendarLink,
     CalendarSyncState,
 )
+from store.models.console import ConsoleSession, ConsoleUser, IntegrationCheck
 from store.models.customers import Customer
 from store.models.effects import ActionEffect
 from store.models.events import Event
@@ -33,9 +34,10 @@ __all__ = [
     "AcceptedRuleSet", "AccountingConflict", "AccountingConnection", "AccountingSyncAudit",
     "AccountingSyncRecord", "AccountingWebhookReceipt", "ActionEffect", "ApiClient",
     "Appointment", "AuditLogEntry",
-    "Backup", "CalendarConflict", "CalendarConnection", "CalendarLink", "CalendarSyncState", "Customer",
+    "Backup", "CalendarConflict", "CalendarConnection", "CalendarLink", "CalendarSyncState", "ConsoleSession",
+    "ConsoleUser", "Customer",
     "DeadLetter", "Event",
-    "FeatureFlag", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
+    "FeatureFlag", "IntegrationCheck", "Invoice", "Notification", "Payment", "Record", "RuleRun", "RuleStep",
     "ScheduleClaim", "Secret", "ServiceOrder", "Technician", "WhatsAppConversation", "WhatsAppMessage",
     "metadata",
 ]

@@ -55,8 +55,10 @@ def test_the_listener_reconnects_after_its_connection_is_killed(
         pg_url: str, listening: tuple[EventWakeups, threading.Event]) -> None:
     _, wakeup = listening
     with psycopg.connect(libpq_url(pg_url), autocommit=True) as admin:
+        # this test's own database only: other test runs on the shared server listen too
         killed = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()").fetchone()
+                               "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid() "
+                               "AND datname = current_database()").fetchone()
     assert killed == (1,)
     wakeup.clear()
     assert wakeup.wait(15), "no wake-up after the listener's connection was killed"  # it says so on reconnect
