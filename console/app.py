@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from console import config_pages, help_pages, runs_pages, status_pages
+from console import config_pages, dashboard_pages, help_pages, runs_pages, status_pages
 from console.auth import (
     CSRF_FIELD,
     LOGIN_CSRF_COOKIE,
@@ -34,7 +34,7 @@ from store.audit import record_action
 from store.console_users import LoginRefused, check_login, close_session, open_session
 from store.db import session_scope
 
-PAGES: tuple[Any, ...] = (status_pages, runs_pages, config_pages, help_pages)
+PAGES: tuple[Any, ...] = (dashboard_pages, status_pages, runs_pages, config_pages, help_pages)
 LOGIN_FORM_TTL = 3600
 ConsoleDep = Annotated[Console, Depends(console_of)]
 
