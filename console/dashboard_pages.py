@@ -28,7 +28,7 @@ from console.context import Console, NavItem, console_of
 from console.exports import to_pdf, to_xlsx
 from console.metrics import LOCAL, Choices, Dashboard, Filters, choices, dashboard, live_counters
 from console.render import page
-from console.report import figures, filter_lines, tables
+from console.report import CHANNELS, STATUSES, figures, filter_lines, tables
 from store.types import utcnow
 
 NAV = NavItem("/console/painel", "Painel",
@@ -124,14 +124,15 @@ def chart_data(board: Dashboard) -> dict[str, Any]:
     """What ``dashboard.js`` plots: plain lists, no markup."""
     channels: dict[str, dict[str, int]] = {}
     for count in board.notifications:
-        channels.setdefault(count.status, {})[count.channel] = count.count
+        status = STATUSES.get(count.status, count.status)
+        channels.setdefault(status, {})[CHANNELS.get(count.channel, count.channel)] = count.count
     return {
         "daily": {"days": [d.day.isoformat() for d in board.daily],
                   "opened": [d.opened for d in board.daily], "completed": [d.completed for d in board.daily]},
         "technicians": {"names": [t.name for t in board.technicians],
                         "utilisation": [round((t.utilisation or 0) * 100, 1) for t in board.technicians]},
-        "notifications": {"channels": sorted({c.channel for c in board.notifications}),
-                          "by_status": channels},
+        "notifications": {"by_status": channels, "channels": sorted(
+            {CHANNELS.get(c.channel, c.channel) for c in board.notifications})},
     }
 
 
