@@ -97,3 +97,8 @@ def test_the_dashboard_and_its_exports_need_a_login(browser: TestClient) -> None
                  "/console/dashboard/stream"):
         answer = browser.get(path)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/console/login")
+
+
+def test_a_viewer_reads_the_dashboard_and_exports_it(browser: TestClient, viewer: str) -> None:
+    assert browser.get("/console/painel").status_code == 200
+    assert browser.get("/console/painel/exportar.pdf").content.startswith(b"%PDF")

@@ -16,8 +16,8 @@ import httpx
 import pytest
 from openpyxl import load_workbook
 
-from tests.api.test_ratelimit import free_port
 from tests.console.test_exports import pdf_text
+from tests.fakes.ports import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 ARTIFACTS = REPO / "test-artifacts" / "console"
