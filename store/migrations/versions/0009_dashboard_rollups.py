@@ -3,9 +3,10 @@
 ``service_orders.assigned_at`` (the first assignment; the dashboard's time to
 assign), filled for existing assigned orders from their first
 ``service_order.assigned`` event where there is one. Indexes on
-``service_orders.created_at`` / ``completed_at``, ``invoices.issued_at`` and
+``service_orders.created_at`` / ``completed_at`` / ``cancelled_at``,
+``appointments.starts_at``, ``invoices.issued_at`` and
 ``notifications.created_at``: the dashboard reads each over a date range, and
-the existing composite indexes lead with ``status``. No rollup tables: the
+the existing composite indexes lead with another column. No rollup tables: the
 benchmark (bench/bench_dashboard.py) keeps the live queries within 2× of the
 hand-written SQL over 1M orders.
 
@@ -32,6 +33,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=True))
         batch.create_index(batch.f("ix_service_orders_created_at"), ["created_at"], unique=False)
         batch.create_index(batch.f("ix_service_orders_completed_at"), ["completed_at"], unique=False)
+        batch.create_index(batch.f("ix_service_orders_cancelled_at"), ["cancelled_at"], unique=False)
+    with op.batch_alter_table("appointments") as batch:
+        batch.create_index(batch.f("ix_appointments_starts_at"), ["starts_at"], unique=False)
     with op.batch_alter_table("invoices") as batch:
         batch.create_index(batch.f("ix_invoices_issued_at"), ["issued_at"], unique=False)
     with op.batch_alter_table("notifications") as batch:
@@ -44,7 +48,10 @@ def downgrade() -> None:
         batch.drop_index(batch.f("ix_notifications_created_at"))
     with op.batch_alter_table("invoices") as batch:
         batch.drop_index(batch.f("ix_invoices_issued_at"))
+    with op.batch_alter_table("appointments") as batch:
+        batch.drop_index(batch.f("ix_appointments_starts_at"))
     with op.batch_alter_table("service_orders") as batch:
+        batch.drop_index(batch.f("ix_service_orders_cancelled_at"))
         batch.drop_index(batch.f("ix_service_orders_completed_at"))
         batch.drop_index(batch.f("ix_service_orders_created_at"))
         batch.drop_column("assigned_at")
