@@ -17,7 +17,8 @@ def test_status_shows_each_connectors_latest_check_and_error_rate(
         browser: TestClient, admin: str, db_engine: sa.Engine) -> None:
     now = utcnow()
     with session_scope(db_engine) as session:
-        session.add(IntegrationCheck(connector="sms", ok=True, latency_ms=40, checked_at=now - timedelta(hours=2)))
+        session.add(IntegrationCheck(connector="sms", ok=True, latency_ms=40,
+                                     checked_at=now - timedelta(hours=2)))
         session.add(IntegrationCheck(connector="sms", ok=False, latency_ms=900, error="timeout <b>x</b>",
                                      checked_at=now - timedelta(minutes=5)))
         session.add(Backup(status="succeeded", sha256="ab" * 32, started_at=now, finished_at=now))
@@ -28,7 +29,8 @@ def test_status_shows_each_connectors_latest_check_and_error_rate(
     assert "modo embutido" in html
 
 
-def test_check_now_stores_a_check_per_connector(browser: TestClient, admin: str, db_engine: sa.Engine) -> None:
+def test_check_now_stores_a_check_per_connector(browser: TestClient, admin: str,
+                                                db_engine: sa.Engine) -> None:
     answer = browser.post("/console/status/checks", data={"csrf_token": admin})
     assert answer.status_code == 303
     with session_scope(db_engine) as session:
