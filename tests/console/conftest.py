@@ -88,3 +88,23 @@ def admin(browser: TestClient, make_user: Callable[[str, str], None]) -> str:
 def viewer(browser: TestClient, make_user: Callable[[str, str], None]) -> str:
     make_user("vitor", "viewer")
     return log_in(browser, "vitor")
+
+
+def git(folder: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def project(settings: Settings, tmp_path: Path) -> Path:
+    """The repository's own rules and templates, in a git repository of their own (the console commits)."""
+    from tests.conftest import REPO
+
+    for folder in ("rules", "templates"):
+        shutil.copytree(REPO / folder, tmp_path / folder, dirs_exist_ok=True)
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    git(tmp_path, "add", "rules", "templates")
+    git(tmp_path, "-c", "user.name=setup", "-c", "user.email=setup@example.com", "commit", "--quiet",
+        "-m", "initial")
+    return tmp_path
