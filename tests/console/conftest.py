@@ -19,7 +19,7 @@ from store.console_users import create_user
 from store.db import make_engine, session_scope
 
 PASSWORD = "senha-de-teste-1"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 @pytest.fixture
@@ -63,9 +63,11 @@ def make_user(db_engine: sa.Engine) -> Callable[[str, str], None]:
 
 
 def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
+    """The page's CSRF token; every form on the page must carry the same one, none empty."""
+    found = set(CSRF.findall(html))
     assert found, "no csrf_token field in the page"
-    return found.group(1)
+    assert len(found) == 1 and "" not in found, f"forms carry different or empty tokens: {found}"
+    return found.pop()
 
 
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
