@@ -109,8 +109,9 @@ def shots(tmp_path: Path) -> Iterator[object]:
     yield shoot
 
 
-def _log_in(chromium: object, base: str, name: str) -> object:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+def _log_in(chromium: object, base: str, name: str, **options: object) -> object:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                   **options)
     page = context.new_page()
     page.goto(base + "/console/")
     page.get_by_label("Usuário").fill(name)
@@ -183,3 +184,30 @@ def test_a_change_without_the_csrf_token_is_refused(server: tuple[str, Path], ch
                                form={"parte_text": "sem token", "acao": "salvar"})
     assert answer.status == 403
     assert git(root, "rev-parse", "HEAD") == before
+
+
+AXE_RULES = ("label", "color-contrast", "button-name", "link-name", "html-has-lang", "document-title")
+
+
+def test_every_page_has_labels_and_enough_contrast_by_axe_core(server: tuple[str, Path], chromium: object,
+                                                               tmp_path: Path) -> None:
+    """axe-core (bundled in the axe-playwright-python wheel: offline) on each page, at phone width too.
+    The page's CSP forbids the injected script, so this context alone bypasses it."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    base, _ = server
+    page = _log_in(chromium, base, ADMIN, bypass_csp=True)
+    axe, failures = Axe(), []
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        for path in ("/console/status", "/console/execucoes", "/console/execucoes/cartas",
+                     "/console/configuracao", "/console/configuracao/modelos/email/order_completed",
+                     "/console/configuracao/regras/invoices.yaml"):
+            page.goto(base + path)
+            results = axe.run(page, options={"runOnly": {"type": "rule", "values": list(AXE_RULES)}})
+            report = results.generate_report()
+            for folder in (tmp_path, ARTIFACTS):
+                folder.mkdir(parents=True, exist_ok=True)
+                (folder / f"axe{path.replace('/', '_')}_{width}.txt").write_text(report, encoding="utf-8")
+            failures += [f"{path} @{width}: {v['id']}: {v['help']}" for v in results.response["violations"]]
+    assert failures == []
