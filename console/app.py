@@ -6,6 +6,7 @@ Pages register themselves from their modules (``PAGES``): each has ``NAV`` (its 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -66,10 +67,14 @@ def _quote(path: str) -> str:
     return quote(path, safe="/")
 
 
+_NEXT = re.compile(r"^/console/[A-Za-z0-9_./?=&%+-]*$")
+
+
 def safe_next(value: object) -> str:
-    """Where to go after logging in: a console path, never another site (``//evil``, ``/\\evil``)."""
-    if isinstance(value, str) and value.startswith("/console/") and "\\" not in value \
-            and not value.startswith("//") and "//" not in value[:12]:
+    """Where to go after logging in: a console path, never another site (``//evil``, ``/\\evil``,
+    ``/console/..//evil``): plain characters only, no ``//``, no ``..`` segment."""
+    if isinstance(value, str) and _NEXT.match(value) and "//" not in value \
+            and ".." not in value.split("?", 1)[0].split("/"):
         return value
     return "/console/"
 

@@ -68,15 +68,19 @@ class Daemon:
         self.extras: list[Component] = list(extras or [])
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
-        """Two-way Google Calendar sync, when the calendar connector talks to Google."""
+        """Two-way Google Calendar sync, when the calendar connector talks to Google; the connector
+        checks the console's Status page shows, always."""
+        from engine.runtime.checks import IntegrationChecks
+
+        checks = IntegrationChecks(self.settings, self.core.db).job()
         calendar = self.settings.connectors.calendar
         if calendar.transport != "google":
-            return []
+            return [checks]
         from engine.runtime.calendar_jobs import CalendarJobs
         from engine.runtime.compose import connector_runtime
 
         runtime = connector_runtime(self.settings, self.core.db)
-        return CalendarJobs(calendar, runtime, self.core.db, self.settings.api.public_url).jobs()
+        return [*CalendarJobs(calendar, runtime, self.core.db, self.settings.api.public_url).jobs(), checks]
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
         if self.embedded:

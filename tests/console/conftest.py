@@ -25,7 +25,7 @@ from tests.store.conftest import at, engine, pg_migrated_url, session, sqlite_ur
 __all__ = ["at", "engine", "pg_migrated_url", "session", "sqlite_url"]
 
 PASSWORD = "senha-de-teste-1"
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 @pytest.fixture
@@ -69,9 +69,11 @@ def make_user(db_engine: sa.Engine) -> Callable[[str, str], None]:
 
 
 def csrf_of(html: str) -> str:
-    found = CSRF.search(html)
+    """The page's CSRF token; every form on the page must carry the same one, none empty."""
+    found = set(CSRF.findall(html))
     assert found, "no csrf_token field in the page"
-    return found.group(1)
+    assert len(found) == 1 and "" not in found, f"forms carry different or empty tokens: {found}"
+    return found.pop()
 
 
 def log_in(client: TestClient, name: str, password: str = PASSWORD) -> str:
@@ -102,3 +104,23 @@ def seeded(engine: sa.Engine, at: datetime) -> sa.Engine:
     with session_scope(engine) as s:
         seed_demo(s, seed=3, at=at, customers=40, technicians=8, orders=500)
     return engine
+
+
+def git(folder: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", *args], cwd=folder, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def project(settings: Settings, tmp_path: Path) -> Path:
+    """The repository's own rules and templates, in a git repository of their own (the console commits)."""
+    from tests.conftest import REPO
+
+    for folder in ("rules", "templates"):
+        shutil.copytree(REPO / folder, tmp_path / folder, dirs_exist_ok=True)
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    git(tmp_path, "add", "rules", "templates")
+    git(tmp_path, "-c", "user.name=setup", "-c", "user.email=setup@example.com", "commit", "--quiet",
+        "-m", "initial")
+    return tmp_path

@@ -92,3 +92,11 @@ def test_logins_and_failures_are_audited(browser: TestClient, make_user: Callabl
 def test_pages_carry_a_csp_without_inline_scripts(browser: TestClient, admin: str) -> None:
     csp = browser.get("/console/status").headers["content-security-policy"]
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]
+
+
+def test_every_form_on_every_page_carries_the_sessions_token(browser: TestClient, admin: str,
+                                                            project: object) -> None:
+    for path in ("/console/status", "/console/execucoes/cartas", "/console/configuracao",
+                 "/console/configuracao/modelos/sms/appointment_reminder",
+                 "/console/configuracao/regras/invoices.yaml"):
+        assert csrf_of(browser.get(path).text) == admin, path
