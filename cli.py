@@ -24,6 +24,7 @@ from commands import output as out
 from commands import plan as plan_commands
 from commands import runs as runs_commands
 from commands import sync as sync_commands
+from commands import users as user_commands
 from commands.common import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -258,6 +259,7 @@ accounting_commands.register(app)
 backup_commands.register(app)
 import_commands.register(app)
 flags_commands.register(app)
+user_commands.register(app)
 
 
 def main() -> None:

@@ -37,6 +37,8 @@ from api.schemas.errors import ERROR_RESPONSES
 from api.settings import ApiSettings, api_settings
 from api.tokens import TokenService, new_signing_key
 from api.webhooks import mount_webhooks
+from console.app import mount_console
+from console.context import Console
 from store.db import make_engine
 from store.keyring import load_or_create, parse_keys
 
@@ -95,6 +97,7 @@ def create_app(settings: Any, *, api: ApiSettings | None = None, engine: sa.Engi
     for router in V1_ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
     mount_webhooks(app)
+    mount_console(app, Console(settings=settings, engine=engine, core=core))
     if api.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=api.cors_origins,
                            allow_methods=["GET", "POST", "PATCH", "DELETE"],

@@ -3,161 +3,25 @@
 from __future__ import annotations
 
 import json
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from commands.common import EXIT_OK, EXIT_PROBLEMS, console, settings_from, wants_json
-from errors import ConnectorError, PermanentError
 
 if TYPE_CHECKING:
-    from connectors.base import Connector
-    from engine.settings import Settings
+    from engine.runtime.checks import CheckResult
 
 
-class Which(StrEnum):
+class Which(StrEnum):  # the same values as engine.runtime.checks.Which (imported only when it runs)
     email = "email"
     sms = "sms"
     whatsapp = "whatsapp"
     calendar = "calendar"
     accounting = "accounting"
     all = "all"
-
-
-@dataclass
-class CheckResult:
-    connector: str
-    target: str
-    ok: bool
-    latency_ms: float
-    detail: str = ""
-    error: str = ""
-    code: str = ""
-    hint: str = ""
-    connections: list[dict[str, Any]] | None = None  # calendar: one row per Google connection
-
-
-def connectors_for(settings: Settings, which: Which) -> list[Connector]:
-    from connectors.base import Runtime
-    from connectors.email import EmailConnector
-    from connectors.sms import SmsConnector
-    from connectors.whatsapp import WhatsAppConnector
-
-    runtime = Runtime(outbox=settings.outbox.path, timezone=settings.timezone)
-    every: list[Connector] = [EmailConnector(settings.connectors.email, runtime),
-                              SmsConnector(settings.connectors.sms, runtime),
-                              WhatsAppConnector(settings.connectors.whatsapp, runtime)]
-    if which in (Which.calendar, Which.all):
-        every.append(_calendar(settings))
-    return [c for c in every if which is Which.all or c.name == which.value]
-
-
-def accounting_checks(settings: Settings) -> list[CheckResult]:
-    """One check per configured system (its adapter's ``check()``: credentials, no side effects)."""
-    accounting = settings.connectors.accounting
-    if accounting.transport == "file":
-        hint = "transport: file writes to the outbox; set transport: live to call the systems"
-        return [CheckResult("accounting", "file", True, 0.0, detail="writes to the outbox", hint=hint)]
-    systems = [s for s in (accounting.payments, accounting.erp) if s]
-    if not systems:
-        hint = "set connectors.accounting.payments (asaas) or .erp (omie, conta_azul)"
-        return [CheckResult("accounting", "-", False, 0.0, error="no system configured",
-                            code="not_configured", hint=hint)]
-    from commands.sync import live_accounting
-
-    connector = live_accounting(settings)
-    return [_check_system(connector, system) for system in systems]
-
-
-def _check_system(connector: Any, system: str) -> CheckResult:
-    started = time.perf_counter()
-    name = f"accounting.{system}"
-    try:
-        found = connector.sync().adapter(system).check()
-    except ConnectorError as exc:
-        code = exc.code if isinstance(exc, PermanentError) else "transient"
-        return CheckResult(name, system, False, _ms(started), error=str(exc), code=code,
-                           hint=f"check connectors.accounting.{system} (URL, credentials)")
-    return CheckResult(name, str(found.get("target", system)), True, _ms(started),
-                       detail=str(found.get("detail", "")))
-
-
-def _calendar(settings: Settings) -> Connector:
-    """The calendar check reads the connections from the database and their tokens from the secrets."""
-    from connectors.base import Runtime
-    from connectors.calendar import CalendarConnector
-    from engine.runtime.compose import connector_runtime
-    from store.db import make_engine
-
-    if settings.connectors.calendar.transport == "file":  # nothing to read: no database needed
-        return CalendarConnector(settings.connectors.calendar, Runtime(outbox=settings.outbox.path))
-    runtime = connector_runtime(settings, make_engine(settings.database.url))
-    return CalendarConnector(settings.connectors.calendar, runtime)
-
-
-def run_check(connector: Connector) -> CheckResult:
-    started = time.perf_counter()
-    try:
-        found = connector.check()
-    except ConnectorError as exc:
-        code = exc.code if isinstance(exc, PermanentError) else "transient"
-        return CheckResult(connector.name, _target(connector), False, _ms(started), error=str(exc),
-                           code=code, hint=hint_for(connector, exc),
-                           connections=getattr(exc, "connections", None))
-    return CheckResult(connector.name, str(found.get("target", "")), True, _ms(started),
-                       detail=str(found.get("detail", "")),
-                       hint=_file_hint(connector) if connector.settings.transport == "file" else "",
-                       connections=found.get("connections"))
-
-
-def hint_for(connector: Connector, error: ConnectorError) -> str:
-    """What to look at first, by the kind of failure."""
-    section = f"connectors.{connector.name}"
-    code = error.code if isinstance(error, PermanentError) else ""
-    if code in ("smtp_535", "smtp_534", "smtp_530"):
-        return f"check {section}.username and .password (SMTP_USERNAME / SMTP_PASSWORD)"
-    if code == "smtp_tls_verify":
-        return f"the certificate is not trusted: check {section}.host, or set {section}.ca_file"
-    if code in ("smtp_no_starttls", "smtp_not_supported"):
-        return f"check {section}.security and .port (starttls on 587, tls on 465)"
-    if code == "not_configured":
-        return f"set {section}.account_sid and .auth_token (TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN)"
-    if code == "20003":
-        return f"Twilio refused the credentials: check {section}.account_sid and .auth_token"
-    if code == "account_inactive":
-        return "the Twilio account is not active: see Twilio's console"
-    if code == "calendar_not_connected":
-        return "connect an account: despacho calendar connect [--technician ID]"
-    if code == "calendar_auth":
-        return "reconnect the broken account: despacho calendar connect [--technician ID]"
-    if connector.name == "calendar":
-        return f"is {section}.api_url reachable from here (proxy, DNS, firewall)?"
-    if connector.name == "email":
-        return f"is {section}.host:port right and reachable from here (firewall, DNS)?"
-    return f"is {section}.api_base_url reachable from here (proxy, DNS, firewall)?"
-
-
-def _file_hint(connector: Connector) -> str:
-    real = {"email": "smtp", "calendar": "google"}.get(connector.name, "twilio")
-    return f"transport: file writes to the outbox; set transport: {real} to send"
-
-
-def _target(connector: Connector) -> str:
-    settings = connector.settings
-    if settings.transport == "file":
-        return "file"
-    if connector.name == "email":
-        return f"{settings.host}:{settings.port}"  # type: ignore[attr-defined]
-    if connector.name == "calendar":
-        return str(settings.api_url)  # type: ignore[attr-defined]
-    return str(settings.api_base_url)  # type: ignore[attr-defined]
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def print_table(results: list[CheckResult]) -> None:
@@ -202,12 +66,11 @@ def check(
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
     """Reach each provider (SMTP, Twilio, Google token refresh, accounting systems); send nothing."""
+    from engine.runtime import checks
+
     as_json = wants_json(output)
     settings = settings_from(ctx)
-    results = [run_check(c) for c in connectors_for(settings, which)]
-    live = settings.connectors.accounting.transport == "live"
-    if which is Which.accounting or (which is Which.all and live):
-        results += accounting_checks(settings)
+    results = checks.run_checks(settings, checks.Which(which.value))
     if as_json:
         console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},
                                  ensure_ascii=False, indent=2), soft_wrap=True)

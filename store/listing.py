@@ -56,7 +56,7 @@ def list_page(session: Session, spec: ListSpec[T], *, filters: Mapping[str, Any]
     if not 1 <= limit <= MAX_LIMIT:
         raise ValidationFailed("limit", f"must be between 1 and {MAX_LIMIT}")
     model = spec.model
-    column, key = getattr(model, name), model.id
+    column, key = getattr(model, name), model.id  # type: ignore[attr-defined]
     statement = select(model).where(*spec.conditions)
     for field_name, value in (filters or {}).items():
         if value is None:
@@ -72,7 +72,7 @@ def list_page(session: Session, spec: ListSpec[T], *, filters: Mapping[str, Any]
     order = (column.desc(), key.desc()) if descending else (column.asc(), key.asc())
     rows = session.exec(statement.order_by(*order).limit(limit + 1)).all()
     items = rows[:limit]
-    next_cursor = encode_cursor(sort, getattr(items[-1], name), items[-1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor(sort, getattr(items[-1], name), items[-1].id) if len(rows) > limit else None  # type: ignore[attr-defined]
     return Page(items, next_cursor)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from store.listing import ListSpec, Page, list_page
@@ -63,3 +64,39 @@ def _tree_order(steps: Sequence[RuleStep]) -> list[RuleStep]:
 
     visit(None)
     return ordered
+
+
+@dataclass(frozen=True)
+class RunSearch:
+    """The console's search: every field optional; ``customer`` is a customer's id, or part of the name,
+    as the triggering event's payload carries it (``customer.id``/``name``, ``<record>.customer_id``)."""
+
+    rule_id: str | None = None
+    event: str | None = None  # an event id, or its type
+    customer: str | None = None
+    status: str | None = None
+
+
+CUSTOMER_PATHS = (("customer", "id"), ("order", "customer_id"), ("invoice", "customer_id"),
+                  ("appointment", "customer_id"), ("payment", "customer_id"))
+
+
+def search_runs(session: Session, search: RunSearch, *, limit: int = 50, offset: int = 0) -> list[RuleRun]:
+    """Newest first; ``limit + 1`` rows are not fetched: ask for one more to know if a next page exists."""
+    statement = select(RuleRun)
+    if search.rule_id:
+        statement = statement.where(RuleRun.rule_id == search.rule_id)
+    if search.status:
+        statement = statement.where(RuleRun.status == search.status)
+    if search.event or search.customer:
+        statement = statement.join(Event, col(Event.id) == RuleRun.event_id)
+    if search.event:
+        statement = statement.where(sa.or_(col(Event.id) == search.event, col(Event.type) == search.event))
+    if search.customer:
+        payload = col(Event.payload)
+        wanted = [payload[a][b].as_string() == search.customer for a, b in CUSTOMER_PATHS]
+        pattern = "%" + search.customer.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        wanted.append(payload["customer"]["name"].as_string().ilike(pattern, escape="\\"))
+        statement = statement.where(sa.or_(*wanted))
+    ordered = statement.order_by(col(RuleRun.created_at).desc(), col(RuleRun.id).desc())
+    return list(session.exec(ordered.offset(offset).limit(limit)).all())

@@ -2,7 +2,8 @@
 
 A few hundred customers in São Paulo, 20 technicians, a few thousand orders
 over the 90 days before ``at`` (plus a few days of agenda after it), their
-visits, invoices and payments. Data only: no events are written, so the
+visits, invoices and payments, and the notification that told each customer
+who was coming. Data only: no events are written, so the
 outbox relay does not notify the demo customers about their history.
 """
 
@@ -33,7 +34,7 @@ from store.demo_data import (
     SURNAMES,
 )
 from store.errors import StoreError
-from store.models import Appointment, Customer, Invoice, Payment, ServiceOrder, Technician
+from store.models import Appointment, Customer, Invoice, Notification, Payment, ServiceOrder, Technician
 
 LOCAL = ZoneInfo("America/Sao_Paulo")
 SLA_HOURS = {"urgent": 4, "high": 24, "normal": 72, "low": 120}
@@ -172,6 +173,9 @@ class DemoCompany:
         order.status = status
         if status != "open":
             order.technician_id = technician.id
+            # from the id, not the generator: the rows drawn after this one stay what they were
+            waited = timedelta(minutes=10 + int(order.id[:6], 16) % (36 * 60))
+            order.assigned_at = min(order.created_at + waited, order.scheduled_start, self.at)
         if status == "completed":
             order.completed_at = order.scheduled_end
         if status == "cancelled":
@@ -204,6 +208,33 @@ class DemoCompany:
                                                  paid_at))
         return invoices, payments
 
+    def make_notifications(self, orders: list[ServiceOrder], customers: list[Customer]
+                           ) -> list[Notification]:
+        """The "technician assigned" message of each assigned order, on the customer's channel."""
+        by_id = {customer.id: customer for customer in customers}
+        rows = []
+        for order in orders:
+            if order.assigned_at is None:
+                continue
+            customer = by_id[order.customer_id]
+            channel = customer.preferred_channel
+            if channel in customer.opt_outs or (channel == "email" and customer.email is None):
+                channel = "whatsapp"
+            status = self.rng.choices(("delivered", "read", "sent", "failed", "undelivered"),
+                                      (60, 15 if channel == "whatsapp" else 0, 12, 8, 5))[0]
+            sms = channel == "sms"
+            rows.append(Notification(
+                id=self.uid(), customer_id=customer.id, channel=channel,
+                recipient=customer.email if channel == "email" else customer.phone,
+                template="technician_assigned", body="Seu técnico foi designado.",
+                encoding="GSM-7" if sms else None, segments=self.rng.choice((1, 1, 2)) if sms else None,
+                provider="smtp" if channel == "email" else "twilio", status=status,
+                error_code="30003" if status in ("failed", "undelivered") else None,
+                created_at=order.assigned_at, sent_at=None if status == "failed" else order.assigned_at,
+                delivered_at=order.assigned_at if status in ("delivered", "read") else None,
+            ))
+        return rows
+
     def payment(self, invoice: Invoice, amount: Decimal, paid_at: datetime) -> Payment:
         invoice.amount_paid += amount
         invoice.status = "paid" if invoice.amount_paid == invoice.amount else "partially_paid"
@@ -227,11 +258,14 @@ def seed_demo(session: Session, *, seed: int = 42, at: datetime | None = None,
     technician_rows = company.make_technicians()
     order_rows, visit_rows = company.make_orders(customer_rows, technician_rows)
     invoice_rows, payment_rows = company.make_billing(order_rows)
-    groups = (customer_rows, technician_rows, order_rows, visit_rows, invoice_rows, payment_rows)
+    notification_rows = company.make_notifications(order_rows, customer_rows)
+    groups = (customer_rows, technician_rows, order_rows, visit_rows, invoice_rows, payment_rows,
+              notification_rows)
     for rows in groups:
         session.add_all(rows)
         session.flush()  # parents before children: the reference checks find them
-    names = ("customers", "technicians", "service_orders", "appointments", "invoices", "payments")
+    names = ("customers", "technicians", "service_orders", "appointments", "invoices", "payments",
+             "notifications")
     return {name: len(rows) for name, rows in zip(names, groups, strict=True)}
 
 

@@ -75,6 +75,7 @@ def assign_technician(session: Session, order_id: str, strategy: str = "least_lo
     if order.status != "scheduled":
         order.status = "assigned"
     order.updated_at = at
+    order.assigned_at = order.assigned_at or at  # the first assignment: the dashboard's time to assign
     technician.last_assigned_at = at
     for visit in _live_visits(session, order.id):
         visit.technician_id = technician.id

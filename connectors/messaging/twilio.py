@@ -7,6 +7,7 @@ transport is first used, not when the SMS or WhatsApp connector is imported.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
@@ -44,6 +45,8 @@ class TwilioSettings(ConnectorSettings):
     allow_premium_numbers: bool = Field(False, description="Send to premium-rate and shared-cost numbers")
     allow_short_codes: bool = Field(False, description="Send to short codes (e.g. 40404)")
     status_callbacks: bool = Field(True, description="Ask Twilio to report delivery to public_url")
+    segment_price: Decimal = Field(Decimal("0"), ge=0, decimal_places=4,
+                                   description="Price of one SMS segment, for the console's SMS cost")
     webhook_key: SecretStr | None = Field(
         None, description="Secret of the webhook SharedKey, for requests signed with HMAC-SHA256 "
                           "(X-Twilio-Webhooks-Signature-Settings); others are signed with auth_token")

@@ -69,10 +69,13 @@ class Daemon:
         self.extras: list[Component] = list(extras or [])
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
-        """The built-in alerts; Google Calendar two-way sync (when it talks to Google); accounting polls
-        and reconciliations; the backup repository's weekly check and the missing-backup watch (when
-        backups go to restic)."""
-        return self._alert_jobs() + self._calendar_jobs() + self._accounting_jobs() + self._backup_jobs()
+        """The built-in alerts; the connector checks the console's Status page shows (always); Google
+        Calendar two-way sync (when it talks to Google); accounting polls and reconciliations; the backup
+        repository's weekly check and the missing-backup watch (when backups go to restic)."""
+        from engine.runtime.checks import IntegrationChecks
+
+        return [*self._alert_jobs(), IntegrationChecks(self.settings, self.core.db).job(),
+                *self._calendar_jobs(), *self._accounting_jobs(), *self._backup_jobs()]
 
     def _calendar_jobs(self) -> list[BuiltinJob]:
         calendar = self.settings.connectors.calendar

@@ -9,6 +9,8 @@ stops firing by itself, before another daemon can take the lock.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import uuid
@@ -53,7 +55,8 @@ class RedisLeader:
         self.client = client
         self.key = key
         self.lease_ms = lease_ms
-        self.token = uuid.uuid4().hex
+        # who holds the lock, readable by the console's Status page: host:pid:random
+        self.token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         self._leading = False
         self._valid_until = 0.0  # on our clock: when the lease we last confirmed runs out
         self._tick_lock = threading.Lock()

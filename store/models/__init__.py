@@ -16,6 +16,7 @@ from store.models.calendar import (
     CalendarLink,
     CalendarSyncState,
 )
+from store.models.console import ConsoleSession, ConsoleUser, IntegrationCheck
 from store.models.customers import Customer
 from store.models.effects import ActionEffect
 from store.models.events import Event
@@ -46,11 +47,14 @@ __all__ = [
     "CalendarConnection",
     "CalendarLink",
     "CalendarSyncState",
+    "ConsoleSession",
+    "ConsoleUser",
     "Customer",
     "DeadLetter",
     "Event",
     "FeatureFlag",
     "ImportKey",
+    "IntegrationCheck",
     "Invoice",
     "Notification",
     "Payment",

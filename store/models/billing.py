@@ -29,7 +29,8 @@ class Invoice(Record, table=True):
 
     Indexes: partial ``due_date WHERE status IN ('issued', 'partially_paid')``
     for ``invoices.overdue`` (paid history never enters the index);
-    ``order_id``; ``number`` unique.
+    ``order_id``; ``number`` unique; ``issued_at`` for the dashboard's amount
+    invoiced over a period.
     """
 
     __tablename__ = "invoices"
@@ -56,7 +57,7 @@ class Invoice(Record, table=True):
     amount_paid: Decimal = Field(default=Decimal("0.00"), sa_type=MONEY, nullable=False)
     due_date: date
     status: str = Field(default="issued", max_length=20)
-    issued_at: datetime = timestamp(default_now=True)
+    issued_at: datetime = timestamp(default_now=True, index=True)
     paid_at: datetime | None = timestamp()
     external_ids: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     created_at: datetime = timestamp(default_now=True)

@@ -24,7 +24,8 @@ class Notification(Record, table=True):
     provider callbacks. Indexes: unique ``(provider, provider_id)`` matches a
     delivery callback to its row; ``(customer_id, created_at)`` serves the
     customer's history and per-customer throttles; ``(status, created_at)``
-    the dashboard's failures; ``step_id`` links back to the rule step.
+    the dashboard's failures; ``created_at`` its counts by channel over a
+    period; ``step_id`` links back to the rule step.
     """
 
     __tablename__ = "notifications"
@@ -32,6 +33,7 @@ class Notification(Record, table=True):
         sa.UniqueConstraint("provider", "provider_id"),
         sa.Index(None, "customer_id", "created_at"),
         sa.Index(None, "status", "created_at"),
+        sa.Index(None, "created_at"),
     )
     entity: ClassVar[str] = "notification"
     normalizers: ClassVar[dict[str, Normalizer]] = {

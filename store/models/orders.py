@@ -26,7 +26,11 @@ class ServiceOrder(Record, table=True):
     technician's orders, load counts for ``least_loaded``); ``sla_due_at``
     for ``service_orders.sla_at_risk``; partial ``created_at WHERE
     technician_id IS NULL`` for ``service_orders.unassigned``; ``(status,
-    created_at)`` for the dashboard's lists by status.
+    created_at)`` for the dashboard's lists by status; ``created_at``,
+    ``completed_at`` and ``cancelled_at`` for the dashboard's figures over a
+    period (``console.metrics``).
+
+    ``assigned_at`` is when the order first got a technician (the time to assign).
     """
 
     __tablename__ = "service_orders"
@@ -35,6 +39,9 @@ class ServiceOrder(Record, table=True):
         sa.Index("ix_service_orders_unassigned_created_at", "created_at",
                  postgresql_where=sa.text("technician_id IS NULL"),
                  sqlite_where=sa.text("technician_id IS NULL")),
+        sa.Index(None, "created_at"),
+        sa.Index(None, "completed_at"),
+        sa.Index(None, "cancelled_at"),
         sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
     )
     entity: ClassVar[str] = "service_order"
@@ -64,6 +71,7 @@ class ServiceOrder(Record, table=True):
     amount: Decimal = Field(default=Decimal("0.00"), sa_type=MONEY, nullable=False)
     created_at: datetime = timestamp(default_now=True)
     updated_at: datetime = timestamp(default_now=True, onupdate=True)
+    assigned_at: datetime | None = timestamp()
     completed_at: datetime | None = timestamp()
     cancelled_at: datetime | None = timestamp()
     deleted_at: datetime | None = timestamp()
@@ -75,7 +83,8 @@ class Appointment(Record, table=True):
     Indexes: partial ``starts_at WHERE status IN ('scheduled', 'confirmed')``
     for ``appointments.starting_within`` (only live visits, so the index stays
     small as history grows); ``(technician_id, starts_at)`` for the
-    technician's agenda and the free-at-that-time check; ``order_id``.
+    technician's agenda and the free-at-that-time check; ``order_id``;
+    ``starts_at`` for the dashboard's booked hours over a period.
     """
 
     __tablename__ = "appointments"
@@ -84,6 +93,7 @@ class Appointment(Record, table=True):
                  postgresql_where=sa.text("status IN ('scheduled', 'confirmed')"),
                  sqlite_where=sa.text("status IN ('scheduled', 'confirmed')")),
         sa.Index(None, "technician_id", "starts_at"),
+        sa.Index(None, "starts_at"),
     )
     entity: ClassVar[str] = "appointment"
     normalizers: ClassVar[dict[str, Normalizer]] = {

@@ -155,6 +155,19 @@ def test_reassigning_a_scheduled_order_keeps_it_scheduled_and_moves_its_visit(
         assert s.get(Appointment, "v1").technician_id == new.id  # type: ignore[union-attr]
 
 
+def test_the_first_assignment_time_is_kept_when_the_order_is_reassigned(
+        engine: sa.Engine, make_technician: Callable[..., Technician],
+        make_order: Callable[..., ServiceOrder], at: datetime) -> None:
+    make_technician()
+    order = make_order()
+    with session_scope(engine) as s:
+        assign_technician(s, order.id, at=at)
+    with session_scope(engine) as s:
+        assign_technician(s, order.id, at=at + timedelta(hours=3))
+    with session_scope(engine) as s:
+        assert s.get(ServiceOrder, order.id).assigned_at == at  # type: ignore[union-attr]
+
+
 def test_no_eligible_technician_changes_nothing(
         engine: sa.Engine, make_order: Callable[..., ServiceOrder]) -> None:
     order = make_order()

@@ -182,7 +182,7 @@ def test_the_daily_agenda_emails_each_technician_of_the_demo_company_their_visit
     visits = query.output["rows"]
     technicians = {row["technician"]["id"]: row["technician"] for row in visits}
     assert len(visits) >= 2 and emails.output["count"] == len(technicians)
-    sent = rows(driver, Notification)
+    sent = [n for n in rows(driver, Notification) if n.step_id]  # the demo company's own have no step
     assert sorted(n.recipient for n in sent) == sorted(t["email"] for t in technicians.values())
     for notification in sent:
         mine = [row for row in visits if row["technician"]["email"] == notification.recipient]

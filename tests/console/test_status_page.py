@@ -1,0 +1,43 @@
+"""The Status page: stored connector checks, queues, dead letters, the leader, the rule set."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from store.db import session_scope
+from store.models import Backup
+from store.models.console import IntegrationCheck
+from store.types import utcnow
+
+
+def test_status_shows_each_connectors_latest_check_and_error_rate(
+        browser: TestClient, admin: str, db_engine: sa.Engine) -> None:
+    now = utcnow()
+    with session_scope(db_engine) as session:
+        session.add(IntegrationCheck(connector="sms", ok=True, latency_ms=40,
+                                     checked_at=now - timedelta(hours=2)))
+        session.add(IntegrationCheck(connector="sms", ok=False, latency_ms=900, error="timeout <b>x</b>",
+                                     checked_at=now - timedelta(minutes=5)))
+        session.add(Backup(status="succeeded", sha256="ab" * 32, started_at=now, finished_at=now))
+    html = browser.get("/console/status").text
+    assert "50% de 2" in html and "900 ms" in html
+    assert "timeout &lt;b&gt;x&lt;/b&gt;" in html  # escaped
+    assert "sha256 abababababab" in html
+    assert "modo embutido" in html
+
+
+def test_check_now_stores_a_check_per_connector(browser: TestClient, admin: str,
+                                                db_engine: sa.Engine) -> None:
+    answer = browser.post("/console/status/checks", data={"csrf_token": admin})
+    assert answer.status_code == 303
+    with session_scope(db_engine) as session:
+        names = {c for (c,) in session.execute(sa.select(IntegrationCheck.connector))}
+    assert {"email", "sms", "whatsapp"} <= names
+
+
+def test_a_viewer_cannot_run_the_checks(browser: TestClient, viewer: str) -> None:
+    answer = browser.post("/console/status/checks", data={"csrf_token": viewer})
+    assert answer.status_code == 403
