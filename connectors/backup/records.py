@@ -33,7 +33,7 @@ def start_record(session_factory: SessionFactory) -> str:
 
 
 def finish_record(session_factory: SessionFactory, backup_id: str, *, snapshot_id: str, size_bytes: int,
-                  manifest_sha256: str) -> None:
+                  manifest_sha256: str, verified: bool) -> None:
     from store.models import Backup
     from store.types import utcnow
 
@@ -43,6 +43,7 @@ def finish_record(session_factory: SessionFactory, backup_id: str, *, snapshot_i
             return
         row.status, row.location, row.size_bytes = "succeeded", snapshot_id, size_bytes
         row.sha256, row.finished_at = manifest_sha256, utcnow()
+        row.verified_at = row.finished_at if verified else None
 
 
 def fail_record(session_factory: SessionFactory, backup_id: str | None, error: BackupError, *, stage: str,

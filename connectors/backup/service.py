@@ -86,7 +86,8 @@ class BackupService:
         if self.session_factory is not None and backup_id is not None:
             digest = hashlib.sha256(outcome.manifest.to_json().encode()).hexdigest()
             finish_record(self.session_factory, backup_id, snapshot_id=snapshot_id,
-                          size_bytes=outcome.size_bytes, manifest_sha256=digest)
+                          size_bytes=outcome.size_bytes, manifest_sha256=digest,
+                          verified=verified is not None)
         return RunResult(outcome, backup_id, verified, forgotten)
 
     def verify(self, snapshot_id: str = "latest", *, read_data_subset: str | None = None,

@@ -35,6 +35,7 @@ class Backup(Record, table=True):
     error: str | None = Field(default=None, max_length=2000)
     started_at: datetime = timestamp(default_now=True, index=True)
     finished_at: datetime | None = timestamp()
+    verified_at: datetime | None = timestamp()  # restic check + test restore passed (None: not verified)
     deleted_at: datetime | None = timestamp()
 
 

@@ -26,7 +26,17 @@ def test_status_shows_each_connectors_latest_check_and_error_rate(
     assert "50% de 2" in html and "900 ms" in html
     assert "timeout &lt;b&gt;x&lt;/b&gt;" in html  # escaped
     assert "sha256 abababababab" in html
+    assert "não verificado" in html  # the row has no verified_at
     assert "modo embutido" in html
+
+
+def test_status_shows_when_the_last_backup_was_verified(
+        browser: TestClient, admin: str, db_engine: sa.Engine) -> None:
+    now = utcnow()
+    with session_scope(db_engine) as session:
+        session.add(Backup(status="succeeded", started_at=now, finished_at=now, verified_at=now))
+    html = browser.get("/console/status").text
+    assert "verificado" in html and "não verificado" not in html
 
 
 def test_check_now_stores_a_check_per_connector(browser: TestClient, admin: str,

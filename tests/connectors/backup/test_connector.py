@@ -70,6 +70,7 @@ def test_backup_run_in_a_rule_backs_up_the_demo_company_and_hands_its_outputs_on
     assert output["verified"] is True and output["engine"] == "sqlite" and output["reused"] is False
     assert output["rows"] > 3000 and output["path"] is None  # the demo: 3000 orders and more
     assert row.status == "succeeded" and row.location == output["snapshot_id"]
+    assert row.verified_at is not None and row.verified_at == row.finished_at
 
 
 def test_a_retried_backup_step_returns_the_snapshot_its_first_attempt_made(driver: Driver) -> None:
@@ -83,3 +84,15 @@ def test_a_retried_backup_step_returns_the_snapshot_its_first_attempt_made(drive
     again = connector.execute(call)
     assert again["snapshot_id"] == first["snapshot_id"] and again["reused"] is True
     assert again["rows"] == first["rows"]
+
+
+def test_a_backup_run_without_verify_is_recorded_as_not_verified(driver: Driver) -> None:
+    from connectors.backup.connector import RunBackupParams
+    from connectors.base import ActionCall
+
+    connector = driver.core.runner.connectors["backup"]
+    connector.execute(ActionCall(action="run", params=RunBackupParams(verify=False, forget=False),
+                                 idempotency_key="nightly:unverified:0"))
+    with Session(driver.core.db) as session:
+        (row,) = session.exec(select(Backup)).all()
+    assert row.status == "succeeded" and row.verified_at is None
