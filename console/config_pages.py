@@ -21,6 +21,8 @@ from engine.language.templating import CHANNEL_PARTS
 from engine.runtime.checks import Which, run_checks, store_results
 from store.audit import record_action
 from store.db import session_scope
+from store.flags import all_flags, delete_flag, set_flag
+from store.models import FeatureFlag
 
 NAV = NavItem("/console/configuracao", "Configuração", "Conectores, modelos de mensagem e regras")
 
@@ -38,10 +40,17 @@ def _audit(console: Console, actor: str, action: str, entity_type: str, entity_i
 def _overview(console: Console) -> dict[str, Any]:
     rules_root, templates_root = _roots(console)
     files, rules = conf.list_rules(rules_root)
+    with session_scope(console.engine) as session:
+        flags = {key.removeprefix("rule:"): flag for key, flag in all_flags(session).items()
+                 if key.startswith("rule:")}
     templates = conf.list_templates(templates_root)
     sms = {t.name: conf.preview(templates_root, "sms", t.name) for t in templates if t.channel == "sms"}
     return {"connectors": conf.connector_views(console.settings), "templates": templates, "sms": sms,
-            "rule_files": files, "rules": rules}
+            "rule_files": files, "rules": rules, "flags": flags}
+
+
+# percent and listed-subject rollouts need a subject key and values: `despacho flags set` sets those
+RULE_FLAG_MODES = ("on", "off", "shadow", "nenhum")
 
 
 def register(router: APIRouter) -> None:
@@ -171,6 +180,28 @@ def register(router: APIRouter) -> None:
         problems = await anyio.to_thread.run_sync(toggle)
         if problems:
             raise ConsoleRefusal("a mudança foi recusada: " + "; ".join(problems[:5]))
+        return RedirectResponse("/console/configuracao#regras", status_code=303)
+
+    @router.post("/configuracao/regras-flag")
+    async def flag_rule(request: Request, user: Admin, form: AdminForm) -> Response:
+        """The rule's feature flag (on, off, shadow, or none: the file decides), audited by the store."""
+        console = console_of(request)
+        rule_id, mode = str(form.get("regra", ""))[:200], str(form.get("modo", ""))
+        if mode not in RULE_FLAG_MODES:
+            raise ConsoleRefusal(f"modo de flag desconhecido: {mode[:20]}")
+        _, rules = conf.list_rules(_roots(console)[0])
+        if rule_id not in {r.id for r in rules}:
+            raise conf.BadName(f"regra não encontrada: {rule_id}")
+
+        def change() -> None:
+            with session_scope(console.engine) as session:
+                if mode == "nenhum":
+                    if session.get(FeatureFlag, f"rule:{rule_id}") is not None:
+                        delete_flag(session, f"rule:{rule_id}", actor=user.actor)
+                else:
+                    set_flag(session, f"rule:{rule_id}", mode, actor=user.actor)
+
+        await anyio.to_thread.run_sync(change)
         return RedirectResponse("/console/configuracao#regras", status_code=303)
 
 

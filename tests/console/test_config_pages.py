@@ -84,6 +84,49 @@ def test_disabling_a_rule_writes_the_flag_and_commits(browser: TestClient, admin
     assert "desativada" in browser.get("/console/configuracao").text
 
 
+@pytest.mark.usefixtures("project")
+def test_a_rules_feature_flag_is_set_and_removed_from_the_console_and_audited(
+        browser: TestClient, admin: str, project: Path, db_engine: sa.Engine) -> None:
+    from store.flags import all_flags
+
+    rule = _first_rule(project / "rules/appointments.yaml")
+    before = git(project, "rev-parse", "HEAD")
+    answer = browser.post("/console/configuracao/regras-flag",
+                          data={"csrf_token": admin, "regra": rule, "modo": "shadow"})
+    assert answer.status_code == 303
+    with session_scope(db_engine) as session:
+        assert all_flags(session)[f"rule:{rule}"].mode == "shadow"
+        assert [e.action for e in query_entries(session, entity_id=f"rule:{rule}")] == ["flag.set"]
+    assert git(project, "rev-parse", "HEAD") == before  # a flag is not a commit
+    assert "<code>shadow</code>" in browser.get("/console/configuracao").text
+
+    browser.post("/console/configuracao/regras-flag",
+                 data={"csrf_token": admin, "regra": rule, "modo": "nenhum"})
+    with session_scope(db_engine) as session:
+        assert f"rule:{rule}" not in all_flags(session)
+
+
+@pytest.mark.usefixtures("project")
+def test_a_rule_flag_for_an_unknown_rule_or_mode_is_refused(browser: TestClient, admin: str,
+                                                            project: Path, db_engine: sa.Engine) -> None:
+    from store.flags import all_flags
+
+    unknown = browser.post("/console/configuracao/regras-flag",
+                           data={"csrf_token": admin, "regra": "no-such-rule", "modo": "off"})
+    rule = _first_rule(project / "rules/appointments.yaml")
+    bad_mode = browser.post("/console/configuracao/regras-flag",
+                            data={"csrf_token": admin, "regra": rule, "modo": "percent"})
+    assert unknown.status_code >= 400 and bad_mode.status_code >= 400
+    with session_scope(db_engine) as session:
+        assert all_flags(session) == {}
+
+
+def test_a_viewer_cannot_set_a_rule_flag(browser: TestClient, viewer: str) -> None:
+    answer = browser.post("/console/configuracao/regras-flag",
+                          data={"csrf_token": viewer, "regra": "x", "modo": "off"})
+    assert answer.status_code == 403
+
+
 def _first_rule(path: Path) -> str:
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip().startswith("- id:"):
