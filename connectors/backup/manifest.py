@@ -18,6 +18,7 @@ from connectors.backup.errors import BackupCorrupted
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
+KINDS = ("full", "incremental")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,18 @@ class Manifest:
     database: str = ""  # the URL, password masked
     notes: list[str] = field(default_factory=list)
     format: int = FORMAT
+    # "full": the dumps above; "incremental" (PostgreSQL with a WAL archive): no dump and no row counts,
+    # the database is the base backup ``base_snapshot`` rolled forward to ``restore_point``
+    kind: str = "full"
+    base_snapshot: str | None = None
+    restore_point: str | None = None
+    restore_lsn: str | None = None
+    wal_file: str | None = None  # the segment holding the restore point, archived before the snapshot
+    wal_snapshot: str | None = None  # the pg-wal snapshot pushed with it (retention keeps only the newest)
+
+    @property
+    def incremental(self) -> bool:
+        return self.kind == "incremental"
 
     @property
     def rows(self) -> int:
@@ -53,6 +66,8 @@ class Manifest:
     def from_json(cls, text: str | bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(text)
+            if str(raw.get("kind", "full")) not in KINDS:
+                raise ValueError(f"unknown kind {str(raw.get('kind'))[:20]!r} (full or incremental)")
             dumps = {str(k): DumpEntry(sha256=str(v["sha256"]), size=int(v["size"]))
                      for k, v in raw["dumps"].items()}
             return cls(created_at=str(raw["created_at"]), despacho_version=str(raw["despacho_version"]),
@@ -62,9 +77,17 @@ class Manifest:
                        dumps=dumps, files=[str(f) for f in raw.get("files", [])],
                        rules_commit=raw.get("rules_commit"), rules_dirty=bool(raw.get("rules_dirty", False)),
                        database=str(raw.get("database", "")), notes=[str(n) for n in raw.get("notes", [])],
-                       format=int(raw.get("format", FORMAT)))
+                       format=int(raw.get("format", FORMAT)), kind=str(raw.get("kind", "full")),
+                       base_snapshot=_text(raw.get("base_snapshot")),
+                       restore_point=_text(raw.get("restore_point")),
+                       restore_lsn=_text(raw.get("restore_lsn")), wal_file=_text(raw.get("wal_file")),
+                       wal_snapshot=_text(raw.get("wal_snapshot")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BackupCorrupted(f"the snapshot's manifest.json is unreadable: {exc}") from exc
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def rules_commit(folder: Path) -> tuple[str | None, bool]:
