@@ -9,6 +9,7 @@ damaged and is never restored.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +20,8 @@ from connectors.backup.errors import BackupCorrupted
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
 KINDS = ("full", "incremental")
+RESTORE_POINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}")
+SNAPSHOT = re.compile(r"[0-9a-f]{8,64}")
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ class Manifest:
             raw: dict[str, Any] = json.loads(text)
             if str(raw.get("kind", "full")) not in KINDS:
                 raise ValueError(f"unknown kind {str(raw.get('kind'))[:20]!r} (full or incremental)")
+            # both end up in a recovery's configuration and restic's arguments: only what despacho writes
+            point = raw.get("restore_point")
+            if point is not None and not RESTORE_POINT.fullmatch(str(point)):
+                raise ValueError("restore_point is not a name despacho makes")
+            if raw.get("base_snapshot") is not None and not SNAPSHOT.fullmatch(str(raw["base_snapshot"])):
+                raise ValueError("base_snapshot is not a snapshot id")
             dumps = {str(k): DumpEntry(sha256=str(v["sha256"]), size=int(v["size"]))
                      for k, v in raw["dumps"].items()}
             return cls(created_at=str(raw["created_at"]), despacho_version=str(raw["despacho_version"]),
