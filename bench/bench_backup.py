@@ -241,7 +241,8 @@ def main() -> int:
     print(f"  first backup: by hand {median('hand_first'):.2f} s, despacho {median('ours_first'):.2f} s: "
           f"ratio {ratio:.2f} (target >= 0.8) {'ok' if ratio >= 0.8 else 'UNDER 0.8'}")
     print(f"  after 1% changed, a logical dump again: despacho {median('ours_incr'):.2f} s = "
-          f"{incremental:.2f} x first (pg_dump reads every row: the incremental figure is the full/incremental part below); "
+          f"{incremental:.2f} x first (pg_dump reads every row: the incremental figure is the "
+          f"full/incremental part below); "
           f"by hand {median('hand_incr'):.2f} s = {median('hand_incr') / median('hand_first'):.2f} x first")
     print(f"  data added (restic's data_added, before compression): despacho first "
           f"{median('ours_first_added') / mib:.1f} MiB, incremental "

@@ -150,11 +150,11 @@ def test_incremental_without_a_base_backup_or_wal_archive_is_refused_clearly(
     settings = BackupSettings(transport="restic", repository=restic.repository,
                               staging=str(tmp_path / "staging"), wal_archive=str(tmp_path / "wal"))
     with_archive = BackupService(settings, BackupSources(pg_url), lambda: restic)
-    with pytest.raises(BackupError, match="needs a base backup in the repository.*backup run --full"):
+    with pytest.raises(BackupError, match=r"needs a base backup in the repository.*backup run --full"):
         with_archive.run(kind="incremental")
     without = BackupService(settings.model_copy(update={"wal_archive": None}), BackupSources(pg_url),
                             lambda: restic)
-    with pytest.raises(BackupError, match="needs PostgreSQL with connectors.backup.wal_archive"):
+    with pytest.raises(BackupError, match=r"needs PostgreSQL with connectors\.backup\.wal_archive"):
         without.run(kind="incremental")
     # SQLite: always full, as before (the wal_archive setting does not make it incremental)
     on_sqlite = BackupService(settings, BackupSources(sqlite_url), lambda: restic)

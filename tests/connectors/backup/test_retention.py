@@ -44,7 +44,8 @@ def test_a_year_of_nightly_backups_keeps_the_right_snapshots(restic: Restic, tmp
     assert "no errors" in restic.check()
 
 
-def test_retention_never_forgets_the_base_backup_a_kept_incremental_needs(restic: Restic, tmp_path: Path) -> None:
+def test_retention_never_forgets_the_base_backup_a_kept_incremental_needs(restic: Restic,
+                                                                          tmp_path: Path) -> None:
     from connectors.backup.backups import BackupSources
     from connectors.backup.incremental import INCREMENTAL_TAG, base_tag
     from connectors.backup.pitr import PG_BASE_TAG
