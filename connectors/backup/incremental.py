@@ -80,6 +80,7 @@ def choose(restic: Restic, settings: BackupSettings, requested: Requested, *, en
         return Cadence("full", None, "no WAL archive: every backup is a logical dump")
     if requested == "full":
         return Cadence("full", None, "--full")
+    restic.ensure_repository()  # a new repository: its first backup is full, not an error
     base = _newest(restic.snapshots(tags=[PG_BASE_TAG]))
     if requested == "incremental":
         if base is None:
