@@ -10,9 +10,11 @@ In one run, on a throwaway database of the shared server (rows made with generat
   first (target <= 0.3), and the bytes each side added to its repository.
 - the verify (``restic check`` + test restore into a scratch database) is part of ``backup run``
   by default; it is timed on its own here and left out of the figures above.
-- point in time (``--pitr``, default on): a private PostgreSQL 15 that archives its WAL, the same
-  rows; first = ``despacho backup base`` (pg_basebackup → restic), incremental = 1% changed,
-  the segment closed and archived, ``backup push-wal``. Figure: push-wal / base.
+- full/incremental (``--pitr``, default on): a private PostgreSQL 15 that archives its WAL, the same
+  rows; first = ``BackupService.run(verify=False)`` (full: dump + base backup + WAL pushed), then
+  1% changed, then ``run(verify=False)`` again (incremental: restore point, segment archived, WAL
+  pushed, manifest snapshot). Figure: incremental / first (target <= 0.3). This is the figure for
+  "an incremental backup after 1% changed"; the logical-dump one above stays for comparison.
 
 Each figure is the median of ``--runs`` runs (default 3); the machine's load is printed with them.
 
@@ -41,7 +43,6 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from connectors.backup.backups import BackupSources
-from connectors.backup.pitr import backup_base, push_wal
 from connectors.backup.postgres_pitr import archive_command
 from connectors.backup.restic import Restic
 from connectors.backup.service import BackupService
@@ -177,22 +178,25 @@ def pitr_runs(rows: int, runs: int, kind: str) -> list[tuple[float, float]]:
 
 
 def pitr_run(run: int, url: str, dsn: str, archive: Path, kind: str) -> tuple[float, float]:
+    """despacho's own cadence: first = ``BackupService.run`` (full: dump + base backup + WAL pushed),
+    then 1% changed, then ``run`` again (incremental: restore point, segment archived, WAL pushed,
+    manifest snapshot)."""
     with tempfile.TemporaryDirectory(prefix="despacho-bench-pitr-") as folder:
         work = Path(folder)
-        restic = Restic(str(work / "repo"), PASSWORD, env={"RESTIC_CACHE_DIR": str(work / "cache")})
+        settings = BackupSettings(transport="restic", repository=str(work / "repo"),
+                                  staging=str(work / "staging"), verify=False, wal_archive=str(archive),
+                                  postgres_bin=str(PG_BIN))
+        restic = Restic(settings.repository, PASSWORD, env={"RESTIC_CACHE_DIR": str(work / "cache")})
         restic.ensure_repository()
-        push_wal(restic, archive)  # the archive so far is in the repository already
-        base_s, _ = timed(lambda: backup_base(restic, url, work / "staging", bin_dir=str(PG_BIN)))
+        service = BackupService(settings, BackupSources(database_url=url), lambda: restic)
+        first_s, first = timed(lambda: service.run(verify=False))
         changed = change(dsn, run, kind)
-
-        def incremental() -> None:
-            switch_and_wait_archived(dsn)
-            push_wal(restic, archive)
-
-        push_s, _ = timed(incremental)
-    print(f"  run {run}: base backup {base_s:5.2f} s; after {changed:,} rows changed: close the "
-          f"segment + push-wal {push_s:5.2f} s (x{push_s / base_s:4.2f}); load {load_average()}")
-    return base_s, push_s
+        incr_s, incr = timed(lambda: service.run(verify=False))
+        assert first.kind == "full" and incr.kind == "incremental", (first.kind, incr.kind)
+    print(f"  run {run}: first (full: dump + base backup + WAL) {first_s:5.2f} s; after {changed:,} rows "
+          f"changed: incremental {incr_s:5.2f} s (x{incr_s / first_s:4.2f}, "
+          f"{incr.outcome.summary.data_added / 1024 / 1024:.1f} MiB added); load {load_average()}")
+    return first_s, incr_s
 
 
 def main() -> int:
@@ -236,8 +240,9 @@ def main() -> int:
     print(f"\nmedians of {args.runs} runs (load {load_average()}):")
     print(f"  first backup: by hand {median('hand_first'):.2f} s, despacho {median('ours_first'):.2f} s: "
           f"ratio {ratio:.2f} (target >= 0.8) {'ok' if ratio >= 0.8 else 'UNDER 0.8'}")
-    print(f"  after 1% changed: despacho {median('ours_incr'):.2f} s = {incremental:.2f} x first "
-          f"(target <= 0.3) {'ok' if incremental <= 0.3 else 'OVER 0.3'}; "
+    print(f"  after 1% changed, a logical dump again: despacho {median('ours_incr'):.2f} s = "
+          f"{incremental:.2f} x first (pg_dump reads every row: the incremental figure is the "
+          f"full/incremental part below); "
           f"by hand {median('hand_incr'):.2f} s = {median('hand_incr') / median('hand_first'):.2f} x first")
     print(f"  data added (restic's data_added, before compression): despacho first "
           f"{median('ours_first_added') / mib:.1f} MiB, incremental "
@@ -256,8 +261,9 @@ def main() -> int:
         pitr = pitr_runs(args.rows, args.runs, args.change)
         base = statistics.median(b for b, _ in pitr)
         push = statistics.median(p for _, p in pitr)
-        print(f"  medians: base backup {base:.2f} s, push-wal after 1% changed {push:.2f} s = "
-              f"{push / base:.2f} x (target <= 0.3) {'ok' if push / base <= 0.3 else 'OVER 0.3'}")
+        print(f"  medians: despacho first (full) {base:.2f} s, incremental after 1% changed {push:.2f} s = "
+              f"{push / base:.2f} x first (target <= 0.3) {'ok' if push / base <= 0.3 else 'OVER 0.3'}")
+        ok = ok and push / base <= 0.3
     return 0 if ok else 1
 
 

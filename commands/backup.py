@@ -114,29 +114,58 @@ def run(
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Extra restic tag")] = None,
     at: Annotated[datetime | None, typer.Option("--time", hidden=True,
                                                 help="Date the snapshot (tests of retention)")] = None,
+    full: Annotated[bool, typer.Option(
+        "--full", help="A full backup (dump, and base backup when wal_archive is set) whatever "
+                       "full_every says")] = False,
+    incremental: Annotated[bool, typer.Option(
+        "--incremental",
+        help="PostgreSQL with wal_archive: only the WAL since the last base backup")] = False,
     output: FormatFlag = "text",
 ) -> None:
-    """Back up the database, rules, templates and config into the repository, then verify it."""
+    """Back up the database, rules, templates and config into the repository, then verify it.
+
+    With connectors.backup.wal_archive (PostgreSQL) the backup is full when the newest full one is
+    older than full_every (7 days), else incremental."""
     from datetime import UTC
 
+    from commands.common import EXIT_USAGE
+
+    if full and incremental:
+        fail("--full and --incremental exclude each other", EXIT_USAGE)
     as_json = wants_json(output)
     service = make_service(settings_from(ctx))
     with reported(), progress_bars(not as_json) as step:
         result = service.run(tags=tag or [], at=at.replace(tzinfo=at.tzinfo or UTC) if at else None,
-                             verify=verify, forget=forget, step=step)
+                             verify=verify, forget=forget, step=step,
+                             kind="full" if full else "incremental" if incremental else "auto")
     outcome, manifest = result.outcome, result.outcome.manifest
-    body = {"snapshot_id": result.snapshot_id, "backup_id": result.backup_id, "engine": manifest.engine,
-            "revision": manifest.revision, "tables": manifest.tables, "rows": manifest.rows,
-            "size_bytes": outcome.size_bytes, "data_added": outcome.summary.data_added,
-            "duration_seconds": round(outcome.duration, 3), "verified": result.verified is not None,
+    body = {"snapshot_id": result.snapshot_id, "backup_id": result.backup_id, "kind": manifest.kind,
+            "engine": manifest.engine, "revision": manifest.revision, "tables": manifest.tables,
+            "rows": manifest.rows, "base_snapshot": manifest.base_snapshot,
+            "restore_point": manifest.restore_point, "size_bytes": outcome.size_bytes,
+            "data_added": outcome.summary.data_added, "duration_seconds": round(outcome.duration, 3),
+            "verified": result.verified is not None,
             "forgotten": list(result.forgotten.removed) if result.forgotten else []}
     if as_json:
         print_json(console, body)
         return
-    console.print(f"snapshot {result.snapshot_id}: {manifest.engine} at revision {manifest.revision}, "
-                  f"{manifest.rows} rows in {len(manifest.tables)} tables, {outcome.size_bytes} bytes read, "
-                  f"{outcome.summary.data_added} bytes added, {outcome.duration:.1f} s")
-    console.print("verified: test restore matches the manifest" if result.verified else "not verified")
+    if manifest.incremental:
+        console.print(f"snapshot {result.snapshot_id}: incremental from base backup "
+                      f"{(manifest.base_snapshot or '')[:8]} to restore point {manifest.restore_point} "
+                      f"(WAL segment {manifest.wal_file}), revision {manifest.revision}, "
+                      f"{outcome.summary.data_added} bytes added, {outcome.duration:.1f} s")
+    else:
+        console.print(f"snapshot {result.snapshot_id}: {manifest.engine} at revision {manifest.revision}, "
+                      f"{manifest.rows} rows in {len(manifest.tables)} tables, {outcome.size_bytes} bytes "
+                      f"read, {outcome.summary.data_added} bytes added, {outcome.duration:.1f} s")
+    if result.verified and manifest.incremental:
+        console.print(f"verified: base backup and WAL recovered to the restore point, revision "
+                      f"{result.verified.revision}, {result.verified.rows} rows in "
+                      f"{len(result.verified.tables)} tables")
+    elif result.verified:
+        console.print("verified: test restore matches the manifest")
+    else:
+        console.print("not verified")
     if result.forgotten:
         console.print(f"retention: {len(result.forgotten.removed)} snapshots forgotten, "
                       f"{len(result.forgotten.kept)} kept")
@@ -154,6 +183,7 @@ def list_snapshots(
     """The snapshots in the repository, oldest first."""
     from rich.table import Table
 
+    from connectors.backup.incremental import BASE_REF, INCREMENTAL_TAG, base_of, kind_of
     from connectors.backup.verify import load_manifest
 
     as_json = wants_json(output)
@@ -164,19 +194,27 @@ def list_snapshots(
         rows: list[dict[str, Any]] = []
         for snap in snapshots:
             row: dict[str, Any] = {"id": snap.short_id, "time": snap.time.isoformat(timespec="seconds"),
-                                   "tags": [t for t in snap.tags if t != "despacho"]}
+                                   "kind": kind_of(snap) if tag == "despacho" else tag,
+                                   "base": (base_of(snap) or "")[:8] or None,
+                                   "tags": [t for t in snap.tags if t not in ("despacho", INCREMENTAL_TAG)
+                                            and not t.startswith(BASE_REF)]}
             if details:
                 manifest = load_manifest(service.restic, snap)
-                row.update(engine=manifest.engine, revision=manifest.revision, rows=manifest.rows,
+                # an incremental manifest counts no rows (its verify reads them from the recovery)
+                row.update(engine=manifest.engine, revision=manifest.revision,
+                           rows=None if manifest.incremental else manifest.rows,
                            rules_commit=manifest.rules_commit)
             rows.append(row)
     if as_json:
         print_json(console, rows)
         return
-    table = Table("snapshot", "time", "tags", *(("engine", "revision", "rows") if details else ()))
+    table = Table("snapshot", "time", "kind", "base", "tags",
+                  *(("engine", "revision", "rows") if details else ()))
     for row in rows:
-        extra = (row["engine"], str(row["revision"]), str(row["rows"])) if details else ()
-        table.add_row(row["id"], row["time"], plain(",".join(row["tags"])), *extra)
+        extra = (row["engine"], str(row["revision"]), "-" if row["rows"] is None else str(row["rows"])) \
+            if details else ()
+        table.add_row(row["id"], row["time"], row["kind"], row["base"] or "", plain(",".join(row["tags"])),
+                      *extra)
     print_table(console, table)
     console.print(f"{len(rows)} snapshots in {service.repository}")
 

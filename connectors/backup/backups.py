@@ -77,6 +77,21 @@ def stage(sources: BackupSources, root: Path, step: Step | None = None) -> Manif
     dump = dump_database(sources.database_url, root / "database", step)
     dumps = {str(path.relative_to(root)): DumpEntry(sha256=sha256_of(path), size=path.stat().st_size)
              for path in dump.files}
+    files = copy_files(sources, root)
+    commit, dirty = rules_commit(sources.rules) if sources.rules is not None else (None, False)
+    manifest = Manifest(
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"), despacho_version=despacho_version(),
+        engine=dump.engine, engine_version=dump.engine_version, revision=dump.revision, tables=dump.tables,
+        dumps=dumps, files=files, rules_commit=commit, rules_dirty=dirty,
+        database=make_url(sources.database_url).render_as_string(hide_password=True), notes=dump.notes)
+    (root / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
+    if step:
+        step("files", 1.0)
+    return manifest
+
+
+def copy_files(sources: BackupSources, root: Path) -> list[str]:
+    """Copy the rules, templates and config under ``root/files``; their paths relative to ``root``."""
     files: list[str] = []
     for name, source in (("rules", sources.rules), ("templates", sources.templates)):
         if source is not None and source.is_dir():
@@ -90,16 +105,7 @@ def stage(sources: BackupSources, root: Path, step: Step | None = None) -> Manif
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(sources.config_file, target)
         files.append(str(target.relative_to(root)))
-    commit, dirty = rules_commit(sources.rules) if sources.rules is not None else (None, False)
-    manifest = Manifest(
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"), despacho_version=despacho_version(),
-        engine=dump.engine, engine_version=dump.engine_version, revision=dump.revision, tables=dump.tables,
-        dumps=dumps, files=files, rules_commit=commit, rules_dirty=dirty,
-        database=make_url(sources.database_url).render_as_string(hide_password=True), notes=dump.notes)
-    (root / MANIFEST_NAME).write_text(manifest.to_json(), encoding="utf-8")
-    if step:
-        step("files", 1.0)
-    return manifest
+    return files
 
 
 def snapshot(restic: Restic, root: Path, *, tags: Sequence[str] = (), at: datetime | None = None,

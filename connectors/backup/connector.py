@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # ``path`` (FILE_OUTPUT) is the outbox file on the file transport; a snapshot is no file to attach: None
 RUN_OUTPUTS = ("backup_id", "snapshot_id", "path", "size_bytes", "data_added", "duration_seconds", "verified",
-               "engine", "revision", "rows", "tables", "reused")
+               "engine", "revision", "rows", "tables", "reused", "kind")
 
 
 class RunBackupParams(Params):
@@ -115,7 +115,7 @@ class BackupConnector(Connector):
                 "duration_seconds": round(result.outcome.duration, 3),
                 "verified": result.verified is not None, "engine": manifest.engine,
                 "revision": manifest.revision, "rows": manifest.rows, "tables": len(manifest.tables),
-                "reused": False}
+                "reused": False, "kind": manifest.kind}
 
 
 def _reused_outputs(service: BackupService, snapshot: Snapshot) -> dict[str, Any]:
@@ -127,4 +127,4 @@ def _reused_outputs(service: BackupService, snapshot: Snapshot) -> dict[str, Any
             "size_bytes": sum(d.size for d in manifest.dumps.values()), "data_added": 0,
             "duration_seconds": 0.0, "verified": False, "engine": manifest.engine,
             "revision": manifest.revision, "rows": manifest.rows, "tables": len(manifest.tables),
-            "reused": True}
+            "reused": True, "kind": manifest.kind}

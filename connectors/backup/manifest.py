@@ -9,6 +9,7 @@ damaged and is never restored.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,6 +19,9 @@ from connectors.backup.errors import BackupCorrupted
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
+KINDS = ("full", "incremental")
+RESTORE_POINT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}")
+SNAPSHOT = re.compile(r"[0-9a-f]{8,64}")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,18 @@ class Manifest:
     database: str = ""  # the URL, password masked
     notes: list[str] = field(default_factory=list)
     format: int = FORMAT
+    # "full": the dumps above; "incremental" (PostgreSQL with a WAL archive): no dump and no row counts,
+    # the database is the base backup ``base_snapshot`` rolled forward to ``restore_point``
+    kind: str = "full"
+    base_snapshot: str | None = None
+    restore_point: str | None = None
+    restore_lsn: str | None = None
+    wal_file: str | None = None  # the segment holding the restore point, archived before the snapshot
+    wal_snapshot: str | None = None  # the pg-wal snapshot pushed with it (retention keeps only the newest)
+
+    @property
+    def incremental(self) -> bool:
+        return self.kind == "incremental"
 
     @property
     def rows(self) -> int:
@@ -53,6 +69,14 @@ class Manifest:
     def from_json(cls, text: str | bytes) -> Manifest:
         try:
             raw: dict[str, Any] = json.loads(text)
+            if str(raw.get("kind", "full")) not in KINDS:
+                raise ValueError(f"unknown kind {str(raw.get('kind'))[:20]!r} (full or incremental)")
+            # both end up in a recovery's configuration and restic's arguments: only what despacho writes
+            point = raw.get("restore_point")
+            if point is not None and not RESTORE_POINT.fullmatch(str(point)):
+                raise ValueError("restore_point is not a name despacho makes")
+            if raw.get("base_snapshot") is not None and not SNAPSHOT.fullmatch(str(raw["base_snapshot"])):
+                raise ValueError("base_snapshot is not a snapshot id")
             dumps = {str(k): DumpEntry(sha256=str(v["sha256"]), size=int(v["size"]))
                      for k, v in raw["dumps"].items()}
             return cls(created_at=str(raw["created_at"]), despacho_version=str(raw["despacho_version"]),
@@ -62,9 +86,17 @@ class Manifest:
                        dumps=dumps, files=[str(f) for f in raw.get("files", [])],
                        rules_commit=raw.get("rules_commit"), rules_dirty=bool(raw.get("rules_dirty", False)),
                        database=str(raw.get("database", "")), notes=[str(n) for n in raw.get("notes", [])],
-                       format=int(raw.get("format", FORMAT)))
+                       format=int(raw.get("format", FORMAT)), kind=str(raw.get("kind", "full")),
+                       base_snapshot=_text(raw.get("base_snapshot")),
+                       restore_point=_text(raw.get("restore_point")),
+                       restore_lsn=_text(raw.get("restore_lsn")), wal_file=_text(raw.get("wal_file")),
+                       wal_snapshot=_text(raw.get("wal_snapshot")))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise BackupCorrupted(f"the snapshot's manifest.json is unreadable: {exc}") from exc
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
 
 
 def rules_commit(folder: Path) -> tuple[str | None, bool]:

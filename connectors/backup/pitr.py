@@ -18,9 +18,9 @@ from __future__ import annotations
 import io
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +28,11 @@ from connectors.backup.errors import BackupError
 from connectors.backup.postgres_pitr import (
     RecoveredCluster,
     RecoveryFailed,
+    RecoveryTarget,
+    RestorePoint,
     ServerTools,
     clean_archive,
+    describe,
     dump_database,
     libpq_env,
     query_value,
@@ -38,7 +41,7 @@ from connectors.backup.postgres_pitr import (
     server_tools,
     take_base_backup,
 )
-from connectors.backup.restic import BackupProgress, Restic, Snapshot
+from connectors.backup.restic import BackupProgress, BackupSummary, Restic, Snapshot
 
 if TYPE_CHECKING:
     from connectors.backup.backups import Step
@@ -57,7 +60,7 @@ class PointInTimeDump:
 
     dump: Path
     database: str
-    target_time: datetime
+    target: RecoveryTarget
     base_snapshot: str
     base_time: datetime
     wal_source: str
@@ -96,23 +99,33 @@ def push_wal(restic: Restic, archive: Path, *, time: datetime | None = None) -> 
     so a push costs what was archived since the last one. The repository must exist (backup run or
     backup base creates it): this runs often, and opening it first would cost one restic call more.
     """
+    summary = push_wal_summary(restic, archive, time=time)
+    return summary.snapshot_id if summary is not None else None
+
+
+def push_wal_summary(restic: Restic, archive: Path, *, time: datetime | None = None) -> BackupSummary | None:
+    """``push_wal`` with restic's summary (what an incremental backup added)."""
     archive = Path(archive).resolve()
     if not archive.is_dir() or not any(archive.iterdir()):
         return None
-    return restic.backup([archive], tags=[PG_WAL_TAG], time=time)
+    return restic.backup_summary([archive], tags=[PG_WAL_TAG], time=time)
 
 
-def forget_point_in_time(restic: Restic, settings: BackupSettings) -> tuple[int, int]:
+def forget_point_in_time(restic: Restic, settings: BackupSettings,
+                         needed: Collection[str] = ()) -> tuple[int, int]:
     """Retention for the point-in-time pieces: base backups follow the daily policy (keep_daily,
-    keep_weekly, keep_monthly); the WAL archive folder loses the segments older than the oldest base
-    backup kept (nothing can roll forward from before it), and only the newest ``pg-wal`` snapshot
-    stays (each holds the whole folder). Returns (base backups forgotten, WAL snapshots forgotten);
-    the caller's ``forget --prune`` frees the space."""
+    keep_weekly, keep_monthly) except those in ``needed`` (the bases of the incremental backups
+    kept: without its base an incremental restores nothing); the WAL archive folder loses the
+    segments older than the oldest base backup kept (nothing can roll forward from before it), and
+    only the newest ``pg-wal`` snapshot stays (each holds the whole folder). Returns (base backups
+    forgotten, WAL snapshots forgotten); the caller's prune frees the space."""
     if not restic.snapshots(tags=[PG_BASE_TAG]):
         return 0, 0
-    bases = restic.forget(settings.keep_daily, settings.keep_weekly, settings.keep_monthly, prune=False,
-                          tags=[PG_BASE_TAG])
-    kept = [s for s in restic.snapshots(tags=[PG_BASE_TAG]) if s.id in bases.kept]
+    plan = restic.forget(settings.keep_daily, settings.keep_weekly, settings.keep_monthly, prune=False,
+                         tags=[PG_BASE_TAG], dry_run=True)
+    dropped = [i for i in plan.removed if not any(i.startswith(n) or n.startswith(i) for n in needed)]
+    restic.forget_ids(dropped)
+    kept = restic.snapshots(tags=[PG_BASE_TAG])
     if kept and settings.wal_archive and Path(settings.wal_archive).is_dir():
         oldest = kept[0]
         buffer = io.BytesIO()
@@ -122,9 +135,9 @@ def forget_point_in_time(restic: Restic, settings: BackupSettings) -> tuple[int,
             tools = server_tools(bin_dir=settings.postgres_bin)
             clean_archive(Path(settings.wal_archive), first_needed, tools)
     if not restic.snapshots(tags=[PG_WAL_TAG]):
-        return len(bases.removed), 0
+        return len(dropped), 0
     wal = restic.forget(1, 0, 0, prune=False, tags=[PG_WAL_TAG])
-    return len(bases.removed), len(wal.removed)
+    return len(dropped), len(wal.removed)
 
 
 def choose_base(restic: Restic, target_time: datetime, snapshot_id: str | None = None) -> Snapshot:
@@ -145,18 +158,24 @@ def choose_base(restic: Restic, target_time: datetime, snapshot_id: str | None =
     return earlier[-1]
 
 
-def dump_at_time(restic: Restic, target_time: datetime, *, database: str, out: Path,
+def dump_at_time(restic: Restic, target: RecoveryTarget, *, database: str, out: Path,
                  wal_archive: str | Path | None = None, base_snapshot: str | None = None,
                  bin_dir: str | None = None, run_as: str = "postgres", user: str = "postgres",
                  scratch_parent: Path | None = None) -> PointInTimeDump:
-    """Recover ``database`` as it was at ``target_time`` and write it to ``out`` (``pg_dump -Fc``).
+    """Recover ``database`` as it was at ``target`` (a time, or an incremental backup's restore point
+    from its ``base_snapshot``) and write it to ``out`` (``pg_dump -Fc``).
 
     The WAL comes from the local archive folder when it exists (the newest segments are there),
     else from the newest ``pg-wal`` snapshot.
     """
-    if target_time.tzinfo is None:
+    if isinstance(target, RestorePoint):
+        if base_snapshot is None:
+            raise BackupError(f"a restore to {target} needs its base backup")
+        base = choose_base(restic, datetime.now(UTC), base_snapshot)
+    elif target.tzinfo is None:
         raise BackupError("--to-time needs a time zone or is read in the configured one; got a naive time")
-    base = choose_base(restic, target_time, base_snapshot)
+    else:
+        base = choose_base(restic, target, base_snapshot)
     if not base.paths:
         raise BackupError(f"snapshot {base.short_id} lists no path")
     with scratch_folder(scratch_parent, run_as) as scratch:
@@ -166,10 +185,10 @@ def dump_at_time(restic: Restic, target_time: datetime, *, database: str, out: P
         wal, wal_source = _wal_folder(restic, wal_archive, scratch)
         major = (data / "PG_VERSION").read_text().strip() if (data / "PG_VERSION").is_file() else None
         tools: ServerTools = server_tools(major, bin_dir=bin_dir, run_as=run_as)
-        with recovered_cluster(data, wal, target_time, tools, user=user) as cluster:
+        with recovered_cluster(data, wal, target, tools, user=user) as cluster:
             revision = _revision(cluster, database, tools)
             dump_database(cluster, database, Path(out), tools)
-    return PointInTimeDump(Path(out), database, target_time, base.id, base.time, wal_source, revision)
+    return PointInTimeDump(Path(out), database, target, base.id, base.time, wal_source, revision)
 
 
 def _revision(cluster: RecoveredCluster, database: str, tools: ServerTools) -> str | None:
@@ -179,10 +198,11 @@ def _revision(cluster: RecoveredCluster, database: str, tools: ServerTools) -> s
         return None  # not migrated by despacho (or no such table): reported as unknown
 
 
-def restore_to_time(service: BackupService, target_time: datetime, target_url: str | None = None, *,
-                    base_snapshot: str | None = None, force: bool = False,
-                    step: Step | None = None) -> RestoreReport:
-    """The configured PostgreSQL database as it was at ``target_time``, loaded into ``target_url``
+def restore_to_time(service: BackupService, target_time: RecoveryTarget, target_url: str | None = None, *,
+                    base_snapshot: str | None = None, force: bool = False, step: Step | None = None,
+                    shown_snapshot: str | None = None) -> RestoreReport:
+    """The configured PostgreSQL database as it was at ``target_time`` (or at an incremental backup's
+    restore point, ``shown_snapshot`` being that backup), loaded into ``target_url``
     (default: the configured database) the way ``restore_snapshot`` loads a daily dump: a target with
     data is refused without ``force`` (checked before the long recovery) and backed up first; the
     migrations run forward; the rows per table are read back."""
@@ -225,7 +245,7 @@ def restore_to_time(service: BackupService, target_time: datetime, target_url: s
         if rows:
             sources = replace(service.sources, database_url=target)
             safety = BackupService(settings, sources, lambda: service.restic, None).run(
-                tags=["safety"], verify=False).snapshot_id
+                tags=["safety"], verify=False, kind="dump").snapshot_id
         if step:
             step("safety backup", 1.0)
         load_postgres_dump(point.dump, target)
@@ -237,10 +257,10 @@ def restore_to_time(service: BackupService, target_time: datetime, target_url: s
         revision = migrate.current_revision(target)
     if step:
         step("migrate", 1.0)
-    notes = [f"recovered to {target_time.isoformat()} from base backup {point.base_snapshot[:8]} "
+    notes = [f"recovered to {describe(target_time)} from base backup {point.base_snapshot[:8]} "
              f"({point.base_time.isoformat(timespec='seconds')}) and the WAL in {point.wal_source}",
              "roles and tablespaces are not restored by a restore to a time (the target keeps its own)"]
-    return RestoreReport(point.base_snapshot, shown, "postgresql", point.revision, revision,
+    return RestoreReport(shown_snapshot or point.base_snapshot, shown, "postgresql", point.revision, revision,
                          table_counts(target), safety, notes)
 
 

@@ -42,6 +42,23 @@ class RecoveryFailed(BackupError):
 
 
 @dataclass(frozen=True)
+class RestorePoint:
+    """A point named by ``pg_create_restore_point`` (an incremental backup's end): recovery stops there."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"restore point '{self.name}'"
+
+
+RecoveryTarget = datetime | RestorePoint
+
+
+def describe(target: RecoveryTarget) -> str:
+    return target.isoformat() if isinstance(target, datetime) else str(target)
+
+
+@dataclass(frozen=True)
 class ServerTools:
     """Where PostgreSQL's programs are, and which OS user runs a temporary cluster when we are root."""
 
@@ -168,23 +185,24 @@ class RecoveredCluster:
 
 
 @contextmanager
-def recovered_cluster(base: Path, wal_folder: Path, target_time: datetime, tools: ServerTools, *,
+def recovered_cluster(base: Path, wal_folder: Path, target: RecoveryTarget, tools: ServerTools, *,
                       user: str = "postgres", timeout: float = 3600) -> Iterator[RecoveredCluster]:
     """Start a cluster from the base backup in ``base`` (a folder this function takes over and
     changes, inside a scratch folder of its own), replaying WAL from ``wal_folder`` (which the server
-    user must be able to read) up to ``target_time``; stopped when the block ends.
+    user must be able to read) up to ``target`` (a time, or a restore point by name); stopped when the
+    block ends.
 
-    Raises ``RecoveryFailed`` saying why when PostgreSQL cannot reach the time (the archive ends
-    before it, or the base backup finished after it).
+    Raises ``RecoveryFailed`` saying why when PostgreSQL cannot reach the target (the archive ends
+    before it — a segment missing —, or the base backup finished after it).
     """
-    if target_time.tzinfo is None:
+    if isinstance(target, datetime) and target.tzinfo is None:
         raise BackupError("the recovery time needs a time zone (2026-12-05T10:30:00-03:00)")
     major = (base / "PG_VERSION").read_text().strip() if (base / "PG_VERSION").is_file() else ""
     if not major:
         raise RecoveryFailed(f"{base} is not a PostgreSQL base backup (no PG_VERSION)")
     socket_dir = base.parent / "socket"
     socket_dir.mkdir(exist_ok=True)
-    _prepare_data_folder(base, wal_folder, target_time, socket_dir)
+    _prepare_data_folder(base, wal_folder, target, socket_dir)
     if tools.as_other_user:
         _give_to(tools.run_as, base.parent)  # the scratch folder; a live archive is read, never changed
     log = base.parent / "recovery.log"
@@ -192,16 +210,16 @@ def recovered_cluster(base: Path, wal_folder: Path, target_time: datetime, tools
                                       "-t", str(int(timeout)), "start"], timeout=timeout + 30)
     try:
         if started.returncode != 0:
-            raise RecoveryFailed(_explain_failure(log, target_time))
+            raise RecoveryFailed(_explain_failure(log, target))
         cluster = RecoveredCluster(socket_dir, SOCKET_PORT, user)
-        _wait_until_promoted(cluster, base, log, target_time, tools, timeout)
+        _wait_until_promoted(cluster, base, log, target, tools, timeout)
         yield cluster
     finally:
         _as_server_user(tools, [tools.program("pg_ctl"), "-D", str(base), "-m", "immediate", "-w", "stop"],
                         timeout=120)
 
 
-def _wait_until_promoted(cluster: RecoveredCluster, data: Path, log: Path, target_time: datetime,
+def _wait_until_promoted(cluster: RecoveredCluster, data: Path, log: Path, target: RecoveryTarget,
                          tools: ServerTools, timeout: float) -> None:
     """``pg_ctl -w`` returns once the server is consistent; the replay to the target goes on after
     that, without connections (``hot_standby = off``). Poll until it accepts them (promoted), or died."""
@@ -221,9 +239,9 @@ def _wait_until_promoted(cluster: RecoveredCluster, data: Path, log: Path, targe
                 raise RecoveryFailed("the temporary PostgreSQL refused a connection: "
                                      f"{_tail(str(exc))}") from exc
         if not _server_running(data, tools):
-            raise RecoveryFailed(_explain_failure(log, target_time))
+            raise RecoveryFailed(_explain_failure(log, target))
         if time.monotonic() > deadline:
-            raise RecoveryFailed(f"the temporary PostgreSQL had not reached {target_time.isoformat()} after "
+            raise RecoveryFailed(f"the temporary PostgreSQL had not reached {describe(target)} after "
                                  f"{timeout:g} s of WAL replay")
         time.sleep(0.1)
 
@@ -233,7 +251,7 @@ def _server_running(data: Path, tools: ServerTools) -> bool:
     return status.returncode == 0
 
 
-def _prepare_data_folder(base: Path, wal_folder: Path, target_time: datetime, socket_dir: Path) -> None:
+def _prepare_data_folder(base: Path, wal_folder: Path, target: RecoveryTarget, socket_dir: Path) -> None:
     """Our own configuration, whatever the source had (a Debian cluster keeps its in /etc, and its
     ``ALTER SYSTEM`` settings may name libraries this machine lacks)."""
     for stale in ("postmaster.pid", "postmaster.opts", "standby.signal", "recovery.signal"):
@@ -252,7 +270,8 @@ def _prepare_data_folder(base: Path, wal_folder: Path, target_time: datetime, so
         # no connections during recovery: the standby checks on max_connections & co then do not apply
         "hot_standby": "off",
         "restore_command": restore,
-        "recovery_target_time": target_time.isoformat(),
+        **({"recovery_target_time": target.isoformat()} if isinstance(target, datetime)
+           else {"recovery_target_name": target.name}),
         "recovery_target_action": "promote",
         "recovery_target_timeline": "current",
         "shared_preload_libraries": "",
@@ -272,10 +291,14 @@ def _conf_quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _explain_failure(log: Path, target_time: datetime) -> str:
+def _explain_failure(log: Path, target: RecoveryTarget) -> str:
     text = log.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL:] if log.is_file() else ""
-    when = target_time.isoformat()
+    when = describe(target)
     if "recovery ended before configured recovery target was reached" in text:
+        if isinstance(target, RestorePoint):
+            # the restore point was archived before its snapshot was taken: a gap means lost WAL
+            return (f"the WAL ends before {when}: a WAL segment between the base backup and it is "
+                    f"missing or unreadable ({_last_restored(text)})")
         return (f"the WAL archive ends before {when}: nothing was archived after that time yet (set "
                 "archive_timeout on the server, or run SELECT pg_switch_wal() there and retry)")
     if "before consistent recovery point" in text:
@@ -283,6 +306,11 @@ def _explain_failure(log: Path, target_time: datetime) -> str:
                 "(despacho backup list --tag pg-base)")
     last = [line for line in text.splitlines() if "FATAL" in line or "PANIC" in line][-3:]
     return "the temporary PostgreSQL did not recover: " + (" | ".join(last) or _tail(text))
+
+
+def _last_restored(log: str) -> str:
+    found = re.findall(r'restored log file "([0-9A-F]{24})"', log)
+    return f"the last segment replayed is {found[-1]}" if found else "no segment could be replayed"
 
 
 def dump_database(cluster: RecoveredCluster, database: str, out: Path, tools: ServerTools, *,

@@ -267,8 +267,9 @@ class Restic:
                               f"{_summary(self._redact(stderr + chr(10) + output))}")
 
     def forget(self, keep_daily: int, keep_weekly: int, keep_monthly: int, prune: bool = True,
-               tags: Iterable[str] = ()) -> ForgetResult:
-        """Apply retention to the snapshots holding ``tags``; with ``prune`` free the space too."""
+               tags: Iterable[str] = (), *, dry_run: bool = False) -> ForgetResult:
+        """Apply retention to the snapshots holding ``tags``; with ``prune`` free the space too;
+        ``dry_run``: only say what would go."""
         if keep_daily + keep_weekly + keep_monthly <= 0:
             raise BackupError("retention keeps nothing: refusing to forget every snapshot", reason="refused")
         args = ["forget", "--json", "--group-by", "host",
@@ -277,13 +278,27 @@ class Restic:
         wanted = [_check_tag(t) for t in tags]
         if wanted:
             args += ["--tag", ",".join(wanted)]
-        if prune:
+        if dry_run:
+            args.append("--dry-run")
+        elif prune:
             args.append("--prune")
         stdout = self._run(args).stdout.decode("utf-8", "replace")
         groups = _first_json(stdout) or []
         kept = tuple(s["id"] for g in groups for s in (g.get("keep") or ()))
         removed = tuple(s["id"] for g in groups for s in (g.get("remove") or ()))
         return ForgetResult(kept=kept, removed=removed, pruned=prune)
+
+    def forget_ids(self, snapshot_ids: Iterable[str]) -> None:
+        """Forget these snapshots (no prune)."""
+        ids = [check_snapshot_id(i) for i in snapshot_ids]
+        if "latest" in ids:
+            raise UnsafeInput("forget needs snapshot ids, not latest")
+        if ids:
+            self._run(["forget", *ids])
+
+    def prune(self) -> None:
+        """Delete the data no snapshot uses any more."""
+        self._run(["prune"])
 
     def stats(self) -> dict[str, Any]:
         """``restic stats --mode raw-data``: the repository's size on disk (after dedup)."""

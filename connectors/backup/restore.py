@@ -87,6 +87,9 @@ def restore_snapshot(restic: Restic, snapshot_id: str, target_url: str, *, force
     shown = make_url(target_url).render_as_string(hide_password=True)
     snapshot = restic.snapshot(snapshot_id, tags=[BASE_TAG])  # not a pg-base or pg-wal snapshot
     manifest = load_manifest(restic, snapshot)
+    if manifest.incremental:
+        raise BackupError(f"snapshot {snapshot.short_id} is incremental: it holds no dump (despacho backup "
+                          "restore restores it from its base backup and the WAL)", reason="corrupted")
     target_engine = backend_of(target_url)
     if target_engine != manifest.engine:
         raise BackupError(f"snapshot {snapshot.short_id} holds a {manifest.engine} database; the target "

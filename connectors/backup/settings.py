@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -54,6 +55,13 @@ class BackupSettings(ConnectorSettings):
     postgres_bin: str | None = Field(
         None, description="Folder of the PostgreSQL server programs (pg_basebackup, pg_ctl) used for "
                           "base backups and restores to a time; default: /usr/lib/postgresql/<major>/bin")
+    full_every: str = Field(
+        "7d", description="With wal_archive (PostgreSQL): 'backup run' takes a full backup (logical dump + "
+                          "base backup) when the newest full one is older than this, else an incremental "
+                          "one (the WAL since). Set 1d to keep a logical dump every day")
+    wal_wait_seconds: float = Field(
+        300, gt=0, description="How long an incremental backup waits for the server to archive the WAL "
+                               "segment it closed")
     pitr_run_as: str = Field(
         "postgres", description="OS user that runs the temporary recovery cluster when despacho runs as "
                                 "root (PostgreSQL refuses root)")
@@ -82,6 +90,14 @@ class BackupSettings(ConnectorSettings):
                              "s3:http(s)://host/bucket/prefix")
         return value
 
+    @field_validator("full_every")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        from store.durations import parse_duration
+
+        parse_duration(value)  # its ValueError names the accepted form
+        return value.strip()
+
     @field_validator("read_data_subset")
     @classmethod
     def _subset(cls, value: str) -> str:
@@ -94,6 +110,12 @@ class BackupSettings(ConnectorSettings):
         if self.transport == "restic" and not (self.password_env or self.password_secret):
             raise ValueError("give password_env or password_secret: the repository is encrypted")
         return self
+
+    @property
+    def full_every_delta(self) -> timedelta:
+        from store.durations import parse_duration
+
+        return parse_duration(self.full_every)
 
     @property
     def is_s3(self) -> bool:

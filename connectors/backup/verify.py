@@ -102,6 +102,9 @@ def verify_snapshot(restic: Restic, snapshot_id: str, *, check: bool = True,
         step("check", 1.0)
     snapshot = restic.snapshot(snapshot_id, tags=[BASE_TAG])  # not a pg-base or pg-wal snapshot
     manifest = load_manifest(restic, snapshot)
+    if manifest.incremental:  # its tags were changed: no dump here to restore
+        raise BackupCorrupted(f"snapshot {snapshot.short_id}: the manifest says incremental but the "
+                              "snapshot is not tagged so")
     with fetched_dumps(restic, snapshot, manifest) as folder:
         if step:
             step("fetch", 1.0)

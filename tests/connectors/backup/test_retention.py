@@ -42,3 +42,35 @@ def test_a_year_of_nightly_backups_keeps_the_right_snapshots(restic: Restic, tmp
     assert remaining == ({date(2025, 12, d) for d in range(25, 32)} | {date(2025, 12, 21), date(2025, 12, 14)}
                          | {date(2025, m, 1) - timedelta(days=1) for m in range(2, 13)})
     assert "no errors" in restic.check()
+
+
+def test_retention_never_forgets_the_base_backup_a_kept_incremental_needs(restic: Restic,
+                                                                          tmp_path: Path) -> None:
+    from connectors.backup.backups import BackupSources
+    from connectors.backup.incremental import INCREMENTAL_TAG, base_tag
+    from connectors.backup.pitr import PG_BASE_TAG
+    from connectors.backup.service import BackupService
+    from connectors.backup.settings import BackupSettings
+
+    now = datetime.now(UTC)
+    folder = tmp_path / "piece"
+    folder.mkdir()
+
+    def snap(days_ago: int, *tags: str) -> str:
+        (folder / "f").write_text(f"{days_ago}{tags}", encoding="utf-8")
+        return restic.backup([folder], tags=tags, time=now - timedelta(days=days_ago))
+
+    b0, b1 = snap(7, PG_BASE_TAG), snap(4, PG_BASE_TAG)
+    i0 = snap(6, "despacho", INCREMENTAL_TAG, base_tag(b0))
+    i1 = snap(3, "despacho", INCREMENTAL_TAG, base_tag(b1))
+    b2, b3 = snap(2, PG_BASE_TAG), snap(1, PG_BASE_TAG)  # 'despacho backup base' taken by hand
+    full = snap(1, "despacho")
+    settings = BackupSettings(transport="restic", repository=restic.repository, keep_daily=2, keep_weekly=0,
+                              keep_monthly=0)
+    BackupService(settings, BackupSources("sqlite:///unused.db"), lambda: restic).forget(prune=True)
+
+    kept = {s.id[:8] for s in restic.snapshots()}
+    assert {i1[:8], full[:8]} <= kept and i0[:8] not in kept  # the policy on the daily snapshots
+    assert {b2[:8], b3[:8]} <= kept  # the policy on the base backups
+    assert b1[:8] in kept  # out of the policy, but i1 rolls forward from it
+    assert b0[:8] not in kept  # its incremental is gone: so is it
