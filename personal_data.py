@@ -44,8 +44,10 @@ def mask_phone(number: object) -> str:
     """``+5511987654321`` -> ``+55 11 9****-4321``; only digits survive, so nothing else leaks through."""
     text = str(number).removeprefix("whatsapp:").strip()
     digits = _digits(text)
-    if len(digits) <= 4:
+    if len(digits) <= 2:
         return "*" * len(digits) or "(no digits)"
+    if len(digits) <= 6:  # a short code, or a typo: its last two digits are enough to find it
+        return "*" * (len(digits) - 2) + digits[-2:]
     international = text.startswith("+") or (len(digits) in (12, 13) and digits.startswith("55"))
     if international and digits.startswith("55") and len(digits) in (12, 13):
         return f"+55 {_brazilian(digits[2:])}"
