@@ -22,6 +22,7 @@ from store.models.events import Event
 from store.models.imports import ImportKey
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
+from store.models.privacy import ConsentRecord, Suppression
 from store.models.rulesets import AcceptedRuleSet
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.models.schedules import ScheduleClaim
@@ -46,6 +47,7 @@ __all__ = [
     "CalendarConnection",
     "CalendarLink",
     "CalendarSyncState",
+    "ConsentRecord",
     "Customer",
     "DeadLetter",
     "Event",
@@ -60,6 +62,7 @@ __all__ = [
     "ScheduleClaim",
     "Secret",
     "ServiceOrder",
+    "Suppression",
     "Technician",
     "WhatsAppConversation",
     "WhatsAppMessage",
