@@ -85,8 +85,8 @@ def current(session: Session, customer_id: str, purpose: str = "marketing") -> l
             latest[row.channel] = row
     states = []
     for channel in CONSENT_CHANNELS:
-        row = latest.get(channel)
-        states.append(ConsentState(channel, purpose, row is not None and row.decision == "granted",
-                                   row.recorded_at if row else None, row.source if row else None,
-                                   row.wording_version if row else None))
+        last = latest.get(channel)
+        states.append(ConsentState(channel, purpose, last is not None and last.decision == "granted",
+                                   last.recorded_at if last else None, last.source if last else None,
+                                   last.wording_version if last else None))
     return states
