@@ -14,10 +14,16 @@ from sqlmodel import Session, select
 from connectors.messaging.keywords import opt_out_keyword
 from store.db import session_scope
 from store.models import Customer, Suppression
-from tests.api.webhooks.test_twilio import app, client, inbound, post_signed  # noqa: F401  (fixtures)
+from tests.api.webhooks import test_twilio as twilio_webhooks
+from tests.api.webhooks.test_twilio import inbound, post_signed
+
+# the Twilio webhook tests' app (signed with their auth token), under the names the tests ask for
+app = twilio_webhooks.app
+client = twilio_webhooks.client
 
 
-@pytest.mark.parametrize("body", ["Sair.", "parar!", "  STOP  ", "Cancelar", "descadastrar", "PÁRAR", "sair\n"])
+@pytest.mark.parametrize("body", ["Sair.", "parar!", "  STOP  ", "Cancelar", "descadastrar", "PÁRAR",
+                                  "sair\n"])
 def test_the_whole_message_as_a_keyword_opts_out(body: str) -> None:
     assert opt_out_keyword(body) is not None
 
