@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from api.errors import ApiError
-from api.webhooks.opt_out import apply_opt_out
+from api.webhooks.opt_out import OptOut, apply_opt_out, confirm
 from api.webhooks.transactions import webhook_transaction
 from api.webhooks.verify import SenderRejected, verified_sender
 from connectors.messaging.phones import WHATSAPP_PREFIX, mask, mask_numbers_in
@@ -173,13 +173,15 @@ def _store_inbound(request: Request, form: dict[str, Any], num_media: int) -> No
         return
     phone = sender.removeprefix(WHATSAPP_PREFIX)
     body = str(form.get("Body") or "")
+    opt_out: OptOut | None = None
     with webhook_transaction(request) as tx:
         session = tx.session
         _, new = whatsapp_window.record_inbound(session, phone, body, sid)
         if not new:
             return  # Twilio retried a webhook we already took
         session.flush()
-        if apply_opt_out(session, phone, body, "whatsapp", sid):
+        opt_out = apply_opt_out(session, phone, body, "whatsapp", sid)
+        if opt_out is not None:
             whatsapp_window.mark_conversation_opted_out(session, phone)
         thread = whatsapp_window.conversation(session, phone)
         customer = messaging.customer_by_phone(session, phone)
@@ -192,6 +194,9 @@ def _store_inbound(request: Request, form: dict[str, Any], num_media: int) -> No
                           "email": customer.email} if customer else None),
         }
         accept_events(session, [Event(type=INBOUND_EVENT, id=sid, source="twilio", data=data)])
+    if opt_out is not None:
+        ctx = request.app.state.ctx
+        confirm(ctx.core, ctx.engine, "whatsapp", phone, opt_out)
 
 
 
@@ -213,4 +218,7 @@ def _store_inbound_sms(request: Request, form: dict[str, Any]) -> None:
         return
     body = str(form.get("Body") or "")
     with webhook_transaction(request) as tx:
-        apply_opt_out(tx.session, phone, body, "sms", sid)
+        opt_out = apply_opt_out(tx.session, phone, body, "sms", sid)
+    if opt_out is not None:
+        ctx = request.app.state.ctx
+        confirm(ctx.core, ctx.engine, "sms", phone, opt_out)
