@@ -44,3 +44,9 @@ class SyncTokenExpired(PermanentError):
         super().__init__(f"calendar '{calendar_id}': the sync token expired, a full sync is required",
                          code="sync_token_expired")
         self.calendar_id = calendar_id
+
+
+class SendRefused(PermanentError):
+    """A message the law or the recipient forbids (marketing without consent, an address on the
+    suppression list): not a failure to retry or to fall back on, so the step ends skipped with
+    this as its reason and no transport is called."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from errors import DespachoError
+from personal_data import mask_text, mask_value
 
 
 class ApiError(DespachoError):
@@ -78,4 +79,5 @@ class TokenRequestError(ApiError):
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message, "details": details}}
+    """Every error the API answers: a phone, email or tax id echoed from the request is masked."""
+    return {"error": {"code": code, "message": mask_text(message), "details": mask_value(details)}}

@@ -22,6 +22,8 @@ SCOPES: dict[str, str] = {
     "deadletters:read": "list dead letters",
     "deadletters:write": "retry or discard dead letters",
     "backups:read": "list backups",
+    "suppressions:read": "list the suppression list (addresses masked)",
+    "suppressions:write": "add to and remove from the suppression list",
     "metrics:read": "GET /metrics when it is not public",
     "ops:read": "the details of GET /ready (database, broker and connector checks)",
     ADMIN: "everything",

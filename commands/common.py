@@ -30,8 +30,10 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print MESSAGE on stderr and exit with CODE (``EXIT_PROBLEMS`` or ``EXIT_USAGE``)."""
-    stderr.print(message)
+    """Print MESSAGE (personal data masked) on stderr; exit with CODE (``EXIT_PROBLEMS``, ``EXIT_USAGE``)."""
+    from personal_data import mask_text
+
+    stderr.print(mask_text(message))
     raise typer.Exit(code)
 
 

@@ -22,6 +22,7 @@ from connectors.messaging.file import FileTransport
 from connectors.messaging.headers import check_text, parse_address, parse_addresses
 from connectors.messaging.mime import Email, Envelope, message_id
 from connectors.messaging.outgoing import Draft, Message
+from connectors.messaging.purpose import MessageParams
 from connectors.messaging.smtp import SmtpTarget, SmtpTransport
 from errors import PermanentError
 
@@ -57,7 +58,7 @@ class EmailSettings(ConnectorSettings):
 Recipients = str | list[str]
 
 
-class SendEmailParams(Params):
+class SendEmailParams(MessageParams):
     """Send an email from a template (``templates/email/<name>.*``) or a subject and body."""
 
     to: Recipients = Field(description="Recipient address or list of addresses, one address per item")
@@ -138,7 +139,7 @@ class EmailConnector(MessagingConnector):
         if envelope.cc or envelope.bcc:
             record.extra = {"cc": [a.addr_spec for a in envelope.cc],
                             "bcc": [a.addr_spec for a in envelope.bcc]}
-        return Draft(email, record, address=envelope.to[0].addr_spec)
+        return Draft(email, record, address=envelope.to[0].addr_spec, recipients=envelope.recipients)
 
     def _email(self, call: ActionCall, params: SendEmailParams, subject: str, text: str,
                html: str | None) -> Email:

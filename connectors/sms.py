@@ -16,12 +16,13 @@ from connectors.messaging.base import MessagingConnector, TransportFactory
 from connectors.messaging.file import FileTransport
 from connectors.messaging.outgoing import Draft, Message
 from connectors.messaging.phones import mask, to_e164
+from connectors.messaging.purpose import MessageParams
 from connectors.messaging.segments import count_segments, transliterate
 from connectors.messaging.twilio import TextMessage, TwilioSettings, TwilioTransport
 from errors import PermanentError
 
 
-class SendSmsParams(Params):
+class SendSmsParams(MessageParams):
     """Send an SMS from a template (``templates/sms/<name>.txt``) or a body."""
 
     to: str = Field(description="Phone number; normalised to E.164 (default region BR)")

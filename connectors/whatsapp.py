@@ -19,6 +19,7 @@ from connectors.messaging.base import MessagingConnector, TransportFactory
 from connectors.messaging.file import FileTransport
 from connectors.messaging.outgoing import Draft, Message, Sent
 from connectors.messaging.phones import WHATSAPP_PREFIX, mask, to_e164
+from connectors.messaging.purpose import MessageParams
 from connectors.messaging.twilio import OUTSIDE_WINDOW, TextMessage, TwilioSettings, TwilioTransport
 from errors import PermanentError
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 MAX_BODY_CHARACTERS = 1600
 
 
-class SendWhatsAppParams(Params):
+class SendWhatsAppParams(MessageParams):
     """Free text (inside the 24 h window), a local template, or an approved Content template."""
 
     to: str = Field(description="Phone number; sent as whatsapp:+E164")

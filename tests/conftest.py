@@ -11,6 +11,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# every session scans its own log output for unmasked phones, emails and tax ids
+pytest_plugins = ["tests.support.personal_data_scan"]
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,10 @@ adds fields over time, so unknown ones are accepted and ignored.
   step's fallback, as a failed API call would.
 - ``POST /webhooks/twilio/whatsapp``: stores the message in its
   conversation (opening the 24 h window) and emits
-  ``whatsapp.message_received``.
+  ``whatsapp.message_received``; an opt-out keyword (SAIR, PARAR, STOP...)
+  suppresses the sender (``api.webhooks.opt_out``).
+- ``POST /webhooks/twilio/sms``: an inbound SMS; an opt-out keyword
+  suppresses the sender the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from api.errors import ApiError
+from api.webhooks.opt_out import OptOut, apply_opt_out, confirm
 from api.webhooks.transactions import webhook_transaction
 from api.webhooks.verify import SenderRejected, verified_sender
 from connectors.messaging.phones import WHATSAPP_PREFIX, mask, mask_numbers_in
@@ -169,12 +173,16 @@ def _store_inbound(request: Request, form: dict[str, Any], num_media: int) -> No
         return
     phone = sender.removeprefix(WHATSAPP_PREFIX)
     body = str(form.get("Body") or "")
+    opt_out: OptOut | None = None
     with webhook_transaction(request) as tx:
         session = tx.session
         _, new = whatsapp_window.record_inbound(session, phone, body, sid)
         if not new:
             return  # Twilio retried a webhook we already took
         session.flush()
+        opt_out = apply_opt_out(session, phone, body, "whatsapp", sid)
+        if opt_out is not None:
+            whatsapp_window.mark_conversation_opted_out(session, phone)
         thread = whatsapp_window.conversation(session, phone)
         customer = messaging.customer_by_phone(session, phone)
         data: dict[str, Any] = {
@@ -186,3 +194,31 @@ def _store_inbound(request: Request, form: dict[str, Any], num_media: int) -> No
                           "email": customer.email} if customer else None),
         }
         accept_events(session, [Event(type=INBOUND_EVENT, id=sid, source="twilio", data=data)])
+    if opt_out is not None:
+        ctx = request.app.state.ctx
+        confirm(ctx.core, ctx.engine, "whatsapp", phone, opt_out)
+
+
+
+@router.post("/sms", responses={200: {
+    "description": "An empty TwiML document: no automatic reply",
+    "content": {"text/xml": {"schema": {"type": "string"}}}}})
+async def inbound_sms(request: Request) -> Response:
+    """An SMS a customer sent to the company's number: an opt-out keyword suppresses the sender."""
+    form = dict((await request.form()).items())
+    await run_in_threadpool(_store_inbound_sms, request, form)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+def _store_inbound_sms(request: Request, form: dict[str, Any]) -> None:
+    sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "")
+    phone = str(form.get("From") or "")
+    if not sid or not phone:
+        log.info("twilio inbound SMS without MessageSid/From ignored")
+        return
+    body = str(form.get("Body") or "")
+    with webhook_transaction(request) as tx:
+        opt_out = apply_opt_out(tx.session, phone, body, "sms", sid)
+    if opt_out is not None:
+        ctx = request.app.state.ctx
+        confirm(ctx.core, ctx.engine, "sms", phone, opt_out)

@@ -8,8 +8,10 @@ transports it accepts, and ``compose()``: the call's message as a ``Draft``.
 1. ``compose`` — a message no transport may take (an invalid number, too
    long) comes back refused, and is recorded as failed, then raised;
 2. the ledger: an earlier try of this step that sent returns its outputs;
-   an opted-out customer, or the channel's ``before_send`` check (the
-   WhatsApp window), refuses the send and records it;
+   an address on the suppression list, an opted-out customer, a marketing
+   message without the customer's consent (``purpose``), or the channel's
+   ``before_send`` check (the WhatsApp window), refuses the send and
+   records it — here, once, for every channel;
 3. the transport sends (``file``, ``smtp``, ``twilio``);
 4. the outcome is recorded, with the channel's ``after_send`` in the same
    transaction; a transport error saying the recipient refused the channel
@@ -24,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from connectors.base import ActionCall, Connector, ConnectorSettings, Runtime
 from connectors.messaging.outgoing import Draft, Sent, Transport
+from connectors.messaging.purpose import purpose_of
 from errors import ConnectorError, PermanentError, TransientError
 
 if TYPE_CHECKING:
@@ -98,7 +101,8 @@ class MessagingConnector(Connector):
         ledger = self.ledger
         if draft.refusal is not None:
             ledger.refuse(call, draft.message, draft.refusal)
-        attempt = ledger.begin(call, draft.message, address=draft.address,
+        attempt = ledger.begin(call, draft.message, address=draft.address, recipients=draft.recipients,
+                               purpose=purpose_of(call.params),
                                check=lambda session: self.before_send(session, draft))
         if attempt.previous is not None:
             return self.outputs(attempt.previous, draft)

@@ -5,9 +5,10 @@ while the transport sends:
 
 1. before (reads only): find what this step already sent — a redelivered or
    retried step returns that instead of sending twice (Twilio and SMTP take no
-   idempotency key, so the check is ours) — refuse opted-out recipients and
-   run the channel's own checks (the WhatsApp window); a refusal is written
-   as a ``failed`` row, then raised;
+   idempotency key, so the check is ours) — refuse suppressed addresses,
+   opted-out recipients and marketing without consent, then run the
+   channel's own checks (the WhatsApp window); a refusal is written as a
+   ``failed`` row, then raised;
 2. the send itself, by the transport;
 3. after: one transaction writes the row with the provider id and ``sent``,
    or with the error and its code (``failed``, or ``pending`` when it will be
@@ -28,14 +29,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from sqlalchemy import Connection
 from sqlmodel import Session
 
 from connectors.base import ActionCall, Runtime
 from connectors.messaging.outgoing import Message, Sent
-from connectors.messaging.phones import mask
+from connectors.messaging.purpose import Purpose
 from connectors.outbox import outbox_path, write_once
-from errors import ConnectorError, PermanentError
-from store import messaging
+from errors import ConnectorError, PermanentError, SendRefused
+from personal_data import mask_text
+from store import consent, messaging, suppressions
 from store.models import Customer
 
 Check = Callable[[Session], None]
@@ -122,17 +125,24 @@ class Ledger:
         self.addressed_by = addressed_by
 
     def begin(self, call: ActionCall, message: Message, *, address: str | None = None,
+              recipients: tuple[str, ...] = (), purpose: Purpose = "transactional",
               check: Check | None = None) -> Attempt:
         """Open an attempt; ``attempt.previous`` is set when this step already sent its message.
 
         ``address`` finds the customer (by email or phone, as the channel is
-        addressed). Raises ``PermanentError`` (after recording it) when the
-        customer opted out of the channel (code ``opted_out``) or ``check``
-        refuses the send.
+        addressed); ``recipients`` (``address`` when empty) are checked against
+        the suppression list. Raises ``PermanentError`` (after recording it)
+        when an address is suppressed (code ``suppressed``), the customer opted
+        out of the channel (``opted_out``) or ``check`` refuses the send; a
+        ``marketing`` message is refused with ``SendRefused`` instead, and also
+        when the customer has no current consent for the channel (``no_consent``).
         """
         attempt = Attempt(self, call, message)
         if self.runtime.session is None:
             attempt.previous = self.read_marker(call)
+            if attempt.previous is None and purpose == "marketing":
+                raise SendRefused(f"marketing {self.channel} needs the customer's consent, and without a "
+                                  "database there is no consent record; not sent", code="no_consent")
             return attempt
         refusal: PermanentError | None = None
         with self.runtime.session() as session:
@@ -149,10 +159,7 @@ class Ledger:
             found = messaging.recipient_opt_outs(conn, self.addressed_by, address) if address else None
             attempt.customer_id = found[0] if found else None
             try:
-                if found is not None and self.channel in found[1]:
-                    who = mask(message.recipient) if self.addressed_by == "phone" else message.recipient
-                    raise PermanentError(f"{who} opted out of {self.channel}; not sent",
-                                         code="opted_out")
+                self._may_send(conn, found, recipients or ((address,) if address else ()), purpose)
                 if check is not None:
                     check(session)
             except PermanentError as exc:
@@ -162,6 +169,24 @@ class Ledger:
         if refusal is not None:
             raise refusal
         return attempt
+
+    def _may_send(self, conn: Connection, customer: tuple[str, list[str]] | None,
+                  recipients: tuple[str, ...], purpose: Purpose) -> None:
+        """The one check every channel makes: suppression list, opt-out, and consent for marketing."""
+        refused: type[PermanentError] = SendRefused if purpose == "marketing" else PermanentError
+        listed = suppressions.suppressed_on(conn, recipients, self.channel)
+        if listed is not None:
+            on = "every channel" if listed.channel == "all" else listed.channel
+            raise refused(f"{mask_text(listed.address)} is on the suppression list for {on} "
+                          f"({listed.reason}, {mask_text(listed.source)}); not sent", code="suppressed")
+        who = mask_text(", ".join(recipients)) or "the recipient"
+        if customer is not None and self.channel in customer[1]:
+            raise refused(f"{who} opted out of {self.channel}; not sent", code="opted_out")
+        if purpose == "marketing" and (customer is None or not consent.has_consent(conn, customer[0],
+                                                                                   self.channel)):
+            whose = "no customer has this address" if customer is None else "no current consent recorded"
+            raise SendRefused(f"marketing {self.channel} to {who} refused: {whose} (legal basis: consent); "
+                              "not sent", code="no_consent")
 
     def refuse(self, call: ActionCall, message: Message, error: PermanentError) -> None:
         """Record a send refused before any request (invalid number, too long...), then raise it."""

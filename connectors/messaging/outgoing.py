@@ -74,3 +74,4 @@ class Draft:
     address: str | None = None
     refusal: PermanentError | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    recipients: tuple[str, ...] = ()  # every address it goes to (to, cc, bcc): each checked for suppression

@@ -4,7 +4,7 @@ A destination number usually comes from event data. A number in another
 country, a premium-rate or shared-cost number, or a short code costs money
 and reaches no customer (toll fraud pumps SMS to exactly those), so they
 are refused unless ``Destinations`` allows them. Error messages, which end
-up in logs and dead letters, show a number masked (``+55*********21``).
+up in logs and dead letters, show a number masked (``+55 11 9****-4321``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from errors import PermanentError
+from personal_data import mask_phone
 
 DEFAULT_REGION = "BR"
 WHATSAPP_PREFIX = "whatsapp:"
@@ -85,23 +86,12 @@ def whatsapp_address(number: str, region: str = DEFAULT_REGION,
 
 
 def mask(number: object) -> str:
-    """A number as errors may show it: the country code and the last two digits, ``+55*********21``.
+    """A number as errors may show it (``+55 11 9****-4321``): ``personal_data.mask_phone``.
 
     Only digits survive, so a value carrying a line break or a secret
     cannot reach a log line through here either.
     """
-    text = str(number).removeprefix(WHATSAPP_PREFIX).strip()
-    digits = "".join(char for char in text if char.isdigit() and char.isascii())
-    if len(digits) <= 2:
-        return "*" * len(digits) or "(no digits)"
-    country = ""
-    if text.startswith("+"):
-        try:
-            country = str(phonenumbers.parse("+" + digits, None).country_code)
-        except phonenumbers.NumberParseException:
-            country = ""
-    hidden = len(digits) - len(country) - 2
-    return ("+" + country if country else "") + "*" * hidden + digits[-2:]
+    return mask_phone(number)
 
 
 def mask_numbers_in(text: str) -> str:

@@ -1,8 +1,11 @@
-"""Rendered params as the step row and its dead letter keep them: secrets masked.
+"""Rendered params as the step row and its dead letter keep them: secrets and personal data masked.
 
 Rule files hold no secrets, but rendered params can carry one: an
 ``Authorization`` header of an ``http.request``, a token in a URL's query or
 its user-info, a value from event data under a key named like a password.
+They also carry people's phones, emails and tax ids, which a trace needs
+no more than a password (``personal_data``): those are masked too. The
+connector is called with the params as rendered; only the record is masked.
 What ``dlq show`` and ``runs show`` print must never give them away, so they
 are replaced by ``***`` before the row is written. The walk is bounded: past
 ``MAX_DEPTH`` a value is dropped, not copied.
@@ -13,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from personal_data import mask_text
 
 MASK = "***"
 MAX_DEPTH = 20
@@ -34,8 +39,8 @@ def mask_params(value: Any, depth: int = 0) -> Any:
                 for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [mask_params(item, depth + 1) for item in value]
-    if isinstance(value, str) and _URL.match(value):
-        return mask_url(value)
+    if isinstance(value, str):
+        return mask_text(mask_url(value) if _URL.match(value) else value)
     return value
 
 

@@ -5,6 +5,8 @@ Our own lines go through structlog; the libraries' lines (APScheduler, uvicorn, 
 ``ProcessorFormatter`` renders them as the same JSON, with their logger's name. Both write through
 structlog's writer for stderr, under its one lock, so lines never interleave and ``jq`` reads
 every line.
+Every line, ours or a library's, is masked last (``personal_data``): a phone, email, CPF or CNPJ
+never reaches the log as it was.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+
+from personal_data import structlog_processor as mask_personal_data
 
 # Libraries that install their own handlers (uvicorn's default config does): theirs are removed
 # so their lines reach the root handler and come out as JSON too.
@@ -56,7 +60,8 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     writer = structlog.WriteLogger(sys.stderr)
     structlog.configure(
-        processors=[*_shared_processors(), structlog.processors.format_exc_info, renderer],
+        processors=[*_shared_processors(), structlog.processors.format_exc_info, mask_personal_data,
+                    renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=lambda *_: writer,
         cache_logger_on_first_use=True,
@@ -66,7 +71,7 @@ def configure(level: str = "INFO", *, json: bool = True) -> None:
         foreign_pre_chain=[*_shared_processors(), structlog.stdlib.add_logger_name,
                            structlog.stdlib.ExtraAdder(), _drop_colours],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info, renderer],
+                    structlog.processors.format_exc_info, mask_personal_data, renderer],
     ))
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _JsonLines | logging.StreamHandler)

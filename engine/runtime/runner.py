@@ -41,7 +41,8 @@ from engine.runtime.outbox import Outbox, Transaction
 from engine.runtime.outcomes import Failure, Hold, Outcome, Success, Withdrawn
 from engine.runtime.recorder import Recorder
 from engine.runtime.steps import StepTree, find_action
-from errors import ConnectorError, PermanentError, TransientError
+from errors import ConnectorError, PermanentError, SendRefused, TransientError
+from personal_data import mask_error
 from store.run_lifecycle import StepStatus
 from store.runs import claim_with_runs
 from store.types import utcnow
@@ -163,6 +164,9 @@ class StepRunner:
         rendered: dict[str, Any] = {}
         try:
             return self._call(claim, rendered)
+        except SendRefused as exc:  # the law or the recipient forbids it: skipped, no retry, no fallback
+            return Success(StepStatus.SKIPPED, mask_params(rendered), {"refused": exc.code},
+                           f"refused ({exc.code}): {mask_error(exc)}")
         except ConnectorError as exc:
             return Failure(exc, mask_params(rendered))
         except Exception as exc:
@@ -237,6 +241,8 @@ class StepRunner:
             try:
                 outputs.append(timed_call(prepared.connector, prepared.action,
                                           partial(self.connectors[prepared.connector].execute, call)))
+            except SendRefused as exc:  # this item is not sent; the others are
+                outputs.append({"refused": exc.code, "reason": mask_error(exc)})
             except PermanentError as exc:
                 refused.append((unit.key, exc))
         if refused:

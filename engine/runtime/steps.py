@@ -26,6 +26,7 @@ from engine.runtime.followups import FOLLOWUP_TYPES, RUN_COMPLETED, action_faile
 from engine.runtime.outbox import Transaction
 from engine.runtime.retrying import backoff
 from errors import ConnectorError, TransientError
+from personal_data import mask_error, mask_text
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus, check_run, check_step
@@ -135,7 +136,8 @@ class StepTree:
         if step is None:  # the lease lapsed and the step was taken back: the newer claim records
             return session.get_one(RuleStep, claimed.id, populate_existing=True).status
         if reason is not None:  # a skip with a reason (a hold longer than max_hold): say why
-            session.execute(sa.update(RuleStep).where(col(RuleStep.id) == step.id).values(hold_reason=reason))
+            session.execute(sa.update(RuleStep).where(col(RuleStep.id) == step.id)
+                            .values(hold_reason=mask_text(reason)))
         log.info("step_" + status, action=step.action, attempts=step.attempts,
                  **({"reason": reason} if reason else {}))
         # run-ending plain successes take record_plain_successes; this is every other success
@@ -200,7 +202,7 @@ class StepTree:
             return step.status if step else StepStatus.DEAD  # not our claim any more
         if params:  # what this attempt was called with (masked): the dead letter copies it
             step.params = params
-        step.last_error = str(error)[:2000]
+        step.last_error = mask_error(error)[:2000]
         step.error_code = getattr(error, "code", None) or ("transient" if isinstance(error, TransientError)
                                                            else None)
         step.lease_until = None
@@ -240,7 +242,7 @@ class StepTree:
         step = tx.session.get(RuleStep, step_id)
         if step is None or step.status == StepStatus.DEAD:
             return
-        step.last_error, step.error_code = message[:2000], error_code
+        step.last_error, step.error_code = mask_text(message)[:2000], error_code
         self.kill(tx, step, now)
 
     # --- holds ----------------------------------------------------------------------------------
@@ -252,7 +254,7 @@ class StepTree:
             return step.status if step else StepStatus.DEAD  # not our claim any more
         queue_step(step, now, until)
         step.attempts, step.lease_until, step.started_at = step.attempts - 1, None, None
-        step.not_before, step.hold_reason = until, reason[:300]
+        step.not_before, step.hold_reason = until, mask_text(reason)[:300]
         log.info("step_held", step_id=step.id, run_id=step.run_id, action=step.action,
                  until=until.isoformat(), reason=reason)
         tx.send_after_commit([step])
@@ -266,7 +268,7 @@ class StepTree:
             return session.get_one(RuleStep, claimed.id, populate_existing=True).status
         run = session.get_one(RuleRun, step.run_id, populate_existing=True)
         run.status = check_run(run.status, RunStatus.SKIPPED)
-        run.skip_reason, run.finished_at = reason[:500], now
+        run.skip_reason, run.finished_at = mask_text(reason)[:500], now
         session.flush()
         _skip_leftovers(session, run.id, now)
         log.info("run_skipped", run_id=run.id, reason=reason)

@@ -23,6 +23,7 @@ from store.models.events import Event
 from store.models.imports import ImportKey
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
+from store.models.privacy import ConsentRecord, Suppression
 from store.models.rulesets import AcceptedRuleSet
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.models.schedules import ScheduleClaim
@@ -47,6 +48,7 @@ __all__ = [
     "CalendarConnection",
     "CalendarLink",
     "CalendarSyncState",
+    "ConsentRecord",
     "ConsoleSession",
     "ConsoleUser",
     "Customer",
@@ -64,6 +66,7 @@ __all__ = [
     "ScheduleClaim",
     "Secret",
     "ServiceOrder",
+    "Suppression",
     "Technician",
     "WhatsAppConversation",
     "WhatsAppMessage",

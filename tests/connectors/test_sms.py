@@ -98,7 +98,7 @@ def test_server_error_is_transient(fake: FakeTwilio, bare_runtime: Runtime) -> N
 
 def test_twilio_21211_is_permanent(fake: FakeTwilio, bare_runtime: Runtime) -> None:
     fake.refuse("+5511987654321", 400, 21211, "Invalid 'To' Phone Number: +5511987654321")
-    with pytest.raises(PermanentError, match=r"\+55\*{9}21 is not a valid phone number") as raised:
+    with pytest.raises(PermanentError, match=r"\+55 11 9\*{4}-4321 is not a valid phone number") as raised:
         SmsConnector(settings_for(fake), bare_runtime).execute(call("send", sms()))
     assert raised.value.code == "21211"
 

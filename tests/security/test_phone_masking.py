@@ -20,5 +20,5 @@ def test_an_undelivered_sms_leaves_a_dead_letter_with_the_number_masked(
     report_undelivered(factory_client)
     with Session(factory_client.app.state.ctx.core.db) as session:
         letter = session.exec(select(DeadLetter)).one()
-    assert letter.error.startswith("sms to +55*********21 undelivered (Twilio error 30003")
+    assert letter.error.startswith("sms to +55 11 9****-4321 undelivered (Twilio error 30003")
     assert "5511987654321" not in letter.error

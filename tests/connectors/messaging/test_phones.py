@@ -25,7 +25,7 @@ def test_default_region_can_change() -> None:
 
 
 @pytest.mark.parametrize(("written", "shown"), [("12345", "***45"), ("", "(no digits)"),
-                                                ("telefone", "(no digits)"), ("+55 11 1234", "+55****34")])
+                                                ("telefone", "(no digits)"), ("+55 11 1234", "+55 **1234")])
 def test_invalid_number_is_permanent_and_named_masked(written: str, shown: str) -> None:
     with pytest.raises(PermanentError) as raised:
         to_e164(written)
@@ -34,7 +34,7 @@ def test_invalid_number_is_permanent_and_named_masked(written: str, shown: str) 
 
 
 def test_a_number_in_a_country_not_allowed_is_refused_by_default() -> None:
-    with pytest.raises(PermanentError, match=r"\+1\*{8}86 is a number in US, not one of the allowed "
+    with pytest.raises(PermanentError, match=r"\+1 \*{6}8886 is a number in US, not one of the allowed "
                                              r"countries \(BR\)") as raised:
         to_e164("+1 415 523 8886")
     assert raised.value.code == "country_not_allowed"
@@ -64,10 +64,10 @@ def test_whatsapp_address_has_the_prefix() -> None:
 
 
 @pytest.mark.parametrize(("number", "shown"), [
-    ("+5511987654321", "+55*********21"),
-    ("whatsapp:+5511987654321", "+55*********21"),
-    ("(11) 98765-4321", "*********21"),
-    ("+55 11 98765-4321\r\nBcc: x@example.com", "+55*********21"),  # only digits survive
+    ("+5511987654321", "+55 11 9****-4321"),
+    ("whatsapp:+5511987654321", "+55 11 9****-4321"),
+    ("(11) 98765-4321", "11 9****-4321"),
+    ("+55 11 98765-4321\r\nBcc: x@example.com", "+55 11 9****-4321"),  # only digits survive
     ("7", "*"),
 ])
 def test_mask_keeps_the_country_code_and_the_last_two_digits(number: str, shown: str) -> None:
@@ -76,5 +76,5 @@ def test_mask_keeps_the_country_code_and_the_last_two_digits(number: str, shown:
 
 def test_numbers_in_a_providers_message_are_masked() -> None:
     text = "The 'To' number +5511987654321 is not a valid phone number (see /2010-04-01/Accounts)"
-    assert mask_numbers_in(text) == "The 'To' number +55*********21 is not a valid phone number " \
+    assert mask_numbers_in(text) == "The 'To' number +55 11 9****-4321 is not a valid phone number " \
                                     "(see /2010-04-01/Accounts)"

@@ -32,7 +32,7 @@ def test_other_twilio_errors_are_permanent_with_their_code(code: int) -> None:
 
 def test_invalid_number_error_names_the_number_masked() -> None:
     message = str(classify(rest(400, 21211), "whatsapp:+5511900000000", None, WHERE))
-    assert "+55*********00 is not a valid phone number" in message
+    assert "+55 11 9****-0000 is not a valid phone number" in message
     assert "5511900000000" not in message
 
 

@@ -1,4 +1,4 @@
-"""Rendered params as step rows and dead letters keep them: secrets masked, the rest as rendered."""
+"""Rendered params as step rows and dead letters keep them: secrets and personal data masked."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ def test_secret_looking_keys_are_masked_at_any_depth() -> None:
     assert params["headers"]["Authorization"] == "Bearer abc"  # the original is left alone
 
 
-def test_message_params_are_kept_as_rendered() -> None:
-    params = {"to": "+5511987654321", "body": "Olá Maria, sua visita é amanhã às 09:00"}
-    assert mask_params(params) == params
+def test_message_params_keep_their_text_but_not_the_personal_data() -> None:
+    params = {"to": "+5511987654321", "body": "Olá Maria, sua visita é amanhã às 09:00",
+              "cc": ["joana.lima@example.com"], "cpf": "529.982.247-25"}
+    assert mask_params(params) == {"to": "+55 11 9****-4321", "body": params["body"],
+                                   "cc": ["j***@example.com"], "cpf": "***.982.247-**"}
+    assert params["to"] == "+5511987654321"  # what the connector is called with stays as rendered
 
 
 def test_a_password_or_token_in_a_url_is_masked() -> None:

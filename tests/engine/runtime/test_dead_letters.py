@@ -95,4 +95,4 @@ def test_a_fallback_that_fails_too_leaves_both_dead_letters_open(on_database) ->
     assert sorted(letter.action for letter in found) == ["backup.run", "sms.send"]
     assert {letter.resolution for letter in found} == {None}
     sms = next(letter for letter in found if letter.action == "sms.send")
-    assert sms.params == {"to": "+5511987654321", "body": "Backup falhou"}
+    assert sms.params == {"to": "+55 11 9****-4321", "body": "Backup falhou"}  # the number masked
