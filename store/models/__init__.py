@@ -22,6 +22,7 @@ from store.models.events import Event
 from store.models.imports import ImportKey
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
+from store.models.privacy import PrivacyIncident, PrivacyRequest
 from store.models.rulesets import AcceptedRuleSet
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.models.schedules import ScheduleClaim
@@ -54,6 +55,8 @@ __all__ = [
     "Invoice",
     "Notification",
     "Payment",
+    "PrivacyIncident",
+    "PrivacyRequest",
     "Record",
     "RuleRun",
     "RuleStep",
