@@ -23,6 +23,7 @@ SCOPES: dict[str, str] = {
     "deadletters:write": "retry or discard dead letters",
     "backups:read": "list backups",
     "metrics:read": "GET /metrics when it is not public",
+    "privacy:admin": "subjects' requests and rights: export, correct, anonymise, processors, access log",
     "ops:read": "the details of GET /ready (database, broker and connector checks)",
     ADMIN: "everything",
 }
