@@ -81,7 +81,8 @@ def anonymise_subject(session: Session, customer: Customer, *, actor: str, force
     if keep_tax_id and newest_invoice is not None:
         result.tax_id_kept_until = newest_invoice + FISCAL_MINIMUM
     scrubber = Scrubber(identifiers(name=None if is_anonymised(customer) else customer.name,
-                                    email=customer.email, phone=customer.phone, address=customer.address,
+                                    email=customer.email, phone=customer.phone,
+                                    addresses=[customer.address, *(o.address for o in footprint.orders)],
                                     tax_id=None if keep_tax_id else customer.tax_id))
     phone = customer.phone
     _anonymise_rows(session, footprint, scrubber, phone, result)

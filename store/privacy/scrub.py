@@ -22,6 +22,7 @@ CUSTOMER_FIELDS = {"name": ANONYMOUS_NAME, "email": None, "phone": None, "addres
 ORDER_FIELDS = {"address": None, "description": ""}
 INBOUND_FIELDS = {"from": "", "body": "", "text": "", "profile_name": None}
 MIN_NEEDLE = 4  # shorter values (a state "SP") would blot out unrelated text
+MIN_STREET = 8
 
 
 class Scrubber:
@@ -45,10 +46,15 @@ class Scrubber:
         return value
 
 
-def identifiers(*, name: str | None, email: str | None, phone: str | None, address: str | None,
+def identifiers(*, name: str | None, email: str | None, phone: str | None, addresses: Iterable[str | None],
                 tax_id: str | None) -> list[str]:
     """The strings that identify the person, in the forms text is likely to hold them."""
-    found = [name, email, address]
+    found = [name, email]
+    for address in addresses:
+        if address:
+            # "Rua das Flores, 123 - Centro": a calendar's location often has the street part only
+            street = address.split(" - ")[0].strip()
+            found += [address, street if len(street) >= MIN_STREET else None]
     if phone:
         found.append(phone)
         try:
