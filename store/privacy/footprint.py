@@ -76,9 +76,10 @@ def find_footprint(session: Session, customer: Customer) -> Footprint:
     payments = _in(session, Payment, col(Payment.invoice_id), [i.id for i in invoices], col(Payment.paid_at))
     notifications = session.exec(select(Notification).where(Notification.customer_id == cid)
                                  .order_by(col(Notification.created_at))).all()
-    conversations = session.exec(select(WhatsAppConversation).where(or_(
-        WhatsAppConversation.customer_id == cid,
-        col(WhatsAppConversation.phone) == (customer.phone or "\x00")))).all()
+    owners = [col(WhatsAppConversation.customer_id) == cid]
+    if customer.phone:
+        owners.append(col(WhatsAppConversation.phone) == customer.phone)
+    conversations = session.exec(select(WhatsAppConversation).where(or_(*owners))).all()
     messages = _in(session, WhatsAppMessage, col(WhatsAppMessage.conversation_id),
                    [c.id for c in conversations], col(WhatsAppMessage.created_at))
     events = _events(session, customer)

@@ -41,8 +41,9 @@ def add_incident(session: Session, *, summary: str, detected_at: datetime, timez
 
 
 def update_incident(session: Session, incident_id: str, changes: Mapping[str, Any]) -> PrivacyIncident:
+    values = _checked(dict(changes))
     incident = get_incident(session, incident_id)
-    for name, value in _checked(dict(changes)).items():
+    for name, value in values.items():
         setattr(incident, name, value)
     session.add(incident)
     session.flush()

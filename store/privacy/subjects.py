@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from store.errors import NotFound, ValidationFailed
@@ -56,7 +57,8 @@ def find_subject(session: Session, person: str) -> Customer:
 
 def _lookup(text: str) -> tuple[object, str]:
     if "@" in text:
-        return col(Customer.email), normalize_email(FIELD, text) or ""
+        # the local part keeps its case when stored; people type it either way
+        return sa.func.lower(col(Customer.email)), (normalize_email(FIELD, text) or "").lower()
     if _TAX_ID.match(text) and sum(ch.isdigit() for ch in text) >= 11:
         try:
             return col(Customer.tax_id), normalize_tax_id(FIELD, text) or ""
