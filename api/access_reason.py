@@ -20,7 +20,7 @@ HEADER = "X-Access-Reason"
 
 def access_reason(
     header: Annotated[str | None, Header(alias=HEADER, include_in_schema=True,
-                                         description="Why the data is read (stored in the access log)")] = None,
+                                         description="Why the data is read (kept in the access log)")] = None,
     reason: Annotated[str | None, Query(description=f"Same as the {HEADER} header")] = None,
 ) -> str | None:
     for where, value in ((HEADER, header), ("reason", reason)):

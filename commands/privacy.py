@@ -80,7 +80,8 @@ def requests_command(ctx: typer.Context, status: Annotated[str | None, typer.Opt
         console.print("no privacy requests")
     for row in rows:
         flag = " OVERDUE" if row["overdue"] else ""
-        console.print(plain(f"{row['id']}  {row['kind']:<10} {row['status']:<8} customer={row['customer_id']} "
+        console.print(plain(f"{row['id']}  {row['kind']:<10} {row['status']:<8} "
+                            f"customer={row['customer_id']} "
                             f"requested={row['requested_at'][:10]} deadline={row['deadline'][:10]}{flag}"))
 
 
@@ -135,7 +136,8 @@ def export_command(ctx: typer.Context, person: Person,
         with _usage_errors():
             served = serve(session, "export", customer.id, actor=who, request_id=request,
                            details={"files": [json_path.name, pdf_path.name]}, now=now)
-        record_access(session, who, [customer.id], what="privacy export", reason=f"privacy request {served.id}")
+        record_access(session, who, [customer.id], what="privacy export",
+                      reason=f"privacy request {served.id}")
         _write_new(json_path, to_json(document))
         write_pdf(document, pdf_path, company=settings.company.name)
     console.print(f"wrote {json_path}\nwrote {pdf_path}\nrequest {served.id}: done")
@@ -175,7 +177,8 @@ def correct_command(ctx: typer.Context, person: Person, assignments: Annotated[l
         changed = correct_subject(session, customer, changes, actor=who)
         served = serve(session, "correct", customer.id, actor=who, request_id=request,
                        details={"fields": changed})
-        summary = f"corrected: {', '.join(changed) or 'nothing (values were already so)'}; request {served.id}: done"
+        fields = ", ".join(changed) or "nothing (values were already so)"
+        summary = f"corrected: {fields}; request {served.id}: done"
     console.print(summary)
 
 
@@ -191,7 +194,8 @@ def anonymise_command(ctx: typer.Context, person: Person, force: Annotated[bool,
     with open_session(settings_from(ctx).database.url) as session, _usage_errors():
         customer = _subject(session, person)
         result = anonymise_subject(session, customer, actor=who, force=force)
-        served = serve(session, "anonymise", customer.id, actor=who, request_id=request, details=result.to_dict())
+        served = serve(session, "anonymise", customer.id, actor=who, request_id=request,
+                       details=result.to_dict())
         body = {**result.to_dict(), "request": served.id}
     if wants_json(output):
         print_json(console, body)
@@ -250,7 +254,8 @@ def access_log_command(ctx: typer.Context, person: Person, request: RequestOptio
 
 @privacy_app.command("purge")
 def purge_command(ctx: typer.Context, dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Count what would go, delete nothing")] = False, output: FormatFlag = "text") -> None:
+        "--dry-run", help="Count what would go, delete nothing")] = False,
+        output: FormatFlag = "text") -> None:
     """Delete what is past privacy.retention now (the daemon does it daily)."""
     from commands.common import database_errors
     from store.db import make_engine
@@ -324,12 +329,14 @@ def incident_list(ctx: typer.Context, output: FormatFlag = "text") -> None:
         console.print("no incidents")
     for row in rows:
         flag = " NOTICE OVERDUE" if row["overdue"] else ""
-        console.print(plain(f"{row['id']}  {row['status']:<6} risk={row['risk']:<6} detected={row['detected_at'][:10]} "
+        console.print(plain(f"{row['id']}  {row['status']:<6} risk={row['risk']:<6} "
+                            f"detected={row['detected_at'][:10]} "
                             f"deadline={row['deadline']}{flag}  {row['summary'][:80]}"))
 
 
 @incident_app.command("show")
-def incident_show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="The incident")]) -> None:
+def incident_show(ctx: typer.Context, incident_id: Annotated[str,
+                                                             typer.Argument(help="The incident")]) -> None:
     """One incident, every field (JSON)."""
     from store.privacy.incidents import get_incident, incident_dict
 
@@ -342,7 +349,8 @@ def incident_show(ctx: typer.Context, incident_id: Annotated[str, typer.Argument
 @incident_app.command("update")
 def incident_update(ctx: typer.Context, incident_id: Annotated[str, typer.Argument(help="The incident")],
                     summary: Annotated[str | None, typer.Option(help="What happened")] = None,
-                    occurred_at: When = None, anpd_notified_at: When = None, subjects_notified_at: When = None,
+                    occurred_at: When = None, anpd_notified_at: When = None,
+                    subjects_notified_at: When = None,
                     category: Annotated[list[str] | None, typer.Option(
                         "--category", help="Replaces the categories (repeat)")] = None,
                     subjects: Annotated[int | None, typer.Option(min=0, help="Subjects affected")] = None,

@@ -21,8 +21,8 @@ from api.schemas.people import (
     Tier,
 )
 from store.listing import ListSpec, list_page
-from store.privacy.access import record_access
 from store.models import Customer, Technician
+from store.privacy.access import record_access
 
 router = APIRouter(prefix="/v1", tags=["people"])
 CUSTOMERS = ListSpec(Customer, ("created_at", "updated_at", "name"), ("tier", "preferred_channel", "city"),
@@ -41,7 +41,8 @@ def list_customers(session: DbSession, principal: requires("customers:read"), li
                    reason: AccessReason = None) -> Page[CustomerOut]:
     page = list_page(session, CUSTOMERS, sort=sort, limit=limit, cursor=cursor,
                      filters={"tier": tier, "preferred_channel": preferred_channel, "city": city})
-    record_access(session, principal.actor, [c.id for c in page.items], what="GET /v1/customers", reason=reason)
+    record_access(session, principal.actor, [c.id for c in page.items], what="GET /v1/customers",
+                  reason=reason)
     return Page(items=[CustomerOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
 
 

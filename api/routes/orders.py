@@ -29,8 +29,8 @@ from api.schemas.orders import (
 )
 from store.errors import ValidationFailed
 from store.listing import ListSpec, list_page
-from store.privacy.access import record_access
 from store.models import Appointment, ServiceOrder
+from store.privacy.access import record_access
 from store.service_orders import assign_technician, create_order, set_status
 
 router = APIRouter(prefix="/v1", tags=["service orders"])
@@ -53,7 +53,8 @@ def list_orders(session: DbSession, principal: requires("orders:read"), limit: L
                      filters={"status": status, "priority": priority, "region": region,
                               "customer_id": customer_id, "technician_id": technician_id})
     # an order holds its customer's address: reading it is reading the customer's data
-    record_access(session, principal.actor, [o.customer_id for o in page.items], what="GET /v1/service-orders",
+    record_access(session, principal.actor, [o.customer_id for o in page.items],
+                  what="GET /v1/service-orders",
                   reason=reason)
     return Page(items=[OrderOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor)
 

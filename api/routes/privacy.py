@@ -13,7 +13,16 @@ from fastapi import APIRouter, Query
 from api.access_reason import AccessReason
 from api.auth import requires
 from api.crud import DbSession
-from api.schemas.privacy import AnonymiseIn, CorrectIn, RefuseIn, RequestIn, RequestList, RequestOut, Served, SubjectIn
+from api.schemas.privacy import (
+    AnonymiseIn,
+    CorrectIn,
+    RefuseIn,
+    RequestIn,
+    RequestList,
+    RequestOut,
+    Served,
+    SubjectIn,
+)
 from store.privacy.access import access_dict, access_log, record_access
 from store.privacy.anonymise import anonymise_subject
 from store.privacy.correct import correct_subject

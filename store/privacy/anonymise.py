@@ -106,7 +106,8 @@ def _anonymise_rows(session: Session, fp: Footprint, scrub: Scrubber, phone: str
                     result: Anonymised) -> None:
     cid = fp.customer.id
     for order in fp.orders:
-        _assign(order, {"address": None, "description": "", "status_reason": _opt(scrub, order.status_reason)},
+        _assign(order, {"address": None, "description": "", "status_reason": _opt(scrub,
+                                                                                  order.status_reason)},
                 result, "service_orders")
     for visit in fp.appointments:
         _assign(visit, {"notes": None}, result, "appointments")
@@ -126,7 +127,8 @@ def _anonymise_rows(session: Session, fp: Footprint, scrub: Scrubber, phone: str
     for event in fp.events:
         _assign(event, {"payload": anonymise_payload(event.payload, cid, phone, scrub)}, result, "events")
     for run in fp.runs:
-        _assign(run, {"context": scrub.walk(run.context), "trace": scrub.walk(run.trace)}, result, "rule_runs")
+        _assign(run, {"context": scrub.walk(run.context), "trace": scrub.walk(run.trace)}, result,
+                "rule_runs")
     for step in fp.steps:
         _assign(step, {"params": scrub.walk(step.params), "output": scrub.walk(step.output),
                        "last_error": _opt(scrub, step.last_error)}, result, "rule_steps")

@@ -55,6 +55,7 @@ def _checked(name: str, raw: str | None) -> Any:
         raise ValidationFailed(f"customer.{name}", f"is longer than {limit} characters")
     bad = _FORBIDDEN.search(value)
     if bad:
-        raise ValidationFailed(f"customer.{name}", f"a control or invisible character (U+{ord(bad.group()):04X}) "
+        raise ValidationFailed(f"customer.{name}",
+                               f"a control or invisible character (U+{ord(bad.group()):04X}) "
                                                    "is not allowed here")
     return value

@@ -18,7 +18,8 @@ from store.privacy.footprint import Footprint, find_footprint
 from store.types import utcnow
 
 SECTIONS = ("service_orders", "appointments", "invoices", "payments", "notifications",
-            "whatsapp_conversations", "whatsapp_messages", "events", "rule_runs", "rule_steps", "dead_letters",
+            "whatsapp_conversations", "whatsapp_messages", "events", "rule_runs", "rule_steps",
+            "dead_letters",
             "calendar_links", "accounting_records", "accounting_audit", "audit_log", "privacy_requests")
 
 

@@ -92,7 +92,8 @@ def find_footprint(session: Session, customer: Customer) -> Footprint:
     footprint = Footprint(customer, orders, appointments, invoices, payments, notifications, conversations,
                           messages, events, runs, steps, dead_letters, links)
     ids = [i for group in footprint.entity_ids().values() for i in group]
-    footprint.accounting_records = _in(session, AccountingSyncRecord, col(AccountingSyncRecord.entity_id), ids,
+    footprint.accounting_records = _in(session, AccountingSyncRecord,
+                                       col(AccountingSyncRecord.entity_id), ids,
                                        col(AccountingSyncRecord.created_at))
     footprint.accounting_audit = _in(session, AccountingSyncAudit, col(AccountingSyncAudit.entity_id), ids,
                                      col(AccountingSyncAudit.at))

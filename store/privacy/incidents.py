@@ -62,7 +62,8 @@ def list_incidents(session: Session, *, limit: int = 200) -> Sequence[PrivacyInc
                         .limit(limit)).all()
 
 
-def incident_dict(incident: PrivacyIncident, now: datetime | None = None, timezone: str = "UTC") -> dict[str, Any]:
+def incident_dict(incident: PrivacyIncident, now: datetime | None = None,
+                  timezone: str = "UTC") -> dict[str, Any]:
     today = (now or utcnow()).astimezone(ZoneInfo(timezone)).date()
     notified = incident.anpd_notified_at is not None
     return {"id": incident.id, "summary": incident.summary, "status": incident.status, "risk": incident.risk,
@@ -84,7 +85,8 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
         raise ValidationFailed(unknown[0], f"is not a field of an incident (one of: {', '.join(UPDATABLE)})")
     categories = values.get("data_categories")
     if categories is not None:
-        if len(categories) > MAX_CATEGORIES or any(not str(c).strip() or len(str(c)) > 100 for c in categories):
+        bad = any(not str(c).strip() or len(str(c)) > 100 for c in categories)
+        if len(categories) > MAX_CATEGORIES or bad:
             raise ValidationFailed("data_categories", f"at most {MAX_CATEGORIES} categories of 1 to 100 "
                                                       "characters each")
         values["data_categories"] = [str(c).strip() for c in categories]

@@ -31,7 +31,8 @@ class Scrubber:
     def __init__(self, identifiers: Iterable[str | None]) -> None:
         needles = sorted({i.strip() for i in identifiers if i and len(i.strip()) >= MIN_NEEDLE},
                          key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(n) for n in needles), re.IGNORECASE) if needles else None
+        self._pattern = re.compile("|".join(re.escape(n) for n in needles),
+                                   re.IGNORECASE) if needles else None
 
     def text(self, value: str) -> str:
         return self._pattern.sub(PLACEHOLDER, value) if self._pattern else value
@@ -85,8 +86,8 @@ def anonymise_payload(payload: dict[str, Any], customer_id: str, phone: str | No
     if isinstance(order, dict) and order.get("customer_id") == customer_id:
         result["order"] = {**order, **{k: v for k, v in ORDER_FIELDS.items() if k in order}}
     sender = result.get("from")
-    if isinstance(sender, str) and ((phone and sender == phone) or isinstance(customer, dict)
-                                    and customer.get("id") == customer_id):
+    if isinstance(sender, str) and ((phone and sender == phone) or (isinstance(customer, dict)
+                                    and customer.get("id") == customer_id)):
         result.update({k: v for k, v in INBOUND_FIELDS.items() if k in result})
     walked: dict[str, Any] = scrubber.walk(result)
     return walked

@@ -68,7 +68,8 @@ def test_the_export_path_is_not_chosen_by_the_data(project: Path, db_url: str, d
 
 @pytest.mark.parametrize("reason", ["x" * 201, "ok\nFAKE 2026-12-01 api_client:admin read everything",
                                     "motivo\u202e"])
-def test_an_access_reason_is_bounded_and_one_clean_line(client: TestClient, auth: Callable[..., dict[str, str]],
+def test_an_access_reason_is_bounded_and_one_clean_line(client: TestClient, auth: Callable[..., dict[str,
+                                                                                                     str]],
                                                         db_engine: sa.Engine, reason: str) -> None:
     world = build_world(db_engine, AT)
     response = client.get(f"/v1/customers/{world.customer_id}", headers=auth("customers:read"),

@@ -22,14 +22,16 @@ def test_the_deadline_skips_weekends_and_national_holidays() -> None:
 def test_an_incident_is_registered_updated_and_flagged_when_the_notice_is_late(engine: sa.Engine) -> None:
     with session_scope(engine) as session:
         incident = add_incident(session, summary="Planilha de clientes enviada ao e-mail errado",
-                                detected_at=datetime(2026, 12, 1, 14, tzinfo=UTC), timezone="America/Sao_Paulo",
+                                detected_at=datetime(2026, 12, 1, 14,
+                                                     tzinfo=UTC), timezone="America/Sao_Paulo",
                                 actor="user:dpo", data_categories=["nome", "telefone"], subjects_affected=40,
                                 risk="high")
         incident_id = incident.id
         late = incident_dict(incident, now=datetime(2026, 12, 10, tzinfo=UTC), timezone="America/Sao_Paulo")
         assert late["deadline"] == "2026-12-04" and late["overdue"]
     with session_scope(engine) as session:
-        notified = update_incident(session, incident_id, {"anpd_notified_at": datetime(2026, 12, 3, tzinfo=UTC)})
+        notified = update_incident(session, incident_id, {"anpd_notified_at": datetime(2026, 12, 3,
+                                                                                       tzinfo=UTC)})
         assert not incident_dict(notified, now=datetime(2026, 12, 10, tzinfo=UTC))["overdue"]
 
 

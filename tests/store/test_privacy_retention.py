@@ -93,7 +93,8 @@ def test_a_policy_shorter_than_the_tax_law_is_refused() -> None:
     assert RetentionSettings(messages="2y").periods()["messages"] == timedelta(days=731)
 
 
-def test_an_anonymised_customer_gives_up_the_cpf_once_the_invoices_are_five_years_old(engine: sa.Engine) -> None:
+def test_an_anonymised_customer_gives_up_the_cpf_once_the_invoices_are_five_years_old(
+        engine: sa.Engine) -> None:
     from store.models import Customer
     from store.privacy.anonymise import anonymise_subject
 

@@ -70,9 +70,11 @@ def test_export_holds_the_persons_records_and_nobody_elses(engine: sa.Engine) ->
 def test_export_includes_a_suppression_table_when_one_exists(engine: sa.Engine) -> None:
     world = build_world(engine, AT)
     with engine.begin() as connection:
-        connection.execute(sa.text("CREATE TABLE suppressions (id VARCHAR(36) PRIMARY KEY, address VARCHAR(254), "
+        connection.execute(sa.text("CREATE TABLE suppressions (id VARCHAR(36) PRIMARY KEY, "
+                                   "address VARCHAR(254), "
                                    "channel VARCHAR(20))"))
-        connection.execute(sa.text("INSERT INTO suppressions VALUES ('s1', :p, 'sms'), ('s2', '+5511900000001', "
+        connection.execute(sa.text("INSERT INTO suppressions VALUES ('s1', :p, 'sms'), "
+                                   "('s2', '+5511900000001', "
                                    "'sms')"), {"p": PHONE})
     try:
         with session_scope(engine) as session:
@@ -88,7 +90,8 @@ def test_processors_come_from_what_was_recorded(engine: sa.Engine) -> None:
     with session_scope(engine) as session:
         uses = {u.processor: u for u in subject_processors(session, find_subject(session, world.customer_id))}
     assert set(uses) == {"Twilio", "SMTP server (email)", "Google (Calendar)", "Omie", "erp.example.com"}
-    assert uses["Twilio"].first_at == AT and uses["Twilio"].count == 1  # the local outbox (file) is no processor
+    # the local outbox (file) is no processor
+    assert uses["Twilio"].first_at == AT and uses["Twilio"].count == 1
 
 
 def test_anonymise_keeps_fiscal_records_and_clears_the_rest(engine: sa.Engine) -> None:
@@ -134,7 +137,8 @@ def test_anonymise_refuses_open_orders_unless_forced(engine: sa.Engine) -> None:
         anonymise_subject(session, find_subject(session, world.customer_id), actor="user:dpo")
     assert refused.value.field == "person" and world.order_id in str(refused.value)
     with session_scope(engine) as session:
-        result = anonymise_subject(session, find_subject(session, world.customer_id), actor="user:dpo", force=True)
+        result = anonymise_subject(session, find_subject(session, world.customer_id), actor="user:dpo",
+                                   force=True)
     assert result.forced
 
 
@@ -154,19 +158,22 @@ def test_correction_goes_through_the_stores_checks_and_is_audited_without_values
                                   actor="user:dpo")
         assert changed == ["phone", "city"] and customer.phone == "+5511977771234"
     with session_scope(engine) as session:
-        entry = session.exec(sa.select(AuditLogEntry).where(AuditLogEntry.action == "privacy.correct")).scalar_one()
+        corrections = sa.select(AuditLogEntry).where(AuditLogEntry.action == "privacy.correct")
+        entry = session.exec(corrections).scalar_one()
         assert entry.details == {"fields": ["phone", "city"]}
     with pytest.raises(ValidationFailed) as bad_phone, session_scope(engine) as session:
         correct_subject(session, find_subject(session, world.customer_id), {"phone": "123"}, actor="user:dpo")
     with pytest.raises(ValidationFailed) as not_personal, session_scope(engine) as session:
-        correct_subject(session, find_subject(session, world.customer_id), {"tier": "premium"}, actor="user:dpo")
+        correct_subject(session, find_subject(session, world.customer_id), {"tier": "premium"},
+                        actor="user:dpo")
     assert bad_phone.value.field == "customer.phone" and not_personal.value.field == "tier"
 
 
 def test_requests_are_due_in_15_days_and_flagged_when_overdue(engine: sa.Engine) -> None:
     world = build_world(engine, AT)
     with session_scope(engine) as session:
-        late = open_request(session, "export", world.customer_id, actor="user:dpo", now=AT - timedelta(days=20))
+        late = open_request(session, "export", world.customer_id, actor="user:dpo",
+                            now=AT - timedelta(days=20))
         fresh = open_request(session, "correct", world.customer_id, actor="user:dpo", now=AT)
         late_id, fresh_id = late.id, fresh.id
         assert fresh.deadline == AT + timedelta(days=15)

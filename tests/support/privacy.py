@@ -113,11 +113,13 @@ def _integrations(session: Session, at: datetime, customer_id: str, other_id: st
                                 provider_id=f"SMin{run.id[:8]}", created_at=at))
     session.add(CalendarLink(appointment_id=visit_id, calendar_id="tecnico@example.com",
                              google_event_id="evt123", synced_at=at,
-                             synced_version={"summary": f"Visita: {NAME}", "location": "Rua das Flores, 123"}))
+                             synced_version={"summary": f"Visita: {NAME}",
+                                             "location": "Rua das Flores, 123"}))
     session.add(AccountingSyncRecord(system="omie", entity_type="customer", entity_id=customer_id,
                                      external_id="OM-1", integration_code=f"c-{customer_id}", status="synced",
                                      synced_at=at, synced_fields={"nome": NAME, "email": EMAIL}))
-    record_action(session, "api_client:erp", "customer.updated", entity_type="customer", entity_id=customer_id,
+    record_action(session, "api_client:erp", "customer.updated", entity_type="customer",
+                  entity_id=customer_id,
                   details={"phone": PHONE})
     inbound = Event(id=f"wa-{run.id}", type="whatsapp.message_received", source="twilio", occurred_at=at,
                     payload={"message_sid": "SMx", "from": PHONE, "to": "+5511900000000",

@@ -45,7 +45,8 @@ def test_export_writes_json_and_a_pdf_and_records_the_request(project: Path, db_
     assert "user:dpo  privacy export" in log.output
 
 
-def test_anonymise_refuses_open_orders_and_then_forced_reports_what_changed(project: Path, db_url: str) -> None:
+def test_anonymise_refuses_open_orders_and_then_forced_reports_what_changed(project: Path,
+                                                                            db_url: str) -> None:
     customer_id, order_id = world_in(project, db_url, closed=False)
     refused = runner.invoke(app, ["privacy", "anonymise", PHONE])
     forced = runner.invoke(app, ["privacy", "anonymise", customer_id, "--force", "--format", "json"])
@@ -56,7 +57,8 @@ def test_anonymise_refuses_open_orders_and_then_forced_reports_what_changed(proj
 
 def test_correct_parses_assignments_and_names_bad_fields(project: Path, db_url: str) -> None:
     customer_id, _ = world_in(project, db_url)
-    good = runner.invoke(app, ["privacy", "correct", customer_id, "--set", "city=Santos", "--set", "address="])
+    good = runner.invoke(app, ["privacy", "correct", customer_id, "--set", "city=Santos", "--set",
+                               "address="])
     no_equals = runner.invoke(app, ["privacy", "correct", customer_id, "--set", "city"])
     bad_email = runner.invoke(app, ["privacy", "correct", customer_id, "--set", "email=nope"])
     assert good.exit_code == 0 and "corrected: city, address" in good.output
@@ -89,7 +91,8 @@ def test_incidents_are_added_listed_shown_and_updated(project: Path, db_url: str
                                 "--detected-at", "2026-12-23T10:00-03:00", "--category", "nome",
                                 "--category", "telefone", "--subjects", "120", "--risk", "high"])
     incident_id = added.output.split()[1].rstrip(":")
-    naive = runner.invoke(app, ["privacy", "incident", "add", "--summary", "x", "--detected-at", "2026-12-23T10:00"])
+    naive = runner.invoke(app, ["privacy", "incident", "add", "--summary", "x", "--detected-at",
+                                "2026-12-23T10:00"])
     updated = runner.invoke(app, ["privacy", "incident", "update", incident_id,
                                   "--anpd-notified-at", "2026-12-28T09:00-03:00"])
     shown = json.loads(runner.invoke(app, ["privacy", "incident", "show", incident_id]).output)
