@@ -172,8 +172,9 @@ def test_a_calendar_google_fails_on_waits_before_its_next_try(
 
 
 @pytest.mark.parametrize(("transport", "jobs"), [
-    ("google", ["ops-alerts", "calendar-sync-requests", "calendar-safety-net", "calendar-channels"]),
-    ("file", ["ops-alerts"])])
+    ("google", ["ops-alerts", "calendar-sync-requests", "calendar-safety-net", "calendar-channels",
+                "privacy-purge"]),
+    ("file", ["ops-alerts", "privacy-purge"])])
 def test_the_daemons_scheduler_runs_the_calendar_jobs_only_when_the_calendar_talks_to_google(
         tmp_path: Path, transport: str, jobs: list[str]) -> None:
     from engine.runtime.daemon import Daemon, Parts
