@@ -188,6 +188,6 @@ def test_the_daemons_scheduler_runs_the_calendar_jobs_only_when_the_calendar_tal
     try:
         assert daemon.scheduler is not None
         assert [job.name for job in daemon.scheduler.jobs] == jobs
-        assert [job.every for job in daemon.scheduler.jobs][2:3] == ([600.0] if len(jobs) > 1 else [])
+        assert [job.every for job in daemon.scheduler.jobs][2:3] == ([600.0] if transport == "google" else [])
     finally:
         daemon.core.db.dispose()
