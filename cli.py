@@ -22,6 +22,7 @@ from commands import imports as import_commands
 from commands import ops as ops_commands
 from commands import output as out
 from commands import plan as plan_commands
+from commands import privacy as privacy_commands
 from commands import runs as runs_commands
 from commands import sync as sync_commands
 from commands import users as user_commands
@@ -260,6 +261,7 @@ backup_commands.register(app)
 import_commands.register(app)
 flags_commands.register(app)
 user_commands.register(app)
+privacy_commands.register(app)
 
 
 def main() -> None:

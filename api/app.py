@@ -32,7 +32,18 @@ from api.middleware.observe import RequestObserver
 from api.middleware.security_headers import SecurityHeaders
 from api.proxies import ClientAddress
 from api.ratelimit import RateLimiter, storage_uri
-from api.routes import billing, customers, events, health, operations, orders, privacy, sync, token
+from api.routes import (
+    billing,
+    customers,
+    events,
+    health,
+    operations,
+    orders,
+    privacy,
+    suppressions,
+    sync,
+    token,
+)
 from api.schemas.errors import ERROR_RESPONSES
 from api.settings import ApiSettings, api_settings
 from api.tokens import TokenService, new_signing_key
@@ -47,7 +58,7 @@ if TYPE_CHECKING:
 
 AUDIT_FLUSH_SECONDS = 1.0
 V1_ROUTERS = (token.router, events.router, customers.router, orders.router, billing.router,
-              operations.router, sync.router, privacy.router)
+              operations.router, sync.router, privacy.router, suppressions.router)
 
 
 def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,

@@ -25,6 +25,7 @@ SCOPES: dict[str, str] = {
     "suppressions:read": "list the suppression list (addresses masked)",
     "suppressions:write": "add to and remove from the suppression list",
     "metrics:read": "GET /metrics when it is not public",
+    "privacy:admin": "subjects' requests and rights: export, correct, anonymise, processors, access log",
     "ops:read": "the details of GET /ready (database, broker and connector checks)",
     ADMIN: "everything",
 }

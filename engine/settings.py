@@ -33,6 +33,7 @@ from engine.errors import ConfigError
 from engine.language.problems import Problem
 from engine.language.validation import problems_from_validation_error
 from engine.language.yamlsafe import Document, YamlInputError, load_file
+from store.privacy.settings import PrivacySettings
 from store.secrets import SecretsSettings
 
 ENV_PREFIX = "DESPACHO_"
@@ -204,6 +205,7 @@ class Settings(Section):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     company: CompanySettings = Field(default_factory=CompanySettings)
     connectors: ConnectorsSettings = Field(default_factory=ConnectorsSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     _config_file: FsPath | None = PrivateAttr(default=None)  # set by load_settings
 
     @field_validator("timezone")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from api.access_reason import AccessReason
 from api.auth import requires
 from api.crud import Cursor, DbSession, Limit, apply_patch, get_live, soft_delete, sort_type
 from api.schemas.common import Page, Short
@@ -21,6 +22,7 @@ from api.schemas.people import (
 )
 from store.listing import ListSpec, list_page
 from store.models import Customer, Technician
+from store.privacy.access import record_access
 
 router = APIRouter(prefix="/v1", tags=["people"])
 CUSTOMERS = ListSpec(Customer, ("created_at", "updated_at", "name"), ("tier", "preferred_channel", "city"),
@@ -35,9 +37,12 @@ TechnicianSort = sort_type(TECHNICIANS)
 def list_customers(session: DbSession, principal: requires("customers:read"), limit: Limit = 50,
                    cursor: Cursor = None, sort: CustomerSort = None, tier: Tier | None = None,
                    preferred_channel: Channel | None = None,
-                   city: Annotated[str | None, Query(max_length=100)] = None) -> Page[CustomerOut]:
+                   city: Annotated[str | None, Query(max_length=100)] = None,
+                   reason: AccessReason = None) -> Page[CustomerOut]:
     page = list_page(session, CUSTOMERS, sort=sort, limit=limit, cursor=cursor,
                      filters={"tier": tier, "preferred_channel": preferred_channel, "city": city})
+    record_access(session, principal.actor, [c.id for c in page.items], what="GET /v1/customers",
+                  reason=reason)
     return Page(items=[CustomerOut.model_validate(c) for c in page.items], next_cursor=page.next_cursor)
 
 
@@ -51,8 +56,11 @@ def create_customer(session: DbSession, principal: requires("customers:write"),
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerOut)
-def get_customer(session: DbSession, principal: requires("customers:read"), customer_id: str) -> CustomerOut:
-    return CustomerOut.model_validate(get_live(session, Customer, customer_id))
+def get_customer(session: DbSession, principal: requires("customers:read"), customer_id: str,
+                 reason: AccessReason = None) -> CustomerOut:
+    customer = get_live(session, Customer, customer_id)
+    record_access(session, principal.actor, [customer.id], what="GET /v1/customers/{id}", reason=reason)
+    return CustomerOut.model_validate(customer)
 
 
 @router.patch("/customers/{customer_id}", response_model=CustomerOut)

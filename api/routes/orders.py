@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from api.access_reason import AccessReason
 from api.auth import requires
 from api.crud import Cursor, DbSession, Limit, apply_patch, get_live, sort_type
 from api.schemas.common import Id, Page, Short
@@ -29,6 +30,7 @@ from api.schemas.orders import (
 from store.errors import ValidationFailed
 from store.listing import ListSpec, list_page
 from store.models import Appointment, ServiceOrder
+from store.privacy.access import record_access
 from store.service_orders import assign_technician, create_order, set_status
 
 router = APIRouter(prefix="/v1", tags=["service orders"])
@@ -45,10 +47,15 @@ AppointmentSort = sort_type(APPOINTMENTS)
 def list_orders(session: DbSession, principal: requires("orders:read"), limit: Limit = 50,
                 cursor: Cursor = None, sort: OrderSort = None, status: OrderStatus | None = None,
                 priority: Priority | None = None, region: Short | None = None,
-                customer_id: Id | None = None, technician_id: Id | None = None) -> Page[OrderOut]:
+                customer_id: Id | None = None, technician_id: Id | None = None,
+                reason: AccessReason = None) -> Page[OrderOut]:
     page = list_page(session, ORDERS, sort=sort, limit=limit, cursor=cursor,
                      filters={"status": status, "priority": priority, "region": region,
                               "customer_id": customer_id, "technician_id": technician_id})
+    # an order holds its customer's address: reading it is reading the customer's data
+    record_access(session, principal.actor, [o.customer_id for o in page.items],
+                  what="GET /v1/service-orders",
+                  reason=reason)
     return Page(items=[OrderOut.model_validate(o) for o in page.items], next_cursor=page.next_cursor)
 
 
@@ -62,8 +69,12 @@ def post_order(session: DbSession, principal: requires("orders:write"), body: Or
 
 
 @router.get("/service-orders/{order_id}", response_model=OrderOut)
-def get_order(session: DbSession, principal: requires("orders:read"), order_id: str) -> OrderOut:
-    return OrderOut.model_validate(get_live(session, ServiceOrder, order_id))
+def get_order(session: DbSession, principal: requires("orders:read"), order_id: str,
+              reason: AccessReason = None) -> OrderOut:
+    order = get_live(session, ServiceOrder, order_id)
+    record_access(session, principal.actor, [order.customer_id], what="GET /v1/service-orders/{id}",
+                  reason=reason)
+    return OrderOut.model_validate(order)
 
 
 @router.patch("/service-orders/{order_id}", response_model=OrderOut)

@@ -71,11 +71,17 @@ class Daemon:
     def _builtin_jobs(self) -> list[BuiltinJob]:
         """The built-in alerts; the connector checks the console's Status page shows (always); Google
         Calendar two-way sync (when it talks to Google); accounting polls and reconciliations; the backup
-        repository's weekly check and the missing-backup watch (when backups go to restic)."""
+        repository's weekly check and the missing-backup watch (when backups go to restic); the daily
+        retention purge."""
         from engine.runtime.checks import IntegrationChecks
 
         return [*self._alert_jobs(), IntegrationChecks(self.settings, self.core.db).job(),
-                *self._calendar_jobs(), *self._accounting_jobs(), *self._backup_jobs()]
+                *self._calendar_jobs(), *self._accounting_jobs(), *self._backup_jobs(), *self._privacy_jobs()]
+
+    def _privacy_jobs(self) -> list[BuiltinJob]:
+        from engine.runtime.privacy_jobs import PrivacyJobs
+
+        return PrivacyJobs(self.settings.privacy, self.core.db).jobs()
 
     def _calendar_jobs(self) -> list[BuiltinJob]:
         calendar = self.settings.connectors.calendar

@@ -24,6 +24,7 @@ from store.models.imports import ImportKey
 from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
 from store.models.privacy import ConsentRecord, Suppression
+from store.models.privacy_requests import PrivacyIncident, PrivacyRequest
 from store.models.rulesets import AcceptedRuleSet
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.models.schedules import ScheduleClaim
@@ -60,6 +61,8 @@ __all__ = [
     "Invoice",
     "Notification",
     "Payment",
+    "PrivacyIncident",
+    "PrivacyRequest",
     "Record",
     "RuleRun",
     "RuleStep",
