@@ -24,44 +24,55 @@ SessionFactory = Callable[[], AbstractContextManager["Session"]]
 
 def start_record(session_factory: SessionFactory) -> str:
     from store.models import Backup
+    from store.types import new_id, utcnow
 
+    backup_id = new_id()
     with session_factory() as session:
-        row = Backup(status="running")
-        session.add(row)
-        session.flush()
-        return row.id
+        session.execute(Backup.__table__.insert().values(id=backup_id, status="running", started_at=utcnow()))
+    return backup_id
 
 
 def finish_record(session_factory: SessionFactory, backup_id: str, *, snapshot_id: str, size_bytes: int,
                   manifest_sha256: str, verified: bool) -> None:
-    from store.models import Backup
     from store.types import utcnow
 
-    with session_factory() as session:
-        row = session.get(Backup, backup_id)
-        if row is None:  # a restore ran meanwhile; the repository has the snapshot
-            return
-        row.status, row.location, row.size_bytes = "succeeded", snapshot_id, size_bytes
-        row.sha256, row.finished_at = manifest_sha256, utcnow()
-        row.verified_at = row.finished_at if verified else None
+    finished_at = utcnow()
+    values: dict[str, object] = {"status": "succeeded", "location": snapshot_id, "size_bytes": size_bytes,
+                                 "sha256": manifest_sha256, "finished_at": finished_at,
+                                 "verified_at": finished_at if verified else None}
+    with session_factory() as session:  # a restore may have run meanwhile: then no row is updated
+        _update_record(session, backup_id, values)
 
 
 def fail_record(session_factory: SessionFactory, backup_id: str | None, error: BackupError, *, stage: str,
                 repository: str, snapshot_id: str | None = None) -> None:
     """Mark the attempt failed and record ``backup.failed`` in the same transaction."""
     from store.eventlog import record_event
-    from store.models import Backup
     from store.types import utcnow
 
     message = str(error).splitlines()[0][:1000] if str(error) else error.__class__.__name__
     with session_factory() as session:
-        row = session.get(Backup, backup_id) if backup_id else None
-        if row is not None:
-            row.status, row.error, row.finished_at = "failed", message, utcnow()
-            row.location = snapshot_id or row.location
+        if backup_id:
+            values: dict[str, object] = {"status": "failed", "error": message, "finished_at": utcnow()}
+            if snapshot_id:
+                values["location"] = snapshot_id
+            _update_record(session, backup_id, values)
         record_event(session, "backup.failed", {
             "backup_id": backup_id, "stage": stage, "reason": error.reason, "error": message,
             "snapshot_id": snapshot_id, "repository": repository})
+
+
+def _update_record(session: Session, backup_id: str, values: dict[str, object]) -> None:
+    """Update only the columns the table has: ``db upgrade`` backs up a database of an older schema
+    (before ``verified_at``, say), through the records of the code about to migrate it."""
+    import sqlalchemy as sa
+
+    from store.models import Backup
+
+    table = Backup.__table__
+    present = {column["name"] for column in sa.inspect(session.connection()).get_columns(table.name)}
+    kept = {name: value for name, value in values.items() if name in present}
+    session.execute(table.update().where(table.c.id == backup_id).values(**kept))
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Everything despacho holds about a person, as one JSON-ready document (LGPD art. 18 II, V).
 
 The sections follow the tables; each row is given whole, as stored, so the subject sees
-exactly what is kept. Sections of tables this installation does not have are absent.
+exactly what is kept.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from store.types import utcnow
 SECTIONS = ("service_orders", "appointments", "invoices", "payments", "notifications",
             "whatsapp_conversations", "whatsapp_messages", "events", "rule_runs", "rule_steps",
             "dead_letters",
-            "calendar_links", "accounting_records", "accounting_audit", "audit_log", "privacy_requests")
+            "calendar_links", "accounting_records", "accounting_audit", "audit_log", "privacy_requests",
+            "consent_records", "suppressions")
 
 
 def export_subject(session: Session, customer: Customer, *, now: datetime | None = None) -> dict[str, Any]:
@@ -38,19 +39,12 @@ def document(footprint: Footprint, at: datetime) -> dict[str, Any]:
         "calendar_links": footprint.calendar_links, "accounting_records": footprint.accounting_records,
         "accounting_audit": footprint.accounting_audit, "audit_log": footprint.audit,
         "privacy_requests": footprint.requests,
+        "consent_records": footprint.consents, "suppressions": footprint.suppressions,
     }
     body: dict[str, Any] = {"generated_at": at.isoformat(), "customer": as_json(footprint.customer)}
     body.update({name: [as_json(row) for row in rows[name]] for name in SECTIONS})
-    for name, found in footprint.optional.items():
-        body[name] = [_plain(row) for row in found]
     return body
 
 
 def as_json(record: Record) -> dict[str, Any]:
     return record.model_dump(mode="json")
-
-
-def _plain(row: dict[str, object]) -> dict[str, Any]:
-    return {key: (value.isoformat() if isinstance(value, datetime) else
-                  value if isinstance(value, (str, int, float, bool, list, dict, type(None))) else str(value))
-            for key, value in row.items()}

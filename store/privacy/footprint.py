@@ -9,7 +9,7 @@ by the sender's number; runs by those events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, or_, select
@@ -18,6 +18,7 @@ from store.models import (
     Appointment,
     AuditLogEntry,
     CalendarLink,
+    ConsentRecord,
     Customer,
     DeadLetter,
     Event,
@@ -28,14 +29,11 @@ from store.models import (
     RuleRun,
     RuleStep,
     ServiceOrder,
+    Suppression,
     WhatsAppConversation,
     WhatsAppMessage,
 )
 from store.models.accounting import AccountingSyncAudit, AccountingSyncRecord
-
-# Tables other parts of despacho may add (consent, suppression list): read when they exist.
-OPTIONAL_TABLES = ("consents", "consent_records", "suppressions", "suppression_list")
-_SUBJECT_COLUMNS = ("customer_id", "phone", "email", "address", "recipient")
 
 
 @dataclass
@@ -57,7 +55,8 @@ class Footprint:
     accounting_audit: Sequence[AccountingSyncAudit] = ()
     audit: Sequence[AuditLogEntry] = ()
     requests: Sequence[PrivacyRequest] = ()
-    optional: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    consents: Sequence[ConsentRecord] = ()
+    suppressions: Sequence[Suppression] = ()
 
     def entity_ids(self) -> dict[str, list[str]]:
         """Each kind of record's ids (what accounting sync records and audit entries point at)."""
@@ -100,7 +99,9 @@ def find_footprint(session: Session, customer: Customer) -> Footprint:
     footprint.audit = _in(session, AuditLogEntry, col(AuditLogEntry.entity_id), ids, col(AuditLogEntry.at))
     footprint.requests = session.exec(select(PrivacyRequest).where(PrivacyRequest.customer_id == cid)
                                       .order_by(col(PrivacyRequest.requested_at))).all()
-    footprint.optional = optional_rows(session, customer)
+    footprint.consents = session.exec(select(ConsentRecord).where(ConsentRecord.customer_id == cid)
+                                      .order_by(col(ConsentRecord.recorded_at))).all()
+    footprint.suppressions = _suppressions(session, customer)
     return footprint
 
 
@@ -122,21 +123,10 @@ def _events(session: Session, customer: Customer) -> list[Event]:
     return list(session.exec(select(Event).where(or_(*mentions)).order_by(col(Event.occurred_at))).all())
 
 
-def optional_rows(session: Session, customer: Customer) -> dict[str, list[dict[str, object]]]:
-    """Rows of the consent and suppression tables about the customer, for the tables that exist."""
-    bind = session.get_bind()
-    inspector = sa.inspect(bind)
-    found: dict[str, list[dict[str, object]]] = {}
-    contacts = [value for value in (customer.phone, customer.email) if value]
-    values: dict[str, list[str]] = {"customer_id": [customer.id], "phone": contacts, "email": contacts,
-                                    "recipient": contacts, "address": contacts}
-    for name in OPTIONAL_TABLES:
-        if not inspector.has_table(name):
-            continue
-        table = sa.Table(name, sa.MetaData(), autoload_with=bind)
-        clauses = [table.c[column].in_(values[column]) for column in _SUBJECT_COLUMNS
-                   if column in table.c and values[column]]
-        if clauses:
-            result = session.connection().execute(sa.select(table).where(sa.or_(*clauses)))
-            found[name] = [dict(row._mapping) for row in result]
-    return found
+def _suppressions(session: Session, customer: Customer) -> Sequence[Suppression]:
+    """The suppression list keeps addresses, not customers: the rows for the customer's phone or email."""
+    addresses = [value for value in (customer.phone, (customer.email or "").lower()) if value]
+    if not addresses:
+        return []
+    return session.exec(select(Suppression).where(col(Suppression.address).in_(addresses))
+                        .order_by(col(Suppression.created_at))).all()

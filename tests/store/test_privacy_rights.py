@@ -11,7 +11,17 @@ import sqlalchemy as sa
 from store.db import session_scope
 from store.errors import NotFound, ValidationFailed
 from store.event_payloads import DOMAIN_EVENTS
-from store.models import AuditLogEntry, Customer, Event, Invoice, Notification, Payment, PrivacyRequest
+from store.models import (
+    AuditLogEntry,
+    ConsentRecord,
+    Customer,
+    Event,
+    Invoice,
+    Notification,
+    Payment,
+    PrivacyRequest,
+    Suppression,
+)
 from store.privacy.anonymise import OpenOrders, anonymise_subject
 from store.privacy.correct import correct_subject
 from store.privacy.export import export_subject
@@ -64,25 +74,20 @@ def test_export_holds_the_persons_records_and_nobody_elses(engine: sa.Engine) ->
     assert len(document["notifications"]) == 3 and len(document["whatsapp_messages"]) == 1
     assert document["calendar_links"] and document["accounting_records"] and document["audit_log"]
     assert world.other_id not in json.dumps(document)
-    assert "consents" not in document  # a table this installation does not have is just absent
+    assert document["consent_records"] == [] and document["suppressions"] == []
 
 
-def test_export_includes_a_suppression_table_when_one_exists(engine: sa.Engine) -> None:
+def test_export_includes_the_consent_records_and_the_suppressions_of_the_person(engine: sa.Engine) -> None:
     world = build_world(engine, AT)
-    with engine.begin() as connection:
-        connection.execute(sa.text("CREATE TABLE suppressions (id VARCHAR(36) PRIMARY KEY, "
-                                   "address VARCHAR(254), "
-                                   "channel VARCHAR(20))"))
-        connection.execute(sa.text("INSERT INTO suppressions VALUES ('s1', :p, 'sms'), "
-                                   "('s2', '+5511900000001', "
-                                   "'sms')"), {"p": PHONE})
-    try:
-        with session_scope(engine) as session:
-            document = export_subject(session, find_subject(session, world.customer_id))
-        assert [row["id"] for row in document["suppressions"]] == ["s1"]
-    finally:
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP TABLE suppressions"))
+    with session_scope(engine) as session:
+        session.add(ConsentRecord(customer_id=world.customer_id, channel="whatsapp", decision="granted",
+                                  source="service_order:OS-1"))
+        session.add(Suppression(address=PHONE, channel="sms", reason="STOP", source="twilio"))
+        session.add(Suppression(address="+5511900000001", channel="sms", reason="STOP", source="twilio"))
+    with session_scope(engine) as session:
+        document = export_subject(session, find_subject(session, world.customer_id))
+    assert [row["channel"] for row in document["consent_records"]] == ["whatsapp"]
+    assert [row["address"] for row in document["suppressions"]] == [PHONE]
 
 
 def test_processors_come_from_what_was_recorded(engine: sa.Engine) -> None:
