@@ -16,7 +16,7 @@ from store.models import Appointment, Technician
 from store.models.calendar import CalendarConnection, CalendarLink
 from store.secrets import SecretBox, new_fernet_key, put_secret
 from store.seed import seed_demo
-from tests.engine.runtime.pipeline_helpers import make_driver, make_project
+from tests.engine.runtime.pipeline_helpers import make_driver, make_project, run_retries_now
 from tests.fakes.google_calendar import CLIENT_ID, CLIENT_SECRET, FakeGoogleCalendar, google_calendar_server
 
 RULE = """
@@ -159,6 +159,7 @@ def test_the_shipped_rules_put_a_demo_visit_on_google_and_a_move_in_google_comes
     writes_before = len([r for r in google.requests if r["method"] != "GET"])
     assert [report.applied for report in jobs.sync_all()] == [1]
     driver.drain()
+    run_retries_now(driver)  # inside the rule's quiet hours (21h-8h in São Paulo) the run waits: release it
 
     with Session(db) as session:
         rescheduled = session.exec(select(Event).where(Event.type == "appointment.rescheduled")).one()
