@@ -43,6 +43,7 @@ from api.routes import (
     suppressions,
     sync,
     token,
+    unsubscribe,
 )
 from api.schemas.errors import ERROR_RESPONSES
 from api.settings import ApiSettings, api_settings
@@ -58,7 +59,8 @@ if TYPE_CHECKING:
 
 AUDIT_FLUSH_SECONDS = 1.0
 V1_ROUTERS = (token.router, events.router, customers.router, orders.router, billing.router,
-              operations.router, sync.router, privacy.router, suppressions.router)
+              operations.router, sync.router, privacy.router, suppressions.router,
+              unsubscribe.router)
 
 
 def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,

@@ -129,6 +129,8 @@ class Runtime:
     calendar_check: CalendarCheck | None = None
     # what ``backup.run`` copies: the database URL, the rules, templates and config file
     backup_sources: BackupSources | None = None
+    # ``api.public_url``: where the links despacho puts in messages point (unsubscribe)
+    public_url: str | None = None
 
 
 class Connector:

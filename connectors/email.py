@@ -22,8 +22,10 @@ from connectors.messaging.file import FileTransport
 from connectors.messaging.headers import check_text, parse_address, parse_addresses
 from connectors.messaging.mime import Email, Envelope, message_id
 from connectors.messaging.outgoing import Draft, Message
-from connectors.messaging.purpose import MessageParams
+from connectors.messaging.purpose import MessageParams, purpose_of
 from connectors.messaging.smtp import SmtpTarget, SmtpTransport
+from connectors.messaging.unsubscribe import PATH as UNSUBSCRIBE_PATH
+from connectors.messaging.unsubscribe import UnsubscribeLinks, one_click_headers, with_footer
 from errors import PermanentError
 
 
@@ -109,6 +111,10 @@ class EmailConnector(MessagingConnector):
             preview: dict[str, Any] = {"subject": params.subject, "text": params.body}
         else:
             preview = {key: message[key] for key in ("subject", "text", "html") if key in message}
+        if purpose_of(params) == "marketing":
+            base = (self.runtime.public_url or "").rstrip("/")
+            preview["unsubscribe"] = (f"{base}{UNSUBSCRIBE_PATH}?t=... "
+                                      "(footer link and one-click List-Unsubscribe headers, RFC 8058)")
         try:  # dry-run shows what the send would refuse (attachments are read only when sending)
             self._envelope(params)
             check_text((preview.get("subject") or "").strip(), "subject")
@@ -147,8 +153,22 @@ class EmailConnector(MessagingConnector):
         envelope = self._envelope(params)
         folders = self.attachment_folders
         attachments = tuple(folders.read(source, call.files) for source in params.attachments)
+        headers: tuple[tuple[str, str], ...] = ()
+        if purpose_of(params) == "marketing":
+            # the link is the first recipient's: a marketing email goes to one customer
+            url = self.unsubscribe_links().url_for(envelope.to[0].addr_spec)
+            text, html = with_footer(text, html, url)
+            headers = one_click_headers(url)
         return Email(envelope, check_text(subject, "subject"), text, html,
-                     message_id(call.idempotency_key, envelope.sender), attachments)
+                     message_id(call.idempotency_key, envelope.sender), attachments, headers)
+
+    def unsubscribe_links(self) -> UnsubscribeLinks:
+        """The links of this deployment; a marketing email without one is refused (LGPD art. 18)."""
+        runtime = self.runtime
+        if runtime.secrets is None or not runtime.public_url:
+            raise PermanentError("a marketing email needs an unsubscribe link, and this process has no "
+                                 "secrets store or api.public_url to make one", code="no_unsubscribe_link")
+        return UnsubscribeLinks(runtime.secrets(), runtime.public_url)
 
     def _envelope(self, params: SendEmailParams) -> Envelope:
         """Every address parsed, one per item; raises ``PermanentError`` (bad_header, no_recipient)."""

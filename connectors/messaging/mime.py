@@ -58,6 +58,8 @@ class Email:
     html: str | None
     message_id: str
     attachments: tuple[Attachment, ...] = ()
+    # further headers, name and one-line value (``List-Unsubscribe`` on marketing email)
+    headers: tuple[tuple[str, str], ...] = ()
 
     def raw(self) -> bytes:
         """The message as SMTP's DATA carries it; raises ``PermanentError`` (``bad_header``)."""
@@ -69,7 +71,8 @@ class Email:
                 "cc": _strings(envelope.cc), "bcc": _strings(envelope.bcc),
                 "reply_to": str(envelope.reply_to) if envelope.reply_to else None,
                 "subject": check_text(self.subject, "subject"), "text": self.text, "html": self.html,
-                "attachments": [a.source for a in self.attachments]}
+                "attachments": [a.source for a in self.attachments],
+                **({"headers": dict(self.headers)} if self.headers else {})}
 
 
 def _strings(addresses: Sequence[EmailAddress]) -> list[str]:
@@ -92,6 +95,7 @@ def compose(email: Email) -> bytes:
         headers.append(_addresses_header("Reply-To", [envelope.reply_to]))
     headers += [_subject_header(email.subject), f"Date: {formatdate(usegmt=True)}",
                 f"Message-ID: {email.message_id}", "MIME-Version: 1.0"]
+    headers += [f"{name}: {check_text(value, name)}" for name, value in email.headers]
     token = email.message_id.strip("<>").partition("@")[0]
     body = _text_part("plain", email.text)
     if email.html:

@@ -98,7 +98,7 @@ def connector_runtime(settings: Settings, db: sa.Engine) -> Runtime:
     return Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
                    timezone=settings.timezone, secrets=cache(partial(_secret_box, settings)),
                    redis_url=shared, namespace=settings.broker.namespace,
-                   backup_sources=backup_sources(settings))
+                   backup_sources=backup_sources(settings), public_url=settings.api.public_url)
 
 
 def backup_sources(settings: Settings, database_url: str | None = None) -> BackupSources:

@@ -51,9 +51,10 @@ class Project:
         return letter
 
 
-def make_project(root: Path, rules: str, connectors: dict[str, Any]) -> Project:
+def make_project(root: Path, rules: str, connectors: dict[str, Any],
+                 extra: dict[str, Any] | None = None) -> Project:
     """Rules, templates, an attachments folder, a JWT key file under var/api/ (a secret worth
-    stealing), and the given ``connectors:`` section."""
+    stealing), the given ``connectors:`` section and ``extra`` sections of the config."""
     (root / "rules").mkdir(parents=True)
     (root / "rules" / "r.yaml").write_text(textwrap.dedent(rules).lstrip(), encoding="utf-8")
     for channel in ("email", "sms", "whatsapp"):
@@ -68,6 +69,7 @@ def make_project(root: Path, rules: str, connectors: dict[str, Any]) -> Project:
         "broker": {"url": "stub://"}, "api": {"jwt_keys_file": str(root / "var" / "api" / "jwt.keys")},
         # backup.run writes its call to the outbox (a file to attach), no restic repository
         "connectors": {"backup": {"transport": "file"}, **connectors},
+        "secrets": {"keys_file": str(root / "var" / "secrets.keys")}, **(extra or {}),
     }
     # JSON is YAML: no quoting surprises in paths
     (root / "config.yaml").write_text(json.dumps(config), encoding="utf-8")
