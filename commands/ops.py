@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from engine.language.events import Event
     from engine.runtime.daemon import Daemon, Parts
     from engine.runtime.intake import Accepted
+    from engine.runtime.rollout import DaemonView
     from engine.runtime.rulehealth import RulesHealth
     from engine.settings import Settings
 
@@ -299,6 +300,24 @@ def status(ctx: typer.Context, output: FormatFlag = "text") -> None:
     earliest = f" (the earliest until {current.held_until.isoformat()})" if current.held_until else ""
     console.print(f"held runs: {current.held_runs}{earliest}")
     _print_rules(current.rules)
+    _print_daemons(current.daemons)
+
+
+def _print_daemons(daemons: list[DaemonView]) -> None:
+    """Each daemon's rules in force, and a newer set its files offer (waiting for the others, or refused)."""
+    if not daemons:
+        return
+    from rich.table import Table
+
+    table = Table("daemon", "runs", "rules in force", "since", "offered", "seen")
+    for d in daemons:
+        offered = f"{d.offered} ({d.offered_state})" if d.offered else "-"
+        table.add_row(d.id, d.parts, d.version, d.since.isoformat(timespec="seconds"), offered,
+                      d.seen_at.isoformat(timespec="seconds") + ("" if d.live else " (gone)"))
+    print_table(console, table)
+    for d in daemons:
+        for line in d.problems[:5]:
+            console.print(f"  {d.id}: {line}")
 
 
 def _print_rules(health: RulesHealth | None) -> None:

@@ -5,6 +5,7 @@ and the two things a person does with dead letters: retry or discard them.
 from __future__ import annotations
 
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 from fastapi import APIRouter, Request
@@ -18,6 +19,7 @@ from api.schemas.common import Id, IdList, Page, Short
 from api.schemas.operations import (
     BackupOut,
     ConditionOut,
+    DaemonRulesOut,
     DeadLetterOut,
     DiscardedOut,
     NotificationOut,
@@ -88,6 +90,15 @@ BackupSort = sort_type(BACKUPS)
 def list_rules(request: Request, principal: requires("rules:read")) -> RulesOut:
     """The rules in force (file, line, git commit), when they were loaded, and the last refused reload."""
     return _rules(request.app.state.ctx)
+
+
+@router.get("/rules/daemons", response_model=list[DaemonRulesOut])
+def list_daemon_rules(session: DbSession, principal: requires("rules:read")) -> list[DaemonRulesOut]:
+    """Each daemon's rule set in force (git commit and since when), and a newer set its files offer:
+    waiting for the other daemons to load it, or refused (with the problems)."""
+    from engine.runtime.rollout import daemon_views
+
+    return [DaemonRulesOut.model_validate(asdict(view)) for view in daemon_views(session)]
 
 
 @router.get("/rules/{rule_id}", response_model=RuleOut)

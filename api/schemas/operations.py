@@ -56,6 +56,21 @@ class RulesOut(BaseModel):
                                                        "from being loaded")
 
 
+class DaemonRulesOut(BaseModel):
+    id: str = Field(description="host:pid:random, one per daemon process")
+    host: str
+    parts: str = Field(description="What it runs: relay, workers, scheduler")
+    live: bool = Field(description="Seen in the last 30 s; a gone daemon does not hold up a new rule set")
+    seen_at: datetime
+    version: str = Field(description="The rule set in force: git commit, or sha256:<digest> outside git")
+    since: datetime
+    offered: str | None = Field(None, description="A newer set its files offer, not in force yet")
+    offered_state: Literal["waiting", "refused"] | None = Field(
+        None, description="waiting: loaded, until every live daemon has; refused: it or another daemon "
+                          "cannot load it")
+    problems: list[str] = Field(default_factory=list)
+
+
 class RunOut(Output):
     id: str
     rule_id: str

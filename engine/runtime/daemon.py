@@ -22,6 +22,8 @@ from engine.runtime.accounting_jobs import accounting_jobs
 from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.leader import AlwaysLeader, RedisLeader
+from engine.runtime.rollout import RuleRollout
+from engine.runtime.rulestate import ReloadResult
 from engine.runtime.scheduler import BuiltinJob, Scheduler
 from engine.runtime.wakeups import EventWakeups
 from engine.runtime.workers import Workers
@@ -67,6 +69,11 @@ class Daemon:
                         if parts.relay and self.core.db.dialect.name == "postgresql" else None)
         # started after the daemon, stopped before it (the API of ``despacho run``)
         self.extras: list[Component] = list(extras or [])
+        # several daemons share a database only with a shared broker: then a new rule set goes into
+        # force once every live daemon has loaded it
+        self.rollout = (RuleRollout(self.core.db, self.rules, ",".join(
+            name for name, on in vars(parts).items() if on and name != "watch_rules"))
+            if parts.watch_rules and not self.embedded else None)
 
     def _builtin_jobs(self) -> list[BuiltinJob]:
         """The built-in alerts; the connector checks the console's Status page shows (always); Google
@@ -162,9 +169,27 @@ class Daemon:
         if current != fingerprint[0]:
             fingerprint[0] = current
             self.reload()
+        elif self.rollout is not None:
+            self._decided(self.rollout.tick())  # report, and put in force what everyone has loaded
 
     def reload(self) -> bool:
-        result = self.rules.reload()
+        """Load the rule files again; True when the new set is in force. With other daemons it goes
+        into force once they all have loaded it (``rollout``): False until then."""
+        if self.rollout is None:
+            return self._decided(self.rules.reload())
+        offered = self.rollout.offer()
+        if not offered.ok:
+            self.rollout.tick()  # the others learn that this daemon cannot load it
+            return self._decided(ReloadResult(False, len(self.rules()), list(offered.problems)))
+        if self.rules.pending_digest is None:  # the files hold the set already in force
+            self.rollout.tick()
+            return True
+        return self._decided(self.rollout.tick())
+
+    def _decided(self, result: ReloadResult | None) -> bool:
+        """Reschedule and audit a reload that went into force or was refused; None: still waiting."""
+        if result is None:
+            return False
         if result.ok and self.scheduler:
             self.scheduler.reschedule()
         with self.core.transaction() as tx:
@@ -219,6 +244,11 @@ class Daemon:
             self.wakeups.stop()
         for thread in self._threads:
             thread.join(timeout=5)
+        if self.rollout is not None:
+            try:
+                self.rollout.leave()
+            except Exception as exc:  # the database may be what is failing: the row then just ages out
+                log.warning("rules_rollout_leave_failed", error=str(exc).splitlines()[0][:200])
         if self.workers:
             self.workers.stop(self.settings.execution.shutdown_timeout)
             self.core.leases.stop()

@@ -48,6 +48,16 @@ class ReloadResult:
 
 
 @dataclass(frozen=True)
+class Offered:
+    """What the files on disk offer: their digest and version, whether they load, and why not."""
+
+    digest: str
+    version: str
+    ok: bool
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ReloadError:
     """Why the last reload was refused; cleared by the next good one."""
 
@@ -101,6 +111,7 @@ class RuleSetHolder:
         # written-back files of a stored set: kept until exit, a step may still render from them
         self._folders: list[tempfile.TemporaryDirectory[str]] = []
         self._unsaved: tuple[Snapshot, str, int] | None = None
+        self._pending: tuple[RuleSet, Snapshot] | None = None  # loaded, waiting for the other daemons
         self._active = self._start()
 
     def __call__(self) -> RuleSet:
@@ -184,6 +195,53 @@ class RuleSetHolder:
                      digest=snapshot.digest[:12])
             self._save(snapshot, self._active.version, len(fresh))
             return ReloadResult(True, len(fresh), [])
+
+    # --- a reload other daemons must agree to (engine.runtime.rollout) ----------------------------
+
+    def prepare(self) -> Offered:
+        """Load the files on disk without putting them in force: a loaded set waits as ``pending``
+        until ``accept_pending``; a refused one is reported (and marks this daemon degraded) as
+        ``reload`` would."""
+        with self._lock:
+            snapshot = read_snapshot(self.rules_path, self.templates_path)
+            version = ruleset_version(self.rules_path, self.templates_path, snapshot.digest)
+            if snapshot.digest == self._active.digest and self._active.reload_error is None:
+                self._pending = None
+                return Offered(snapshot.digest, version, True, ())
+            try:
+                fresh = self._load_guarded()
+            except RuleSetError as exc:
+                self._pending = None
+                result = self._refused(self._active, exc.problems)
+                return Offered(snapshot.digest, version, False, tuple(result.problems))
+            self._pending = (fresh, snapshot)
+            return Offered(snapshot.digest, version, True, ())
+
+    @property
+    def pending_digest(self) -> str | None:
+        pending = self._pending
+        return pending[1].digest if pending is not None else None
+
+    def accept_pending(self, digest: str) -> ReloadResult | None:
+        """Put the pending set in force if it is still the one of ``digest``; None when it is not."""
+        with self._lock:
+            pending = self._pending
+            if pending is None or pending[1].digest != digest:
+                return None
+            fresh, snapshot = pending
+            self._pending = None
+            self._active = self._accepted(fresh, snapshot)
+            log.info("rules_reloaded", rules=len(fresh), version=self._active.version,
+                     digest=snapshot.digest[:12])
+            self._save(snapshot, self._active.version, len(fresh))
+            return ReloadResult(True, len(fresh), [])
+
+    def drop_pending(self, why: list[str]) -> ReloadResult:
+        """Another daemon cannot load the pending set: it never goes into force here either."""
+        with self._lock:
+            self._pending = None
+            problems = [Problem(str(self.rules_path), message=line[:1000]) for line in why]
+            return self._refused(self._active, problems)
 
     def _accepted(self, fresh: RuleSet, snapshot: Snapshot) -> ActiveRules:
         version = ruleset_version(self.rules_path, self.templates_path, snapshot.digest)

@@ -8,6 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from engine.runtime.rollout import DaemonView, daemon_views
 from engine.runtime.rulehealth import RulesHealth
 from store.models.events import Event
 from store.models.runs import DeadLetter, RuleRun, RuleStep
@@ -33,6 +34,7 @@ class Status:
     rules: RulesHealth | None = None  # filled by the caller that can read the rule files
     held_runs: int = 0  # waiting on quiet hours or their rule's active run: not queued work
     held_until: datetime | None = None  # the earliest time a held run is due
+    daemons: list[DaemonView] = field(default_factory=list)  # each daemon's rules in force
 
 
 def read_status(session: Session) -> Status:
@@ -67,4 +69,5 @@ def read_status(session: Session) -> Status:
     status.held_runs, status.held_until = session.execute(
         sa.select(sa.func.count(), sa.func.min(RuleRun.held_until))
         .where(col(RuleRun.status) == RunStatus.HELD)).one()
+    status.daemons = daemon_views(session)
     return status

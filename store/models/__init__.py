@@ -25,7 +25,7 @@ from store.models.notifications import Notification
 from store.models.orders import Appointment, ServiceOrder
 from store.models.privacy import ConsentRecord, Suppression
 from store.models.privacy_requests import PrivacyIncident, PrivacyRequest
-from store.models.rulesets import AcceptedRuleSet
+from store.models.rulesets import AcceptedRuleSet, DaemonRules
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.models.schedules import ScheduleClaim
 from store.models.technicians import Technician
@@ -53,6 +53,7 @@ __all__ = [
     "ConsoleSession",
     "ConsoleUser",
     "Customer",
+    "DaemonRules",
     "DeadLetter",
     "Event",
     "FeatureFlag",

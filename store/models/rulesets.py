@@ -32,3 +32,31 @@ class AcceptedRuleSet(Record, table=True):
     rules: int = 0
     files: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON, nullable=False)
     accepted_at: datetime = timestamp(default_now=True, index=True)
+
+
+class DaemonRules(Record, table=True):
+    """One running daemon and its rules: the set in force and the one it was offered last.
+
+    A daemon writes its row on every tick of its rule watcher (``seen_at``); a row not seen for
+    a while is a daemon that is gone. ``candidate_*`` is the newest rule set its files offered:
+    whether it loaded there, and the problems when not. A new set is put in force only when every
+    live daemon either runs it or has loaded it (``engine.runtime.rollout``).
+    """
+
+    __tablename__ = "daemon_rules"
+    entity: ClassVar[str] = "daemon_rules"
+
+    id: str = Field(primary_key=True, max_length=120, description="host:pid:random, one per process")
+    host: str = Field(max_length=200)
+    pid: int = 0
+    parts: str = Field(default="", max_length=100, description="relay, workers, scheduler: what it runs")
+    started_at: datetime = timestamp(default_now=True)
+    seen_at: datetime = timestamp(default_now=True, index=True)
+    active_digest: str = Field(max_length=64)
+    active_version: str = Field(max_length=80)
+    active_since: datetime = timestamp(default_now=True)
+    candidate_digest: str | None = Field(default=None, max_length=64)
+    candidate_version: str | None = Field(default=None, max_length=80)
+    candidate_ok: bool | None = None
+    candidate_problems: list[str] | None = Field(default=None, sa_type=sa.JSON)
+    candidate_at: datetime | None = timestamp()
