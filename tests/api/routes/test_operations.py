@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
 from api.settings import ApiSettings
 from engine.settings import Settings
@@ -117,3 +119,19 @@ def test_an_unknown_run_is_404_and_needs_runs_read(client: TestClient,
     assert response.status_code == 404
     assert response.json()["error"]["details"]["entity"] == "rule_run"
     assert client.get("/v1/runs", headers=auth("orders:read")).status_code == 403
+
+
+def test_each_daemons_rules_in_force_and_offered_are_listed_with_the_rules_scope(
+        client: TestClient, auth: Callable[..., dict[str, str]], db_engine: sa.Engine) -> None:
+    from store.daemon_rules import Candidate, Presence, report
+
+    offered = Candidate("e" * 64, "7b0d4e2", False, ("r.yaml:3:5: do: not allowed",))
+    with Session(db_engine) as session:
+        report(session, Presence("worker-1:41:ab12cd34", "worker-1", 41, "relay,workers", "d" * 64,
+                                 "3f2a9c1", offered), active_changed=True, candidate_changed=True)
+        session.commit()
+    assert client.get("/v1/rules/daemons", headers=auth("runs:read")).status_code == 403
+    (shown,) = client.get("/v1/rules/daemons", headers=auth("rules:read")).json()
+    assert (shown["id"], shown["version"], shown["live"]) == ("worker-1:41:ab12cd34", "3f2a9c1", True)
+    assert (shown["offered"], shown["offered_state"]) == ("7b0d4e2", "refused")
+    assert shown["problems"] == ["r.yaml:3:5: do: not allowed"]
