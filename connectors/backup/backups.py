@@ -114,8 +114,7 @@ def snapshot(restic: Restic, root: Path, *, tags: Sequence[str] = (), at: dateti
         if step:
             step("upload", progress.fraction)
 
-    restic.ensure_repository()
-    summary = restic.backup_summary([root], tags=[BASE_TAG, *tags], time=at, progress=forward)
+    summary = restic.backup_creating([root], tags=[BASE_TAG, *tags], time=at, progress=forward)
     if step:
         step("upload", 1.0)
     return summary

@@ -20,6 +20,10 @@ class RepositoryUnavailable(BackupError):
         super().__init__(message, reason="unavailable")
 
 
+class NoRepository(RepositoryUnavailable):
+    """There is no repository at the configured location (yet): ``backup run`` creates it."""
+
+
 class BackupCorrupted(BackupError):
     """The repository or a snapshot failed verification; nothing from it may be restored."""
 

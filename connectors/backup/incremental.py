@@ -80,15 +80,16 @@ def choose(restic: Restic, settings: BackupSettings, requested: Requested, *, en
         return Cadence("full", None, "no WAL archive: every backup is a logical dump")
     if requested == "full":
         return Cadence("full", None, "--full")
-    restic.ensure_repository()  # a new repository: its first backup is full, not an error
-    base = _newest(restic.snapshots(tags=[PG_BASE_TAG]))
+    # one listing, filtered here (a new repository is created: its first backup is full, not an error)
+    everything = restic.snapshots_creating()
+    base = _newest([s for s in everything if PG_BASE_TAG in s.tags])
     if requested == "incremental":
         if base is None:
             raise BackupError("--incremental needs a base backup in the repository and there is none: run "
                               "'despacho backup run --full' first", reason="not_found")
         return Cadence("incremental", base, "--incremental")
-    fulls = [s for s in restic.snapshots(tags=[BASE_TAG])
-             if INCREMENTAL_TAG not in s.tags and SAFETY_TAG not in s.tags]
+    fulls = [s for s in everything
+             if BASE_TAG in s.tags and INCREMENTAL_TAG not in s.tags and SAFETY_TAG not in s.tags]
     full = _newest(fulls)
     age = settings.full_every_delta
     if full is None or now - full.time >= age:

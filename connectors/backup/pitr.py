@@ -75,7 +75,6 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
     The copy is written to ``staging/pg-base`` (always the same path, so restic treats each base
     backup as the next version of the last one) and removed once stored.
     """
-    restic.ensure_repository()
     folder = Path(staging).resolve() / "pg-base"
     shutil.rmtree(folder, ignore_errors=True)
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +86,7 @@ def backup_base(restic: Restic, url: str, staging: Path, *, bin_dir: str | None 
             "start_wal_file": base.start_wal_file, "start_time": base.start_time, "database": database},
             indent=2), encoding="utf-8")
         tags = [PG_BASE_TAG, f"pg-major={base.major}"]
-        return restic.backup([folder], tags=tags, time=time, progress=progress)
+        return restic.backup_creating([folder], tags=tags, time=time, progress=progress).snapshot_id
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -21,7 +21,13 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO
 
-from connectors.backup.errors import BackupCorrupted, BackupError, RepositoryUnavailable, UnsafeInput
+from connectors.backup.errors import (
+    BackupCorrupted,
+    BackupError,
+    NoRepository,
+    RepositoryUnavailable,
+    UnsafeInput,
+)
 
 __all__ = ["BackupProgress", "BackupSummary", "ForgetResult", "Restic", "Snapshot", "check_snapshot_id"]
 
@@ -135,22 +141,46 @@ class Restic:
 
     def ensure_repository(self) -> bool:
         """Open the repository, creating it when there is none; True when it was created."""
+        return self._open_or_init(["cat", "config"]) is None
+
+    def snapshots_creating(self) -> list[Snapshot]:
+        """Every snapshot, oldest first, creating the repository when there is none.
+
+        One restic run where ``ensure_repository`` then ``snapshots`` take two: each run derives
+        the repository key (scrypt) and loads the index, which is most of a small command's time.
+        """
+        probe = self._open_or_init(["snapshots", "--json"])
+        return self._parse_snapshots(probe.stdout) if probe is not None else []
+
+    def _open_or_init(self, args: list[str]) -> subprocess.CompletedProcess[bytes] | None:
+        """``args`` run on the repository; None when there was none and it has just been created."""
         if not self.repository.startswith(tuple(f"{k}:" for k in ("s3", "sftp", "rest", "b2", "azure",
                                                                       "gs", "swift"))):
             Path(self.repository).parent.mkdir(parents=True, exist_ok=True)
-        probe = self._run(["cat", "config"], check=False)
+        probe = self._run(args, check=False)
         if probe.returncode == 0:
-            return False
+            return probe
         stderr = probe.stderr.decode("utf-8", "replace")
         if not _means_no_repository(stderr):
-            raise self._error(["cat", "config"], stderr)
+            raise self._error(args, stderr)
         self._run(["init"])
-        return True
+        return None
 
     def backup(self, paths: Sequence[str | Path], *, tags: Iterable[str] = (), time: datetime | None = None,
                progress: Callable[[BackupProgress], None] | None = None) -> str:
         """Back up ``paths``; the new snapshot's id."""
         return self.backup_summary(paths, tags=tags, time=time, progress=progress).snapshot_id
+
+    def backup_creating(self, paths: Sequence[str | Path], *, tags: Iterable[str] = (),
+                        time: datetime | None = None,
+                        progress: Callable[[BackupProgress], None] | None = None) -> BackupSummary:
+        """``backup_summary``, creating the repository when there is none. Found by trying: one
+        restic run in the usual case, where asking first (``ensure_repository``) would take two."""
+        try:
+            return self.backup_summary(paths, tags=tags, time=time, progress=progress)
+        except NoRepository:
+            self.ensure_repository()
+        return self.backup_summary(paths, tags=tags, time=time, progress=progress)
 
     def backup_summary(self, paths: Sequence[str | Path], *, tags: Iterable[str] = (),
                        time: datetime | None = None,
@@ -199,7 +229,10 @@ class Restic:
         wanted = [_check_tag(t) for t in tags]
         if wanted:
             args += ["--tag", ",".join(wanted)]
-        raw = json.loads(self._run(args).stdout or b"[]") or []
+        return self._parse_snapshots(self._run(args).stdout)
+
+    def _parse_snapshots(self, stdout: bytes) -> list[Snapshot]:
+        raw = json.loads(stdout or b"[]") or []
         found = [Snapshot(id=item["id"], short_id=item.get("short_id", item["id"][:8]),
                           time=_parse_time(item["time"]), tags=tuple(item.get("tags") or ()),
                           paths=tuple(item.get("paths") or ()), hostname=item.get("hostname", ""),
@@ -365,7 +398,7 @@ class Restic:
         if "wrong password" in lowered:
             return RepositoryUnavailable(f"{what}: the password does not open the repository")
         if _means_no_repository(stderr):
-            return RepositoryUnavailable(f"{what}: there is no repository there (run 'despacho backup run' "
+            return NoRepository(f"{what}: there is no repository there (run 'despacho backup run' "
                                          f"to create it): {summary}")
         if any(m in lowered for m in ("connection refused", "no such host", "dial tcp", "timeout",
                                       "access denied", "nosuchbucket", "forbidden")):

@@ -25,6 +25,30 @@ def test_ensure_repository_creates_once_then_opens(tmp_path: Path, restic: Resti
     assert restic.ensure_repository() is False
 
 
+def test_a_backup_into_a_missing_repository_creates_it_then_stores_the_snapshot(tmp_path: Path) -> None:
+    restic = Restic(str(tmp_path / "new" / "repo"), PASSWORD, env={"RESTIC_CACHE_DIR": str(tmp_path / "c")})
+    summary = restic.backup_creating([files(tmp_path / "data", **{"a.txt": "alpha"})], tags=["despacho"])
+    (snapshot,) = restic.snapshots()
+    assert snapshot.id.startswith(summary.snapshot_id)
+    assert restic.ensure_repository() is False
+
+
+def test_listing_a_missing_repository_creates_it_and_finds_nothing(tmp_path: Path) -> None:
+    restic = Restic(str(tmp_path / "repo"), PASSWORD, env={"RESTIC_CACHE_DIR": str(tmp_path / "c")})
+    assert restic.snapshots_creating() == []
+    assert (tmp_path / "repo" / "config").is_file()
+    restic.backup([files(tmp_path / "data", **{"a.txt": "alpha"})])
+    assert len(restic.snapshots_creating()) == 1
+
+
+def test_a_wrong_password_is_never_taken_for_a_missing_repository(tmp_path: Path, restic: Restic) -> None:
+    wrong = Restic(str(tmp_path / "repo"), "not the password", env={"RESTIC_CACHE_DIR": str(tmp_path / "c")})
+    with pytest.raises(RepositoryUnavailable, match="password"):
+        wrong.snapshots_creating()
+    with pytest.raises(RepositoryUnavailable, match="password"):
+        wrong.backup_creating([files(tmp_path / "data", **{"a.txt": "alpha"})])
+
+
 def test_backup_lists_and_dumps_a_file(tmp_path: Path, restic: Restic) -> None:
     data = files(tmp_path / "data", **{"a.txt": "alpha", "b.txt": "beta"})
     seen: list[BackupProgress] = []
