@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -41,6 +42,18 @@ class ConsentState:
     since: datetime | None
     source: str | None
     wording_version: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "purpose": self.purpose, "granted": self.granted,
+                "since": self.since.isoformat() if self.since else None, "source": self.source,
+                "wording_version": self.wording_version}
+
+
+def record_dict(row: ConsentRecord) -> dict[str, Any]:
+    """One decision as data (the JSON of ``despacho privacy consent`` and of the export)."""
+    return {"id": row.id, "channel": row.channel, "purpose": row.purpose, "decision": row.decision,
+            "source": row.source, "wording_version": row.wording_version, "actor": row.actor,
+            "recorded_at": row.recorded_at.isoformat()}
 
 
 def record(session: Session, customer_id: str, channel: str, *, granted: bool, source: str,
