@@ -21,6 +21,8 @@ SECTION_TITLES = {
     "dead_letters": "Ações que falharam", "calendar_links": "Agenda (Google Calendar)",
     "accounting_records": "Sistemas contábeis", "accounting_audit": "Envios a sistemas contábeis",
     "audit_log": "Registro de auditoria", "privacy_requests": "Solicitações de titular",
+    "consent_records": "Consentimentos (comunicações de marketing)",
+    "suppressions": "Lista de bloqueio de envios",
 }
 MAX_VALUE = 4000  # a value longer than this (a big payload) is cut in the PDF; the JSON has it whole
 
