@@ -34,9 +34,11 @@ from api.proxies import ClientAddress
 from api.ratelimit import RateLimiter, storage_uri
 from api.routes import (
     billing,
+    consent,
     customers,
     events,
     health,
+    incidents,
     operations,
     orders,
     privacy,
@@ -59,8 +61,8 @@ if TYPE_CHECKING:
 
 AUDIT_FLUSH_SECONDS = 1.0
 V1_ROUTERS = (token.router, events.router, customers.router, orders.router, billing.router,
-              operations.router, sync.router, privacy.router, suppressions.router,
-              unsubscribe.router)
+              operations.router, sync.router, privacy.router, incidents.router, suppressions.router,
+              consent.router, unsubscribe.router)
 
 
 def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,

@@ -24,8 +24,11 @@ SCOPES: dict[str, str] = {
     "backups:read": "list backups",
     "suppressions:read": "list the suppression list (addresses masked)",
     "suppressions:write": "add to and remove from the suppression list",
+    "consent:read": "read a customer's marketing consent per channel, with its history (the proof)",
+    "consent:write": "record a customer's consent decision (granted or withdrawn) with its proof",
     "metrics:read": "GET /metrics when it is not public",
-    "privacy:admin": "subjects' requests and rights: export, correct, anonymise, processors, access log",
+    "privacy:admin": "subjects' requests and rights: export, correct, anonymise, processors, access log; "
+                     "the incident register",
     "ops:read": "the details of GET /ready (database, broker and connector checks)",
     ADMIN: "everything",
 }

@@ -1,4 +1,4 @@
-"""``despacho privacy``: subjects' requests and rights, retention purge, access log, incidents.
+"""``despacho privacy``: subjects' requests and rights, retention purge, access log, incidents, consent.
 
 PERSON is a customer id, phone, email or CPF/CNPJ (``store.privacy.subjects``). Every right
 served is recorded in the request register: ``--request ID`` closes a request recorded when
@@ -7,62 +7,23 @@ it arrived (``privacy request``), otherwise a new one is recorded as done.
 
 from __future__ import annotations
 
-import getpass
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from commands.common import (
-    EXIT_PROBLEMS,
-    EXIT_USAGE,
-    FormatFlag,
-    console,
-    fail,
-    open_session,
-    settings_from,
-    wants_json,
-)
+from commands.common import EXIT_USAGE, FormatFlag, console, fail, open_session, settings_from, wants_json
+from commands.consent import consent_app
 from commands.output import plain, print_json
-
-if TYPE_CHECKING:
-    from sqlmodel import Session
+from commands.privacy_common import ActorOption, Person, actor_name, subject, usage_errors
 
 privacy_app = typer.Typer(help="LGPD: subjects' requests, export, correction, anonymisation, retention, "
-                               "access log, incidents.", no_args_is_help=True)
+                               "access log, incidents, consent.", no_args_is_help=True)
 incident_app = typer.Typer(help="The incident register (ANPD notice within 3 business days).",
                            no_args_is_help=True)
 
-Person = Annotated[str, typer.Argument(help="Customer id, phone, email or CPF/CNPJ")]
 RequestOption = Annotated[str | None, typer.Option("--request", help="Close this open request (its id)")]
-ActorOption = Annotated[str | None, typer.Option(help="Who does it (default: the system user)")]
-
-
-def _actor(actor: str | None) -> str:
-    return f"user:{actor or getpass.getuser()}"
-
-
-@contextmanager
-def _usage_errors() -> Iterator[None]:
-    """A value the admin typed that the store refused: exit 2 naming the field."""
-    from store.errors import NotFound, ValidationFailed
-
-    try:
-        yield
-    except ValidationFailed as exc:
-        fail(plain(str(exc)), EXIT_USAGE)
-    except NotFound as exc:
-        fail(plain(f"{exc.field or 'id'}: {exc}"), EXIT_PROBLEMS)
-
-
-def _subject(session: Session, person: str) -> Any:
-    from store.privacy.subjects import find_subject
-
-    with _usage_errors():
-        return find_subject(session, person)
 
 
 @privacy_app.command("requests")
@@ -71,7 +32,7 @@ def requests_command(ctx: typer.Context, status: Annotated[str | None, typer.Opt
     """The request register, open ones first by deadline; overdue ones flagged."""
     from store.privacy.requests import list_requests
 
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
         rows = [v.to_dict() for v in list_requests(session, status=status)]
     if wants_json(output):
         print_json(console, {"requests": rows})
@@ -93,9 +54,9 @@ def request_command(ctx: typer.Context, kind: Annotated[str, typer.Argument(
     """Record a request as it arrives; it is open until served (--request) or refused."""
     from store.privacy.requests import open_request
 
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
-        customer = _subject(session, person)
-        request = open_request(session, kind, customer.id, actor=_actor(actor), notes=notes)
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
+        customer = subject(session, person)
+        request = open_request(session, kind, customer.id, actor=actor_name(actor), notes=notes)
         line = f"request {request.id}: {kind} for customer {customer.id}, due {request.deadline:%Y-%m-%d}"
     console.print(line)
 
@@ -106,7 +67,7 @@ def refuse_command(ctx: typer.Context, request_id: Annotated[str, typer.Argument
     """Refuse an open request, with the reason."""
     from store.privacy.requests import refuse
 
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
         refuse(session, request_id, reason)
     console.print(f"request {request_id}: refused")
 
@@ -125,15 +86,15 @@ def export_command(ctx: typer.Context, person: Person,
 
     folder = _out_folder(out)
     settings = settings_from(ctx)
-    who = _actor(actor)
+    who = actor_name(actor)
     with open_session(settings.database.url) as session:
-        customer = _subject(session, person)
+        customer = subject(session, person)
         now = utcnow()
         document = export_subject(session, customer, now=now)
         # the customer id is a UUID from the store and the time is ours: nothing in the data names the file
         stem = f"despacho-export-{customer.id}-{now:%Y%m%dT%H%M%SZ}"
         json_path, pdf_path = folder / f"{stem}.json", folder / f"{stem}.pdf"
-        with _usage_errors():
+        with usage_errors():
             served = serve(session, "export", customer.id, actor=who, request_id=request,
                            details={"files": [json_path.name, pdf_path.name]}, now=now)
         record_access(session, who, [customer.id], what="privacy export",
@@ -171,9 +132,9 @@ def correct_command(ctx: typer.Context, person: Person, assignments: Annotated[l
         if not sep or not name.strip():
             fail(f"--set: '{plain(item)}' is not field=value", EXIT_USAGE)
         changes[name.strip()] = value
-    who = _actor(actor)
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
-        customer = _subject(session, person)
+    who = actor_name(actor)
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
+        customer = subject(session, person)
         changed = correct_subject(session, customer, changes, actor=who)
         served = serve(session, "correct", customer.id, actor=who, request_id=request,
                        details={"fields": changed})
@@ -190,9 +151,9 @@ def anonymise_command(ctx: typer.Context, person: Person, force: Annotated[bool,
     from store.privacy.anonymise import anonymise_subject
     from store.privacy.requests import serve
 
-    who = _actor(actor)
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
-        customer = _subject(session, person)
+    who = actor_name(actor)
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
+        customer = subject(session, person)
         result = anonymise_subject(session, customer, actor=who, force=force)
         served = serve(session, "anonymise", customer.id, actor=who, request_id=request,
                        details=result.to_dict())
@@ -215,9 +176,9 @@ def processors_command(ctx: typer.Context, person: Person, request: RequestOptio
     from store.privacy.processors import subject_processors
     from store.privacy.requests import serve
 
-    who = _actor(actor)
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
-        customer = _subject(session, person)
+    who = actor_name(actor)
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
+        customer = subject(session, person)
         uses = [u.to_dict() for u in subject_processors(session, customer)]
         served = serve(session, "processors", customer.id, actor=who, request_id=request,
                        details={"processors": sorted({u["processor"] for u in uses})})
@@ -239,10 +200,10 @@ def access_log_command(ctx: typer.Context, person: Person, request: RequestOptio
     from store.privacy.access import access_dict, access_log
     from store.privacy.requests import serve
 
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
-        customer = _subject(session, person)
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
+        customer = subject(session, person)
         rows = [access_dict(e) for e in access_log(session, customer.id)]
-        served = serve(session, "access", customer.id, actor=_actor(actor), request_id=request,
+        served = serve(session, "access", customer.id, actor=actor_name(actor), request_id=request,
                        details={"entries": len(rows)})
     if wants_json(output):
         print_json(console, {"customer_id": customer.id, "accesses": rows, "request": served.id})
@@ -299,9 +260,9 @@ def incident_add(ctx: typer.Context, summary: Annotated[str, typer.Option(help="
 
     settings = settings_from(ctx)
     detected = _aware(detected_at, "--detected-at") or utcnow()
-    with open_session(settings.database.url) as session, _usage_errors():
+    with open_session(settings.database.url) as session, usage_errors():
         incident = add_incident(session, summary=summary, detected_at=detected, timezone=settings.timezone,
-                                actor=_actor(actor), occurred_at=_aware(occurred_at, "--occurred-at"),
+                                actor=actor_name(actor), occurred_at=_aware(occurred_at, "--occurred-at"),
                                 data_categories=category or [], subjects_affected=subjects, risk=risk,
                                 measures=measures)
         line = f"incident {incident.id}: notify the ANPD and the subjects by {incident.deadline.isoformat()}"
@@ -341,7 +302,7 @@ def incident_show(ctx: typer.Context, incident_id: Annotated[str,
     from store.privacy.incidents import get_incident, incident_dict
 
     settings = settings_from(ctx)
-    with open_session(settings.database.url) as session, _usage_errors():
+    with open_session(settings.database.url) as session, usage_errors():
         row = incident_dict(get_incident(session, incident_id), timezone=settings.timezone)
     print_json(console, row)
 
@@ -371,14 +332,15 @@ def incident_update(ctx: typer.Context, incident_id: Annotated[str, typer.Argume
     changes = {k: v for k, v in changes.items() if v is not None}
     if not changes:
         fail("nothing to update: give at least one option", EXIT_USAGE)
-    with open_session(settings_from(ctx).database.url) as session, _usage_errors():
+    with open_session(settings_from(ctx).database.url) as session, usage_errors():
         update_incident(session, incident_id, changes)
-        record_action(session, _actor(actor), "privacy.incident.update", entity_type="privacy_incident",
+        record_action(session, actor_name(actor), "privacy.incident.update", entity_type="privacy_incident",
                       entity_id=incident_id, details={"fields": sorted(changes)})
     console.print(f"incident {incident_id}: updated {', '.join(sorted(changes))}")
 
 
 privacy_app.add_typer(incident_app, name="incident")
+privacy_app.add_typer(consent_app, name="consent")
 
 
 def register(app: typer.Typer) -> None:

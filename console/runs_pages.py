@@ -2,7 +2,8 @@
 
 The same store and engine functions as ``despacho runs`` and ``despacho dlq`` (and the API's
 ``/v1/dead-letters``): ``store.run_views`` and ``engine.runtime.deadletters``. Params and outputs
-are shown through ``mask_params`` again, even though the rows are stored masked.
+are shown through ``mask_params`` again, even though the rows are stored masked. Each page that
+shows what was done for a customer is recorded in that customer's access log (``console.access``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from console.access import events_by_id, record_page_read
 from console.auth import Admin, AdminForm, User
 from console.context import Console, NavItem, console_of
 from console.render import page
@@ -62,7 +64,11 @@ def register(router: APIRouter) -> None:
 
         def read() -> list[Any]:
             with session_scope(console.engine) as session:
-                return search_runs(session, search, limit=PAGE_SIZE + 1, offset=(pagina - 1) * PAGE_SIZE)
+                found = search_runs(session, search, limit=PAGE_SIZE + 1, offset=(pagina - 1) * PAGE_SIZE)
+                if search.customer:  # the list is then that person's history: a read of their data
+                    record_page_read(session, user, events_by_id(session, [r.event_id for r in found]),
+                                     what="GET /console/execucoes?customer=")
+                return found
 
         runs = await anyio.to_thread.run_sync(read)
         return page(console, request, "runs.html", user, runs=runs[:PAGE_SIZE], more=len(runs) > PAGE_SIZE,
@@ -74,7 +80,10 @@ def register(router: APIRouter) -> None:
 
         def read() -> list[Any]:
             with session_scope(console.engine) as session:
-                return list(deadletters.list_dead_letters(session, include_resolved=todas, limit=200))
+                letters = list(deadletters.list_dead_letters(session, include_resolved=todas, limit=200))
+                record_page_read(session, user, events_by_id(session, [d.event_id for d in letters]),
+                                 what="GET /console/execucoes/cartas")
+                return letters
 
         letters = await anyio.to_thread.run_sync(read)
         return page(console, request, "dead_letters.html", user, letters=letters, todas=todas, shown=shown)
@@ -113,7 +122,9 @@ def register(router: APIRouter) -> None:
 
         def read() -> Any:
             with session_scope(console.engine) as session:
-                return run_view(session, run_id[:36])
+                view = run_view(session, run_id[:36])
+                record_page_read(session, user, [view.event], what="GET /console/execucoes/{id}")
+                return view
 
         try:
             view = await anyio.to_thread.run_sync(read)

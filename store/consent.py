@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -18,6 +19,11 @@ from store.errors import ValidationFailed
 from store.models import ConsentRecord, Customer
 from store.models.privacy import CONSENT_CHANNELS
 from store.types import utcnow
+
+# the proof is shown to the data-protection officer and the ANPD: one printable line, bounded
+# (the columns' sizes), whichever face it came through
+MAX_SOURCE = 200
+MAX_WORDING_VERSION = 50
 
 _R = ConsentRecord.__table__
 _LATEST = (sa.select(_R.c.decision)
@@ -37,6 +43,18 @@ class ConsentState:
     source: str | None
     wording_version: str | None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {"channel": self.channel, "purpose": self.purpose, "granted": self.granted,
+                "since": self.since.isoformat() if self.since else None, "source": self.source,
+                "wording_version": self.wording_version}
+
+
+def record_dict(row: ConsentRecord) -> dict[str, Any]:
+    """One decision as data (the JSON of ``despacho privacy consent`` and of the export)."""
+    return {"id": row.id, "channel": row.channel, "purpose": row.purpose, "decision": row.decision,
+            "source": row.source, "wording_version": row.wording_version, "actor": row.actor,
+            "recorded_at": row.recorded_at.isoformat()}
+
 
 def record(session: Session, customer_id: str, channel: str, *, granted: bool, source: str,
            purpose: str = "marketing", wording_version: str | None = None, actor: str | None = None,
@@ -44,11 +62,27 @@ def record(session: Session, customer_id: str, channel: str, *, granted: bool, s
     """Append one decision; the customer must exist (a consent nobody gave proves nothing)."""
     if session.get(Customer, customer_id) is None:
         raise ValidationFailed("consent.customer_id", f"no customer '{customer_id}'")
+    if channel not in CONSENT_CHANNELS:
+        raise ValidationFailed("consent.channel", f"'{channel}' is not one of: {', '.join(CONSENT_CHANNELS)}")
+    source = _proof_line("consent.source", source, MAX_SOURCE)
+    if wording_version is not None:
+        wording_version = _proof_line("consent.wording_version", wording_version, MAX_WORDING_VERSION)
     row = ConsentRecord(customer_id=customer_id, channel=channel, purpose=purpose,
                         decision="granted" if granted else "withdrawn", source=source,
                         wording_version=wording_version, actor=actor, recorded_at=at or utcnow())
     session.add(row)
     return row
+
+
+def _proof_line(field: str, value: str, limit: int) -> str:
+    text = value.strip()
+    if not text:
+        raise ValidationFailed(field, "is required")
+    if len(text) > limit:
+        raise ValidationFailed(field, f"is longer than {limit} characters")
+    if not text.isprintable():  # controls, line breaks, bidi overrides, zero-width characters
+        raise ValidationFailed(field, "holds a character that is not printable (one line of text)")
+    return text
 
 
 def withdraw_all(session: Session, customer_id: str, *, source: str,

@@ -32,6 +32,7 @@ class AccountingSyncRecord(Record, table=True):
         sa.UniqueConstraint("system", "entity_type", "entity_id"),
         sa.UniqueConstraint("system", "external_id"),
         sa.Index(None, "status", "updated_at"),
+        sa.Index(None, "entity_id"),  # a person's records (privacy export), whatever the system
     )
     entity: ClassVar[str] = "accounting_sync_record"
     normalizers: ClassVar[dict[str, Normalizer]] = {
@@ -64,11 +65,12 @@ class AccountingSyncRecord(Record, table=True):
 class AccountingSyncAudit(Record, table=True):
     """One request/response with an accounting system, secrets already removed.
 
-    Index: ``(record_id, at)`` shows a record's trail in order.
+    Indexes: ``(record_id, at)`` shows a record's trail in order; ``entity_id`` finds the calls
+    about a person's records (privacy export), also those that made no sync record.
     """
 
     __tablename__ = "accounting_sync_audit"
-    __table_args__ = (sa.Index(None, "record_id", "at"),)
+    __table_args__ = (sa.Index(None, "record_id", "at"), sa.Index(None, "entity_id"))
     entity: ClassVar[str] = "accounting_sync_audit"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import Field
 
+from store.json_text import JsonText
 from store.models.base import Normalizer, Record, timestamp
 from store.validation import check_required
 
@@ -27,6 +28,10 @@ class Event(Record, table=True):
                  postgresql_where=sa.text("dispatched_at IS NULL"),
                  sqlite_where=sa.text("dispatched_at IS NULL")),
         sa.Index(None, "type", "occurred_at"),
+        # a person's events (privacy export, anonymisation): by the customer id the payload
+        # carries, and inbound messages from an unknown sender by the sender's number
+        sa.Index("ix_events_payload_customer_id", JsonText(sa.column("payload"), "customer", "id")),
+        sa.Index("ix_events_payload_from", JsonText(sa.column("payload"), "from")),
     )
     entity: ClassVar[str] = "event"
     normalizers: ClassVar[dict[str, Normalizer]] = {"id": check_required, "type": check_required}

@@ -41,11 +41,13 @@ class WhatsAppMessage(Record, table=True):
     """One message in a conversation, either way.
 
     Indexes: ``(conversation_id, created_at)`` shows the thread;
-    ``provider_id`` unique makes a redelivered webhook a no-op.
+    ``provider_id`` unique makes a redelivered webhook a no-op; ``notification_id`` finds the
+    messages of a notification (the retention purge keeps a notification a message points at,
+    and deleting a notification checks this foreign key).
     """
 
     __tablename__ = "whatsapp_messages"
-    __table_args__ = (sa.Index(None, "conversation_id", "created_at"),)
+    __table_args__ = (sa.Index(None, "conversation_id", "created_at"), sa.Index(None, "notification_id"))
     entity: ClassVar[str] = "whatsapp_message"
     normalizers: ClassVar[dict[str, Normalizer]] = {
         "conversation_id": check_required,

@@ -8,7 +8,7 @@ check it is short, one line and printable before it gets here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from store.audit import entry_values, insert_entries, query_entries
 from store.models import AuditLogEntry
+from store.run_views import CUSTOMER_PATHS
 
 ACCESS_ACTION = "privacy.access"
 MAX_REASON = 200
@@ -39,3 +40,15 @@ def access_log(session: Session, customer_id: str, *, limit: int = 500) -> Seque
 def access_dict(entry: AuditLogEntry) -> dict[str, Any]:
     return {"at": entry.at.isoformat(), "who": entry.actor, "what": entry.details.get("what"),
             "why": entry.details.get("reason")}
+
+
+def payload_customer_ids(payload: Mapping[str, Any]) -> list[str]:
+    """The customers an event's payload names (``customer.id``, ``<record>.customer_id``): whose
+    data a page showing the event, or what was done with it, shows."""
+    found = []
+    for record, key in CUSTOMER_PATHS:
+        part = payload.get(record)
+        value = part.get(key) if isinstance(part, Mapping) else None
+        if isinstance(value, str) and value:
+            found.append(value)
+    return list(dict.fromkeys(found))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, col, or_, select
 
+from store.json_text import JsonText
 from store.models import (
     Appointment,
     AuditLogEntry,
@@ -96,7 +97,7 @@ def find_footprint(session: Session, customer: Customer) -> Footprint:
                                        col(AccountingSyncRecord.created_at))
     footprint.accounting_audit = _in(session, AccountingSyncAudit, col(AccountingSyncAudit.entity_id), ids,
                                      col(AccountingSyncAudit.at))
-    footprint.audit = _in(session, AuditLogEntry, col(AuditLogEntry.entity_id), ids, col(AuditLogEntry.at))
+    footprint.audit = _audit(session, footprint.entity_ids())
     footprint.requests = session.exec(select(PrivacyRequest).where(PrivacyRequest.customer_id == cid)
                                       .order_by(col(PrivacyRequest.requested_at))).all()
     footprint.consents = session.exec(select(ConsentRecord).where(ConsentRecord.customer_id == cid)
@@ -115,11 +116,23 @@ def _in(session: Session, model: type, column: sa.ColumnElement[str], ids: Seque
     return rows
 
 
+def _audit(session: Session, ids: dict[str, list[str]]) -> list[AuditLogEntry]:
+    """Entries about each kind of record, by (entity_type, entity_id): the audit log's own index."""
+    rows: list[AuditLogEntry] = []
+    for kind, kind_ids in ids.items():
+        for start in range(0, len(kind_ids), 500):
+            chunk = kind_ids[start:start + 500]
+            rows.extend(session.exec(select(AuditLogEntry).where(AuditLogEntry.entity_type == kind,
+                                                                 col(AuditLogEntry.entity_id).in_(chunk))).all())
+    return sorted(rows, key=lambda e: (e.at, e.id))
+
+
 def _events(session: Session, customer: Customer) -> list[Event]:
-    payload = col(Event.payload)
-    mentions = [payload["customer"]["id"].as_string() == customer.id]
+    """Through the expression indexes ``ix_events_payload_customer_id`` and ``ix_events_payload_from``."""
+    payload = Event.__table__.c.payload
+    mentions = [JsonText(payload, "customer", "id") == customer.id]
     if customer.phone:
-        mentions.append(payload["from"].as_string() == customer.phone)
+        mentions.append(JsonText(payload, "from") == customer.phone)
     return list(session.exec(select(Event).where(or_(*mentions)).order_by(col(Event.occurred_at))).all())
 
 

@@ -40,6 +40,22 @@ def index_names(url: str, table: str) -> set[str]:
         engine.dispose()
 
 
+def expression_index_names(url: str, table: str) -> set[str]:
+    """Every index of ``table``: SQLAlchemy's SQLite reflection leaves out expression indexes."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                rows = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                            "AND tbl_name = :table"), {"table": table})
+            else:
+                rows = conn.execute(sa.text("SELECT indexname FROM pg_indexes WHERE tablename = :table"),
+                                    {"table": table})
+            return {row[0] for row in rows}
+    finally:
+        engine.dispose()
+
+
 def check_round_trip(url: str) -> None:
     upgrade(url)
     assert current_revision(url) == head_revision()
@@ -141,3 +157,19 @@ def test_0004_seeds_each_rules_latest_genuine_fire_and_gives_clients_a_source_on
 def test_0004_seeds_each_rules_latest_genuine_fire_and_gives_clients_a_source_on_postgresql(
         pg_url: str) -> None:
     check_0004_seeds_claims_and_clients(pg_url)
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_0015_adds_the_indexes_that_find_a_persons_data(dialect: str, tmp_path: Path,
+                                                        request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}" if dialect == "sqlite" else request.getfixturevalue("pg_url")
+    upgrade(url, "0014")
+    assert "ix_events_payload_customer_id" not in expression_index_names(url, "events")
+    upgrade(url)
+    expected = {"ix_events_payload_customer_id", "ix_events_payload_from"}
+    assert expected <= expression_index_names(url, "events")
+    assert "ix_whatsapp_messages_notification_id" in index_names(url, "whatsapp_messages")
+    assert "ix_accounting_sync_records_entity_id" in index_names(url, "accounting_sync_records")
+    assert "ix_accounting_sync_audit_entity_id" in index_names(url, "accounting_sync_audit")
+    downgrade(url, "0014")
+    assert "ix_events_payload_from" not in expression_index_names(url, "events")
