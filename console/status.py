@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from console.context import Console
+from engine.runtime.rollout import DaemonView
 from engine.runtime.rulehealth import rules_health
 from engine.runtime.status import ConnectorCounters, read_status
 from store.db import session_scope
@@ -78,6 +79,7 @@ class StatusPage:
     leader: Leader
     last_backup: Backup | None
     rules: RuleSetInForce
+    daemons: list[DaemonView]  # each daemon's rules in force, and a newer set it waits for
 
 
 def read_status_page(console: Console) -> StatusPage:
@@ -91,7 +93,8 @@ def read_status_page(console: Console) -> StatusPage:
         queued_steps=sum(c.queued for c in current.connectors.values()),
         running_steps=sum(c.running for c in current.connectors.values()),
         undispatched_events=current.undispatched_events, open_dead_letters=current.open_dead_letters,
-        held_runs=current.held_runs, leader=read_leader(console.settings), last_backup=backup, rules=rules)
+        held_runs=current.held_runs, leader=read_leader(console.settings), last_backup=backup, rules=rules,
+        daemons=current.daemons)
 
 
 def _integrations(session: Session, counters: dict[str, ConnectorCounters]) -> list[Integration]:

@@ -39,6 +39,19 @@ def test_status_shows_when_the_last_backup_was_verified(
     assert "verificado" in html and "não verificado" not in html
 
 
+def test_status_shows_each_daemons_rules_and_the_new_set_it_waits_for(
+        browser: TestClient, admin: str, db_engine: sa.Engine) -> None:
+    from store.daemon_rules import Candidate, Presence, report
+
+    with session_scope(db_engine) as session:
+        report(session, Presence("worker-2:77:9f3c0a1b", "worker-2", 77, "relay,workers", "d" * 64, "3f2a9c1",
+                                 Candidate("e" * 64, "7b0d4e2", True)), active_changed=True,
+               candidate_changed=True)
+    html = browser.get("/console/status").text
+    assert "worker-2:77:9f3c0a1b" in html and "3f2a9c1" in html
+    assert "7b0d4e2</code> (aguardando)" in html
+
+
 def test_check_now_stores_a_check_per_connector(browser: TestClient, admin: str,
                                                 db_engine: sa.Engine) -> None:
     answer = browser.post("/console/status/checks", data={"csrf_token": admin})
