@@ -21,6 +21,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -219,35 +220,68 @@ def dump_postgres(url: str, folder: Path, progress: Progress | None = None) -> D
     dump_file, globals_file = folder / PG_DUMP_FILE, folder / PG_GLOBALS_FILE
     conninfo, env = libpq_args(url)
     notes: list[str] = []
+    # the globals (roles, tablespaces) are dumped beside the database dump, not after it: a second
+    # connection and a small file, which would otherwise add their start-up to every backup
+    globals_done = _in_thread(lambda: dump_globals(globals_file, conninfo, env, notes))
     try:
         with engine.connect() as connection:
             connection = connection.execution_options(isolation_level="REPEATABLE READ")
             with connection.begin():
                 snapshot = connection.execute(sa.text("SELECT pg_export_snapshot()")).scalar_one()
-                version = str(connection.execute(sa.text("SHOW server_version")).scalar_one())
-                tables = pg_table_counts(connection)
-                revision = pg_revision(connection, tables)
-                if progress:
-                    progress("database", 0.05)
-                # while this transaction stays open, pg_dump sees exactly what we counted
-                run_tool([pg_tool("pg_dump"), "-Fc", "-Z0", f"--snapshot={snapshot}", "--no-owner",
-                          f"--file={dump_file}", *conninfo], env, "pg_dump")
+                # while this transaction stays open, pg_dump sees exactly what we count, so both run at
+                # once: the counts read every row too, and need not wait for the dump or hold it up
+                dumped = _in_thread(lambda: run_tool(
+                    [pg_tool("pg_dump"), "-Fc", "-Z0", f"--snapshot={snapshot}", "--no-owner",
+                     f"--file={dump_file}", *conninfo], env, "pg_dump"))
+                try:
+                    version = str(connection.execute(sa.text("SHOW server_version")).scalar_one())
+                    tables = pg_table_counts(connection)
+                    revision = pg_revision(connection, tables)
+                    if progress:
+                        progress("database", 0.05)
+                finally:
+                    dumped()
         if progress:
             progress("database", 0.9)
-        try:
-            run_tool([pg_tool("pg_dumpall"), "--globals-only", f"--file={globals_file}", *conninfo],
-                     env, "pg_dumpall --globals-only")
-        except BackupError:
-            # not a superuser: roles without their password hashes (pg_roles instead of pg_authid)
-            run_tool([pg_tool("pg_dumpall"), "--globals-only", "--no-role-passwords",
-                      f"--file={globals_file}", *conninfo], env, "pg_dumpall --globals-only")
-            notes.append("globals dumped without role passwords (the user is not a superuser)")
+        globals_done()
     except sa.exc.SQLAlchemyError as exc:
         raise BackupError(f"cannot read the database to back it up: {exc.__class__.__name__}: "
                           f"{str(getattr(exc, 'orig', exc)).strip().splitlines()[0]}",
                           reason="unavailable") from exc
     finally:
         engine.dispose()
+        globals_done(raise_error=False)  # a failed dump must not leave the thread behind
     if progress:
         progress("database", 1.0)
     return DatabaseDump("postgresql", version, revision, tables, [dump_file, globals_file], notes)
+
+
+def dump_globals(globals_file: Path, conninfo: list[str], env: Mapping[str, str], notes: list[str]) -> None:
+    try:
+        run_tool([pg_tool("pg_dumpall"), "--globals-only", f"--file={globals_file}", *conninfo],
+                 env, "pg_dumpall --globals-only")
+    except BackupError:
+        # not a superuser: roles without their password hashes (pg_roles instead of pg_authid)
+        run_tool([pg_tool("pg_dumpall"), "--globals-only", "--no-role-passwords",
+                  f"--file={globals_file}", *conninfo], env, "pg_dumpall --globals-only")
+        notes.append("globals dumped without role passwords (the user is not a superuser)")
+
+
+def _in_thread(work: Callable[[], object]) -> Callable[..., None]:
+    """Start ``work`` in a thread; the returned call waits for it and raises what it raised."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to the waiting caller, who raises it
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="despacho-dump", daemon=True)
+    thread.start()
+
+    def wait(raise_error: bool = True) -> None:
+        thread.join()
+        if failure and raise_error:
+            raise failure[0]
+    return wait
