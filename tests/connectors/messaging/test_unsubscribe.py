@@ -44,3 +44,12 @@ def test_a_marketing_email_is_refused_where_no_unsubscribe_link_can_be_made(tmp_
     params = SendEmailParams(to="maria@example.com", subject="Oferta", body="20%", purpose="marketing")
     draft = connector.compose(ActionCall("send", params, "k1"))
     assert isinstance(draft.refusal, PermanentError) and draft.refusal.code == "no_unsubscribe_link"
+
+
+def test_dry_run_of_a_marketing_email_shows_where_its_unsubscribe_link_points(tmp_path: Path) -> None:
+    connector = EmailConnector(EmailSettings(), Runtime(outbox=tmp_path, public_url="https://d.example"))
+    params = SendEmailParams(to="maria@example.com", subject="Oferta", body="20%", purpose="marketing")
+    preview = connector.plan("send", params, None)
+    assert preview["unsubscribe"].startswith("https://d.example/v1/unsubscribe?t=...")
+    transactional = SendEmailParams(to="maria@example.com", subject="Visita", body="amanhã")
+    assert "unsubscribe" not in connector.plan("send", transactional, None)
