@@ -190,6 +190,14 @@ class DeadLetterSpikePayload(Payload):
     by_action: dict[str, int] = Field(description="connector.action -> how many of them")
 
 
+class RulesRejectedPayload(Payload):
+    message: str = Field(description="One line for people, in English")
+    digest: str = Field(description="SHA-256 of the rule and template files that were refused")
+    running_version: str = Field(description="The rule set that stays in force (git commit or sha256:...)")
+    daemon: str = Field(description="The daemon that refused it (host:pid:random, or the host)")
+    problems: list[str] = Field(description="The first problems, file:line:column: path: message")
+
+
 class ConnectorFailingPayload(Payload):
     message: str
     connector: str
@@ -347,6 +355,8 @@ DOMAIN_EVENTS: dict[str, EventSpec] = {spec.event_type: spec for spec in (
               "One connector action keeps failing for good (at most one event an hour per action)"),
     EventSpec("ops.relay_backlog", RelayBacklogPayload, "engine.runtime.ops_alerts",
               "Stored events wait too long to be planned (at most one event an hour)"),
+    EventSpec("ops.rules_rejected", RulesRejectedPayload, "engine.runtime.daemon",
+              "A new rule set was refused: it does not load here, or on another daemon (one event per set)"),
     EventSpec("calendar.channel_expiring", ChannelExpiringPayload, "engine.runtime.ops_alerts",
               "A Google Calendar push channel is about to end and was not renewed"),
 )}

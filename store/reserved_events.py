@@ -31,6 +31,7 @@ RESERVED_TYPES: dict[str, str] = {
     "ops.connector_failing": "the built-in alerts (engine.runtime.ops_alerts)",
     "ops.relay_backlog": "the built-in alerts (engine.runtime.ops_alerts)",
     "calendar.channel_expiring": "the built-in alerts (engine.runtime.ops_alerts)",
+    "ops.rules_rejected": "the daemons, when a new rule set is refused (engine.runtime.daemon)",
     "backup.failed": "the backup connector, when a backup or its verification fails",
     "backup.missing": "the scheduler's backup watch, when no backup succeeded in time",
 }

@@ -10,17 +10,21 @@ database by the next start.
 from __future__ import annotations
 
 import signal
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import redis
 import structlog
 
+from engine.language.events import Event
 from engine.runtime.accounting_jobs import accounting_jobs
 from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
+from engine.runtime.intake import accept_events
 from engine.runtime.leader import AlwaysLeader, RedisLeader
 from engine.runtime.rollout import RuleRollout
 from engine.runtime.rulestate import ReloadResult
@@ -180,7 +184,8 @@ class Daemon:
         offered = self.rollout.offer()
         if not offered.ok:
             self.rollout.tick()  # the others learn that this daemon cannot load it
-            return self._decided(ReloadResult(False, len(self.rules()), list(offered.problems)))
+            refused = ReloadResult(False, len(self.rules()), list(offered.problems), offered.digest)
+            return self._decided(refused)
         if self.rules.pending_digest is None:  # the files hold the set already in force
             self.rollout.tick()
             return True
@@ -199,7 +204,21 @@ class Daemon:
             details = {"rules": result.rules, "problems": result.problems[:50], "digest": state.digest,
                        "version": state.version}
             record_action(tx.session, "daemon", action, entity_type="rules", details=details)
+            if not result.ok:
+                accept_events(tx.session, [self._rules_rejected(result)])
         return result.ok
+
+    def _rules_rejected(self, result: ReloadResult) -> Event:
+        """The built-in alert: one event per refused set, whichever daemon tells first (the id)."""
+        state = self.rules.state()
+        digest = result.digest or "unknown"
+        daemon = self.rollout.id if self.rollout is not None else socket.gethostname()
+        message = (f"rule set {digest[:12]} refused ({len(result.problems)} problems); "
+                   f"{state.version} stays in force")
+        return Event(type="ops.rules_rejected", id=f"ops.rules_rejected:{digest[:64]}", source="despacho",
+                     at=datetime.now(UTC), data={"message": message, "digest": digest,
+                                                 "running_version": state.version, "daemon": daemon,
+                                                 "problems": [line[:500] for line in result.problems[:20]]})
 
     def _loop(self, name: str, step: Callable[[], object], interval: float) -> None:
         def run() -> None:

@@ -45,6 +45,7 @@ class ReloadResult:
     ok: bool
     rules: int
     problems: list[str]
+    digest: str | None = None  # of the files loaded (refused or now in force)
 
 
 @dataclass(frozen=True)
@@ -189,12 +190,12 @@ class RuleSetHolder:
             try:
                 fresh = self._load_guarded()
             except RuleSetError as exc:
-                return self._refused(current, exc.problems)
+                return self._refused(current, exc.problems, snapshot.digest)
             self._active = self._accepted(fresh, snapshot)
             log.info("rules_reloaded", rules=len(fresh), version=self._active.version,
                      digest=snapshot.digest[:12])
             self._save(snapshot, self._active.version, len(fresh))
-            return ReloadResult(True, len(fresh), [])
+            return ReloadResult(True, len(fresh), [], snapshot.digest)
 
     # --- a reload other daemons must agree to (engine.runtime.rollout) ----------------------------
 
@@ -212,7 +213,7 @@ class RuleSetHolder:
                 fresh = self._load_guarded()
             except RuleSetError as exc:
                 self._pending = None
-                result = self._refused(self._active, exc.problems)
+                result = self._refused(self._active, exc.problems, snapshot.digest)
                 return Offered(snapshot.digest, version, False, tuple(result.problems))
             self._pending = (fresh, snapshot)
             return Offered(snapshot.digest, version, True, ())
@@ -234,14 +235,14 @@ class RuleSetHolder:
             log.info("rules_reloaded", rules=len(fresh), version=self._active.version,
                      digest=snapshot.digest[:12])
             self._save(snapshot, self._active.version, len(fresh))
-            return ReloadResult(True, len(fresh), [])
+            return ReloadResult(True, len(fresh), [], digest)
 
     def drop_pending(self, why: list[str]) -> ReloadResult:
         """Another daemon cannot load the pending set: it never goes into force here either."""
         with self._lock:
-            self._pending = None
+            pending, self._pending = self._pending, None
             problems = [Problem(str(self.rules_path), message=line[:1000]) for line in why]
-            return self._refused(self._active, problems)
+            return self._refused(self._active, problems, pending[1].digest if pending else None)
 
     def _accepted(self, fresh: RuleSet, snapshot: Snapshot) -> ActiveRules:
         version = ruleset_version(self.rules_path, self.templates_path, snapshot.digest)
@@ -249,13 +250,14 @@ class RuleSetHolder:
         return ActiveRules(fresh, datetime.now(UTC), snapshot.digest, None, version, None,
                            self._disk_templates)
 
-    def _refused(self, current: ActiveRules, problems: list[Problem]) -> ReloadResult:
+    def _refused(self, current: ActiveRules, problems: list[Problem],
+                 digest: str | None = None) -> ReloadResult:
         lines = [_problem_line(p) for p in problems]
         log.error("rules_rejected", problems=lines[:50], kept=len(current.ruleset), running=current.version,
                   degraded=True)
         error = ReloadError(datetime.now(UTC), sorted(problems))
         self._active = replace(current, reload_error=error)
-        return ReloadResult(False, len(current.ruleset), lines)
+        return ReloadResult(False, len(current.ruleset), lines, digest)
 
     def _load_guarded(self, load: Callable[[], RuleSet] | None = None) -> RuleSet:
         """The set on disk (or from ``load``), or ``RuleSetError``: a loader bug or a CEL panic counts

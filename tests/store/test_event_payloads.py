@@ -28,10 +28,12 @@ from tests.support.catalogue import payload_errors
 # (tests/engine/runtime), the calendar connector (tests/connectors/calendar/test_auth.py), the Google
 # Calendar webhook (tests/api/webhooks/test_google_calendar.py), Conta Azul's token refresh
 # (tests/connectors/accounting/conta_azul), the built-in alerts (tests/engine/runtime/test_ops_alerts.py),
-# the backup connector and its jobs (tests/connectors/backup)
+# the backup connector and its jobs (tests/connectors/backup), the daemons' refused rule sets
+# (tests/engine/runtime/test_scheduler.py)
 OTHER_TESTS = {"whatsapp.message_received", "schedule", "calendar.auth_failed", "calendar.sync_requested",
                "payment.refunded", "accounting.auth_failed", "ops.dead_letter_spike", "ops.connector_failing",
-               "ops.relay_backlog", "calendar.channel_expiring", "backup.failed", "backup.missing"}
+               "ops.relay_backlog", "calendar.channel_expiring", "backup.failed", "backup.missing",
+               "ops.rules_rejected"}
 
 
 def stored(engine: sa.Engine) -> list[Event]:

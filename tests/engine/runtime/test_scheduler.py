@@ -235,6 +235,26 @@ def test_daemon_reload_is_audited_and_a_rejected_set_keeps_the_old_rules(tmp_pat
     daemon.core.db.dispose()
 
 
+def test_a_rejected_rule_set_is_an_ops_alert_event_once_per_set(tmp_path: Path) -> None:
+    from engine.runtime.daemon import Daemon, Parts
+    from engine.settings import load_settings
+    from store.models.events import Event as EventRow
+    from tests.support.catalogue import payload_errors
+
+    config = make_project(tmp_path, NIGHTLY)
+    daemon = Daemon(load_settings(str(config), environ={}), Parts(relay=False, scheduler=False,
+                                                                  watch_rules=False, workers=False))
+    running = daemon.rules.state().version
+    (tmp_path / "rules" / "r.yaml").write_text("rules:\n  - id: x\n    on: a.b\n    do: []\n")
+    assert daemon.reload() is False and daemon.reload() is False  # the same broken files twice
+    with Session(daemon.core.db) as session:
+        (alert,) = session.exec(select(EventRow).where(EventRow.type == "ops.rules_rejected"))
+    assert alert.payload["running_version"] == running and alert.payload["problems"]
+    assert alert.payload["digest"] != daemon.rules.state().digest and "refused" in alert.payload["message"]
+    assert payload_errors("ops.rules_rejected", alert.payload) == []
+    daemon.core.db.dispose()
+
+
 # --- failover with the real Redis: two schedulers, one lock ------------------------------------------
 
 EVERY_SECOND = """
