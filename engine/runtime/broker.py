@@ -14,6 +14,7 @@ namespace does on Redis.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -40,10 +41,17 @@ def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
         return RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves RedisBroker() unannotated
             url=url, namespace=namespace, heartbeat_timeout=15_000, dead_message_ttl=7 * 86_400_000)
     if url.startswith(("amqp://", "amqps://")):
+        logging.getLogger("pika.adapters.blocking_connection").addFilter(_quiet_closing)
         # Without confirms a publish to a broker going down is lost silently; with them it raises.
         return RabbitmqBroker(url=url, confirm_delivery=True)
     raise ValueError(f"unsupported broker URL '{url.split('@')[-1]}': use stub://, redis://host:port/db "
                      "or amqp://user:password@host:5672/vhost")
+
+
+def _quiet_closing(record: logging.LogRecord) -> bool:
+    """Drops pika's error for closing a connection RabbitMQ already closed (an idle publisher's, when
+    its heartbeats lapsed): every worker shutdown logged one per thread, and it means nothing."""
+    return "called on closed connection" not in record.getMessage()
 
 
 class StepSender:

@@ -3,6 +3,7 @@ backlog."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -82,3 +83,13 @@ def test_a_resumed_step_does_not_wait_behind_the_backlog(broker: dramatiq.Broker
     order = recorder.ids()
     assert len(order) == 21 and order.index("resumed") < 5
 
+
+
+def test_closing_a_rabbitmq_broker_whose_connection_is_gone_logs_no_error(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with shared_broker("rabbitmq") as settings:
+        broker = make_broker(settings.url)
+        broker.connection.close()  # type: ignore[attr-defined]  # as RabbitMQ does to an idle publisher
+        with caplog.at_level(logging.ERROR):
+            broker.close()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
