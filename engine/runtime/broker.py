@@ -49,8 +49,8 @@ def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
 
 
 def _quiet_closing(record: logging.LogRecord) -> bool:
-    """Drops pika's error for closing a connection RabbitMQ already closed (an idle publisher's, when
-    its heartbeats lapsed): every worker shutdown logged one per thread, and it means nothing."""
+    """Drops pika's error for closing a publisher connection that is already closed (dropped by
+    RabbitMQ or by pika after an error): worker shutdowns logged one per thread, and it means nothing."""
     return "called on closed connection" not in record.getMessage()
 
 
