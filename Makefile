@@ -32,7 +32,7 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/despacho schema
 
-# Redis and PostgreSQL answer on loopback, or are started.
+# Redis, PostgreSQL and RabbitMQ answer on loopback, or are started.
 services:
 	@scripts/ensure-services
 

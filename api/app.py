@@ -73,7 +73,7 @@ def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
     return ApiContext(
         settings=settings, api=api, engine=engine,
         tokens=TokenService(ring, issuer=api.issuer, audience=api.audience, ttl=api.token_ttl),
-        limiter=limiter or RateLimiter(storage_uri(api.rate_limit_storage, settings.broker.url),
+        limiter=limiter or RateLimiter(storage_uri(api.rate_limit_storage, settings.broker.coordination()),
                                      api.rate_limit_prefix),
         clients=ClientCache(engine), audit=RequestAudit(engine, metrics, enabled=api.audit_requests),
         metrics=metrics, readiness=ReadinessChecks(engine, settings),

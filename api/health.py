@@ -1,4 +1,5 @@
-"""Readiness: can this process serve? The database and the broker must answer.
+"""Readiness: can this process serve? The database and the broker must answer, and with a
+RabbitMQ broker its coordination Redis too (leader lease, throttles, rate limits).
 
 Connectors are reported with their last check (cached for ``CONNECTOR_TTL``
 seconds, since a check may open a network connection) but do not make the
@@ -20,10 +21,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import redis
 import sqlalchemy as sa
 
 from connectors.registry import connector_class
+from engine.runtime.broker_ping import ping
 from engine.runtime.rulestate import ActiveRules
 from errors import ConnectorError
 
@@ -42,17 +43,11 @@ def check_database(engine: sa.Engine) -> dict[str, Any]:
 
 
 def check_broker(url: str) -> dict[str, Any]:
-    if not url.startswith(("redis://", "rediss://")):
+    """The Redis or RabbitMQ broker answers; the embedded one always does."""
+    if url.startswith("stub://"):
         return {"status": "ok", "detail": "in-process broker"}
-    try:
-        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-        try:
-            client.ping()
-        finally:
-            client.close()
-    except redis.RedisError as exc:
-        return {"status": "fail", "detail": exc.__class__.__name__}
-    return {"status": "ok"}
+    failure = ping(url)
+    return {"status": "fail", "detail": failure} if failure else {"status": "ok"}
 
 
 def check_rules(state: ActiveRules) -> dict[str, Any]:
@@ -100,8 +95,11 @@ class ReadinessChecks:
         network connections, and readiness does not depend on them)."""
         database = check_database(self.engine)
         broker = check_broker(self.settings.broker.url)
-        ready = database["status"] == "ok" and broker["status"] == "ok"
         checks = {"database": database, "broker": broker}
+        coordination = self.settings.broker.coordination()
+        if coordination is not None and coordination != self.settings.broker.url:
+            checks["coordination"] = check_broker(coordination)
+        ready = all(check["status"] == "ok" for check in checks.values())  # backups, connectors: not these
         if database["status"] == "ok" and self.settings.connectors.backup.transport == "restic":
             checks["backup"] = check_backup(self.engine, self.settings.connectors.backup)
         if connectors:

@@ -43,9 +43,9 @@ class LimitState:
                 "RateLimit-Reset": str(self.reset)}
 
 
-def storage_uri(configured: str, broker_url: str) -> str:
-    """``api.rate_limit_storage``, else the broker's Redis, else memory."""
-    uri = configured or (broker_url if broker_url.startswith(("redis://", "rediss://")) else "memory://")
+def storage_uri(configured: str, coordination: str | None) -> str:
+    """``api.rate_limit_storage``, else the coordination Redis (``broker.coordination()``), else memory."""
+    uri = configured or coordination or "memory://"
     return uri if uri.startswith("async+") else f"async+{uri}"
 
 

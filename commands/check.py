@@ -1,4 +1,4 @@
-"""``despacho check``: can each connector reach its provider? Nothing is sent, nothing is written."""
+"""``despacho check``: do the broker and each connector's provider answer? Nothing is sent or written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from engine.runtime.checks import CheckResult
 
 
-class Which(StrEnum):  # the same values as engine.runtime.checks.Which (imported only when it runs)
+class Which(StrEnum):  # engine.runtime.checks.Which's values (imported only when it runs), and broker
+    broker = "broker"
     email = "email"
     sms = "sms"
     whatsapp = "whatsapp"
@@ -62,15 +63,18 @@ def print_connections(rows: list[dict[str, Any]]) -> None:
 def check(
     ctx: typer.Context,
     which: Annotated[Which, typer.Argument(
-        help="email, sms, whatsapp, calendar, accounting or all")] = Which.all,
+        help="broker, email, sms, whatsapp, calendar, accounting or all")] = Which.all,
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
 ) -> None:
-    """Reach each provider (SMTP, Twilio, Google token refresh, accounting systems); send nothing."""
+    """Reach the broker (Redis or RabbitMQ, and its coordination Redis) and each provider (SMTP, Twilio,
+    Google token refresh, accounting systems); send nothing."""
     from engine.runtime import checks
 
     as_json = wants_json(output)
     settings = settings_from(ctx)
-    results = checks.run_checks(settings, checks.Which(which.value))
+    results = checks.broker_checks(settings) if which in (Which.broker, Which.all) else []
+    if which is not Which.broker:
+        results += checks.run_checks(settings, checks.Which(which.value))
     if as_json:
         console.print(json.dumps({"ok": all(r.ok for r in results), "checks": [asdict(r) for r in results]},
                                  ensure_ascii=False, indent=2), soft_wrap=True)

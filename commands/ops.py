@@ -82,12 +82,12 @@ def worker(
     processes: Annotated[int, typer.Option(help="Worker processes")] = 1,
     threads: Annotated[int | None, typer.Option(help="Threads per process (default: config)")] = None,
 ) -> None:
-    """Production workers: run steps from the Redis queue (each process also relays and reaps)."""
+    """Production workers: run steps from the Redis or RabbitMQ queue (each process also relays and reaps)."""
     from engine.runtime.daemon import Parts
 
     settings = settings_from(ctx)
     if settings.broker.url.startswith("stub://"):
-        fail("'despacho worker' needs a shared broker (broker.url: redis://...); "
+        fail("'despacho worker' needs a shared broker (broker.url: redis://... or amqp://...); "
              "the embedded default runs its workers inside 'despacho run'", EXIT_USAGE)
     if threads:
         settings.execution.worker_threads = threads

@@ -150,8 +150,8 @@ def _rules(console: Console, session: Session) -> RuleSetInForce:
 
 
 def read_leader(settings: Any) -> Leader:
-    url: str = settings.broker.url
-    if not url.startswith(("redis://", "rediss://")):
+    url: str | None = settings.broker.coordination()
+    if url is None:
         return Leader("embedded", "este processo (modo embutido: um só processo, sempre líder)")
     key = f"{settings.broker.namespace}:scheduler:leader"
     try:

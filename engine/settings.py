@@ -53,9 +53,54 @@ class DatabaseSettings(Section):
     url: str = "sqlite:///var/despacho.db"
 
 
+REDIS_SCHEMES = ("redis://", "rediss://")
+AMQP_SCHEMES = ("amqp://", "amqps://")
+
+
 class BrokerSettings(Section):
-    url: str = Field("stub://", description="stub:// (in-process) or redis://host:port/db")
-    namespace: str = Field("despacho", description="Prefix of every Redis key (queues, locks, throttles)")
+    """Where steps are queued, and the Redis that coordinates several processes.
+
+    RabbitMQ queues messages but holds no locks or counters: with an ``amqp://`` broker the
+    scheduler's leader lease, the shared throttles and the API's rate limits need a Redis of their
+    own (``coordination_url``). A Redis broker is its own coordination store.
+    """
+
+    url: str = Field("stub://", description="stub:// (in-process), redis://host:port/db or "
+                                            "amqp://user:password@host:5672/vhost (RabbitMQ)")
+    namespace: str = Field("despacho", description="Prefix of every Redis key (queues, locks, throttles); "
+                                                   "with RabbitMQ the vhost separates the queues")
+    coordination_url: str = Field("", description="redis://host:port/db for the scheduler's leader lease, "
+                                                  "shared throttles and rate limits; required with an "
+                                                  "amqp:// broker, empty: the broker's Redis")
+
+    @field_validator("url")
+    @classmethod
+    def _known_broker(cls, value: str) -> str:
+        if not value.startswith(("stub://", *REDIS_SCHEMES, *AMQP_SCHEMES)):
+            raise ValueError(f"unsupported broker URL '{value.split('@')[-1]}': use stub://, "
+                             "redis://host:port/db or amqp://user:password@host:5672/vhost")
+        return value
+
+    @field_validator("coordination_url")
+    @classmethod
+    def _redis_only(cls, value: str) -> str:
+        if value and not value.startswith(REDIS_SCHEMES):
+            raise ValueError("broker.coordination_url must be a Redis URL (redis://host:port/db)")
+        return value
+
+    @model_validator(mode="after")
+    def _coordination_for_rabbitmq(self) -> BrokerSettings:
+        if self.url.startswith(AMQP_SCHEMES) and not self.coordination_url:
+            raise ValueError("broker.coordination_url is required with an amqp:// broker: RabbitMQ holds "
+                             "no locks, so the scheduler's leader lease and the shared throttles need a "
+                             "Redis (set broker.coordination_url: redis://host:port/db)")
+        return self
+
+    def coordination(self) -> str | None:
+        """The Redis shared by every process, or None when there is none (the embedded broker)."""
+        if self.coordination_url:
+            return self.coordination_url
+        return self.url if self.url.startswith(REDIS_SCHEMES) else None
 
 
 class ApiSettings(Section):
@@ -77,7 +122,8 @@ class ApiSettings(Section):
     token_failure_limit: str = Field("5/minute", description="Failed POST /v1/token attempts per (client id, "
                                      "client IP); past it that pair gets 429, other IPs still get tokens")
     rate_limit_storage: str = Field("", description="redis://host:port/db or memory://; "
-                                                    "empty: the broker's Redis when it has one, else memory")
+                                                    "empty: the coordination Redis (broker.coordination_url, "
+                                                    "else a Redis broker) when there is one, else memory")
     rate_limit_prefix: str = Field("despacho-rl", description="Key prefix of the counters in Redis")
     cors_origins: list[str] = Field(default_factory=list, description="Empty: CORS off")
     max_body_bytes: int = Field(1_048_576, ge=1024)

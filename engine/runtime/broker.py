@@ -1,18 +1,25 @@
-"""Dramatiq brokers: Redis in production, the in-process StubBroker when embedded.
+"""Dramatiq brokers: Redis or RabbitMQ in production, the in-process StubBroker when embedded.
 
 Messages carry step ids (a small batch) and nothing else: the database rows
 are the truth, the message is a wake-up call. Dramatiq's own retries are off:
 a step that could not be run or recorded keeps its row (``queued``, or
 ``running`` under a lease that lapses) and the reaper sends it again, so a
 database or broker outage never turns into dead letters.
+
+RabbitMQ publishes with delivery confirms: ``enqueue`` returns once the broker holds
+the message, and raises otherwise (the outbox then leaves the rows to the reaper).
+Its queues live in the URL's vhost, which separates deployments as the key
+namespace does on Redis.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
@@ -33,7 +40,18 @@ def make_broker(url: str, *, namespace: str = "despacho") -> dramatiq.Broker:
         # (the step leases bring its steps back sooner still).
         return RedisBroker(  # type: ignore[no-untyped-call]  # dramatiq leaves RedisBroker() unannotated
             url=url, namespace=namespace, heartbeat_timeout=15_000, dead_message_ttl=7 * 86_400_000)
-    raise ValueError(f"unsupported broker URL '{url}': use stub:// or redis://host:port/db")
+    if url.startswith(("amqp://", "amqps://")):
+        logging.getLogger("pika.adapters.blocking_connection").addFilter(_quiet_closing)
+        # Without confirms a publish to a broker going down is lost silently; with them it raises.
+        return RabbitmqBroker(url=url, confirm_delivery=True)
+    raise ValueError(f"unsupported broker URL '{url.split('@')[-1]}': use stub://, redis://host:port/db "
+                     "or amqp://user:password@host:5672/vhost")
+
+
+def _quiet_closing(record: logging.LogRecord) -> bool:
+    """Drops pika's error for closing a publisher connection that is already closed (dropped by
+    RabbitMQ or by pika after an error): worker shutdowns logged one per thread, and it means nothing."""
+    return "called on closed connection" not in record.getMessage()
 
 
 class StepSender:

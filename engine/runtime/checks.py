@@ -77,6 +77,28 @@ def run_checks(settings: Settings, which: Which, db: sa.Engine | None = None) ->
     return results
 
 
+def broker_checks(settings: Settings) -> list[CheckResult]:
+    """The broker answers (Redis or RabbitMQ), and with RabbitMQ its coordination Redis too."""
+    from engine.runtime.broker_ping import ping
+
+    broker = settings.broker
+    if broker.url.startswith("stub://"):
+        return [CheckResult("broker", "stub://", True, 0.0, detail="in-process broker (embedded)")]
+    rows = [("broker", broker.url, "check broker.url (host, port, credentials, vhost) and that the "
+                                   "broker runs")]
+    coordination = broker.coordination()
+    if coordination is not None and coordination != broker.url:
+        rows.append(("coordination", coordination, "check broker.coordination_url and that Redis runs"))
+    results = []
+    for name, url, hint in rows:
+        started = time.perf_counter()
+        failure = ping(url)
+        target = url.split("@")[-1]  # never the password
+        results.append(CheckResult(name, target, failure is None, _ms(started), error=failure or "",
+                                   code="unreachable" if failure else "", hint=hint if failure else ""))
+    return results
+
+
 def accounting_checks(settings: Settings, db: sa.Engine | None = None) -> list[CheckResult]:
     """One check per configured system (its adapter's ``check()``: credentials, no side effects)."""
     accounting = settings.connectors.accounting

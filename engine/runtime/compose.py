@@ -94,7 +94,7 @@ def build_connectors(settings: Settings, runtime: Runtime) -> dict[str, Connecto
 
 def connector_runtime(settings: Settings, db: sa.Engine) -> Runtime:
     """What every connector may use: the database, the outbox, the secrets store, the shared Redis."""
-    shared = settings.broker.url if settings.broker.url.startswith(("redis://", "rediss://")) else None
+    shared = settings.broker.coordination()
     return Runtime(outbox=settings.outbox.path, session=partial(session_scope, db),
                    timezone=settings.timezone, secrets=cache(partial(_secret_box, settings)),
                    redis_url=shared, namespace=settings.broker.namespace,
@@ -116,9 +116,10 @@ def _secret_box(settings: Settings) -> SecretBox:
 
 
 def throttle_counter(settings: Settings) -> ThrottleCounter:
-    """Shared through Redis when the broker is Redis (several workers); in the database otherwise."""
-    if settings.broker.url.startswith(("redis://", "rediss://")):
-        return RedisThrottle(redis.Redis.from_url(settings.broker.url),
+    """Shared through the coordination Redis when there is one (several workers); else in the database."""
+    shared = settings.broker.coordination()
+    if shared is not None:
+        return RedisThrottle(redis.Redis.from_url(shared),
                              prefix=f"{settings.broker.namespace}:throttle:")
     return DatabaseThrottle()
 

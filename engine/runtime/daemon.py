@@ -125,11 +125,12 @@ class Daemon:
         return BackupJobs(backup, connector_runtime(self.settings, self.core.db), self.core.db).jobs()
 
     def _leader(self) -> AlwaysLeader | RedisLeader:
-        if self.embedded:
+        shared = self.settings.broker.coordination()
+        if self.embedded or shared is None:  # the settings refuse a shared broker without a Redis
             return AlwaysLeader()
         lease = self.settings.scheduler.leader_lease
         # a hung connection must not outlast the lease: the leader could not tell it lost the lock
-        client = redis.Redis.from_url(self.settings.broker.url, socket_timeout=lease / 3,
+        client = redis.Redis.from_url(shared, socket_timeout=lease / 3,
                                       socket_connect_timeout=lease / 3)
         return RedisLeader(client, key=f"{self.namespace}:scheduler:leader", lease_ms=round(lease * 1000))
 

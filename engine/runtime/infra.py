@@ -8,6 +8,7 @@ action's own failures only.
 
 from __future__ import annotations
 
+import dramatiq.errors
 import redis.exceptions
 import sqlalchemy.exc
 
@@ -18,6 +19,7 @@ _INFRASTRUCTURE = (
     sqlalchemy.exc.TimeoutError,       # no pooled connection in time
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    dramatiq.errors.ConnectionError,   # the broker (Redis or RabbitMQ) refused or dropped a publish
 )
 
 

@@ -1,4 +1,4 @@
-"""Dramatiq worker threads consuming the step queue: in-process (embedded) or Redis-fed (production)."""
+"""Dramatiq worker threads consuming the step queue: in-process (embedded), or fed by Redis or RabbitMQ."""
 
 from __future__ import annotations
 

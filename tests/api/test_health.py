@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from api.app import create_app
 from api.settings import ApiSettings
 from engine.settings import BrokerSettings, Settings
 from tests.api.conftest import JWT_KEY
+from tests.support.rabbitmq_server import rabbitmq_vhost
 
 
 def test_health_answers_without_a_token(client: TestClient) -> None:
@@ -64,6 +66,38 @@ def test_ready_is_503_when_the_broker_does_not_answer(settings: Settings, db_eng
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "fail"
     assert (plain.status_code, plain.json()) == (503, {"status": "unavailable"})
+
+
+def ready_checks(settings: Settings, db_engine: sa.Engine, broker: BrokerSettings,
+                 headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    app = create_app(settings.model_copy(update={"broker": broker}),
+                     api=ApiSettings(jwt_keys=f"t1:{JWT_KEY}", rate_limit_storage="memory://"),
+                     engine=db_engine)
+    with TestClient(app) as client:
+        response = client.get("/ready", headers=headers)
+    return response.status_code, response.json()["checks"]
+
+
+def test_ready_pings_a_rabbitmq_broker_and_its_coordination_redis(
+        settings: Settings, db_engine: sa.Engine, redis_url: str,
+        auth: Callable[..., dict[str, str]]) -> None:
+    with rabbitmq_vhost() as amqp_url:
+        broker = BrokerSettings(url=amqp_url, coordination_url=redis_url)
+        status, checks = ready_checks(settings, db_engine, broker, auth("ops:read"))
+    assert (status, checks["broker"], checks["coordination"]) == (200, {"status": "ok"}, {"status": "ok"})
+
+
+def test_ready_is_503_when_rabbitmq_or_its_coordination_redis_does_not_answer(
+        settings: Settings, db_engine: sa.Engine, redis_url: str,
+        auth: Callable[..., dict[str, str]]) -> None:
+    with rabbitmq_vhost() as amqp_url:
+        redis_down = BrokerSettings(url=amqp_url, coordination_url="redis://127.0.0.1:1/0")
+        status, checks = ready_checks(settings, db_engine, redis_down, auth("ops:read"))
+        assert (status, checks["broker"]["status"], checks["coordination"]["status"]) == (503, "ok", "fail")
+    rabbitmq_down = BrokerSettings(url="amqp://guest:guest@127.0.0.1:1/%2F", coordination_url=redis_url)
+    status, checks = ready_checks(settings, db_engine, rabbitmq_down, auth("ops:read"))
+    assert (status, checks["broker"], checks["coordination"]) == (
+        503, {"status": "fail", "detail": "AMQPConnectionError"}, {"status": "ok"})
 
 
 def test_metrics_are_in_prometheus_format_and_count_requests(client: TestClient) -> None:

@@ -126,3 +126,39 @@ def test_the_retired_trust_forwarded_for_says_what_replaces_it(project: Path) ->
         load_settings("c.yaml", environ={})
     (problem,) = caught.value.problems
     assert "api.trusted_proxies" in problem.message
+
+
+def test_a_rabbitmq_broker_without_a_coordination_redis_names_the_missing_setting(project: Path) -> None:
+    write(project / "c.yaml", "timezone: UTC\nbroker:\n  url: amqp://guest:guest@mq:5672/despacho\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert (problem.line, problem.path) == (3, "broker")
+    assert "broker.coordination_url is required with an amqp:// broker" in problem.message
+
+
+def test_a_rabbitmq_broker_coordinates_through_its_redis(project: Path) -> None:
+    write(project / "c.yaml", "broker:\n  url: amqps://u:p@mq:5671/despacho\n"
+                              "  coordination_url: redis://cache:6379/2\n")
+    broker = load_settings("c.yaml", environ={}).broker
+    assert broker.coordination() == "redis://cache:6379/2"
+
+
+def test_a_redis_broker_is_its_own_coordination_store_and_the_embedded_one_has_none(project: Path) -> None:
+    write(project / "c.yaml", "broker:\n  url: redis://cache:6379/0\n")
+    assert load_settings("c.yaml", environ={}).broker.coordination() == "redis://cache:6379/0"
+    write(project / "d.yaml", "timezone: UTC\n")
+    assert load_settings("d.yaml", environ={}).broker.coordination() is None
+
+
+def test_an_unknown_broker_scheme_or_a_coordination_store_that_is_not_redis_is_refused(project: Path) -> None:
+    write(project / "c.yaml", "broker:\n  url: kafka://k:9092\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("c.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert problem.path == "broker.url" and "amqp://user:password@host:5672/vhost" in problem.message
+    write(project / "d.yaml", "broker:\n  url: amqp://mq/\n  coordination_url: postgresql://db/app\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings("d.yaml", environ={})
+    (problem,) = caught.value.problems
+    assert problem.path == "broker.coordination_url" and "must be a Redis URL" in problem.message

@@ -14,6 +14,8 @@ from cli import app
 from tests.conftest import write
 from tests.fakes.smtp import PASSWORD, USERNAME, SmtpServer, smtp_server
 from tests.fakes.twilio import FakeTwilio, twilio_server
+from tests.support.rabbitmq_server import rabbitmq_vhost
+from tests.support.redis_server import shared_redis
 
 runner = CliRunner()
 
@@ -80,3 +82,31 @@ def test_one_connector_can_be_checked_alone(project: Path, smtp: SmtpServer, twi
 
 def test_unknown_connector_is_a_usage_error(project: Path) -> None:
     assert runner.invoke(app, ["check", "fax"]).exit_code == 2
+
+
+def test_a_rabbitmq_broker_and_its_coordination_redis_are_checked(project: Path) -> None:
+    with rabbitmq_vhost() as amqp_url:
+        write(project / "config.yaml", f"""
+            broker:
+              url: "{amqp_url}"
+              coordination_url: "{shared_redis()}"
+            """)
+        result = runner.invoke(app, ["check", "broker", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    checks = {c["connector"]: c for c in json.loads(result.output)["checks"]}
+    assert set(checks) == {"broker", "coordination"} and all(c["ok"] for c in checks.values())
+    assert checks["broker"]["target"] == amqp_url.split("@")[-1]  # no password in the output
+    assert "guest:guest" not in result.output
+
+
+def test_a_rabbitmq_broker_that_does_not_answer_fails_the_check_with_a_hint(project: Path) -> None:
+    write(project / "config.yaml", f"""
+        broker:
+          url: "amqp://guest:guest@127.0.0.1:1/%2F"
+          coordination_url: "{shared_redis()}"
+        """)
+    result = runner.invoke(app, ["check", "broker", "--format", "json"])
+    assert result.exit_code == 1
+    broker = json.loads(result.output)["checks"][0]
+    assert (broker["connector"], broker["ok"], broker["error"]) == ("broker", False, "AMQPConnectionError")
+    assert "broker.url" in broker["hint"]

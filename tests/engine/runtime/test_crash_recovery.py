@@ -1,4 +1,5 @@
-"""Crashes: a worker SIGKILLed mid-step, Redis restarted mid-flow, two daemons firing schedules."""
+"""Crashes: a worker SIGKILLed mid-step, Redis or RabbitMQ restarted mid-flow, two daemons firing
+schedules; on each shared broker."""
 
 from __future__ import annotations
 
@@ -15,11 +16,13 @@ from sqlmodel import Session, select
 
 from engine.language.events import Event
 from engine.runtime.daemon import Daemon, Parts
-from engine.settings import load_settings
+from engine.settings import BrokerSettings, load_settings
 from store.db import make_engine
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun, RuleStep
 from tests.engine.runtime.pipeline_helpers import make_project
+from tests.support.brokers import SHARED_BROKERS, shared_broker
+from tests.support.rabbitmq_server import PrivateRabbitMQ
 from tests.support.redis_server import PrivateRedis, shared_redis, unique_namespace
 
 LOAD = """
@@ -41,11 +44,12 @@ execution:
 """
 
 
-def configure(root: Path, rules: str, broker_url: str) -> Path:
+def configure(root: Path, rules: str, broker: BrokerSettings) -> Path:
     config = make_project(root, rules)
     with config.open("a", encoding="utf-8") as handle:
         handle.write(EXECUTION)
-        handle.write(f"broker: {{url: '{broker_url}', namespace: {unique_namespace()}}}\n")
+        handle.write(f"broker: {{url: '{broker.url}', namespace: {broker.namespace}, "
+                     f"coordination_url: '{broker.coordination_url}'}}\n")
     text = config.read_text().replace('broker: {url: "stub://"}\n', "")
     config.write_text(text)
     return config
@@ -82,8 +86,14 @@ def start_worker(config: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def test_worker_killed_mid_step_finishes_after_restart_with_each_effect_once(tmp_path: Path) -> None:
-    config = configure(tmp_path, LOAD, shared_redis())
+@pytest.mark.parametrize("kind", SHARED_BROKERS)
+def test_worker_killed_mid_step_finishes_after_restart_with_each_effect_once(tmp_path: Path,
+                                                                              kind: str) -> None:
+    with shared_broker(kind) as broker:
+        worker_killed_mid_step(tmp_path, configure(tmp_path, LOAD, broker))
+
+
+def worker_killed_mid_step(tmp_path: Path, config: Path) -> None:
     settings = load_settings(str(config), environ={})
     db = make_engine(settings.database.url)
     total = 300
@@ -114,7 +124,21 @@ def test_worker_killed_mid_step_finishes_after_restart_with_each_effect_once(tmp
 def test_redis_restarted_while_events_flow_loses_and_doubles_nothing(tmp_path: Path) -> None:
     server = PrivateRedis(tmp_path)
     server.start()
-    config = configure(tmp_path, LOAD, server.url)
+    config = configure(tmp_path, LOAD, BrokerSettings(url=server.url, namespace=unique_namespace()))
+    broker_restarted_while_events_flow(tmp_path, config, server)
+
+
+def test_rabbitmq_restarted_while_events_flow_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "rabbitmq"
+    folder.mkdir()
+    server = PrivateRabbitMQ(folder)
+    server.start()
+    broker = BrokerSettings(url=server.url, namespace=unique_namespace(), coordination_url=shared_redis())
+    broker_restarted_while_events_flow(tmp_path, configure(tmp_path, LOAD, broker), server)
+
+
+def broker_restarted_while_events_flow(tmp_path: Path, config: Path,
+                                       server: PrivateRedis | PrivateRabbitMQ) -> None:
     settings = load_settings(str(config), environ={})
     daemon = Daemon(settings, Parts(scheduler=False, watch_rules=False))
     daemon.start()
@@ -129,7 +153,9 @@ def test_redis_restarted_while_events_flow_loses_and_doubles_nothing(tmp_path: P
         producer = threading.Thread(target=produce)
         producer.start()
         time.sleep(0.4)
-        server.restart()  # every queued message in Redis is gone
+        server.stop()  # SIGKILLed: Redis loses every queued message, RabbitMQ every connection
+        assert counts(daemon.core.db).get("succeeded", 0) < total, "the restart came too late to matter"
+        server.start()
         producer.join()
         wait_until(lambda: counts(daemon.core.db).get("succeeded", 0) == total, 90, "every step")
         with Session(daemon.core.db) as session:
@@ -142,7 +168,8 @@ def test_redis_restarted_while_events_flow_loses_and_doubles_nothing(tmp_path: P
     assert len(list((tmp_path / "outbox" / "sms").glob("*.json"))) == total
 
 
-def test_two_daemons_fire_each_schedule_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", SHARED_BROKERS)
+def test_two_daemons_fire_each_schedule_once(tmp_path: Path, kind: str) -> None:
     rules = """
 rules:
   - id: tick
@@ -150,16 +177,17 @@ rules:
     do:
       - event.emit: {type: tick.done, data: {}}
 """
-    config = configure(tmp_path, rules, shared_redis())
-    first = Daemon(load_settings(str(config), environ={}), Parts(watch_rules=False))
-    second = Daemon(load_settings(str(config), environ={}), Parts(watch_rules=False))
-    first.start()
-    second.start()
-    try:
-        time.sleep(4.5)
-    finally:
-        first.stop()
-        second.stop()
+    with shared_broker(kind) as broker:
+        config = configure(tmp_path, rules, broker)
+        first = Daemon(load_settings(str(config), environ={}), Parts(watch_rules=False))
+        second = Daemon(load_settings(str(config), environ={}), Parts(watch_rules=False))
+        first.start()
+        second.start()
+        try:
+            time.sleep(4.5)
+        finally:
+            first.stop()
+            second.stop()
     assert sum(1 for d in (first, second) if d.leader and d.leader.is_leader()) <= 1
     db = make_engine(load_settings(str(config), environ={}).database.url)
     with Session(db) as session:

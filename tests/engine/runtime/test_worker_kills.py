@@ -1,4 +1,4 @@
-"""PostgreSQL + Redis under SIGKILLs: leases bring a dead worker's steps back within seconds.
+"""PostgreSQL + Redis (or RabbitMQ) under SIGKILLs: leases bring a dead worker's steps back within seconds.
 
 Two ``despacho worker`` processes share the queue; one is SIGKILLed ten times
 mid-flow (and started again each time). Every event ends with exactly one
@@ -26,13 +26,14 @@ from sqlmodel import Session, select
 
 from engine.language.events import Event
 from engine.runtime.intake import accept_events
+from engine.settings import BrokerSettings
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models.runs import DeadLetter, RuleStep
 from store.types import utcnow
 from tests.engine.runtime.pipeline_helpers import make_project
+from tests.support.brokers import SHARED_BROKERS, shared_broker
 from tests.support.postgres import throwaway_pg_database
-from tests.support.redis_server import shared_redis, unique_namespace
 
 KILLS = 10
 EVENTS = 600
@@ -78,14 +79,14 @@ def erp() -> Iterator[str]:
     server.shutdown()
 
 
-def configure(root: Path, db_url: str, erp_url: str) -> Path:
+def configure(root: Path, db_url: str, erp_url: str, broker: BrokerSettings) -> Path:
     config = make_project(root, RULES.replace("ERP_URL", erp_url),
                           connectors={"http": {"allow_private": True}})
     text = config.read_text().replace('broker: {url: "stub://"}\n', "")
     sqlite = f'database: {{url: "sqlite:///{root / "despacho.db"}"}}'
     text = text.replace(sqlite, f'database: {{url: "{db_url}"}}')
     config.write_text(text + f"""
-broker: {{url: "{shared_redis()}", namespace: {unique_namespace()}}}
+broker: {{url: "{broker.url}", namespace: {broker.namespace}, coordination_url: "{broker.coordination_url}"}}
 execution: {{worker_threads: 4, lease: 1.5, heartbeat: 0.4, reap_interval: 0.3, queued_timeout: 30,
             shutdown_timeout: 5, log_level: WARNING}}
 """)
@@ -143,11 +144,12 @@ def resumptions(db: sa.Engine, killed_at: datetime, in_flight: dict[str, tuple[i
     return resumed
 
 
-def test_ten_sigkills_lose_nothing_double_no_effect_and_resume_within_seconds(tmp_path: Path,
-                                                                              erp: str) -> None:
-    with throwaway_pg_database() as db_url:
+@pytest.mark.parametrize("kind", SHARED_BROKERS)
+def test_ten_sigkills_lose_nothing_double_no_effect_and_resume_within_seconds(tmp_path: Path, erp: str,
+                                                                              kind: str) -> None:
+    with throwaway_pg_database() as db_url, shared_broker(kind) as broker:
         upgrade(db_url)
-        config = configure(tmp_path, db_url, erp)
+        config = configure(tmp_path, db_url, erp, broker)
         db = make_engine(db_url)
         with session_scope(db) as session:
             accept_events(session, [Event(type="order.synced", id=f"o{i:04d}") for i in range(EVENTS)])

@@ -1,4 +1,4 @@
-"""The engine core on the real Redis broker with Dramatiq worker threads."""
+"""The engine core on each real shared broker (Redis, RabbitMQ) with Dramatiq worker threads."""
 
 from __future__ import annotations
 
@@ -21,22 +21,22 @@ from tests.engine.runtime.pipeline_helpers import (
     permanent,
     transient,
 )
-from tests.support.redis_server import shared_redis, unique_namespace
+from tests.support.brokers import SHARED_BROKERS, shared_broker
 
 
-@pytest.fixture
-def redis_core(tmp_path: Path) -> Iterator[Core]:
+@pytest.fixture(params=SHARED_BROKERS)
+def shared_core(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Core]:
     config = make_project(tmp_path, BACKUP)
     settings = load_settings(str(config), environ={})
-    settings.broker.url = shared_redis()
-    settings.broker.namespace = unique_namespace()
-    core = build_core(settings)
-    workers = Workers(core.broker, threads=4)
-    workers.start()
-    try:
-        yield core
-    finally:
-        workers.stop(5)
+    with shared_broker(request.param) as broker:
+        settings.broker = broker
+        core = build_core(settings)
+        workers = Workers(core.broker, threads=4)
+        workers.start()
+        try:
+            yield core
+        finally:
+            workers.stop(5)
 
 
 def wait_for(condition: Callable[[], bool], seconds: float = 20) -> None:
@@ -59,25 +59,25 @@ def run_status(core: Core) -> str | None:
         return run.status if run else None
 
 
-def test_action_failing_twice_then_succeeding_is_attempted_three_times(redis_core: Core) -> None:
-    connectors = redis_core.runner.connectors
+def test_action_failing_twice_then_succeeding_is_attempted_three_times(shared_core: Core) -> None:
+    connectors = shared_core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([transient(), transient()], connectors["backup"])
-    redis_core.accept([Event(type="ops.backup_due", id="b1")])
-    redis_core.relay.relay_once()
-    wait_for(lambda: run_status(redis_core) == "succeeded")
-    backup = next(s for s in steps(redis_core) if s.action == "backup.run")
+    shared_core.accept([Event(type="ops.backup_due", id="b1")])
+    shared_core.relay.relay_once()
+    wait_for(lambda: run_status(shared_core) == "succeeded")
+    backup = next(s for s in steps(shared_core) if s.action == "backup.run")
     assert (backup.status, backup.attempts, len(flaky.calls)) == ("succeeded", 3, 3)
-    assert all(s.status == "skipped" for s in steps(redis_core) if s.action == "sms.send")
+    assert all(s.status == "skipped" for s in steps(shared_core) if s.action == "sms.send")
 
 
-def test_permanent_failure_is_attempted_once_and_its_fallback_runs(redis_core: Core) -> None:
-    connectors = redis_core.runner.connectors
+def test_permanent_failure_is_attempted_once_and_its_fallback_runs(shared_core: Core) -> None:
+    connectors = shared_core.runner.connectors
     connectors["backup"] = flaky = ScriptedConnector([permanent()], connectors["backup"])
-    redis_core.accept([Event(type="ops.backup_due", id="b1")])
-    redis_core.relay.relay_once()
-    wait_for(lambda: run_status(redis_core) == "succeeded")
+    shared_core.accept([Event(type="ops.backup_due", id="b1")])
+    shared_core.relay.relay_once()
+    wait_for(lambda: run_status(shared_core) == "succeeded")
     assert len(flaky.calls) == 1
-    by_action = {s.action: s for s in steps(redis_core)}
+    by_action = {s.action: s for s in steps(shared_core)}
     assert by_action["backup.run"].status == "dead" and by_action["sms.send"].status == "succeeded"
-    with Session(redis_core.db) as session:
+    with Session(shared_core.db) as session:
         assert len(list(session.exec(select(DeadLetter)))) == 1
