@@ -267,18 +267,24 @@ def take_back_lapsed(session: Session, now: datetime, limit: int = 1000) -> list
 
 def forgotten_queued(session: Session, now: datetime, older_than: timedelta,
                      limit: int = 1000) -> Sequence[Any]:
-    """Due steps left ``queued`` longer than ``older_than``: their message was lost. Marked as re-sent."""
-    rows = session.execute(
-        sa.select(STEPS.c.id, STEPS.c.next_attempt_at)
-        .where(STEPS.c.status == StepStatus.QUEUED, STEPS.c.queued_at < now - older_than,
-               sa.or_(STEPS.c.next_attempt_at.is_(None), STEPS.c.next_attempt_at <= now))
-        .order_by(STEPS.c.id).limit(limit)
-    ).all()
-    if rows:
-        session.execute(sa.update(STEPS).where(STEPS.c.id.in_([row.id for row in rows]),
-                                               STEPS.c.status == StepStatus.QUEUED)
-                        .values(queued_at=now))
-    return rows
+    """Due steps left ``queued`` longer than ``older_than``: their message was lost. Marked as re-sent.
+
+    The mark is the claim: only the rows this UPDATE still finds old are returned, so reapers
+    running at once (one per worker) send each step once per ``older_than``, not once each.
+    """
+    cutoff = now - older_than
+    due = sa.or_(STEPS.c.next_attempt_at.is_(None), STEPS.c.next_attempt_at <= now)
+    candidates = (sa.select(STEPS.c.id)
+                  .where(STEPS.c.status == StepStatus.QUEUED, STEPS.c.queued_at < cutoff, due)
+                  .order_by(STEPS.c.id).limit(limit))
+    ids = list(session.execute(candidates).scalars())
+    if not ids:
+        return []
+    claimed = session.execute(
+        sa.update(STEPS).where(STEPS.c.id.in_(ids), STEPS.c.status == StepStatus.QUEUED,
+                               STEPS.c.queued_at < cutoff)
+        .values(queued_at=now).returning(STEPS.c.id, STEPS.c.next_attempt_at))
+    return sorted(claimed.all(), key=lambda row: row.id)
 
 
 def requeue_all_running(session: Session) -> None:

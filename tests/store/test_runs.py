@@ -80,3 +80,29 @@ def test_run_ending_records_finish_steps_and_runs_and_say_which_were_still_ours(
     runs = {run.id: run.status for run in rows(engine, RuleRun)}
     assert runs[steps[ids[0]].run_id] == RunStatus.SUCCEEDED
     assert runs[steps[ids[1]].run_id] == RunStatus.RUNNING
+
+
+def test_two_reapers_at_once_resend_a_forgotten_step_once(engine: sa.Engine) -> None:
+    import threading
+
+    from store.runs import forgotten_queued
+
+    (step_id,) = queued_steps(engine, 1)
+    long_ago = utcnow() - timedelta(minutes=5)
+    with session_scope(engine) as session:
+        session.execute(sa.update(RuleStep).where(RuleStep.id == step_id).values(queued_at=long_ago))
+    found: dict[str, list[str]] = {}
+
+    def second_reaper() -> None:
+        with session_scope(engine) as other:
+            found["second"] = [row.id for row in forgotten_queued(other, utcnow(), timedelta(seconds=30))]
+
+    with session_scope(engine) as first:
+        found["first"] = [row.id for row in forgotten_queued(first, utcnow(), timedelta(seconds=30))]
+        # the second reaper looks while the first has not committed yet (PostgreSQL: it waits for the
+        # row; SQLite: for the database), then finds the step already marked as re-sent
+        thread = threading.Thread(target=second_reaper)
+        thread.start()
+        thread.join(timeout=0.5)
+    thread.join(timeout=30)
+    assert found == {"first": [step_id], "second": []}

@@ -197,6 +197,24 @@ def test_reaper_takes_back_a_step_whose_lease_lapsed_and_resends_forgotten_ones(
     assert rows(driver, RuleRun)[0].status == "succeeded"
 
 
+def test_a_forgotten_step_is_resent_by_one_reaper_not_by_each_of_them(tmp_path: Path) -> None:
+    from engine.runtime.reaper import Reaper
+
+    driver = make_driver(make_project(tmp_path, NOTIFY))
+    driver.emit("invoice.overdue", "e1", days=5, invoice="NF-9")
+    driver.core.relay.relay_once()
+    ((step_id, _),) = driver.sent
+    driver.sent.clear()
+    with Session(driver.core.db) as session:  # its message was lost a minute ago
+        session.execute(sa.update(RuleStep).where(RuleStep.id == step_id)
+                        .values(queued_at=datetime.now(UTC) - timedelta(minutes=1)))
+        session.commit()
+    # two workers' reapers, as on two machines
+    reapers = [Reaper(driver.core.reaper.outbox, timedelta(seconds=30)) for _ in range(2)]
+    assert [reaper.reap_once() for reaper in reapers] == [1, 0]
+    assert [s for s, _ in driver.sent] == [step_id]
+
+
 def test_poison_event_is_recorded_and_does_not_block_the_others(tmp_path: Path, monkeypatch) -> None:
     driver = make_driver(make_project(tmp_path, NOTIFY))
     driver.emit("invoice.overdue", "bad", days=5, invoice="NF-1")
