@@ -359,7 +359,7 @@ class Sample:
     succeeded: int
 
 
-@dataclass
+@dataclass(eq=False)  # a thread must stay hashable
 class Sampler(threading.Thread):
     """Every ``interval`` s: RSS of each named process, the Redis queue, the unfinished events and the
     database's connections (``pg_stat_activity``)."""

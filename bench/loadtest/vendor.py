@@ -115,6 +115,11 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client dropping its keep-alive connection (each call's client is closed) is no error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
 
 def main() -> None:
     port = int(sys.argv[1])
