@@ -192,6 +192,21 @@ class Workers:
         self.log.close()
 
 
+def wait_consuming(redis_url: str, namespace: str, processes: int, timeout: float = 120) -> None:
+    """Until ``processes`` Dramatiq workers beat in ``namespace`` (each broker process adds itself to
+    ``<namespace>:__heartbeats__`` when it first fetches): all are up, so a span measured from now
+    leaves their start-up out."""
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + timeout
+    try:
+        while int(client.zcard(f"{namespace}:__heartbeats__")) < processes:  # type: ignore[arg-type]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fewer than {processes} workers consuming after {timeout:g} s")
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
 def store_backlog(project: Project, count: int, prefix: str, batch: int = 1000) -> float:
     """Store ``count`` events in transactions of ``batch``; returns events stored per second."""
     from engine.language.events import Event
@@ -407,6 +422,48 @@ def slope_per_hour(points: list[tuple[float, float]]) -> float:
     if spread == 0:
         return 0.0
     return sum((t - mean_t) * (v - mean_v) for t, v in points) / spread * 3600
+
+
+def cpu_times(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process has used so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return times
+
+
+def children(parent: int | None) -> list[int]:
+    """The processes whose parent is ``parent`` (PostgreSQL's backends, under the postmaster)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used between ``start`` and ``stop`` by some processes and by PostgreSQL's backends
+    (a backend that ended meanwhile is not counted: the pools keep theirs for the whole run)."""
+
+    def __init__(self, pids: list[int], postmaster: int | None) -> None:
+        self.pids, self.postmaster = pids, postmaster
+        self.before = cpu_times(pids)
+        self.pg_before = cpu_times(children(postmaster))
+
+    def stop(self) -> tuple[float, float]:
+        after = cpu_times(self.pids)
+        pg_after = cpu_times(children(self.postmaster))
+        ours = sum(after[p] - self.before.get(p, 0) for p in after)
+        pg = sum(pg_after[p] - self.pg_before.get(p, 0) for p in pg_after)
+        return ours, pg
 
 
 def load_average() -> str:

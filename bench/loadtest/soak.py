@@ -67,7 +67,8 @@ class Soak:
         return "\n".join(lines)
 
 
-def soak(services: Services, minutes: float, rate: float, workers: int, interval: float = 10) -> Soak:
+def soak(services: Services, minutes: float, rate: float, workers: int,
+         interval: float | None = None) -> Soak:
     project = make_project(services)
     pool = Workers(project)
     try:
@@ -77,7 +78,8 @@ def soak(services: Services, minutes: float, rate: float, workers: int, interval
         processes["redis-server"] = services.redis.pid or 0
         if services.vendor_process:
             processes["vendor"] = services.vendor_process.pid
-        sampler = Sampler(project, processes, interval=interval)
+        every = interval or max(1.0, min(10.0, minutes))  # about 60 samples, at most one each 10 s
+        sampler = Sampler(project, processes, interval=every)
         feeder = Feeder(project, rate, minutes * 60, "soak-")
         feeder.start()
         sampler.start()

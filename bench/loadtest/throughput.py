@@ -1,8 +1,9 @@
 """Throughput and latency against raw Dramatiq in the same run; the scale-out curve (1, 2, 4 workers).
 
-Throughput: ``events`` stored first (a backlog), then N worker processes x 8 threads drain it;
-events/s is the count over the span from the first step started to the last finished, so process
-start-up is left out. The baseline is the same count of raw Dramatiq messages (``raw``) drained by
+Throughput: N worker processes x 8 threads are started and waited for (each beating in Redis),
+then ``events`` are stored in bulk (a burst: 1,000 per transaction) and drained; events/s is the
+count over the span from the first step started to the last finished. The baseline is the same
+count of raw Dramatiq messages (``raw``) drained by
 the same number of processes and threads, measured the same way.
 
 Latency: with the workers running, events stored at a steady ``latency_rate``/s for
@@ -18,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from bench.loadtest.harness import (
+    CpuMeter,
     Feeder,
     Services,
     Verdict,
@@ -29,6 +31,7 @@ from bench.loadtest.harness import (
     percentile,
     store_backlog,
     verify,
+    wait_consuming,
     wait_succeeded,
 )
 from bench.loadtest.raw import RawWorkers
@@ -43,6 +46,8 @@ class Drain:
     latencies: list[float]
     verdict: Verdict | None
     load: str
+    cpu_ms: float = 0.0  # worker processes' CPU per event
+    pg_cpu_ms: float = 0.0  # PostgreSQL backends' CPU per event
 
 
 def despacho_drain(services: Services, events: int, workers: int, latency_rate: float = 0,
@@ -50,9 +55,12 @@ def despacho_drain(services: Services, events: int, workers: int, latency_rate: 
     project = make_project(services)
     pool = Workers(project)
     try:
-        stored = store_backlog(project, events, "bulk-")
         pool.start(workers)
+        wait_consuming(services.redis.url, project.namespace, workers)
+        meter = CpuMeter(pool.pids, services.pg.postmaster_pid())
+        stored = store_backlog(project, events, "bulk-")
         wait_succeeded(project, events, timeout=max(600, events / 20))
+        cpu, pg_cpu = meter.stop()
         span = drain_span(project)
         latencies: list[float] = []
         total = events
@@ -64,7 +72,8 @@ def despacho_drain(services: Services, events: int, workers: int, latency_rate: 
             wait_succeeded(project, total, timeout=300)
             latencies = latencies_ms(project, "lat-")
         verdict = verify(project, total)
-        return Drain(workers, events, events / span, stored, latencies, verdict, load_average())
+        return Drain(workers, events, events / span, stored, latencies, verdict, load_average(),
+                     cpu * 1000 / events, pg_cpu * 1000 / events)
     finally:
         pool.stop()
         project.drop()
@@ -75,12 +84,15 @@ def raw_drain(services: Services, events: int, workers: int, latency_rate: float
     project = make_project(services)  # a database for the baseline's rows; no despacho process runs
     raw = RawWorkers(services.redis.url, services.vendor_url, project.dsn, workers)
     try:
+        raw.start()
+        wait_consuming(services.redis.url, raw.namespace, workers)
+        meter = CpuMeter([p.pid for p in raw.processes if p.pid], services.pg.postmaster_pid())
         started = time.perf_counter()
         for index in range(events):
             raw.send(f"bulk-{index}")
         sent = events / (time.perf_counter() - started)
-        raw.start()
         raw.wait(events, timeout=max(600, events / 20))
+        cpu, pg_cpu = meter.stop()
         span = raw.span()
         latencies: list[float] = []
         if latency_rate and latency_seconds:
@@ -93,7 +105,8 @@ def raw_drain(services: Services, events: int, workers: int, latency_rate: float
                 raw.send(f"lat-{index}")
             raw.wait(events + total, timeout=300)
             latencies = raw.latencies_ms("lat-")
-        return Drain(workers, events, events / span, sent, latencies, None, load_average())
+        return Drain(workers, events, events / span, sent, latencies, None, load_average(),
+                     cpu * 1000 / events, pg_cpu * 1000 / events)
     finally:
         raw.stop()
         project.drop()
@@ -113,16 +126,19 @@ class Throughput:
             f"### Throughput: {ours.events:,} events, Redis + PostgreSQL, {ours.workers} worker processes "
             "x 8 threads",
             "",
-            f"| | events/s (drain) | p50 ms | p99 ms (at {self.latency_rate:g}/s) | load average during |",
-            "|---|---:|---:|---:|---|",
+            f"| | events/s (drain) | p50 ms | p99 ms (at {self.latency_rate:g}/s) | worker CPU ms/event | "
+            "PostgreSQL CPU ms/event | load average after |",
+            "|---|---:|---:|---:|---:|---:|---|",
             f"| despacho (`despacho worker` x {ours.workers}) | {ours.per_second:,.0f} | "
             f"{statistics.median(ours.latencies) if ours.latencies else float('nan'):.1f} | "
-            f"{percentile(ours.latencies, 0.99):.1f} | {ours.load} |",
+            f"{percentile(ours.latencies, 0.99):.1f} | {ours.cpu_ms:.2f} | {ours.pg_cpu_ms:.2f} | "
+            f"{ours.load} |",
             f"| raw Dramatiq (same Redis, HTTP call + 1 row) | {raw.per_second:,.0f} | "
             f"{statistics.median(raw.latencies) if raw.latencies else float('nan'):.1f} | "
-            f"{percentile(raw.latencies, 0.99):.1f} | {raw.load} |",
+            f"{percentile(raw.latencies, 0.99):.1f} | {raw.cpu_ms:.2f} | {raw.pg_cpu_ms:.2f} | {raw.load} |",
             f"| ratio despacho / raw | {ours.per_second / raw.per_second:.2f} | | "
-            f"{percentile(ours.latencies, 0.99) / percentile(raw.latencies, 0.99):.2f} | |",
+            f"{percentile(ours.latencies, 0.99) / percentile(raw.latencies, 0.99):.2f} | "
+            f"{ours.cpu_ms / raw.cpu_ms:.2f} | {ours.pg_cpu_ms / raw.pg_cpu_ms:.2f} | |",
             "",
             f"Stored (backlog, 1,000 per transaction): {ours.stored_per_second:,.0f} events/s; raw Dramatiq "
             f"enqueue one by one: {raw.stored_per_second:,.0f} msg/s. Correctness: {v.expected:,} events, "
@@ -147,12 +163,13 @@ class ScaleOut:
     def markdown(self) -> str:
         lines = ["### Scale-out: events/s by worker processes (8 threads each), 2 cores", "",
                  "| worker processes | events | despacho events/s | raw Dramatiq msg/s | ratio | "
-                 "despacho per process | load average |",
-                 "|---:|---:|---:|---:|---:|---:|---|"]
+                 "despacho per process | despacho worker + PostgreSQL CPU ms/event | load average |",
+                 "|---:|---:|---:|---:|---:|---:|---:|---|"]
         for ours, raw in self.points:
             lines.append(f"| {ours.workers} | {ours.events:,} | {ours.per_second:,.0f} | "
                          f"{raw.per_second:,.0f} | {ours.per_second / raw.per_second:.2f} | "
-                         f"{ours.per_second / ours.workers:,.0f} | {ours.load} |")
+                         f"{ours.per_second / ours.workers:,.0f} | "
+                         f"{ours.cpu_ms:.2f} + {ours.pg_cpu_ms:.2f} | {ours.load} |")
         bad = [o.verdict for o, _ in self.points if o.verdict and not o.verdict.ok]
         lines += ["", f"Correctness: {bad or 'all events made exactly one effect'}.", ""]
         return "\n".join(lines)
