@@ -32,6 +32,7 @@ from bench.loadtest.harness import (
     make_project,
     verify,
     wait_succeeded,
+    warnings_text,
 )
 
 FAULTS = ("worker-kill", "redis-restart", "postgres-restart", "vendor-5xx", "vendor-slow")
@@ -56,14 +57,16 @@ class FaultResult:
 
         return (f"| {self.name} | {self.description} | {self.events:,} | {v.lost} | {v.doubled} | "
                 f"{v.executed_twice} | {v.dead_letters} | {seconds(self.first_success_s)} | "
-                f"{seconds(self.drained_s)} | {self.peak_backlog:,} | {self.load} |")
+                f"{seconds(self.drained_s)} | {self.peak_backlog:,} | {warnings_text(v.warnings)} | "
+                f"{self.load} |")
 
 
 def fault_table(results: list[FaultResult], rate: float, workers: int) -> str:
     lines = [f"### Faults under a steady {rate:g} events/s, {workers} worker processes", "",
              "| fault | what | events | lost | doubled | keys executed twice | dead letters | "
-             "first success after (s) | backlog drained after (s) | peak backlog | load average |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+             "first success after (s) | backlog drained after (s) | peak backlog | worker warnings | "
+             "load average |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
     lines += [r.row() for r in results]
     lines += ["", "*lost*: events without their one successful vendor effect (or step not succeeded); "
               "*doubled*: events that reached the vendor under two keys, each answered with a success; "

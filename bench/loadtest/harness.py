@@ -316,6 +316,33 @@ def percentile(values: list[float], share: float) -> float:
     return values[min(len(values) - 1, int(share * len(values)))] if values else float("nan")
 
 
+def worker_warnings(project: Project) -> dict[str, int]:
+    """The workers' warning and error log lines by event name (their stderr is JSON lines), with
+    ``steps_resent``: how many queued steps the reapers sent again, and ``deadlocks``."""
+    counts: dict[str, int] = {}
+    path = project.folder / "workers.log"
+    if not path.exists():
+        return counts
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or record.get("level") not in ("warning", "error", "critical"):
+            continue
+        name = str(record.get("event"))
+        counts[name] = counts.get(name, 0) + 1
+        if name == "steps_requeued":
+            counts["steps_resent"] = counts.get("steps_resent", 0) + int(record.get("queued") or 0)
+        if "deadlock detected" in str(record.get("error", "")):
+            counts["deadlocks"] = counts.get("deadlocks", 0) + 1
+    return counts
+
+
+def warnings_text(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items())) or "none"
+
+
 @dataclass
 class Verdict:
     """Exactly one effect per event: ``lost`` events made none, ``doubled`` made two."""
@@ -327,6 +354,7 @@ class Verdict:
     dead_letters: int
     census: dict[str, int]
     vendor: dict[str, Any]
+    warnings: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -339,7 +367,7 @@ def verify(project: Project, expected: int) -> Verdict:
     lost = max(expected - vendor["events"], expected - counts.get("steps_succeeded", 0))
     return Verdict(expected, lost=max(0, lost), doubled=vendor["events_doubled"],
                    executed_twice=vendor["keys_executed_twice"], dead_letters=counts["dead_letters"],
-                   census=counts, vendor=vendor)
+                   census=counts, vendor=vendor, warnings=worker_warnings(project))
 
 
 def rss_mib(pid: int) -> float | None:

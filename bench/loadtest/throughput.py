@@ -33,6 +33,7 @@ from bench.loadtest.harness import (
     verify,
     wait_consuming,
     wait_succeeded,
+    warnings_text,
 )
 from bench.loadtest.raw import RawWorkers
 
@@ -143,7 +144,8 @@ class Throughput:
             f"Stored (backlog, 1,000 per transaction): {ours.stored_per_second:,.0f} events/s; raw Dramatiq "
             f"enqueue one by one: {raw.stored_per_second:,.0f} msg/s. Correctness: {v.expected:,} events, "
             f"lost {v.lost}, doubled {v.doubled}, keys executed twice {v.executed_twice}, "
-            f"dead letters {v.dead_letters}; vendor requests {v.vendor['requests']:,}.",
+            f"dead letters {v.dead_letters}; vendor requests {v.vendor['requests']:,}. Worker warnings: "
+            f"{warnings_text(v.warnings)}.",
             "",
         ]
         return "\n".join(lines)
@@ -171,7 +173,9 @@ class ScaleOut:
                          f"{ours.per_second / ours.workers:,.0f} | "
                          f"{ours.cpu_ms:.2f} + {ours.pg_cpu_ms:.2f} | {ours.load} |")
         bad = [o.verdict for o, _ in self.points if o.verdict and not o.verdict.ok]
-        lines += ["", f"Correctness: {bad or 'all events made exactly one effect'}.", ""]
+        lines += ["", f"Correctness: {bad or 'all events made exactly one effect'}. Worker warnings: "
+                  + "; ".join(f"{o.workers} x: {warnings_text(o.verdict.warnings)}"
+                              for o, _ in self.points if o.verdict) + ".", ""]
         return "\n".join(lines)
 
 
