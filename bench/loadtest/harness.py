@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -79,8 +80,6 @@ class Services:
             self.vendor_process.wait(timeout=10)
         self.redis.kill()
         self.pg.remove()
-        import shutil
-
         shutil.rmtree(self.root, ignore_errors=True)
 
     @property
