@@ -3,7 +3,9 @@
 Each fault runs on its own database and namespace with N ``despacho worker`` processes and the
 feeder storing ``rate`` events/s for ``before`` s, through the fault, and ``after`` s past its end:
 
-- ``worker-kill``: half the workers SIGKILLed (in-flight steps cut), replacements started at once;
+- ``worker-kill``: the vendor answers in ``KILL_CALL_SECONDS`` (as real vendors do: calls are in
+  flight), half the workers are SIGKILLed (the steps they were running are cut), replacements
+  started at once; the steps cut are followed until claimed again (their lease lapses);
 - ``redis-restart``: the private redis-server killed (no persistence: every queued message is gone)
   and started again after ``outage`` s;
 - ``postgres-restart``: the private cluster stopped ``-m immediate`` (a crash: connections cut, no
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 
 from bench.loadtest.harness import (
     Feeder,
+    Project,
     Sample,
     Sampler,
     Services,
@@ -30,11 +33,13 @@ from bench.loadtest.harness import (
     Workers,
     load_average,
     make_project,
+    query,
     verify,
     wait_succeeded,
     warnings_text,
 )
 
+KILL_CALL_SECONDS = 0.3
 FAULTS = ("worker-kill", "redis-restart", "postgres-restart", "vendor-5xx", "vendor-slow")
 
 
@@ -76,15 +81,43 @@ def fault_table(results: list[FaultResult], rate: float, workers: int) -> str:
     return "\n".join(lines)
 
 
-def _inject(name: str, services: Services, pool: Workers, workers: int, outage: float,
+def running_steps(project: Project) -> dict[str, int]:
+    return {step: attempts for step, attempts in
+            query(project, "SELECT id, attempts FROM rule_steps WHERE status = 'running'")}
+
+
+def resumptions(project: Project, cut: dict[str, int], killed_at: float, within: float = 60) -> list[float]:
+    """Seconds from the kill to the next claim of each step running then that was the victims'
+    (claimed again with a higher attempt); the survivors' steps simply finish at the same attempt."""
+    pending, resumed = dict(cut), []
+    deadline = time.monotonic() + within
+    while pending and time.monotonic() < deadline:
+        ids = ",".join(f"'{step}'" for step in pending)
+        for step, attempts, status, started in query(
+                project, f"SELECT id, attempts, status, extract(epoch FROM started_at) FROM rule_steps "
+                         f"WHERE id IN ({ids})"):
+            if attempts > pending[step]:
+                resumed.append(float(started) - killed_at)
+                del pending[step]
+            elif status not in ("running", "queued"):
+                del pending[step]
+        time.sleep(0.1)
+    return resumed
+
+
+def _inject(name: str, services: Services, project: Project, pool: Workers, workers: int, outage: float,
             fault_seconds: float) -> tuple[str, float]:
     """Make the fault happen and end; returns its description and when it ended (``time.time()``)."""
     if name == "worker-kill":
         victims = max(1, workers // 2)
+        cut = running_steps(project)
         pool.kill(victims)
         ended = time.time()
         pool.start(victims)
-        return f"SIGKILL {victims} of {workers} workers, replacements started", ended
+        resumed = resumptions(project, cut, ended)
+        after = f", all claimed again within {max(resumed):.1f} s" if resumed else ""
+        return (f"SIGKILL {victims} of {workers} workers mid-call (vendor answering in "
+                f"{KILL_CALL_SECONDS:g} s), replacements started; {len(resumed)} steps cut{after}", ended)
     if name == "redis-restart":
         services.redis.kill()
         time.sleep(outage)
@@ -122,6 +155,8 @@ def run_fault(services: Services, name: str, *, rate: float, workers: int, befor
         warm = Feeder(project, 10, 0.1, "warm-")
         warm.run()
         wait_succeeded(project, warm.fed, timeout=120)  # the workers are up
+        if name == "worker-kill":
+            services.vendor_mode(f"delay:{KILL_CALL_SECONDS}")
         sampler = Sampler(project, {}, interval=0.5)
         sampler.start()
         duration = before + after + (outage if "restart" in name else 0) + \
@@ -130,7 +165,7 @@ def run_fault(services: Services, name: str, *, rate: float, workers: int, befor
         feeder.start()
         time.sleep(before)
         started = time.time()
-        description, ended = _inject(name, services, pool, workers, outage, fault_seconds)
+        description, ended = _inject(name, services, project, pool, workers, outage, fault_seconds)
         feeder.join()
         wait_succeeded(project, warm.fed + feeder.fed, timeout=settle_timeout)
         samples = sampler.stop()

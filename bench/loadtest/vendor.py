@@ -3,8 +3,8 @@
 Run as its own process (``python -m bench.loadtest.vendor PORT``) so its threads do not share a
 GIL with the harness. Control, over HTTP on the same port:
 
-- ``POST /_mode`` with body ``ok``, ``5xx`` (every call answers 503) or ``slow`` (every call
-  answers after ``SLOW_SECONDS``, then succeeds);
+- ``POST /_mode`` with body ``ok``, ``5xx`` (every call answers 503), ``slow`` (every call
+  answers after ``SLOW_SECONDS``, then succeeds) or ``delay:SECONDS`` (succeeds after SECONDS);
 - ``POST /_reset`` forgets every call;
 - ``GET /_stats?since=EPOCH`` the counts as JSON (below).
 
@@ -51,6 +51,8 @@ class Ledger:
             return 503
         if mode == "slow":
             time.sleep(SLOW_SECONDS)
+        elif mode.startswith("delay:"):  # a vendor's usual answer time, so that calls are in flight
+            time.sleep(float(mode.partition(":")[2]))
         with self.lock:
             self.executed[key] += 1
             self.keys_of_event[event].add(key)

@@ -32,7 +32,7 @@ def test_worker_killed_under_load_loses_no_event_and_doubles_no_effect(services:
     assert verdict.vendor["events"] == result.events
     assert result.first_success_s is not None
     table = fault_table([result], 25, 2)
-    assert "| worker-kill | SIGKILL 1 of 2 workers, replacements started |" in table
+    assert "| worker-kill | SIGKILL 1 of 2 workers mid-call" in table
 
 
 def test_slope_is_per_hour_and_flat_for_constant_values() -> None:
