@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint schema services tools clean
+.PHONY: run test lint schema services tools clean loadtest
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(STAMP) services tools
 	$(BIN)/python -m pytest; status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; \
 	  exit $$status
+
+# The load, soak and fault suite (bench/loadtest/, docs/operations.md): private Redis and PostgreSQL,
+# real worker processes; the defaults take about an hour (100,000 events, a 30-minute soak). Not part
+# of `make test`. Smaller: make loadtest LOADTEST_ARGS="--events 5000 --soak-minutes 2".
+loadtest: $(STAMP)
+	$(BIN)/python -m bench.loadtest $(LOADTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

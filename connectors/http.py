@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import email.utils
 import fnmatch
+import functools
 import json
+import ssl
 import time
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -127,10 +129,10 @@ class HttpConnector(Connector):
 
         from connectors.http_guard import GuardedBackend
 
-        transport = httpx.HTTPTransport(retries=0)
+        transport = httpx.HTTPTransport(retries=0, verify=_ssl_context())  # no context of its own
         # httpx has no public hook for the network backend; the pool is rebuilt with the guarded one
         transport._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
+            ssl_context=_ssl_context(),
             network_backend=GuardedBackend(self.settings.allow_private))
         return httpx.Client(transport=transport, timeout=httpx.Timeout(timeout), follow_redirects=False,
                             trust_env=False)
@@ -145,6 +147,16 @@ class HttpConnector(Connector):
             raise PermanentError(f"{params.method} {params.url} answered {status}: {reason[:200]}",
                                  code=f"http_{status}")
         return {"status": status, "body": _body(response, _text(response, self._read(params, response)))}
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One verifying context for every request: building it loads the CA bundle, ~20 ms of CPU,
+    which made it the largest cost of a call (the load suite measured it; an SSLContext is safe to
+    share between threads)."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def check_url(url: str, settings: HttpSettings) -> None:
