@@ -277,6 +277,9 @@ def forgotten_queued(session: Session, now: datetime, older_than: timedelta,
     candidates = (sa.select(STEPS.c.id)
                   .where(STEPS.c.status == StepStatus.QUEUED, STEPS.c.queued_at < cutoff, due)
                   .order_by(STEPS.c.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        # rows another reaper or a worker holds are theirs this pass: skipped, never waited for
+        candidates = candidates.with_for_update(skip_locked=True)
     ids = list(session.execute(candidates).scalars())
     if not ids:
         return []
