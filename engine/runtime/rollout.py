@@ -43,6 +43,8 @@ log = structlog.get_logger("despacho.rules")
 Decision = Literal["accept", "reject", "wait"]
 # a daemon's watcher reports every 2 s: one not seen for this long is gone (killed, or cut off)
 DEFAULT_TTL = timedelta(seconds=30)
+# a row not seen for this long is a daemon killed, not one cut off for a while: its row is removed
+GONE_FOR_GOOD = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class RuleRollout:
     def tick(self) -> ReloadResult | None:
         """Report, then decide on the pending set; the result when it went into force or was refused."""
         with session_scope(self.db) as session:
+            if self._reported is None:  # a daemon starting tidies up after the ones killed long ago
+                daemon_rules.forget_gone(session, GONE_FOR_GOOD)
             self._report(session)
             pending = self.holder.pending_digest
             if pending is None:

@@ -154,3 +154,15 @@ def test_the_verdict_counts_a_peer_running_the_set_as_able_to_load_it() -> None:
                            candidate_digest="d2", candidate_ok=False, candidate_problems=["r.yaml:3: bad"])
     decided = verdict("d2", "a", [peer, waiting, refusing])
     assert decided.decision == "reject" and decided.problems == ("d: r.yaml:3: bad",)
+
+
+def test_a_starting_daemon_removes_the_rows_of_daemons_killed_a_day_ago(tmp_path: Path) -> None:
+    db = shared_db(tmp_path)
+    a, b = Machine(tmp_path / "a", db, V1), Machine(tmp_path / "b", db, V1)
+    a.rollout.tick()
+    with db.begin() as conn:  # A was SIGKILLed two days ago: it never left
+        conn.execute(sa.update(DaemonRules.__table__).where(DaemonRules.__table__.c.id == a.rollout.id)
+                     .values(seen_at=sa.func.datetime("now", "-2 days")))
+    b.rollout.tick()
+    with Session(db) as session:
+        assert [r.id for r in everyone(session)] == [b.rollout.id]
