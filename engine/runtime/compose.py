@@ -28,6 +28,7 @@ from engine.runtime.broker import StepSender, declare_step_actors, make_broker
 from engine.runtime.flags import FlagBook
 from engine.runtime.intake import Accepted, accept_events
 from engine.runtime.leases import Leases
+from engine.runtime.local import LocalFirst, LocalSteps
 from engine.runtime.outbox import Outbox, Sender, Transaction
 from engine.runtime.planner import Planner
 from engine.runtime.reaper import Reaper
@@ -56,6 +57,7 @@ class Core:
     reaper: Reaper
     leases: Leases
     broker: dramatiq.Broker | None
+    local: LocalSteps | None  # this process's own step threads (when it consumes from the broker)
     # set when something was stored in this process: a relay loop here plans it at once
     relay_wakeup: threading.Event = field(default_factory=threading.Event)
 
@@ -141,20 +143,25 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path, settings.connectors.http,
                                     db=db)
     broker = None
+    local = None
     if sender is None and (consume or not settings.broker.url.startswith("stub://")):
         broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)
         sender = StepSender(broker)
+        if consume:  # steps this process queued go to its own free threads first (engine.runtime.local)
+            local = LocalSteps(lambda step_ids: runner.run_steps(step_ids), threads)
+            sender = LocalFirst(local, sender)
     bookkeeping = make_bookkeeping_engine(settings.database.url, pool_size=threads) if consume else None
     outbox = Outbox(db, sender, bookkeeping_db=bookkeeping)
     config = settings.public_view()
     planner = Planner(config=config, throttle=throttle_counter(settings), timezone=settings.timezone)
     execution = settings.execution
-    leases = Leases(db, timedelta(seconds=execution.lease), timedelta(seconds=execution.heartbeat))
+    leases = Leases(bookkeeping or db, timedelta(seconds=execution.lease),
+                    timedelta(seconds=execution.heartbeat))
     runtime = connector_runtime(settings, db)
     runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases,
                         time_zone=settings.timezone, flags=FlagBook(db))
-    if broker is not None and consume:
-        declare_step_actors(broker, runner.run_steps)
+    if broker is not None and local is not None:
+        declare_step_actors(broker, local.run_from_broker)
     return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),
                 runner=runner, reaper=Reaper(outbox, timedelta(seconds=execution.queued_timeout)),
-                leases=leases, broker=broker)
+                leases=leases, broker=broker, local=local)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import sqlalchemy.exc
 from sqlmodel import Session, select
 
 from engine.runtime.compose import build_core
+from engine.runtime.leases import Leases
 from engine.settings import load_settings
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleStep
@@ -48,17 +50,31 @@ def step(driver: Driver, step_id: str) -> RuleStep:
 
 def test_a_renewed_lease_keeps_its_step_and_a_lapsed_one_is_taken_back(tmp_path: Path) -> None:
     driver, step_id = queued_backup(tmp_path)
-    leases, reaper = driver.core.leases, driver.core.reaper
+    leases = Leases(driver.core.db, timedelta(seconds=5), heartbeat=timedelta(milliseconds=50))
+    reaper = driver.core.reaper
     with driver.core.transaction() as tx:
         (claimed,) = claim_steps(tx.session, [step_id], utcnow(), leases.lease)
     lapse(driver, step_id)
     leases.hold(step_id, claimed.attempts)
+    time.sleep(0.03)  # held half a heartbeat: the next beat renews it
     assert leases.renew() == 1  # the worker's heartbeat
     assert reaper.reap_once() == 0 and step(driver, step_id).status == "running"
     leases.release(step_id)  # the worker died: nobody renews it
     lapse(driver, step_id)
     assert reaper.reap_once() == 1
     assert step(driver, step_id).status == "queued" and driver.sent == [(step_id, 0)]
+
+
+def test_a_step_just_claimed_is_not_renewed_until_half_a_heartbeat_passed(tmp_path: Path) -> None:
+    driver, step_id = queued_backup(tmp_path)
+    leases = Leases(driver.core.db, timedelta(seconds=5), heartbeat=timedelta(milliseconds=200))
+    with driver.core.transaction() as tx:
+        (claimed,) = claim_steps(tx.session, [step_id], utcnow(), leases.lease)
+    leases.hold(step_id, claimed.attempts)
+    assert leases.renew() == 0  # its claim's lease is whole: no row touched
+    time.sleep(0.11)
+    assert leases.renew() == 1
+    assert leases.renew() == 0  # renewed just now
 
 
 def test_a_stale_claim_cannot_record_over_the_newer_one(tmp_path: Path) -> None:
