@@ -65,7 +65,7 @@ def project(root: Path, database_url: str, broker_url: str, namespace: str) -> S
         outbox: {{path: {root / 'outbox'}}}
         database: {{url: "{database_url}"}}
         broker: {{url: "{broker_url}", namespace: {namespace}}}
-        execution: {{worker_threads: 8, log_level: WARNING, poll_interval: 0.02}}
+        execution: {{worker_threads: 8, log_level: WARNING}}
     """))
     upgrade(database_url)
     return load_settings(str(config), environ={})

@@ -26,6 +26,7 @@ from engine.runtime.compose import Core, build_core
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.intake import accept_events
 from engine.runtime.leader import AlwaysLeader, RedisLeader
+from engine.runtime.relay import RELAY_BATCH
 from engine.runtime.rollout import RuleRollout
 from engine.runtime.rulestate import ReloadResult
 from engine.runtime.scheduler import BuiltinJob, Scheduler
@@ -139,6 +140,8 @@ class Daemon:
     def start(self) -> None:
         if self.workers:
             self.core.leases.start()
+            if self.core.local is not None:
+                self.core.local.start()
             self.workers.start()
         if self.embedded:
             # The in-memory queue of a previous run is gone: everything unfinished is ours again.
@@ -165,7 +168,11 @@ class Daemon:
                  degraded=state.degraded)
 
     def _relay_pass(self) -> None:
-        while not self.stopping.is_set() and self.core.relay.relay_once():
+        # A short batch means the queue was drained as of its claim: an event stored since then
+        # woke the relay again (the wake-up is cleared before each pass), so no empty claim is
+        # needed to find out; the poll covers a lost notification.
+        self.core.relay_wakeup.clear()
+        while not self.stopping.is_set() and self.core.relay.relay_once() >= RELAY_BATCH:
             pass
 
     def _watch(self, fingerprint: list[tuple[tuple[str, int, int], ...]]) -> None:
@@ -239,8 +246,7 @@ class Daemon:
                 # not so long that work waits long after it is back.
                 wait = min(5.0, interval * 2 ** min(failures, 10)) if failures else interval
                 if name == "relay" and not failures:
-                    self.core.relay_wakeup.wait(wait)
-                    self.core.relay_wakeup.clear()
+                    self.core.relay_wakeup.wait(wait)  # cleared by the next pass, before its claim
                 else:
                     self.stopping.wait(wait)
 
@@ -270,6 +276,8 @@ class Daemon:
             except Exception as exc:  # the database may be what is failing: the row then just ages out
                 log.warning("rules_rollout_leave_failed", error=str(exc).splitlines()[0][:200])
         if self.workers:
+            if self.core.local is not None:  # hands nothing more over, finishes what it took
+                self.core.local.stop(self.settings.execution.shutdown_timeout)
             self.workers.stop(self.settings.execution.shutdown_timeout)
             self.core.leases.stop()
         self.core.close()

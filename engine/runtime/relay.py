@@ -33,6 +33,8 @@ from store.types import utcnow
 
 log = structlog.get_logger("despacho.relay")
 
+RELAY_BATCH = 500  # events planned in one transaction
+
 
 class Relay:
     def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], planner: Planner) -> None:
@@ -40,7 +42,7 @@ class Relay:
         self.rules = rules
         self.planner = planner
 
-    def relay_once(self, limit: int = 500) -> int:
+    def relay_once(self, limit: int = RELAY_BATCH) -> int:
         """Plan the oldest undispatched events; returns how many were handed on."""
         try:
             with self.outbox.transaction() as tx:

@@ -9,9 +9,10 @@ class Workers:
     def __init__(self, broker: dramatiq.Broker, threads: int) -> None:
         self.broker = broker
         # worker_timeout caps how long an idle Redis consumer sleeps between polls (it backs off up to
-        # it): at 100 ms a step waited for that sleep at p99 under a steady 200 events/s; 20 ms costs
-        # at most 50 small polls a second per queue when idle.
-        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=20)
+        # it). Steps this process queued skip the broker when a thread is free (engine.runtime.local),
+        # so the broker carries the overflow, where a poll's wait matters little; at 20 ms the idle
+        # polls of the four queues (steps, resumed, and their delay queues) were a fifth of a core.
+        self.worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
 
     def start(self) -> None:
         self.worker.start()
