@@ -35,7 +35,8 @@ class Leases:
         self.db = db
         self.lease = lease
         self.heartbeat = heartbeat
-        self._held: dict[str, tuple[int, float]] = {}  # step id -> (claimed attempt, renewed at, monotonic)
+        # step id -> (the attempt this process claimed, monotonic time of its claim or last renewal)
+        self._held: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
