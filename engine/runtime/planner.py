@@ -31,6 +31,7 @@ from engine.language.templating import TemplateRenderError
 from engine.runtime.quiet_hours import QuietHold, quiet_hold
 from engine.runtime.steps import NewStep, insert_steps, queue_new_step, step_rows
 from engine.runtime.throttle import ThrottleCounter
+from store.bulk import insert_rows
 from store.durations import parse_duration
 from store.models.runs import RuleRun
 from store.run_lifecycle import RunStatus
@@ -55,8 +56,7 @@ class PlanResult:
 
     def write(self, session: Session) -> None:
         """Insert the runs and steps planned so far (runs first: the steps point at them)."""
-        if self.new_runs:
-            session.execute(sa.insert(RuleRun.__table__), self.new_runs)
+        insert_rows(session, RuleRun.__table__, self.new_runs)
         insert_steps(session, self.steps)
         self.new_runs, self.steps = [], []
 

@@ -27,6 +27,7 @@ from engine.runtime.outbox import Transaction
 from engine.runtime.retrying import backoff
 from errors import ConnectorError, TransientError
 from personal_data import mask_error, mask_text
+from store.bulk import insert_rows
 from store.models.events import Event as EventRow
 from store.models.runs import DeadLetter, RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus, check_run, check_step
@@ -89,7 +90,7 @@ def queue_new_step(step: NewStep, now: datetime, not_before: datetime | None = N
 def insert_steps(session: Session, steps: list[NewStep]) -> None:
     """Insert the planned steps (their runs are already in: the foreign keys point at them)."""
     if steps:
-        session.execute(sa.insert(RuleStep.__table__), [step.row for step in steps])
+        insert_rows(session, RuleStep.__table__, [step.row for step in steps])
 
 
 @dataclass(frozen=True)
