@@ -147,12 +147,25 @@ def raw_dramatiq(count: int, processes: int) -> float:
     return (count - 1) / (stamps[-1] - stamps[0])
 
 
+def warm_up(actor, namespace: str, count: int = 20) -> None:
+    """Until the workers run messages: on a loaded machine their start took longer than any fixed sleep,
+    and the first paced messages then measured the start, not the broker (p99 of seconds)."""
+    client = redis.Redis.from_url(REDIS)
+    key = f"{namespace}:done"
+    for index in range(-count, 0):
+        actor.send(index)
+    while client.llen(key) < count:
+        time.sleep(0.05)
+    time.sleep(1)  # every consumer past its first polls
+    client.delete(key)
+
+
 def raw_dramatiq_latency(rate: int, seconds: int, processes: int) -> list[float]:
     """Send -> run of a no-op at ``rate``/s, in ms: the latency floor of the broker and workers."""
     namespace = f"bench-lat-{uuid.uuid4().hex[:8]}"
     broker, actor = _noop_worker.declare(REDIS, namespace)
     workers, stop = start_noop_workers(namespace, processes)
-    time.sleep(3)  # the workers are up and consuming
+    warm_up(actor, namespace)
     total, sent = rate * seconds, {}
     start = time.perf_counter()
     for index in range(total):

@@ -186,26 +186,29 @@ def finish_steps(session: Session | sa.Connection, done: Sequence[Finished], now
     A step whose claim was taken back meanwhile keeps the newer claim's row; ``now`` (this
     record's time) tells our rows from it.
     """
+    in_id_order = sorted(done, key=lambda d: d[0])
     session.execute(_FINISH_STEPS, [{"step_id": step_id, "n": attempt, "new_status": status, "now": now,
                                      "new_params": params, "new_output": output}
-                                    for step_id, attempt, status, params, output in sorted(done)])
+                                    for step_id, attempt, status, params, output in in_id_order])
     return set(session.execute(_FINISHED_BY_US, {"ids": [d[0] for d in done], "now": now}).scalars())
 
 
 # Successes that end their runs, on PostgreSQL: the steps and their runs finished in one statement.
-# (``status || ''``: found by id, the status only checked; see ``_filter_only``.)
-_FINISH_ENDING_PG = sa.text("""
+# (``status || ''``: found by id, the status only checked; see ``_filter_only``.) The steps travel as one
+# JSON document: psycopg escaped every element of per-column arrays in Python, a tenth of a worker's time.
+_RUN_ENDING_SOURCES = ", ".join(f"'{status.value}'" for status in sorted(run_sources(RunStatus.SUCCEEDED)))
+_FINISH_ENDING_PG = sa.text(f"""
 WITH done AS (
     UPDATE rule_steps AS s
     SET status = v.status, finished_at = :now, params = CAST(v.params AS json),
         output = CAST(v.output AS json), last_error = NULL, error_code = NULL, lease_until = NULL
-    FROM unnest(CAST(:ids AS varchar[]), CAST(:attempts AS integer[]), CAST(:statuses AS varchar[]),
-                CAST(:params AS text[]), CAST(:outputs AS text[])) AS v(id, n, status, params, output)
+    FROM json_to_recordset(CAST(:rows AS json)) AS v(id varchar, n integer, status varchar, params json,
+                                                       output json)
     WHERE s.id = v.id AND s.attempts = v.n AND s.status || '' = :running
     RETURNING s.id, s.run_id
 ), ended AS (
     UPDATE rule_runs SET status = :succeeded, finished_at = :now
-    WHERE id IN (SELECT run_id FROM done) AND status || '' = ANY(CAST(:run_sources AS varchar[]))
+    WHERE id IN (SELECT run_id FROM done) AND status || '' IN ({_RUN_ENDING_SOURCES})
 )
 SELECT id FROM done
 """)
@@ -223,12 +226,11 @@ def finish_ending_steps(conn: sa.Connection, done: Sequence[Finished], now: date
         ours = finish_steps(conn, done, now)
         finish_runs(conn, [run_id for step_id, run_id in _run_ids(conn, ours)], RunStatus.SUCCEEDED, now)
         return ours
-    ids, attempts, statuses, params, outputs = zip(*done, strict=True)
+    rows = [{"id": step_id, "n": attempt, "status": str(status), "params": params, "output": output}
+            for step_id, attempt, status, params, output in sorted(done, key=lambda d: d[0])]
     return set(conn.execute(_FINISH_ENDING_PG, {
-        "ids": list(ids), "attempts": list(attempts), "statuses": [str(s) for s in statuses],
-        "params": [json.dumps(p) for p in params], "outputs": [json.dumps(o) for o in outputs],
-        "now": now, "running": StepStatus.RUNNING.value, "succeeded": RunStatus.SUCCEEDED.value,
-        "run_sources": [s.value for s in run_sources(RunStatus.SUCCEEDED)],
+        "rows": json.dumps(rows), "now": now, "running": StepStatus.RUNNING.value,
+        "succeeded": RunStatus.SUCCEEDED.value,
     }).scalars())
 
 
