@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import dramatiq
 import pytest
 from sqlmodel import Session, select
 
@@ -81,3 +82,50 @@ def test_permanent_failure_is_attempted_once_and_its_fallback_runs(shared_core: 
     assert by_action["backup.run"].status == "dead" and by_action["sms.send"].status == "succeeded"
     with Session(shared_core.db) as session:
         assert len(list(session.exec(select(DeadLetter)))) == 1
+
+
+class Enqueued(dramatiq.Middleware):
+    """Dramatiq's own hook: every message a producer puts on the broker."""
+
+    def __init__(self) -> None:
+        self.step_ids: list[list[str]] = []
+        self.delays: list[int] = []
+
+    def before_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message[object], delay: int) -> None:
+        self.step_ids.append(list(message.args[0]))
+        self.delays.append(delay or 0)
+
+
+def test_a_step_its_worker_process_queued_runs_on_a_free_local_thread_with_no_broker_message(
+        shared_core: Core) -> None:
+    assert shared_core.local is not None and shared_core.broker is not None
+    enqueued = Enqueued()
+    shared_core.broker.add_middleware(enqueued)
+    shared_core.local.start()
+    try:
+        shared_core.accept([Event(type="ops.backup_due", id="b1")])
+        shared_core.relay.relay_once()
+        wait_for(lambda: run_status(shared_core) == "succeeded")
+    finally:
+        shared_core.local.stop(5)
+    assert enqueued.step_ids == []
+    assert [s.status for s in steps(shared_core) if s.action == "backup.run"] == ["succeeded"]
+
+
+def test_a_delayed_retry_goes_through_the_broker_even_with_local_threads_free(shared_core: Core) -> None:
+    assert shared_core.local is not None and shared_core.broker is not None
+    enqueued = Enqueued()
+    shared_core.broker.add_middleware(enqueued)
+    connectors = shared_core.runner.connectors
+    connectors["backup"] = ScriptedConnector([transient()], connectors["backup"])
+    shared_core.local.start()
+    try:
+        shared_core.accept([Event(type="ops.backup_due", id="b1")])
+        shared_core.relay.relay_once()
+        wait_for(lambda: run_status(shared_core) == "succeeded")
+    finally:
+        shared_core.local.stop(5)
+    backup = next(s for s in steps(shared_core) if s.action == "backup.run")
+    # sent once with its delay (Dramatiq enqueues it again itself when the delay is over)
+    assert enqueued.step_ids[0] == [backup.id] and enqueued.delays[0] > 0 and backup.attempts == 2
+    assert all(ids == [backup.id] for ids in enqueued.step_ids)
