@@ -143,14 +143,31 @@ _RENEW = (sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.
           .values(lease_until=sa.bindparam("lease_until")))
 
 
+# PostgreSQL: one statement that skips the rows another statement holds. A row locked is being
+# recorded or taken back this moment, either of which ends its lease; waiting for it made the
+# renewal (rows locked one by one in a pipeline's implicit transaction) deadlock with a record.
+_RENEW_PG = sa.text(f"""
+UPDATE rule_steps AS s SET lease_until = :lease_until
+FROM (SELECT r.id FROM rule_steps AS r
+      JOIN json_to_recordset(CAST(:rows AS json)) AS v(id varchar, n integer)
+        ON r.id = v.id AND r.attempts = v.n
+      WHERE r.status || '' = '{StepStatus.RUNNING.value}'
+      FOR UPDATE OF r SKIP LOCKED) AS held
+WHERE s.id = held.id
+""")
+
+
 def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_until: datetime) -> int:
-    """Extend the leases of steps this worker still runs (id and claimed attempt)."""
+    """Extend the leases of steps this worker still runs (id and claimed attempt); how many it extended."""
     if not fenced:
         return 0
-    result = cast("sa.CursorResult[Any]",  # an UPDATE gives a cursor result
-                  session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
-                                           for step_id, attempt in sorted(fenced)]))
-    return result.rowcount or 0
+    if session.get_bind().dialect.name == "postgresql":
+        rows = json.dumps([{"id": step_id, "n": attempt} for step_id, attempt in sorted(fenced)])
+        renewed = session.execute(_RENEW_PG, {"rows": rows, "lease_until": lease_until})
+    else:
+        renewed = session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
+                                           for step_id, attempt in sorted(fenced)])
+    return cast("sa.CursorResult[Any]", renewed).rowcount or 0  # an UPDATE gives a cursor result
 
 
 # only the claim that is still ours: running, at the attempt this worker claimed

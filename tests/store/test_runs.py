@@ -13,7 +13,7 @@ from engine.runtime.intake import accept_events
 from store.db import session_scope
 from store.models.runs import RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus
-from store.runs import claim_with_runs, finish_ending_steps, take_back_lapsed
+from store.runs import claim_with_runs, finish_ending_steps, renew_leases, take_back_lapsed
 from store.types import utcnow
 
 LEASE = timedelta(seconds=5)
@@ -106,3 +106,44 @@ def test_two_reapers_at_once_resend_a_forgotten_step_once(engine: sa.Engine) -> 
         thread.join(timeout=0.5)
     thread.join(timeout=30)
     assert found == {"first": [step_id], "second": []}
+
+
+def lease_of(engine: sa.Engine, step_id: str) -> Any:
+    with Session(engine) as session:
+        return session.get(RuleStep, step_id).lease_until
+
+
+def test_a_renewal_extends_only_the_steps_still_running_at_the_claimed_attempt(engine: sa.Engine) -> None:
+    mine, stale, done = queued_steps(engine, 3)
+    with engine.begin() as conn:
+        claim_with_runs(conn, [mine, stale, done], utcnow(), LEASE)
+        finish_ending_steps(conn, [(done, 1, StepStatus.SUCCEEDED, {}, {})], utcnow())
+    later = utcnow() + LEASE * 10
+    with Session(engine) as session:
+        renewed = renew_leases(session, [(mine, 1), (stale, 7), (done, 1)], later)
+        session.commit()
+    assert renewed == 1
+    assert lease_of(engine, mine) == later and lease_of(engine, stale) < later
+    assert lease_of(engine, done) is None
+
+
+def test_a_renewal_skips_a_row_another_transaction_holds_instead_of_waiting(pg_url: str) -> None:
+    from store.migrate import upgrade
+
+    upgrade(pg_url)
+    engine = sa.create_engine(pg_url)
+    try:
+        held, free = queued_steps(engine, 2)
+        with engine.begin() as conn:
+            claim_with_runs(conn, [held, free], utcnow(), LEASE)
+        later = utcnow() + LEASE * 10
+        with engine.connect() as other:
+            other.execute(sa.text("SELECT id FROM rule_steps WHERE id = :id FOR UPDATE"), {"id": held})
+            with Session(engine) as session:  # would wait forever (or deadlock) without SKIP LOCKED
+                session.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+                assert renew_leases(session, [(held, 1), (free, 1)], later) == 1
+                session.commit()
+            other.rollback()
+        assert lease_of(engine, free) == later and lease_of(engine, held) < later
+    finally:
+        engine.dispose()
