@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,8 +25,11 @@ MAX_PENDING = 50_000  # past this (database down for long), the oldest rows are 
 
 
 class RequestAudit:
-    def __init__(self, engine: sa.Engine, metrics: Metrics, *, enabled: bool = True) -> None:
+    def __init__(self, engine: sa.Engine, metrics: Metrics, *, enabled: bool = True,
+                 write_turn: AbstractContextManager[Any] | None = None) -> None:
         self.engine, self.metrics, self.enabled = engine, metrics, enabled
+        # taken around the write, shared with the event intake (``api.app.write_turn``)
+        self.write_turn = write_turn or nullcontext()
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
@@ -41,7 +45,7 @@ class RequestAudit:
         if not rows:
             return 0
         try:
-            with session_scope(self.engine) as session:
+            with self.write_turn, session_scope(self.engine) as session:
                 return insert_entries(session, rows)
         except sa.exc.SQLAlchemyError as exc:
             log.warning("request audit rows not written (%d kept for retry): %s",

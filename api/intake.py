@@ -18,7 +18,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 import sqlalchemy as sa
@@ -38,8 +40,11 @@ class _Pending:
 
 
 class EventIntake:
-    def __init__(self, engine: sa.Engine, after_store: Callable[[], None] | None = None) -> None:
+    def __init__(self, engine: sa.Engine, after_store: Callable[[], None] | None = None,
+                 write_turn: AbstractContextManager[Any] | None = None) -> None:
         self.engine = engine
+        # taken around each commit, shared with the request audit (``api.app.write_turn``)
+        self.write_turn = write_turn or nullcontext()
         # Called after each commit: a daemon in the same process relays at once instead of polling.
         self.after_store = after_store
         self._pending: deque[_Pending] = deque()
@@ -119,7 +124,7 @@ class EventIntake:
         return batch
 
     def _store(self, events: list[Event]) -> list[Accepted]:
-        with session_scope(self.engine) as session:
+        with self.write_turn, session_scope(self.engine) as session:
             accepted = accept_events(session, events)
         if self.after_store is not None:
             self.after_store()

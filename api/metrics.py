@@ -34,13 +34,19 @@ class Metrics:
                               ["stored"], registry=self.registry)
         self.rate_limited = Counter("despacho_rate_limited_total", "Requests refused with 429",
                                     ["scope"], registry=self.registry)
+        # the labelled children, found once: labels() takes a lock and builds its key every time
+        self._by_route: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.audit_dropped = Counter("despacho_audit_rows_dropped_total",
                                      "Request audit rows dropped because the database refused them",
                                      registry=self.registry)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        children = self._by_route.get((method, route, status))
+        if children is None:
+            children = self._by_route[method, route, status] = (
+                self.requests.labels(method, route, str(status)), self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry) + generate_latest(ENGINE_REGISTRY)

@@ -13,7 +13,9 @@ an authorisation check.
 A hit is the fixed-window strategy of ``limits`` spelled out over its
 storage: one increment and one expiry read (two Redis round trips), where
 ``FixedWindowRateLimiter.hit`` followed by ``get_window_stats`` made three and
-built the key three times.
+built the key three times. In memory the windows are a dictionary here
+(``MemoryWindows``): ``limits``' memory storage takes a lock and starts a
+clean-up task on every increment, and every request counts twice (IP, client).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse
+from limits.aio.storage import Storage
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
@@ -49,12 +52,54 @@ def storage_uri(configured: str, coordination: str | None) -> str:
     return uri if uri.startswith("async+") else f"async+{uri}"
 
 
+class MemoryWindows:
+    """Fixed-window counters in this process, for ``memory://``: the part of ``limits``' memory
+    storage a fixed window uses (a count per key, from its first increment until it expires)."""
+
+    PRUNE_AT = 10_000  # keys; past this, expired windows are dropped (and the mark doubles if few were)
+
+    def __init__(self) -> None:
+        self._windows: dict[str, list[float]] = {}  # key -> [count, expires at]
+        self._prune_at = self.PRUNE_AT
+
+    async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        window = self._windows.get(key)
+        if window is None or window[1] <= now:
+            if len(self._windows) >= self._prune_at:
+                self._prune(now)
+            window = self._windows[key] = [0, now + expiry]
+        window[0] += amount
+        return int(window[0])
+
+    async def get(self, key: str) -> int:
+        window = self._windows.get(key)
+        return int(window[0]) if window is not None and window[1] > time.time() else 0
+
+    async def get_expiry(self, key: str) -> float:
+        window = self._windows.get(key)
+        return window[1] if window is not None else time.time()
+
+    async def reset(self) -> int:
+        count = len(self._windows)
+        self._windows.clear()
+        return count
+
+    def _prune(self, now: float) -> None:
+        self._windows = {key: window for key, window in self._windows.items() if window[1] > now}
+        self._prune_at = max(self.PRUNE_AT, 2 * len(self._windows))
+
+
 class RateLimiter:
     def __init__(self, uri: str, key_prefix: str = "despacho-rl") -> None:
         options: dict[str, str | bool] = {"key_prefix": key_prefix}
         if "redis" in uri:
             options.update(implementation="redispy", wrap_exceptions=True)
-        self.storage = storage_from_string(uri, **options)
+        self.storage: Storage | MemoryWindows
+        if uri.split("://", 1)[0] == "async+memory":
+            self.storage = MemoryWindows()
+        else:
+            self.storage = storage_from_string(uri, **options)
         self._items: dict[str, RateLimitItem] = {}
 
     def _item(self, limit: str) -> RateLimitItem:

@@ -7,6 +7,8 @@ dead-letter retry is sent as soon as it commits.
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -17,8 +19,17 @@ from engine.settings import Settings, load_settings
 
 
 def app_for(settings: Settings) -> FastAPI:
-    """The API alone: it consumes no steps; with a shared broker it sends them there."""
-    return create_app(settings, core=build_core(settings, consume=False))
+    """The API alone: it consumes no steps; with a shared broker it sends them there.
+
+    What was built to get here (rules, models, routes, connectors: about 230,000 objects) lives
+    as long as the process, so it is moved out of the garbage collector's sight
+    (``gc.freeze``). Otherwise every full collection walks all of it again: under load one
+    every few seconds, each stopping every request in flight for 100 to 300 ms.
+    """
+    app = create_app(settings, core=build_core(settings, consume=False))
+    gc.collect()  # what startup left as garbage is freed, not frozen
+    gc.freeze()
+    return app
 
 
 def app_from_environment() -> FastAPI:

@@ -21,10 +21,20 @@ async def send_error(send: Send, status: int, code: str, message: str, details: 
 
 
 def add_headers(message: Message, headers: dict[str, str]) -> None:
-    present = {k.lower() for k, _ in message.get("headers", [])}
-    extra = [(k.lower().encode(), v.encode()) for k, v in headers.items()
-             if k.lower().encode() not in present]
-    message["headers"] = [*message.get("headers", []), *extra]
+    add_raw_headers(message, raw_headers(headers))
+
+
+def raw_headers(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    """Headers as ASGI sends them; a middleware whose headers never change encodes them once."""
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+
+
+def add_raw_headers(message: Message, raw: list[tuple[bytes, bytes]]) -> None:
+    """Add the headers the response does not set itself."""
+    headers = list(message.get("headers", []))
+    present = {k.lower() for k, _ in headers}
+    headers += [(k, v) for k, v in raw if k not in present]
+    message["headers"] = headers
 
 
 def state(scope: Scope) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit import RequestAudit
 from api.metrics import Metrics
-from api.middleware import add_headers, state
+from api.middleware import add_raw_headers, state
 from api.proxies import ClientAddress
 from store.audit import REQUEST_ACTION, entry_values
 
@@ -40,7 +40,7 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                add_headers(message, {"X-Request-ID": request_id})
+                add_raw_headers(message, [(b"x-request-id", request_id.encode())])
             await send(message)
 
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.middleware import add_headers
+from api.middleware import add_raw_headers, raw_headers
 
 STRICT = {
     "X-Content-Type-Options": "nosniff",
@@ -28,16 +28,17 @@ class SecurityHeaders:
         if https:
             self.strict["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         self.docs = {**self.strict, "Content-Security-Policy": DOCS_CSP}
+        self._strict_raw, self._docs_raw = raw_headers(self.strict), raw_headers(self.docs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = self.docs if scope["path"] in DOCS_PATHS else self.strict
+        headers = self._docs_raw if scope["path"] in DOCS_PATHS else self._strict_raw
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_headers(message, headers)
+                add_raw_headers(message, headers)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

@@ -200,3 +200,32 @@ def test_the_limit_is_shared_across_two_api_processes_through_redis(
                 for url in (first, second, first, second, first, second)]
     # 4 per minute in all: two from each process, then both refuse
     assert statuses == [200, 200, 200, 200, 429, 429]
+
+
+def test_in_memory_windows_count_until_they_expire_and_expired_ones_are_dropped(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from api.ratelimit import MemoryWindows, RateLimiter
+
+    limiter = RateLimiter("async+memory://")
+    assert isinstance(limiter.storage, MemoryWindows)
+    now = [1000.0]
+    monkeypatch.setattr(time, "time", lambda: now[0])
+
+    async def scenario() -> None:
+        windows = limiter.storage
+        assert [await windows.incr("k", 60) for _ in range(3)] == [1, 2, 3]
+        assert await windows.get("k") == 3 and await windows.get_expiry("k") == 1060.0
+        now[0] = 1060.0  # the window is over: a new one starts
+        assert await windows.get("k") == 0
+        assert await windows.incr("k", 60) == 1 and await windows.get_expiry("k") == 1120.0
+        monkeypatch.setattr(MemoryWindows, "PRUNE_AT", 2)
+        fresh = MemoryWindows()
+        await fresh.incr("a", 10)
+        await fresh.incr("b", 10)
+        now[0] += 10  # both over; the next new key drops them
+        await fresh.incr("c", 10)
+        assert set(fresh._windows) == {"c"}
+
+    asyncio.run(scenario())
