@@ -151,7 +151,7 @@ UPDATE rule_steps AS s SET lease_until = :lease_until
 FROM (SELECT r.id FROM rule_steps AS r
       JOIN json_to_recordset(CAST(:rows AS json)) AS v(id varchar, n integer)
         ON r.id = v.id AND r.attempts = v.n
-      WHERE r.status || '' = '{StepStatus.RUNNING.value}'
+      WHERE r.id = ANY(CAST(:ids AS varchar[])) AND r.status || '' = '{StepStatus.RUNNING.value}'
       FOR UPDATE OF r SKIP LOCKED) AS held
 WHERE s.id = held.id
 """)
@@ -163,7 +163,8 @@ def renew_leases(session: Session, fenced: Sequence[tuple[str, int]], lease_unti
         return 0
     if session.get_bind().dialect.name == "postgresql":
         rows = json.dumps([{"id": step_id, "n": attempt} for step_id, attempt in sorted(fenced)])
-        renewed = session.execute(_RENEW_PG, {"rows": rows, "lease_until": lease_until})
+        renewed = session.execute(_RENEW_PG, {"rows": rows, "ids": sorted(step_id for step_id, _ in fenced),
+                                              "lease_until": lease_until})
     else:
         renewed = session.execute(_RENEW, [{"step_id": step_id, "n": attempt, "lease_until": lease_until}
                                            for step_id, attempt in sorted(fenced)])
@@ -213,6 +214,8 @@ def finish_steps(session: Session | sa.Connection, done: Sequence[Finished], now
 # Successes that end their runs, on PostgreSQL: the steps and their runs finished in one statement.
 # (``status || ''``: found by id, the status only checked; see ``_filter_only``.) The steps travel as one
 # JSON document: psycopg escaped every element of per-column arrays in Python, a tenth of a worker's time.
+# ``id = ANY(:ids)`` as well: the planner takes a JSON document for 100 rows, and with the id test only
+# in the join it scanned the whole table; with the ids it knows how few rows the primary key gives.
 _RUN_ENDING_SOURCES = ", ".join(f"'{status.value}'" for status in sorted(run_sources(RunStatus.SUCCEEDED)))
 _FINISH_ENDING_PG = sa.text(f"""
 WITH done AS (
@@ -221,7 +224,8 @@ WITH done AS (
         output = CAST(v.output AS json), last_error = NULL, error_code = NULL, lease_until = NULL
     FROM json_to_recordset(CAST(:rows AS json)) AS v(id varchar, n integer, status varchar, params json,
                                                        output json)
-    WHERE s.id = v.id AND s.attempts = v.n AND s.status || '' = :running
+    WHERE s.id = ANY(CAST(:ids AS varchar[])) AND s.id = v.id AND s.attempts = v.n
+      AND s.status || '' = :running
     RETURNING s.id, s.run_id
 ), ended AS (
     UPDATE rule_runs SET status = :succeeded, finished_at = :now
@@ -246,7 +250,8 @@ def finish_ending_steps(conn: sa.Connection, done: Sequence[Finished], now: date
     rows = [{"id": step_id, "n": attempt, "status": str(status), "params": params, "output": output}
             for step_id, attempt, status, params, output in sorted(done, key=lambda d: d[0])]
     return set(conn.execute(_FINISH_ENDING_PG, {
-        "rows": json.dumps(rows), "now": now, "running": StepStatus.RUNNING.value,
+        "rows": json.dumps(rows), "ids": [row["id"] for row in rows], "now": now,
+        "running": StepStatus.RUNNING.value,
         "succeeded": RunStatus.SUCCEEDED.value,
     }).scalars())
 
