@@ -96,35 +96,32 @@ class Enqueued(dramatiq.Middleware):
         self.delays.append(delay or 0)
 
 
+def one_backup_with_local_threads(core: Core) -> Enqueued:
+    """One ops.backup_due event run to its end with the core's local threads on; what was enqueued."""
+    assert core.local is not None and core.broker is not None
+    enqueued = Enqueued()
+    core.broker.add_middleware(enqueued)
+    core.local.start()
+    try:
+        core.accept([Event(type="ops.backup_due", id="b1")])
+        core.relay.relay_once()
+        wait_for(lambda: run_status(core) == "succeeded")
+    finally:
+        core.local.stop(5)
+    return enqueued
+
+
 def test_a_step_its_worker_process_queued_runs_on_a_free_local_thread_with_no_broker_message(
         shared_core: Core) -> None:
-    assert shared_core.local is not None and shared_core.broker is not None
-    enqueued = Enqueued()
-    shared_core.broker.add_middleware(enqueued)
-    shared_core.local.start()
-    try:
-        shared_core.accept([Event(type="ops.backup_due", id="b1")])
-        shared_core.relay.relay_once()
-        wait_for(lambda: run_status(shared_core) == "succeeded")
-    finally:
-        shared_core.local.stop(5)
+    enqueued = one_backup_with_local_threads(shared_core)
     assert enqueued.step_ids == []
     assert [s.status for s in steps(shared_core) if s.action == "backup.run"] == ["succeeded"]
 
 
 def test_a_delayed_retry_goes_through_the_broker_even_with_local_threads_free(shared_core: Core) -> None:
-    assert shared_core.local is not None and shared_core.broker is not None
-    enqueued = Enqueued()
-    shared_core.broker.add_middleware(enqueued)
     connectors = shared_core.runner.connectors
     connectors["backup"] = ScriptedConnector([transient()], connectors["backup"])
-    shared_core.local.start()
-    try:
-        shared_core.accept([Event(type="ops.backup_due", id="b1")])
-        shared_core.relay.relay_once()
-        wait_for(lambda: run_status(shared_core) == "succeeded")
-    finally:
-        shared_core.local.stop(5)
+    enqueued = one_backup_with_local_threads(shared_core)
     backup = next(s for s in steps(shared_core) if s.action == "backup.run")
     # sent once with its delay (Dramatiq enqueues it again itself when the delay is over)
     assert enqueued.step_ids[0] == [backup.id] and enqueued.delays[0] > 0 and backup.attempts == 2
