@@ -48,17 +48,18 @@ rules:
 
 
 class SlowErp(BaseHTTPRequestHandler):
-    """An ERP that answers one call at a time, 30 ms each, and notes each Idempotency-Key it receives.
+    """An ERP that answers one call at a time, 60 ms each, and notes each Idempotency-Key it receives.
 
-    Serving one call at a time paces the flow (at most 33 calls/s), so the kills land mid-flow
-    however fast or loaded the machine is.
+    Serving one call at a time paces the flow (at most 16 calls/s, so the 600 calls take 36 s or
+    more), so the ten kills land mid-flow however fast or loaded the machine is. At 30 ms a call
+    the workers, once they ran their own steps without the broker, sometimes finished first.
     """
 
     keys: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        time.sleep(0.03)
+        time.sleep(0.06)
         SlowErp.keys.append(self.headers.get("Idempotency-Key") or "")
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
