@@ -80,25 +80,61 @@ class PrivateRabbitMQ:
         return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
 
     def start(self) -> None:
+        """Start the node; a node that dies while booting is started again (twice at most), since on
+        a loaded machine the previous node's name or port may linger a moment after its death."""
+        for _attempt in range(3):
+            if self._boot():
+                return
+            self.stop()
+            time.sleep(1)
+        pytest.fail(f"private rabbitmq-server on port {self.port} did not start "
+                    f"(logs in {self.folder / 'log'}):\n{self._log_tail()}")
+
+    def _boot(self) -> bool:
         self.process = subprocess.Popen([self.binary], env=self.env, start_new_session=True,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if ping(self.url) is None:
-                return
+                return True
             if self.process.poll() is not None:
-                break
+                return False
             time.sleep(0.2)
-        self.stop()
-        pytest.fail(f"private rabbitmq-server on port {self.port} did not start "
-                    f"(logs in {self.folder / 'log'})")
+        return False
+
+    def _log_tail(self, lines: int = 20) -> str:
+        logs = sorted((self.folder / "log").glob("*.log"))
+        tails = [f"{log.name}: " + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+                 for log in logs]
+        return "\n".join(tails) or "(no log written)"
 
     def stop(self) -> None:
-        """Like a crash: the node's whole process group is SIGKILLed; it keeps only what it wrote to disk."""
-        if self.process and self.process.poll() is None:
+        """Like a crash: the node's whole process group is SIGKILLed; it keeps only what it wrote to disk.
+        Returns once every process of the group is gone: the script's Erlang VM is its child, not
+        itself, and a VM still dying keeps the port and the node name that the next start needs."""
+        if self.process is None:
+            return
+        try:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        except ProcessLookupError:
+            return
+        self.process.wait(timeout=10)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and _group_alive(self.process.pid):
+            time.sleep(0.05)
 
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+def _group_alive(group: int) -> bool:
+    """Whether a process of the group still runs (zombies left to be reaped do not count)."""
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            return True
+    return False
