@@ -1,7 +1,8 @@
 """PostgreSQL + Redis (or RabbitMQ) under SIGKILLs: leases bring a dead worker's steps back within seconds.
 
 Two ``despacho worker`` processes share the queue; one is SIGKILLed ten times
-mid-flow (and started again each time). Every event ends with exactly one
+mid-flow (and started again each time). Events arrive in waves, one wave just before each kill, so
+the flow cannot outrun the kills however fast the workers are. Every event ends with exactly one
 outbox effect, and every step interrupted by a kill is claimed again within
 10 s of it (the lease is 1.5 s, renewed every 0.4 s; the survivor's reaper looks
 every 0.3 s and sends what it takes back ahead of the backlog).
@@ -36,7 +37,8 @@ from tests.support.brokers import SHARED_BROKERS, shared_broker
 from tests.support.postgres import throwaway_pg_database
 
 KILLS = 10
-EVENTS = 600
+WAVE = 60
+EVENTS = WAVE * (KILLS + 1)
 RULES = """
 rules:
   - id: sync-order
@@ -50,9 +52,8 @@ rules:
 class SlowErp(BaseHTTPRequestHandler):
     """An ERP that answers one call at a time, 60 ms each, and notes each Idempotency-Key it receives.
 
-    Serving one call at a time paces the flow (at most 16 calls/s, so the 600 calls take 36 s or
-    more), so the ten kills land mid-flow however fast or loaded the machine is. At 30 ms a call
-    the workers, once they ran their own steps without the broker, sometimes finished first.
+    One call at a time keeps a wave of 60 events busy for 3.6 s or more, so the kill that follows
+    a wave by one second finds steps running.
     """
 
     keys: ClassVar[list[str]] = []
@@ -98,6 +99,12 @@ def start_worker(config: Path) -> subprocess.Popen[bytes]:
     despacho = Path(sys.executable).parent / "despacho"
     return subprocess.Popen([str(despacho), "--config", str(config), "worker"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def send_wave(db: sa.Engine, wave: int) -> None:
+    with session_scope(db) as session:
+        accept_events(session, [Event(type="order.synced", id=f"o{i:04d}")
+                                for i in range(wave * WAVE, (wave + 1) * WAVE)])
 
 
 def running(db: sa.Engine) -> dict[str, tuple[int, datetime]]:
@@ -152,8 +159,7 @@ def test_ten_sigkills_lose_nothing_double_no_effect_and_resume_within_seconds(tm
         upgrade(db_url)
         config = configure(tmp_path, db_url, erp, broker)
         db = make_engine(db_url)
-        with session_scope(db) as session:
-            accept_events(session, [Event(type="order.synced", id=f"o{i:04d}") for i in range(EVENTS)])
+        send_wave(db, 0)
         survivor, victim = start_worker(config), start_worker(config)
         resumed: list[float] = []
         try:
@@ -161,13 +167,14 @@ def test_ten_sigkills_lose_nothing_double_no_effect_and_resume_within_seconds(tm
             while finished(db) < 50:
                 assert time.monotonic() < deadline, "the workers never got going"
                 time.sleep(0.2)
-            for _ in range(KILLS):
+            for wave in range(1, KILLS + 1):
+                send_wave(db, wave)
                 time.sleep(1)
                 in_flight = running(db)
                 victim.send_signal(signal.SIGKILL)
                 killed_at = utcnow()
                 victim.wait(timeout=10)
-                assert finished(db) < 2 * EVENTS, "the kills came too late to test anything"
+                assert finished(db) < 2 * WAVE * (wave + 1), "the kill came after its wave had finished"
                 victim = start_worker(config)
                 resumed += resumptions(db, killed_at, in_flight)
             deadline = time.monotonic() + 180
