@@ -23,7 +23,8 @@ from store.reserved_events import SCHEDULE_EVENT_TYPE
 
 
 class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Built on first use: every command imports the catalogue, few validate a payload.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 # --- records, as store.payloads.FIELDS hands them out ---------------------------------------------

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-import cel
-
 from engine.errors import DespachoError, is_rust_panic
+from engine.language.cel_library import cel
 from engine.language.cel_limits import (
     MAX_CONDITION_WORK,
     ExpressionTooLarge,

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from jsonschema import Draft202012Validator, SchemaError
-
 from engine.language.catalogue import Catalogue, EventType, domain_types
 from engine.language.problems import Path, Problem
 from engine.language.templating import is_template
@@ -63,6 +61,8 @@ def _declared(doc: Document, name: str, declaration: Any, known: dict[str, Event
     schema = declaration.get("data", {"type": "object"}) if isinstance(declaration, dict) else None
     if not isinstance(schema, dict):
         return None  # the file's shape check reports it
+    from jsonschema import Draft202012Validator, SchemaError  # 35 ms: only for files that declare events
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
