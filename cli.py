@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from contextlib import nullcontext
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+import typer.main
 
 from commands import accounting as accounting_commands
 from commands import api as api_commands
@@ -264,5 +266,37 @@ user_commands.register(app)
 privacy_commands.register(app)
 
 
+# The root's options that take a value: what follows them is not a command's name.
+_ROOT_VALUE_OPTIONS = frozenset({"--config"})
+
+
+def _command_named(argv: list[str]) -> str | None:
+    args = iter(argv)
+    for arg in args:
+        if arg in _ROOT_VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app with only the command the command line names, when it names one.
+
+    Typer builds every command's parameters, reading the type hints of some 130 functions
+    (40 ms), before it runs one; the full app still answers ``--help`` and an unknown name.
+    """
+    name = _command_named(argv)
+    commands = [c for c in app.registered_commands
+                if (c.name or typer.main.get_command_name(c.callback.__name__ if c.callback else "")) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    narrowed = copy.copy(app)
+    narrowed.registered_commands = commands
+    narrowed.registered_groups = groups
+    return narrowed
+
+
 def main() -> None:
-    sys.exit(app())
+    sys.exit(app_for(sys.argv[1:])())

@@ -49,3 +49,41 @@ def test_importing_the_cli_and_asking_for_help_loads_no_server_library(args: tup
 
 def test_validate_loads_the_rule_language_without_the_connectors_transports_or_the_orm() -> None:
     assert loaded_after("validate", "rules") == []
+
+
+def command_names(argv: list[str]) -> list[str]:
+    import typer.main
+
+    import cli
+
+    group = typer.main.get_command(cli.app_for(argv))
+    return sorted(group.commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("argv", [["validate", "rules"], ["--config", "x.yaml", "validate"],
+                                  ["--config=x.yaml", "validate", "--strict"]])
+def test_a_named_command_is_the_only_one_typer_builds(argv: list[str]) -> None:
+    assert command_names(argv) == ["validate"]
+
+
+def test_a_named_group_is_built_with_its_subcommands() -> None:
+    import typer.main
+
+    import cli
+
+    group = typer.main.get_command(cli.app_for(["db", "upgrade"]))
+    assert sorted(group.commands) == ["db"]  # type: ignore[attr-defined]
+    assert "upgrade" in group.commands["db"].commands  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["no-such-command"], ["--config", "validate"]])
+def test_help_an_unknown_name_or_no_command_get_the_whole_app(argv: list[str]) -> None:
+    import cli
+
+    assert cli.app_for(argv) is cli.app
+
+
+def test_an_unknown_command_is_still_reported_with_the_usual_error() -> None:
+    done = subprocess.run([str(Path(sys.executable).parent / "despacho"), "no-such-command"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "No such command 'no-such-command'" in done.stderr
