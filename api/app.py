@@ -78,15 +78,17 @@ def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
             else load_or_create(api.jwt_keys_file, new_signing_key, "api.jwt_keys_file"))
     metrics = Metrics(engine)
     turn = write_turn(engine)
+    audit = RequestAudit(engine, metrics, enabled=api.audit_requests, write_turn=turn)
     return ApiContext(
         settings=settings, api=api, engine=engine,
         tokens=TokenService(ring, issuer=api.issuer, audience=api.audience, ttl=api.token_ttl),
         limiter=limiter or RateLimiter(storage_uri(api.rate_limit_storage, settings.broker.coordination()),
                                      api.rate_limit_prefix),
         clients=ClientCache(engine),
-        audit=RequestAudit(engine, metrics, enabled=api.audit_requests, write_turn=turn),
+        audit=audit,
         metrics=metrics, readiness=ReadinessChecks(engine, settings),
-        intake=EventIntake(engine, after_store=core.relay_wakeup.set if core else None, write_turn=turn),
+        intake=EventIntake(engine, after_store=core.relay_wakeup.set if core else None, write_turn=turn,
+                           write_behind=audit.flush),
         core=core,
         addresses=ClientAddress(api.trusted_proxies),
     )

@@ -1,8 +1,9 @@
 """The request audit trail: one row per request, buffered and written in batches.
 
 A commit per request would cost more than the request itself (see the
-benchmarks in DESIGN.md), so rows collect in memory and a background task
-writes them every ``interval`` seconds with one ``executemany``. A crash can
+benchmarks in DESIGN.md), so rows collect in memory and are written with one
+``executemany`` after each commit of the event intake (``api.intake``), and by a
+background task every ``AUDIT_FLUSH_SECONDS`` for what other requests left. A crash can
 lose the last interval's rows; critical actions do not go through here, they
 are written in their own transaction (``store.audit.record_action``).
 """

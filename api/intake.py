@@ -41,10 +41,15 @@ class _Pending:
 
 class EventIntake:
     def __init__(self, engine: sa.Engine, after_store: Callable[[], None] | None = None,
-                 write_turn: AbstractContextManager[Any] | None = None) -> None:
+                 write_turn: AbstractContextManager[Any] | None = None,
+                 write_behind: Callable[[], object] | None = None) -> None:
         self.engine = engine
         # taken around each commit, shared with the request audit (``api.app.write_turn``)
         self.write_turn = write_turn or nullcontext()
+        # Run after each commit, in its own transaction: the request audit's pending rows. Left to
+        # its timer alone, under load it wrote 400 rows at a time and held the write turn for 15 to
+        # 25 ms, which every event request waiting for it added to its latency (the API's p99).
+        self.write_behind = write_behind
         # Called after each commit: a daemon in the same process relays at once instead of polling.
         self.after_store = after_store
         self._pending: deque[_Pending] = deque()
@@ -128,4 +133,14 @@ class EventIntake:
             accepted = accept_events(session, events)
         if self.after_store is not None:
             self.after_store()
+        if self.write_behind is not None:
+            self._write_behind()
         return accepted
+
+    def _write_behind(self) -> None:
+        # the events are committed: whatever happens here must not fail their requests
+        assert self.write_behind is not None
+        try:
+            self.write_behind()
+        except Exception:
+            log.exception("writing behind the event commit failed; the events are stored")

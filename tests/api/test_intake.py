@@ -93,3 +93,52 @@ def test_one_clients_bad_event_fails_only_its_own_request(
     assert responses[bad[0]].json()["error"]["message"].startswith("event.data.amount: NaN")
     assert responses[bad[1]].json()["error"]["message"].startswith("events[0].data.amount: -Infinity")
     assert set(stored_events(db_engine)) == {f"g{i}" for i in range(30)}
+
+
+def test_pending_request_audit_rows_are_written_behind_each_event_commit(db_engine: sa.Engine) -> None:
+    written: list[int] = []
+    intake = EventIntake(db_engine, write_behind=lambda: written.append(len(stored_events(db_engine))))
+
+    async def submit() -> None:
+        await intake.submit([Event(type="a.b", id="w1")])
+        await intake.stop()
+
+    asyncio.run(submit())
+    assert written == [1]  # after the commit, with the events already stored
+
+
+def test_a_failing_write_behind_does_not_fail_the_stored_events(db_engine: sa.Engine,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    def broken() -> None:
+        raise RuntimeError("audit table gone")
+
+    intake = EventIntake(db_engine, write_behind=broken)
+
+    async def submit() -> list[Accepted]:
+        try:
+            return await intake.submit([Event(type="a.b", id="w2")])
+        finally:
+            await intake.stop()
+
+    assert asyncio.run(submit()) == [Accepted("w2", True)]
+    assert set(stored_events(db_engine)) == {"w2"}
+    assert "writing behind the event commit failed" in caplog.text
+
+
+def test_the_api_writes_request_audit_rows_with_the_event_commits(
+        app: FastAPI, auth: Callable[..., dict[str, str]], db_engine: sa.Engine) -> None:
+    headers = {**auth("events:write"), "Content-Type": "application/json"}
+
+    async def post_in_turn() -> list[int]:
+        # no lifespan here: the audit's timer never runs, only the write-behind can write its rows
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+            return [(await client.post("/v1/events", headers=headers,
+                                       content=json.dumps({"type": "a.b", "id": f"a{i}"}))).status_code
+                    for i in range(3)]
+
+    assert asyncio.run(post_in_turn()) == [202, 202, 202]
+    with db_engine.connect() as connection:
+        requests = connection.execute(sa.text(
+            "SELECT count(*) FROM audit_log WHERE action = 'http.request'")).scalar_one()
+    assert requests >= 2  # each request's row rides with a later commit; the last may still wait
