@@ -95,34 +95,47 @@ def test_one_clients_bad_event_fails_only_its_own_request(
     assert set(stored_events(db_engine)) == {f"g{i}" for i in range(30)}
 
 
-def test_pending_request_audit_rows_are_written_behind_each_event_commit(db_engine: sa.Engine) -> None:
+async def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the write-behind never ran")
+
+
+def test_pending_request_audit_rows_are_written_behind_each_answered_commit(db_engine: sa.Engine) -> None:
     written: list[int] = []
     intake = EventIntake(db_engine, write_behind=lambda: written.append(len(stored_events(db_engine))))
 
-    async def submit() -> None:
-        await intake.submit([Event(type="a.b", id="w1")])
-        await intake.stop()
+    async def submit() -> list[Accepted]:
+        try:
+            accepted = await intake.submit([Event(type="a.b", id="w1")])
+            await _until(lambda: bool(written))
+            return accepted
+        finally:
+            await intake.stop()
 
-    asyncio.run(submit())
+    assert asyncio.run(submit()) == [Accepted("w1", True)]
     assert written == [1]  # after the commit, with the events already stored
 
 
-def test_a_failing_write_behind_does_not_fail_the_stored_events(db_engine: sa.Engine,
-                                                                caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failing_write_behind_does_not_fail_the_stored_events_or_the_next(
+        db_engine: sa.Engine, caplog: pytest.LogCaptureFixture) -> None:
     def broken() -> None:
         raise RuntimeError("audit table gone")
 
     intake = EventIntake(db_engine, write_behind=broken)
 
-    async def submit() -> list[Accepted]:
+    async def submit() -> list[list[Accepted]]:
         try:
-            return await intake.submit([Event(type="a.b", id="w2")])
+            first = await intake.submit([Event(type="a.b", id="w2")])
+            await _until(lambda: "writing behind the event commit failed" in caplog.text)
+            return [first, await intake.submit([Event(type="a.b", id="w3")])]
         finally:
             await intake.stop()
 
-    assert asyncio.run(submit()) == [Accepted("w2", True)]
-    assert set(stored_events(db_engine)) == {"w2"}
-    assert "writing behind the event commit failed" in caplog.text
+    assert asyncio.run(submit()) == [[Accepted("w2", True)], [Accepted("w3", True)]]
+    assert set(stored_events(db_engine)) == {"w2", "w3"}
 
 
 def test_the_api_writes_request_audit_rows_with_the_event_commits(
