@@ -238,15 +238,17 @@ def schema(
     docs: Annotated[FsPath, typer.Option("--events-doc", help="The event catalogue page")] = FsPath(
         "docs/events.md"),
 ) -> None:
-    """Write schemas/rules.schema.json, config.schema.json, events/*.schema.json and docs/events.md."""
+    """Write schemas/rules.schema.json, config.schema.json, events/*.schema.json, docs/events.md and the
+    event schemas bundled with the package (engine/language/domain_event_schemas.json)."""
+    from engine.language.catalogue import BUNDLE, bundle_is_stale, write_bundle
     from engine.language.schema import stale_schemas, write_schemas
 
     if check:
-        stale = stale_schemas(folder, docs)
+        stale = stale_schemas(folder, docs) + ([BUNDLE] if bundle_is_stale() else [])
         for path in stale:
             console.print(f"{path}: stale or missing (run 'despacho schema')")
         raise typer.Exit(EXIT_PROBLEMS if stale else EXIT_OK)
-    for path in write_schemas(folder, docs):
+    for path in [*write_schemas(folder, docs), write_bundle()]:
         console.print(f"wrote {path}")
 
 

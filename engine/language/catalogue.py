@@ -75,10 +75,44 @@ def _matches(pattern: list[str], segments: list[str]) -> bool:
         p in ("*", s) for p, s in zip(pattern, segments, strict=True))
 
 
+# The schemas of every domain event, as ``domain_schema`` builds them, shipped with the package:
+# pydantic takes 30 ms to build the ones a rule set reads, a tenth of ``despacho validate``.
+# ``despacho schema`` writes it and ``despacho schema --check`` fails when it is stale.
+BUNDLE = FsPath(__file__).with_name("domain_event_schemas.json")
+
+
 @cache
 def domain_types() -> tuple[EventType, ...]:
-    return tuple(EventType(spec.event_type, partial(domain_schema, spec), f"despacho ({spec.producer})")
-            for spec in DOMAIN_EVENTS.values())
+    return tuple(EventType(spec.event_type, partial(_bundled_or_built, spec), f"despacho ({spec.producer})")
+                 for spec in DOMAIN_EVENTS.values())
+
+
+def _bundled_or_built(spec: EventSpec) -> dict[str, Any]:
+    schema = _bundled().get(spec.event_type)
+    return schema if isinstance(schema, dict) else domain_schema(spec)
+
+
+@cache
+def _bundled() -> dict[str, Any]:
+    try:
+        found = json.loads(BUNDLE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # not shipped, or damaged: each schema is built instead
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def bundle_text() -> str:
+    schemas = {spec.event_type: domain_schema(spec) for spec in DOMAIN_EVENTS.values()}
+    return json.dumps(schemas, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def write_bundle(path: FsPath = BUNDLE) -> FsPath:
+    path.write_text(bundle_text(), encoding="utf-8")
+    return path
+
+
+def bundle_is_stale(path: FsPath = BUNDLE) -> bool:
+    return not path.is_file() or path.read_text(encoding="utf-8") != bundle_text()
 
 
 def domain_schema(spec: EventSpec) -> dict[str, Any]:
