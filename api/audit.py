@@ -33,6 +33,9 @@ class RequestAudit:
         self.write_turn = write_turn or nullcontext()
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        # One flush at a time, so that when ``flush`` returns every row added before the call is
+        # written: the event intake's write-behind and the timer may be writing rows taken a moment ago.
+        self._flushing = threading.Lock()
 
     def add(self, row: dict[str, Any]) -> None:
         if self.enabled:
@@ -41,6 +44,10 @@ class RequestAudit:
 
     def flush(self) -> int:
         """Write what is pending; on failure keep it for the next flush (bounded)."""
+        with self._flushing:
+            return self._flush()
+
+    def _flush(self) -> int:
         with self._lock:
             rows, self._rows = self._rows, []
         if not rows:

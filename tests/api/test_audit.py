@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlmodel import Session
 
-from store.audit import REQUEST_ACTION, query_entries
+import api.audit
+from api.audit import RequestAudit
+from api.metrics import Metrics
+from store.audit import REQUEST_ACTION, entry_values, query_entries
 from store.db import session_scope
 
 
@@ -70,3 +78,31 @@ def test_retrying_a_dead_letter_is_a_critical_action_in_the_audit_log(
     with session_scope(app.state.ctx.engine) as session:
         # the retry failed, so its transaction (and the audit row in it) rolled back
         assert query_entries(session, action="dead_letters.retry") == []
+
+
+def test_a_flush_returns_only_once_the_rows_another_flush_took_are_written(
+        db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    audit = RequestAudit(db_engine, Metrics(db_engine))
+    entered, gate = threading.Event(), threading.Event()
+    real_insert = api.audit.insert_entries
+
+    def slow_insert(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+        entered.set()
+        gate.wait(10)
+        return real_insert(session, rows)
+
+    monkeypatch.setattr(api.audit, "insert_entries", slow_insert)
+    audit.add(entry_values("ip:127.0.0.1", REQUEST_ACTION))
+    first = threading.Thread(target=audit.flush)  # the intake's write-behind, say
+    first.start()
+    assert entered.wait(10)
+    second_done = threading.Event()
+    second = threading.Thread(target=lambda: (audit.flush(), second_done.set()))
+    second.start()
+    assert not second_done.wait(0.3)  # the row is the first flush's, not yet written: wait for it
+    gate.set()
+    first.join(10)
+    second.join(10)
+    assert second_done.is_set()
+    with session_scope(db_engine) as session:
+        assert len(query_entries(session, action=REQUEST_ACTION)) == 1
