@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from connectors.accounting.conta_azul_oauth import InvalidGrant, TokenEndpoint, Tokens
-from errors import PermanentError
+from errors import PermanentError, TransientError
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 SYSTEM = "conta_azul"
 COMPANY = re.compile(r"^[^\W_][\w .-]{0,99}$")  # letters of any script (São, Pão), digits
+_LOAD_ATTEMPTS = 5  # each retry follows a rotation that committed mid-read; five in a row is no race
 SETTLE_PAUSE = 0.5  # before believing invalid_grant: the winner of a race may be committing
 
 SessionFactory = Callable[[], AbstractContextManager["Session"]]
@@ -84,6 +85,21 @@ class ConnectionStore:
         self.company = check_company(company)
 
     def load(self) -> Stored:
+        """The row and its tokens as one worker stored them.
+
+        The row and the secret are two reads, and each sees the latest commit (SQLite runs a
+        SELECT outside any transaction, PostgreSQL reads committed): a rotation committed
+        between them paired the old version with the new refresh token, which was then rotated
+        again and lost. Every rotation bumps the version in the transaction that writes the
+        secret, so an unchanged version after reading the secret means the pair is whole.
+        """
+        for _ in range(_LOAD_ATTEMPTS):
+            stored = self._read()
+            if stored.tokens is None or self._version() == stored.version:
+                return stored
+        raise TransientError("the Conta Azul tokens kept changing while being read; try again")
+
+    def _read(self) -> Stored:
         from store.secrets import get_secret
 
         with self.sessions() as session:
@@ -94,6 +110,15 @@ class ConnectionStore:
             if row.secret_name and row.status == "connected":
                 tokens = Tokens.from_secret(json.loads(get_secret(session, self.box, row.secret_name)))
             return Stored(row.token_version, row.status, row.broken_reason, tokens)
+
+    def _version(self) -> int | None:
+        from sqlmodel import select
+
+        from store.models.accounting import AccountingConnection
+
+        with self.sessions() as session:
+            return session.exec(select(AccountingConnection.token_version).where(
+                AccountingConnection.system == SYSTEM, AccountingConnection.company == self.company)).first()
 
     def connect(self, tokens: Tokens) -> int:
         """Store a new grant (the connect command): a fresh start whatever the row held."""

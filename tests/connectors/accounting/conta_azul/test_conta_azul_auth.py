@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from connectors.accounting import conta_azul_auth
 from connectors.accounting.adapter import AdapterRuntime
 from connectors.accounting.conta_azul import ContaAzulAdapter
 from connectors.accounting.conta_azul_auth import AccessTokens, ConnectionStore, forget_all
-from connectors.accounting.conta_azul_oauth import TokenEndpoint
+from connectors.accounting.conta_azul_oauth import TokenEndpoint, Tokens
 from connectors.accounting.settings import AccountingSettings
 from errors import PermanentError, TransientError
 from store.db import session_scope
@@ -173,3 +174,30 @@ def test_a_company_never_connected_is_told_to_connect(settings: AccountingSettin
     with pytest.raises(PermanentError) as caught:
         ContaAzulAdapter(settings, runtime).check()
     assert caught.value.code == "reconnect_required" and fake.requests == []
+
+
+def test_a_rotation_committed_between_reading_the_row_and_its_secret_is_read_again(
+        adapter: ContaAzulAdapter, engine: sa.Engine, box: SecretBox,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race two workers once lost: the old version with the new refresh token, rotated again and lost."""
+    import store.secrets
+
+    adapter.check()
+    reader = ConnectionStore(lambda: session_scope(engine), box, "default")
+    rotator = ConnectionStore(lambda: session_scope(engine), box, "default")
+    before = reader.load()
+    assert before.tokens is not None and before.version == 1
+    rotated = Tokens("at-new", "rt-new", before.tokens.expires_at)
+    real_get_secret = store.secrets.get_secret
+    calls = []
+
+    def get_secret_after_a_rotation(session: Any, secret_box: SecretBox, name: str) -> str:
+        if not calls:  # another worker's rotation commits between the two reads
+            assert rotator.store_if_version(1, rotated)
+        calls.append(name)
+        return real_get_secret(session, secret_box, name)
+
+    monkeypatch.setattr(store.secrets, "get_secret", get_secret_after_a_rotation)
+    loaded = reader.load()
+    assert loaded.version == 2 and loaded.tokens is not None and loaded.tokens.refresh_token == "rt-new"
+    assert len(calls) == 2  # the torn pair was read again
