@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fakes.ports import free_port
+from tests.support.redis_server import free_port  # outside the ephemeral range: it restarts
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_START_HINT = (
