@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support.redis_server import free_port  # outside the ephemeral range: it restarts
+from tests.fakes.ports import restartable_port
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 PG_START_HINT = (
@@ -65,7 +65,7 @@ class PrivatePostgres:
         self.bin = found[-1].parent
         self.root = Path(tempfile.mkdtemp(prefix="despacho-pg-"))
         self.folder = self.root / "data"
-        self.port = free_port()
+        self.port = restartable_port()
 
     @property
     def url(self) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from engine.runtime.broker_ping import ping
-from tests.support.redis_server import free_port
+from tests.fakes.ports import restartable_port
 
 SHARED_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 START_HINT = (
@@ -62,14 +62,14 @@ class PrivateRabbitMQ:
             pytest.fail(f"{binary} is missing: install RabbitMQ (apt install rabbitmq-server)")
         self.binary = str(binary)
         self.folder = folder
-        self.port = free_port()
+        self.port = restartable_port()
         self.process: subprocess.Popen[bytes] | None = None
         name = f"despacho-test-{uuid.uuid4().hex[:8]}@localhost"
         (folder / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.port}\ndisk_free_limit.absolute = 50MB\n")
         (folder / "enabled_plugins").write_text("[].\n")
         self.env = {**os.environ, "RABBITMQ_NODENAME": name, "RABBITMQ_NODE_PORT": str(self.port),
-                    "RABBITMQ_DIST_PORT": str(free_port()),
+                    "RABBITMQ_DIST_PORT": str(restartable_port()),
                     "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"), "RABBITMQ_LOG_BASE": str(folder / "log"),
                     "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"),  # rabbitmq.conf, without the suffix
                     "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),

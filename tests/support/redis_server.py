@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import random
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -12,6 +10,8 @@ from pathlib import Path
 
 import pytest
 import redis
+
+from tests.fakes.ports import restartable_port
 
 SHARED_URL = "redis://127.0.0.1:6379/0"
 START_HINT = (
@@ -34,24 +34,6 @@ def unique_namespace() -> str:
     return f"despacho-test-{uuid.uuid4().hex[:10]}"
 
 
-# Below Linux's ephemeral range (32768-60999): a server a test stops and starts again must get
-# its port back, and in that range any outgoing connection may take it meanwhile, a client
-# reconnecting to the stopped server included (a TCP self-connect: local port = remote port).
-# CI saw a restarted RabbitMQ fail to listen on 34351 that way.
-_PRIVATE_PORTS = range(20000, 32000)
-
-
-def free_port() -> int:
-    """A free loopback port outside the ephemeral range, for a server the test may restart."""
-    for _ in range(200):
-        port = random.choice(_PRIVATE_PORTS)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {_PRIVATE_PORTS.start}-{_PRIVATE_PORTS.stop - 1}")
 
 
 class PrivateRedis:
@@ -63,7 +45,7 @@ class PrivateRedis:
             pytest.fail("redis-server is not installed (apt install redis-server)")
         self.binary = binary
         self.folder = folder
-        self.port = free_port()
+        self.port = restartable_port()
         self.process: subprocess.Popen | None = None
 
     @property

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.runtime.pipeline_helpers import make_project
-from tests.support.redis_server import free_port
+from tests.fakes.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 DESPACHO = Path(sys.executable).parent / "despacho"

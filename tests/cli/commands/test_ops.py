@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.engine.runtime.pipeline_helpers import make_project
-from tests.support.redis_server import free_port
+from tests.fakes.ports import free_port
 
 RULES = """
 rules:

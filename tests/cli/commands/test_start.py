@@ -15,7 +15,7 @@ from pathlib import Path
 from engine.runtime.compose import build_core
 from engine.settings import load_settings
 from tests.engine.runtime.pipeline_helpers import make_project
-from tests.support.redis_server import free_port
+from tests.fakes.ports import free_port
 
 DESPACHO = Path(sys.executable).parent / "despacho"
 GOOD = """

@@ -17,7 +17,8 @@ from connectors.accounting.omie_limits import OmieLimiter
 from errors import TransientError
 from tests.conftest import REPO
 from tests.fakes.omie import FakeOmie
-from tests.support.redis_server import free_port, shared_redis, unique_namespace
+from tests.fakes.ports import free_port
+from tests.support.redis_server import shared_redis, unique_namespace
 
 Make = Callable[..., OmieAdapter]
 
