@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import json
 from collections import namedtuple
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from store import runs_sqlite
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus, run_sources, step_sources
@@ -75,29 +76,6 @@ def claim_steps(session: Session | sa.Connection, step_ids: Sequence[str], now: 
     return session.execute(statement, {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}).all()
 
 
-_RUNS_OF = (
-    sa.select(RUNS.c.id, RUNS.c.rule_id, RUNS.c.status, EVENTS.c.type, EVENTS.c.id.label("event_id"),
-              EVENTS.c.occurred_at, EVENTS.c.source, EVENTS.c.payload)
-    .join(EVENTS, EVENTS.c.id == RUNS.c.event_id)
-    .where(RUNS.c.id.in_(sa.bindparam("ids", expanding=True)))
-)
-
-
-def runs_of(session: Session | sa.Connection, run_ids: Iterable[str]) -> Sequence[Any]:
-    """The runs (with their events) that claimed steps belong to, as plain rows."""
-    return session.execute(_RUNS_OF, {"ids": list(set(run_ids))}).all()
-
-
-_START_RUNS = (sa.update(RUNS).where(RUNS.c.id.in_(sa.bindparam("ids", expanding=True)),
-                                     RUNS.c.status.in_(run_sources(RunStatus.RUNNING)))
-               .values(status=RunStatus.RUNNING, started_at=sa.bindparam("now")))
-
-
-def start_runs(session: Session | sa.Connection, run_ids: Sequence[str], now: datetime) -> None:
-    if run_ids:
-        session.execute(_START_RUNS, {"ids": list(run_ids), "now": now})
-
-
 def _claim_with_runs_pg() -> Any:
     """Claim, start the runs and read them with their events: one statement, one round trip."""
     claimed = _CLAIM["postgresql"].cte("claimed")
@@ -118,24 +96,18 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
                     lease: timedelta) -> Sequence[Any]:
     """``claim_steps``, and the claimed steps' runs started: plain rows of each step with its run and event.
 
-    Each row has the step's columns (``_CLAIMED_COLUMNS``) and ``rule_id``, ``type``,
+    Each row has the step's columns (``runs_sqlite.CLAIMED``) and ``rule_id``, ``type``,
     ``event_id``, ``occurred_at``, ``source``, ``payload``. On PostgreSQL this is one
     statement (so ``conn`` may be in autocommit); elsewhere ``conn`` must be in a transaction.
     """
     values = {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}
     if conn.dialect.name == "postgresql":
         return conn.execute(_CLAIM_WITH_RUNS_PG, values).all()
-    steps = claim_steps(conn, step_ids, now, lease)
-    if not steps:
-        return []
-    runs = {row.id: row for row in runs_of(conn, {step.run_id for step in steps})}
-    start_runs(conn, list(runs), now)  # its WHERE takes only the runs that may start
-    return [_StepWithRun(*step, *(getattr(runs[step.run_id], name) for name in _RUN_FIELDS))
-            for step in steps]
+    claimed = runs_sqlite.claim_with_runs(conn, step_ids, now, lease)
+    return [_StepWithRun(*step, *run) for step, run in claimed]
 
 
-_RUN_FIELDS = ("rule_id", "type", "event_id", "occurred_at", "source", "payload")
-_StepWithRun = namedtuple("_StepWithRun", [c.name for c in _CLAIMED_COLUMNS] + list(_RUN_FIELDS))  # type: ignore[misc]  # field names built from the column list
+_StepWithRun = namedtuple("_StepWithRun", [*runs_sqlite.CLAIMED, *runs_sqlite.RUN_FIELDS])  # type: ignore[misc]  # field names built from the column lists
 
 
 _RENEW = (sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),
@@ -189,26 +161,7 @@ def finish_step(session: Session, step_id: str, attempt: int, status: StepStatus
                                           "new_params": params, "new_output": output}).one_or_none()
 
 
-_FINISHED_BY_US = sa.select(STEPS.c.id).where(STEPS.c.id.in_(sa.bindparam("ids", expanding=True)),
-                                              STEPS.c.finished_at == sa.bindparam("now"),
-                                              STEPS.c.lease_until.is_(None),
-                                              STEPS.c.status.in_((StepStatus.SUCCEEDED, StepStatus.SKIPPED)))
-
-
 Finished = tuple[str, int, StepStatus, dict[str, Any], dict[str, Any]]  # id, attempt, status, params, output
-
-
-def finish_steps(session: Session | sa.Connection, done: Sequence[Finished], now: datetime) -> set[str]:
-    """Several claimed steps succeeded (or were skipped): one executemany; the ids that were still ours.
-
-    A step whose claim was taken back meanwhile keeps the newer claim's row; ``now`` (this
-    record's time) tells our rows from it.
-    """
-    in_id_order = sorted(done, key=lambda d: d[0])
-    session.execute(_FINISH_STEPS, [{"step_id": step_id, "n": attempt, "new_status": status, "now": now,
-                                     "new_params": params, "new_output": output}
-                                    for step_id, attempt, status, params, output in in_id_order])
-    return set(session.execute(_FINISHED_BY_US, {"ids": [d[0] for d in done], "now": now}).scalars())
 
 
 # Successes that end their runs, on PostgreSQL: the steps and their runs finished in one statement.
@@ -244,9 +197,7 @@ def finish_ending_steps(conn: sa.Connection, done: Sequence[Finished], now: date
     if not done:
         return set()
     if conn.dialect.name != "postgresql":
-        ours = finish_steps(conn, done, now)
-        finish_runs(conn, [run_id for step_id, run_id in _run_ids(conn, ours)], RunStatus.SUCCEEDED, now)
-        return ours
+        return runs_sqlite.finish_ending_steps(conn, done, now)
     rows = [{"id": step_id, "n": attempt, "status": str(status), "params": params, "output": output}
             for step_id, attempt, status, params, output in sorted(done, key=lambda d: d[0])]
     return set(conn.execute(_FINISH_ENDING_PG, {
@@ -254,26 +205,6 @@ def finish_ending_steps(conn: sa.Connection, done: Sequence[Finished], now: date
         "running": StepStatus.RUNNING.value,
         "succeeded": RunStatus.SUCCEEDED.value,
     }).scalars())
-
-
-def _run_ids(conn: sa.Connection, step_ids: set[str]) -> Sequence[Any]:
-    if not step_ids:
-        return []
-    return conn.execute(sa.select(STEPS.c.id, STEPS.c.run_id).where(STEPS.c.id.in_(step_ids))).all()
-
-
-_FINISH_RUNS = {
-    status: sa.update(RUNS).where(RUNS.c.id.in_(sa.bindparam("ids", expanding=True)),
-                                  RUNS.c.status.in_(run_sources(status)))
-    .values(status=status, finished_at=sa.bindparam("now"))
-    for status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
-}
-
-
-def finish_runs(session: Session | sa.Connection, run_ids: Sequence[str], status: RunStatus,
-                now: datetime) -> None:
-    if run_ids:
-        session.execute(_FINISH_RUNS[status], {"ids": list(run_ids), "now": now})
 
 
 _FINISH_RUN = {

@@ -15,7 +15,8 @@ step is neither retried nor killed here, it waits for its lease to lapse.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -71,9 +72,16 @@ class Unrecorded(Exception):
     """The database went away around a step: its lease lapses and the reaper brings it back."""
 
 
-def _bound(claim: Claim) -> Any:
-    return structlog.contextvars.bound_contextvars(step_id=claim.step.id, run_id=claim.step.run_id,
-                                                   rule_id=claim.rule_id, event_id=claim.event.id)
+@contextmanager
+def _bound(claim: Claim) -> Iterator[None]:
+    """The step's ids on every log line of its call. Tokens restore what was bound before:
+    ``bound_contextvars`` copies the whole context to find that, on every step."""
+    tokens = structlog.contextvars.bind_contextvars(step_id=claim.step.id, run_id=claim.step.run_id,
+                                                    rule_id=claim.rule_id, event_id=claim.event.id)
+    try:
+        yield
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 class StepRunner:

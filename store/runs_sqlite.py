@@ -1,0 +1,161 @@
+"""The step runner's claim and record on SQLite, as plain SQL on the driver's connection.
+
+The embedded default runs every step's claim and record in one process, under
+the GIL: SQLAlchemy's part of the four statements of a record (an expanding
+``IN`` is compiled again on every call) cost more than SQLite's own work,
+and most of a step's time. Here each is one or two statements whose text is
+built once; the ids and rows travel as one JSON document read by ``json_each``.
+
+Values go in and come out through the columns' own SQLAlchemy types (their
+bind and result processors), so what is stored is what the ORM would store
+and read back. Same transitions as ``store.runs``: the status guards come
+from ``store.run_lifecycle``; the caller's connection must be in a transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+
+from store.models.events import Event as EventRow
+from store.models.runs import RuleRun, RuleStep
+from store.run_lifecycle import RunStatus, StepStatus, run_sources, step_sources
+
+STEPS = RuleStep.__table__
+RUNS = RuleRun.__table__
+EVENTS = EventRow.__table__
+
+CLAIMED = ("id", "run_id", "position", "fallback_of", "step_key", "action", "attempts", "max_attempts",
+           "idempotency_key", "not_before", "hold_reason")
+RUN_FIELDS = ("rule_id", "type", "event_id", "occurred_at", "source", "payload")
+
+Processor = Callable[[Any], Any]
+
+
+def _listed(statuses: Any) -> str:
+    return ", ".join(f"'{status.value}'" for status in sorted(statuses))
+
+
+# ``status || ''``: found by id, the status only checked (see store.runs._filter_only)
+_CLAIM = f"""
+UPDATE rule_steps
+SET status = '{StepStatus.RUNNING.value}', attempts = attempts + 1, started_at = :now,
+    lease_until = :lease_until
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND status || '' IN ({_listed(step_sources(StepStatus.RUNNING))})
+  AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+RETURNING {", ".join(CLAIMED)}
+"""
+
+_RUNS_OF = """
+SELECT r.id, r.rule_id, e.type, e.id, e.occurred_at, e.source, e.payload
+FROM rule_runs AS r JOIN events AS e ON e.id = r.event_id
+WHERE r.id IN (SELECT value FROM json_each(:ids))
+"""
+
+_START_RUNS = f"""
+UPDATE rule_runs SET status = '{RunStatus.RUNNING.value}', started_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND status || '' IN ({_listed(run_sources(RunStatus.RUNNING))})
+"""
+
+# each row: [id, attempt, status, params as JSON text, output as JSON text]
+_FINISH_ENDING = f"""
+UPDATE rule_steps
+SET status = v.status, finished_at = :now, params = v.params, output = v.output,
+    last_error = NULL, error_code = NULL, lease_until = NULL
+FROM (SELECT value ->> 0 AS id, value ->> 1 AS n, value ->> 2 AS status, value ->> 3 AS params,
+             value ->> 4 AS output
+      FROM json_each(:rows)) AS v
+WHERE rule_steps.id = v.id AND rule_steps.attempts = v.n
+  AND rule_steps.status || '' = '{StepStatus.RUNNING.value}'
+RETURNING rule_steps.id, rule_steps.run_id
+"""
+
+_FINISH_RUNS = f"""
+UPDATE rule_runs SET status = '{RunStatus.SUCCEEDED.value}', finished_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND status || '' IN ({_listed(run_sources(RunStatus.SUCCEEDED))})
+"""
+
+
+def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
+                    lease: timedelta) -> list[tuple[tuple[Any, ...], tuple[Any, ...]]]:
+    """Claim the queued, due steps among ``step_ids`` and start their runs: (step, run) value pairs.
+
+    A step is in ``CLAIMED`` order, its run (with the event) in ``RUN_FIELDS`` order.
+    """
+    cursor = _driver(conn)
+    stamp = _stamp(conn)
+    claimed = cursor.execute(_CLAIM, {"ids": json.dumps(step_ids), "now": stamp(now),
+                                      "lease_until": stamp(now + lease)}).fetchall()
+    if not claimed:
+        return []
+    types = _claimed_types(conn.dialect)
+    steps = sorted((_converted(row, types) for row in claimed), key=lambda step: step[0])
+    run_ids = json.dumps(sorted({step[1] for step in steps}))
+    runs = {row[0]: _converted(row[1:], _run_types(conn.dialect))
+            for row in cursor.execute(_RUNS_OF, {"ids": run_ids}).fetchall()}
+    cursor.execute(_START_RUNS, {"ids": run_ids, "now": stamp(now)})
+    return [(step, runs[step[1]]) for step in steps]
+
+
+def finish_ending_steps(conn: sa.Connection, done: Sequence[tuple[str, int, StepStatus, Any, Any]],
+                        now: datetime) -> set[str]:
+    """Run-ending successes: the steps and their runs finished; the step ids that were still ours."""
+    cursor = _driver(conn)
+    params, output = _json_bind(conn.dialect, "params"), _json_bind(conn.dialect, "output")
+    rows = [[step_id, attempt, str(status), params(p), output(o)] for step_id, attempt, status, p, o in done]
+    at = _stamp(conn)(now)
+    finished = cursor.execute(_FINISH_ENDING, {"rows": json.dumps(rows), "now": at}).fetchall()
+    if finished:
+        run_ids = json.dumps(sorted({run_id for _, run_id in finished}))
+        cursor.execute(_FINISH_RUNS, {"ids": run_ids, "now": at})
+    return {step_id for step_id, _ in finished}
+
+
+def _driver(conn: sa.Connection) -> Any:
+    """The sqlite3 connection under ``conn``, inside the same transaction."""
+    return conn.connection.dbapi_connection
+
+
+def _converted(row: Sequence[Any], processors: tuple[Processor | None, ...]) -> tuple[Any, ...]:
+    return tuple(value if process is None else process(value) for value, process in zip(row, processors,
+                                                                                          strict=True))
+
+
+def _stamp(conn: sa.Connection) -> Processor:
+    return _bind(conn.dialect, STEPS.c.started_at.type)
+
+
+@cache
+def _bind(dialect: sa.Dialect, type_: Any) -> Processor:
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda value: value)
+
+
+@cache
+def _json_bind(dialect: sa.Dialect, column: str) -> Processor:
+    return _bind(dialect, STEPS.c[column].type)
+
+
+@cache
+def _claimed_types(dialect: sa.Dialect) -> tuple[Processor | None, ...]:
+    return tuple(_result(dialect, STEPS.c[name].type) for name in CLAIMED)
+
+
+@cache
+def _run_types(dialect: sa.Dialect) -> tuple[Processor | None, ...]:
+    columns = (RUNS.c.rule_id, EVENTS.c.type, EVENTS.c.id, EVENTS.c.occurred_at, EVENTS.c.source,
+               EVENTS.c.payload)
+    return tuple(_result(dialect, column.type) for column in columns)
+
+
+def _result(dialect: sa.Dialect, type_: Any) -> Processor | None:
+    processor: Processor | None = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return processor
