@@ -25,6 +25,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from store.driver import bind_processor, driver_connection
+from store.types import UTCDateTime
+
 
 def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys, column names of ``table``) in the session's transaction."""
@@ -40,10 +43,30 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]
         session.execute(sa.insert(table), list(rows))
     else:
         statement, processors = _driver_insert(table, names, dialect)
-        driver = session.connection().connection.dbapi_connection
-        assert driver is not None  # a connection just taken from the session is open
-        driver.executemany(statement, [tuple(row[name] if process is None else process(row[name])
-                                             for name, process in processors) for row in rows])
+        driver_connection(session).executemany(statement, _driver_rows(rows, names, processors))
+
+
+def _driver_rows(rows: Sequence[dict[str, Any]], names: tuple[str, ...],
+                 processors: tuple[tuple[int, Any, bool], ...]) -> list[list[Any]]:
+    """Each row's values, in ``names`` order, through their columns' bind processors.
+
+    A batch repeats the same few timestamps in every row (its ``now``): each distinct one is
+    converted once.
+    """
+    seen: dict[Any, Any] = {}
+    values = [[row[name] for name in names] for row in rows]
+    for row in values:
+        for index, process, same_each_time in processors:
+            value = row[index]
+            if value is None and same_each_time:
+                continue  # None binds as NULL (JSON columns are not ``same_each_time``: None is 'null')
+            if not same_each_time:
+                row[index] = process(value)
+            elif (converted := seen.get(value)) is not None:
+                row[index] = converted
+            else:
+                row[index] = seen[value] = process(value)
+    return values
 
 
 @cache
@@ -54,11 +77,17 @@ def _defaulted(table: sa.Table) -> set[str]:
 
 @cache
 def _driver_insert(table: sa.Table, names: tuple[str, ...],
-                   dialect: sa.Dialect) -> tuple[str, tuple[tuple[str, Any], ...]]:
-    processors = tuple((name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-                       for name in names)
+                   dialect: sa.Dialect) -> tuple[str, tuple[tuple[int, Any, bool], ...]]:
+    """The INSERT, and (position, bind processor, whether its result depends on the value alone and
+    None stays None) for each column that has a processor."""
+    processors = []
+    for index, name in enumerate(names):
+        kind = table.c[name].type
+        if kind.dialect_impl(dialect).bind_processor(dialect) is not None:
+            timestamp = isinstance(kind, (sa.DateTime, UTCDateTime))
+            processors.append((index, bind_processor(dialect, kind), timestamp))
     return (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-            processors)
+            tuple(processors))
 
 
 def _json_value(value: Any) -> Any:

@@ -6,22 +6,22 @@ the GIL: SQLAlchemy's part of the four statements of a record (an expanding
 and most of a step's time. Here each is one or two statements whose text is
 built once; the ids and rows travel as one JSON document read by ``json_each``.
 
-Values go in and come out through the columns' own SQLAlchemy types (their
-bind and result processors), so what is stored is what the ORM would store
-and read back. Same transitions as ``store.runs``: the status guards come
+Values go in and come out through the columns' own types (``store.driver``).
+Same transitions as ``store.runs``: the status guards come
 from ``store.run_lifecycle``; the caller's connection must be in a transaction.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
 
+from store.driver import Processor, bind_processor, driver_connection, result_processor
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus, run_sources, step_sources
@@ -33,9 +33,6 @@ EVENTS = EventRow.__table__
 CLAIMED = ("id", "run_id", "position", "fallback_of", "step_key", "action", "attempts", "max_attempts",
            "idempotency_key", "not_before", "hold_reason")
 RUN_FIELDS = ("rule_id", "type", "event_id", "occurred_at", "source", "payload")
-
-Processor = Callable[[Any], Any]
-
 
 def _listed(statuses: Any) -> str:
     return ", ".join(f"'{status.value}'" for status in sorted(statuses))
@@ -90,7 +87,7 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
 
     A step is in ``CLAIMED`` order, its run (with the event) in ``RUN_FIELDS`` order.
     """
-    cursor = _driver(conn)
+    cursor = driver_connection(conn)
     stamp = _stamp(conn)
     claimed = cursor.execute(_CLAIM, {"ids": json.dumps(step_ids), "now": stamp(now),
                                       "lease_until": stamp(now + lease)}).fetchall()
@@ -108,7 +105,7 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
 def finish_ending_steps(conn: sa.Connection, done: Sequence[tuple[str, int, StepStatus, Any, Any]],
                         now: datetime) -> set[str]:
     """Run-ending successes: the steps and their runs finished; the step ids that were still ours."""
-    cursor = _driver(conn)
+    cursor = driver_connection(conn)
     params, output = _json_bind(conn.dialect, "params"), _json_bind(conn.dialect, "output")
     rows = [[step_id, attempt, str(status), params(p), output(o)] for step_id, attempt, status, p, o in done]
     at = _stamp(conn)(now)
@@ -119,43 +116,26 @@ def finish_ending_steps(conn: sa.Connection, done: Sequence[tuple[str, int, Step
     return {step_id for step_id, _ in finished}
 
 
-def _driver(conn: sa.Connection) -> Any:
-    """The sqlite3 connection under ``conn``, inside the same transaction."""
-    return conn.connection.dbapi_connection
-
-
 def _converted(row: Sequence[Any], processors: tuple[Processor | None, ...]) -> tuple[Any, ...]:
     return tuple(value if process is None else process(value) for value, process in zip(row, processors,
                                                                                           strict=True))
 
 
 def _stamp(conn: sa.Connection) -> Processor:
-    return _bind(conn.dialect, STEPS.c.started_at.type)
+    return bind_processor(conn.dialect, STEPS.c.started_at.type)
 
 
-@cache
-def _bind(dialect: sa.Dialect, type_: Any) -> Processor:
-    process = type_.dialect_impl(dialect).bind_processor(dialect)
-    return process or (lambda value: value)
-
-
-@cache
 def _json_bind(dialect: sa.Dialect, column: str) -> Processor:
-    return _bind(dialect, STEPS.c[column].type)
+    return bind_processor(dialect, STEPS.c[column].type)
 
 
 @cache
 def _claimed_types(dialect: sa.Dialect) -> tuple[Processor | None, ...]:
-    return tuple(_result(dialect, STEPS.c[name].type) for name in CLAIMED)
+    return tuple(result_processor(dialect, STEPS.c[name].type) for name in CLAIMED)
 
 
 @cache
 def _run_types(dialect: sa.Dialect) -> tuple[Processor | None, ...]:
     columns = (RUNS.c.rule_id, EVENTS.c.type, EVENTS.c.id, EVENTS.c.occurred_at, EVENTS.c.source,
                EVENTS.c.payload)
-    return tuple(_result(dialect, column.type) for column in columns)
-
-
-def _result(dialect: sa.Dialect, type_: Any) -> Processor | None:
-    processor: Processor | None = type_.dialect_impl(dialect).result_processor(dialect, None)
-    return processor
+    return tuple(result_processor(dialect, column.type) for column in columns)

@@ -1,0 +1,44 @@
+"""The driver's own connection under a SQLAlchemy one, and the column types' value converters.
+
+The embedded hot paths (``store.runs_sqlite``, the relay's inserts and marks) run
+plain SQL on the sqlite3 connection inside the caller's transaction: SQLAlchemy's
+per-statement work cost more than SQLite's. Values still go in and come out
+through the columns' own types, so rows read the same whichever path wrote them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+Processor = Callable[[Any], Any]
+
+
+def driver_connection(bound: sa.Connection | Session) -> Any:
+    """The DBAPI connection of ``bound``'s transaction (a session's is begun if it was not)."""
+    conn = bound.connection() if isinstance(bound, Session) else bound
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None  # a connection in use is open
+    return dbapi
+
+
+@cache
+def bind_processor(dialect: sa.Dialect, type_: Any) -> Processor:
+    """What SQLAlchemy would send for a value of ``type_`` (the value itself when nothing changes it)."""
+    process: Processor | None = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process or _same
+
+
+@cache
+def result_processor(dialect: sa.Dialect, type_: Any) -> Processor | None:
+    """What SQLAlchemy would make of a stored value of ``type_``; ``None``: the value as it is."""
+    process: Processor | None = type_.dialect_impl(dialect).result_processor(dialect, None)
+    return process
+
+
+def _same(value: Any) -> Any:
+    return value
