@@ -67,6 +67,9 @@ class Outbox:
         # SQLite takes one writer at a time and makes the others poll for its lock with sleeps of
         # up to 100 ms; this process's writers queue here instead and start the moment it is free.
         self._writing = threading.RLock() if db.dialect.name == "sqlite" else contextlib.nullcontext()
+        # SQLite: the bookkeeping connection is kept between uses (writers take turns anyway): taking
+        # one from the pool and giving it back cost a step more than its two statements
+        self._kept: sa.Connection | None = None
 
     @contextmanager
     def bookkeeping(self) -> Iterator[sa.Connection]:
@@ -80,8 +83,22 @@ class Outbox:
             with self.bookkeeping_db.connect() as conn:
                 yield conn
             return
-        with self._writing, self.db.begin() as conn:
-            yield conn
+        with self._writing:
+            conn, self._kept = self._kept or self.db.connect(), None  # taken: a nested use opens its own
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                conn.close()  # whatever went wrong, the next use starts on a fresh connection
+                raise
+            self._kept = conn
+
+    def close(self) -> None:
+        """Give back the kept bookkeeping connection (before the engine is disposed)."""
+        with self._writing:
+            conn, self._kept = self._kept, None
+        if conn is not None:
+            conn.close()
 
     @contextmanager
     def transaction(self, *, durable: bool = True) -> Iterator[Transaction]:
