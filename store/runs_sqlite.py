@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -88,17 +89,16 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
     A step is in ``CLAIMED`` order, its run (with the event) in ``RUN_FIELDS`` order.
     """
     cursor = driver_connection(conn)
-    stamp = _stamp(conn)
-    claimed = cursor.execute(_CLAIM, {"ids": json.dumps(step_ids), "now": stamp(now),
-                                      "lease_until": stamp(now + lease)}).fetchall()
+    types = _converters(conn.dialect)
+    claimed = cursor.execute(_CLAIM, {"ids": json.dumps(step_ids), "now": types.stamp(now),
+                                      "lease_until": types.stamp(now + lease)}).fetchall()
     if not claimed:
         return []
-    types = _claimed_types(conn.dialect)
-    steps = sorted((_converted(row, types) for row in claimed), key=lambda step: step[0])
+    steps = sorted((_converted(row, types.claimed) for row in claimed), key=lambda step: step[0])
     run_ids = json.dumps(sorted({step[1] for step in steps}))
-    runs = {row[0]: _converted(row[1:], _run_types(conn.dialect))
+    runs = {row[0]: _converted(row[1:], types.run)
             for row in cursor.execute(_RUNS_OF, {"ids": run_ids}).fetchall()}
-    cursor.execute(_START_RUNS, {"ids": run_ids, "now": stamp(now)})
+    cursor.execute(_START_RUNS, {"ids": run_ids, "now": types.stamp(now)})
     return [(step, runs[step[1]]) for step in steps]
 
 
@@ -106,9 +106,10 @@ def finish_ending_steps(conn: sa.Connection, done: Sequence[tuple[str, int, Step
                         now: datetime) -> set[str]:
     """Run-ending successes: the steps and their runs finished; the step ids that were still ours."""
     cursor = driver_connection(conn)
-    params, output = _json_bind(conn.dialect, "params"), _json_bind(conn.dialect, "output")
-    rows = [[step_id, attempt, str(status), params(p), output(o)] for step_id, attempt, status, p, o in done]
-    at = _stamp(conn)(now)
+    types = _converters(conn.dialect)
+    rows = [[step_id, attempt, str(status), types.params(p), types.output(o)]
+            for step_id, attempt, status, p, o in done]
+    at = types.stamp(now)
     finished = cursor.execute(_FINISH_ENDING, {"rows": json.dumps(rows), "now": at}).fetchall()
     if finished:
         run_ids = json.dumps(sorted({run_id for _, run_id in finished}))
@@ -121,21 +122,21 @@ def _converted(row: Sequence[Any], processors: tuple[Processor | None, ...]) -> 
                                                                                           strict=True))
 
 
-def _stamp(conn: sa.Connection) -> Processor:
-    return bind_processor(conn.dialect, STEPS.c.started_at.type)
-
-
-def _json_bind(dialect: sa.Dialect, column: str) -> Processor:
-    return bind_processor(dialect, STEPS.c[column].type)
-
-
-@cache
-def _claimed_types(dialect: sa.Dialect) -> tuple[Processor | None, ...]:
-    return tuple(result_processor(dialect, STEPS.c[name].type) for name in CLAIMED)
+@dataclass(frozen=True)
+class _Converters:
+    stamp: Processor  # a timestamp bound
+    params: Processor  # rule_steps.params bound
+    output: Processor  # rule_steps.output bound
+    claimed: tuple[Processor | None, ...]  # a claimed step's values read, in CLAIMED order
+    run: tuple[Processor | None, ...]  # its run's values read, in RUN_FIELDS order
 
 
 @cache
-def _run_types(dialect: sa.Dialect) -> tuple[Processor | None, ...]:
-    columns = (RUNS.c.rule_id, EVENTS.c.type, EVENTS.c.id, EVENTS.c.occurred_at, EVENTS.c.source,
-               EVENTS.c.payload)
-    return tuple(result_processor(dialect, column.type) for column in columns)
+def _converters(dialect: sa.Dialect) -> _Converters:
+    run_columns = (RUNS.c.rule_id, EVENTS.c.type, EVENTS.c.id, EVENTS.c.occurred_at, EVENTS.c.source,
+                   EVENTS.c.payload)
+    return _Converters(stamp=bind_processor(dialect, STEPS.c.started_at.type),
+                       params=bind_processor(dialect, STEPS.c.params.type),
+                       output=bind_processor(dialect, STEPS.c.output.type),
+                       claimed=tuple(result_processor(dialect, STEPS.c[name].type) for name in CLAIMED),
+                       run=tuple(result_processor(dialect, column.type) for column in run_columns))
