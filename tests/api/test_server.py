@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
-from api.server import app_from_environment
+from api.server import SWITCH_INTERVAL_S, app_from_environment
 from engine.language.events import Event
 from store.db import session_scope
 from store.models import DeadLetter, Notification, RuleRun, RuleStep
@@ -50,6 +51,14 @@ def project(root: Path, template: Path, broker: str) -> Path:
                  from: "+15005550006"}}
     """), encoding="utf-8")
     return config
+
+
+@pytest.fixture(autouse=True)
+def switch_interval() -> Iterator[None]:
+    """The factory sets the process's switch interval: the rest of the test run keeps its own."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
 
 
 @pytest.fixture
@@ -111,3 +120,10 @@ def test_api_from_the_factory_sends_the_fallback_to_a_shared_broker(factory_clie
     before = client.hlen(f"{namespace}:despacho-steps.msgs")
     report_undelivered(factory_client)
     assert client.hlen(f"{namespace}:despacho-steps.msgs") == before + 1  # sent at the commit
+
+
+def test_the_served_api_hands_the_interpreter_to_its_commit_threads_every_half_millisecond(
+        factory_client: TestClient) -> None:
+    assert factory_client.get("/health").status_code == 200
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_S)
+    assert SWITCH_INTERVAL_S < 0.005  # below Python's default, or the commits wait for the loop
