@@ -34,6 +34,8 @@ _INTERNATIONAL = re.compile(r"\+\d[\d ().-]{6,}\d")
 _NATIONAL = re.compile(r"\(\d{2}\)\s?9?\d{4}[-\s]?\d{4}(?!\d)")
 # a Brazilian mobile without its plus (5511987654321), as some exports write it
 _BARE_BRAZILIAN = re.compile(r"(?<![\d+*])55\d{2}9\d{8}(?![\d*])")
+# every pattern above needs a digit or an "@"
+_MAYBE_PERSONAL = re.compile(r"[\d@]")
 
 
 def _digits(text: str) -> str:
@@ -131,7 +133,7 @@ _REPLACERS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] =
 
 def mask_text(text: str) -> str:
     """``text`` with every phone, email, CPF and CNPJ in it masked."""
-    if not text:
+    if not text or _MAYBE_PERSONAL.search(text) is None:  # seven scans spared for most words
         return text
     for pattern, replace in _REPLACERS:
         text = pattern.sub(replace, text)

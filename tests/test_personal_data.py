@@ -33,6 +33,13 @@ def test_text_is_masked_everywhere_and_masking_twice_changes_nothing() -> None:
     assert mask_value({"to": ["maria@example.com"], "n": 3}) == {"to": ["m***@example.com"], "n": 3}
 
 
+def test_text_without_a_digit_or_an_at_sign_comes_back_as_it_is() -> None:
+    words = "Sua visita é amanhã"
+    assert mask_text(words) is words
+    assert mask_text("ligue +5511987654321") == "ligue +55 11 9****-4321"
+    assert mask_text("escreva para maria@example.com") == "escreva para m***@example.com"
+
+
 def test_a_raw_phone_logged_through_the_products_logger_comes_out_masked(
         capsys: pytest.CaptureFixture[str]) -> None:
     demo_phone = sorted(v for v in demo_values() if v.startswith("+"))[0]
