@@ -5,6 +5,7 @@ the GIL: SQLAlchemy's part of the four statements of a record (an expanding
 ``IN`` is compiled again on every call) cost more than SQLite's own work,
 and most of a step's time. Here each is one or two statements whose text is
 built once; the ids and rows travel as one JSON document read by ``json_each``.
+(``UPDATE ... FROM`` needs SQLite 3.33, older than the 3.35 ``RETURNING`` already needed.)
 
 Values go in and come out through the columns' own types (``store.driver``).
 Same transitions as ``store.runs``: the status guards come
@@ -67,8 +68,9 @@ _FINISH_ENDING = f"""
 UPDATE rule_steps
 SET status = v.status, finished_at = :now, params = v.params, output = v.output,
     last_error = NULL, error_code = NULL, lease_until = NULL
-FROM (SELECT value ->> 0 AS id, value ->> 1 AS n, value ->> 2 AS status, value ->> 3 AS params,
-             value ->> 4 AS output
+FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS n,
+             json_extract(value, '$[2]') AS status, json_extract(value, '$[3]') AS params,
+             json_extract(value, '$[4]') AS output
       FROM json_each(:rows)) AS v
 WHERE rule_steps.id = v.id AND rule_steps.attempts = v.n
   AND rule_steps.status || '' = '{StepStatus.RUNNING.value}'
