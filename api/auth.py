@@ -19,12 +19,6 @@ from api.context import ApiContext
 from api.errors import Forbidden, Unauthenticated
 from api.scopes import SCOPES, grants
 
-oauth2 = OAuth2(
-    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/v1/token", scopes=SCOPES)),
-    scheme_name="client_credentials", auto_error=False,
-    description="POST /v1/token with grant_type=client_credentials; send the token as Bearer",
-)
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -38,7 +32,7 @@ class Principal:
 
 
 async def authenticate(request: Request, security_scopes: SecurityScopes,
-                       authorization: Annotated[str | None, Security(oauth2)]) -> Principal:
+                       authorization: str | None) -> Principal:
     ctx: ApiContext = request.app.state.ctx
     if not authorization:
         raise Unauthenticated("this endpoint needs a bearer token (POST /v1/token)", code="missing_token")
@@ -59,6 +53,23 @@ async def authenticate(request: Request, security_scopes: SecurityScopes,
     return Principal(claims.client_id, claims.scopes, claims.jti)
 
 
+class BearerAuth(OAuth2):
+    """The OpenAPI security scheme and the dependency in one: FastAPI resolves one level of
+    dependencies per request instead of two (the scheme under ``authenticate``), a measurable
+    part of a ``POST /v1/events``."""
+
+    # returns the principal where OAuth2's own returns the raw header
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:  # type: ignore[override]
+        return await authenticate(request, security_scopes, request.headers.get("authorization"))
+
+
+bearer = BearerAuth(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/v1/token", scopes=SCOPES)),
+    scheme_name="client_credentials", auto_error=False,
+    description="POST /v1/token with grant_type=client_credentials; send the token as Bearer",
+)
+
+
 def requires(scope: str) -> Any:
     """The parameter type of a route that needs ``scope``."""
-    return Annotated[Principal, Security(authenticate, scopes=[scope])]
+    return Annotated[Principal, Security(bearer, scopes=[scope])]
