@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,9 +51,9 @@ def _driver_rows(rows: Sequence[dict[str, Any]], names: tuple[str, ...],
     """Each row's values, in ``names`` order, through their columns' bind processors.
 
     A batch repeats the same few timestamps in every row (its ``now``): each distinct one is
-    converted once.
+    converted once per column.
     """
-    seen: dict[Any, Any] = {}
+    seen: dict[tuple[int, Any], Any] = {}
     values = [[row[name] for name in names] for row in rows]
     for row in values:
         for index, process, same_each_time in processors:
@@ -62,10 +62,10 @@ def _driver_rows(rows: Sequence[dict[str, Any]], names: tuple[str, ...],
                 continue  # None binds as NULL (JSON columns are not ``same_each_time``: None is 'null')
             if not same_each_time:
                 row[index] = process(value)
-            elif (converted := seen.get(value)) is not None:
+            elif (converted := seen.get((index, value))) is not None:
                 row[index] = converted
             else:
-                row[index] = seen[value] = process(value)
+                row[index] = seen[index, value] = process(value)
     return values
 
 
@@ -75,7 +75,7 @@ def _defaulted(table: sa.Table) -> set[str]:
             if column.default is not None or column.server_default is not None}
 
 
-@cache
+@lru_cache(maxsize=256)  # per engine: a long test run makes thousands
 def _driver_insert(table: sa.Table, names: tuple[str, ...],
                    dialect: sa.Dialect) -> tuple[str, tuple[tuple[int, Any, bool], ...]]:
     """The INSERT, and (position, bind processor, whether its result depends on the value alone and

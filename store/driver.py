@@ -9,7 +9,7 @@ through the columns' own types, so rows read the same whichever path wrote them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,14 +26,16 @@ def driver_connection(bound: sa.Connection | Session) -> Any:
     return dbapi
 
 
-@cache
+# keyed by the engine's dialect (its JSON serializer is its own): bounded, as a long test run
+# makes thousands of engines
+@lru_cache(maxsize=1024)
 def bind_processor(dialect: sa.Dialect, type_: Any) -> Processor:
     """What SQLAlchemy would send for a value of ``type_`` (the value itself when nothing changes it)."""
     process: Processor | None = type_.dialect_impl(dialect).bind_processor(dialect)
     return process or _same
 
 
-@cache
+@lru_cache(maxsize=1024)
 def result_processor(dialect: sa.Dialect, type_: Any) -> Processor | None:
     """What SQLAlchemy would make of a stored value of ``type_``; ``None``: the value as it is."""
     process: Processor | None = type_.dialect_impl(dialect).result_processor(dialect, None)

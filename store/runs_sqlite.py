@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,7 +133,7 @@ class _Converters:
     run: tuple[Processor | None, ...]  # its run's values read, in RUN_FIELDS order
 
 
-@cache
+@lru_cache(maxsize=64)  # per engine's dialect
 def _converters(dialect: sa.Dialect) -> _Converters:
     run_columns = (RUNS.c.rule_id, EVENTS.c.type, EVENTS.c.id, EVENTS.c.occurred_at, EVENTS.c.source,
                    EVENTS.c.payload)

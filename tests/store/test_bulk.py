@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session
 
 from engine.language.events import Event
 from engine.runtime.intake import accept_events
-from store.bulk import insert_rows
+from store.bulk import _driver_insert, _driver_rows, insert_rows
 from store.db import session_scope
 from store.models.runs import RuleRun, RuleStep
 from store.run_lifecycle import RunStatus, StepStatus
+from store.types import UTCDateTime
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -75,3 +77,22 @@ def test_a_naive_timestamp_is_refused_not_guessed(engine: sa.Engine) -> None:
     refused = pytest.raises((ValueError, sa.exc.StatementError), match="time zone")
     with refused, session_scope(engine) as session:
         insert_rows(session, RuleRun.__table__, [naive])
+
+
+def test_sqlite_rows_convert_a_repeated_timestamp_once_per_column_with_that_columns_type() -> None:
+    # a zone-keeping column beside a UTC one: the same moment is stored differently in each
+    local = sa.Table("t", sa.MetaData(), sa.Column("id", sa.String, primary_key=True),
+                     sa.Column("at", UTCDateTime), sa.Column("raw", sa.String))
+    moment = datetime(2026, 12, 1, 9, 0, tzinfo=timezone(timedelta(hours=-3)))
+    rows = [{"id": f"r{i}", "at": moment, "raw": moment} for i in range(3)]
+    calls: list[object] = []
+
+    def stamped(value: object) -> str:
+        calls.append(value)
+        return f"raw:{value}"
+
+    statement, processors = _driver_insert(local, ("id", "at", "raw"), sqlite.dialect())
+    values = _driver_rows(rows, ("id", "at", "raw"), (*processors, (2, stamped, True)))
+    assert statement.startswith("INSERT INTO t (id, at, raw) VALUES")
+    assert {tuple(row[1:]) for row in values} == {("2026-12-01 12:00:00.000000", f"raw:{moment}")}
+    assert calls == [moment]  # once for its column, not once per row
