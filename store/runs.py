@@ -31,9 +31,8 @@ STEPS = RuleStep.__table__
 RUNS = RuleRun.__table__
 EVENTS = EventRow.__table__
 
-_CLAIMED_COLUMNS = (STEPS.c.id, STEPS.c.run_id, STEPS.c.position, STEPS.c.fallback_of, STEPS.c.step_key,
-                    STEPS.c.action, STEPS.c.attempts, STEPS.c.max_attempts, STEPS.c.idempotency_key,
-                    STEPS.c.not_before, STEPS.c.hold_reason)
+# the claimed step's columns, named once (runs_sqlite reads the same ones)
+_CLAIMED_COLUMNS = tuple(STEPS.c[name] for name in runs_sqlite.CLAIMED)
 
 
 def _filter_only(column: Any) -> Any:
@@ -100,8 +99,8 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
     ``event_id``, ``occurred_at``, ``source``, ``payload``. On PostgreSQL this is one
     statement (so ``conn`` may be in autocommit); elsewhere ``conn`` must be in a transaction.
     """
-    values = {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}
     if conn.dialect.name == "postgresql":
+        values = {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}
         return conn.execute(_CLAIM_WITH_RUNS_PG, values).all()
     claimed = runs_sqlite.claim_with_runs(conn, step_ids, now, lease)
     return [_StepWithRun(*step, *run) for step, run in claimed]
@@ -169,7 +168,7 @@ Finished = tuple[str, int, StepStatus, dict[str, Any], dict[str, Any]]  # id, at
 # JSON document: psycopg escaped every element of per-column arrays in Python, a tenth of a worker's time.
 # ``id = ANY(:ids)`` as well: the planner takes a JSON document for 100 rows, and with the id test only
 # in the join it scanned the whole table; with the ids it knows how few rows the primary key gives.
-_RUN_ENDING_SOURCES = ", ".join(f"'{status.value}'" for status in sorted(run_sources(RunStatus.SUCCEEDED)))
+_RUN_ENDING_SOURCES = runs_sqlite.sql_list(run_sources(RunStatus.SUCCEEDED))
 _FINISH_ENDING_PG = sa.text(f"""
 WITH done AS (
     UPDATE rule_steps AS s

@@ -36,7 +36,9 @@ CLAIMED = ("id", "run_id", "position", "fallback_of", "step_key", "action", "att
            "idempotency_key", "not_before", "hold_reason")
 RUN_FIELDS = ("rule_id", "type", "event_id", "occurred_at", "source", "payload")
 
-def _listed(statuses: Any) -> str:
+
+def sql_list(statuses: Any) -> str:
+    """Statuses as an SQL list of literals, for the guards written into the statements' text."""
     return ", ".join(f"'{status.value}'" for status in sorted(statuses))
 
 
@@ -46,7 +48,7 @@ UPDATE rule_steps
 SET status = '{StepStatus.RUNNING.value}', attempts = attempts + 1, started_at = :now,
     lease_until = :lease_until
 WHERE id IN (SELECT value FROM json_each(:ids))
-  AND status || '' IN ({_listed(step_sources(StepStatus.RUNNING))})
+  AND status || '' IN ({sql_list(step_sources(StepStatus.RUNNING))})
   AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
 RETURNING {", ".join(CLAIMED)}
 """
@@ -60,7 +62,7 @@ WHERE r.id IN (SELECT value FROM json_each(:ids))
 _START_RUNS = f"""
 UPDATE rule_runs SET status = '{RunStatus.RUNNING.value}', started_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids))
-  AND status || '' IN ({_listed(run_sources(RunStatus.RUNNING))})
+  AND status || '' IN ({sql_list(run_sources(RunStatus.RUNNING))})
 """
 
 # each row: [id, attempt, status, params as JSON text, output as JSON text]
@@ -80,7 +82,7 @@ RETURNING rule_steps.id, rule_steps.run_id
 _FINISH_RUNS = f"""
 UPDATE rule_runs SET status = '{RunStatus.SUCCEEDED.value}', finished_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids))
-  AND status || '' IN ({_listed(run_sources(RunStatus.SUCCEEDED))})
+  AND status || '' IN ({sql_list(run_sources(RunStatus.SUCCEEDED))})
 """
 
 
