@@ -77,6 +77,7 @@ class Core:
     def close(self) -> None:
         if self.broker is not None:
             self.broker.close()
+        self.runner.close()
         self.outbox.close()
         self.db.dispose()
         if self.outbox.bookkeeping_db is not None:

@@ -1,16 +1,17 @@
-"""Group commit for step outcomes: each worker thread waits for its own record, threads share commits.
+"""Group commit for step outcomes, on a thread of its own.
 
-A worker records a step's outcome before it makes its next call (a finished
-effect is never held unrecorded behind unfinished ones). When several threads
-finish at once, one of them (the leader) commits everything waiting in one
-go while the others wait; under load a commit carries several outcomes, alone
-it carries one. When the leader is done it hands the turn to the oldest
-outcome that arrived meanwhile. If a shared record fails, each outcome is
-recorded alone, so one step's failure never fails another's record.
+A worker hands a step's outcome over the moment its call returns and goes on
+to its next call; the recorder's thread commits everything that has arrived,
+in one go, as soon as its previous commit is done. A finished effect is thus
+never held unrecorded behind an unfinished call: it is committed while the
+next call runs, not after it. The worker waits for its batch's records before
+it answers for the batch and lets the steps' leases go. If a shared record
+fails, each outcome is recorded alone, so one step's failure never fails
+another's record.
 
-Each waiter sleeps on its own lock and is woken once (finished, or made the
-leader): a shared condition woke every waiter at every commit, which cost
-more than the commits under load.
+Before, each worker waited for its own record before its next call, and
+several workers took turns at leading a commit: the waking and handing over
+(several thread switches per step) cost more than the commits themselves.
 """
 
 from __future__ import annotations
@@ -30,22 +31,30 @@ def _held_lock() -> threading.Lock:
     return lock
 
 
+class RecordInterrupted(RuntimeError):
+    """The recorder's thread ended (interpreter exit) before this outcome was committed."""
+
+
 @dataclass
-class _Pending:
+class Pending:
+    """An outcome handed to the recorder; ``wait`` returns its new status once it is committed."""
+
     claim: Any
     outcome: Any
     status: str | None = None
     error: Exception | None = None
     finished: bool = False
-    # released once to wake its thread (finished, or made the leader); a bare lock is much
-    # cheaper to wake on than an Event
-    wake: threading.Lock = field(default_factory=_held_lock)
+    # released once, when finished: a bare lock is much cheaper to wake on than an Event
+    _done: threading.Lock = field(default_factory=_held_lock)
 
     def finish(self, status: str | None = None, error: Exception | None = None) -> None:
         self.status, self.error, self.finished = status, error, True
-        self.wake.release()
+        self._done.release()
 
-    def result(self) -> str:
+    def wait(self) -> str:
+        """The new status once committed; raises why the record failed."""
+        with self._done:
+            pass
         if self.error is not None:
             raise self.error
         assert self.status is not None
@@ -56,38 +65,63 @@ class Recorder:
     def __init__(self, record_group: RecordGroup) -> None:
         self.record_group = record_group
         self._lock = threading.Lock()
-        self._pending: list[_Pending] = []
-        self._leading = False
+        self._arrived = threading.Condition(self._lock)
+        self._pending: list[Pending] = []
+        self._thread: threading.Thread | None = None  # started at the first outcome
+        self._closed = False
+
+    def submit(self, claim: Any, outcome: Any) -> Pending:
+        """Hand an outcome over to be committed as soon as possible; does not wait for it."""
+        item = Pending(claim, outcome)
+        with self._lock:
+            if not self._closed:
+                self._pending.append(item)
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._serve, name="despacho-recorder", daemon=True)
+                    self._thread.start()
+                self._arrived.notify()
+                return item
+        self._commit([item])  # closed: recorded here, in the caller's own thread
+        return item
 
     def record(self, claim: Any, outcome: Any) -> str:
         """Record one outcome; returns once it is committed (or raises why it could not be)."""
-        item = _Pending(claim, outcome)
+        return self.submit(claim, outcome).wait()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Commit what has arrived, then stop the thread; later outcomes are recorded by their caller."""
         with self._lock:
-            self._pending.append(item)
-            follower, self._leading = self._leading, True
-        if follower:
-            item.wake.acquire()  # finished by the leader, or made the leader
-            if item.finished:
-                return item.result()
-        with self._lock:
-            batch, self._pending = self._pending, []
+            self._closed = True
+            self._arrived.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout_s)
+
+    def _serve(self) -> None:
         try:
-            self._commit(batch)
-        finally:
-            for waiting in batch:  # a BaseException (interpreter exit) must not leave waiters asleep
-                if not waiting.finished:
-                    waiting.finish(error=RuntimeError("the record was interrupted"))
-            self._pass_the_turn()
-        return item.result()
+            while batch := self._next_batch():
+                try:
+                    self._commit(batch)
+                finally:
+                    for item in batch:  # a BaseException must not leave a worker waiting for ever
+                        if not item.finished:
+                            item.finish(error=RecordInterrupted("the record was interrupted"))
+        except BaseException:
+            with self._lock:
+                left, self._pending = self._pending, []
+            for item in left:
+                item.finish(error=RecordInterrupted("the record was interrupted"))
+            raise
 
-    def _pass_the_turn(self) -> None:
+    def _next_batch(self) -> list[Pending]:
+        """Everything that arrived since the last commit; empty once closed and drained."""
         with self._lock:
-            if self._pending:
-                self._pending[0].wake.release()  # not finished: it leads the next commit
-            else:
-                self._leading = False
+            while not self._pending and not self._closed:
+                self._arrived.wait()
+            batch, self._pending = self._pending, []
+        return batch
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _commit(self, batch: list[Pending]) -> None:
         try:
             statuses = self.record_group([(item.claim, item.outcome) for item in batch])
         except Exception as exc:

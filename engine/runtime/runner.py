@@ -2,9 +2,10 @@
 
 The claim and each record are short transactions; the connector call sits
 between them, outside any transaction, under the step's lease (renewed by
-``Leases``). Each step's outcome is recorded as soon as its call returns, so
-a worker killed mid-batch never holds a finished effect unrecorded (threads
-finishing together share a commit: ``recorder``). If the
+``Leases``). Each step's outcome goes to the recorder as soon as its call
+returns and is committed while the next call runs, so a worker killed
+mid-batch never holds a finished effect unrecorded behind unfinished calls
+(outcomes that arrive together share a commit: ``recorder``). If the
 process dies mid-call the lease lapses and the reaper queues the step again;
 the connector's idempotency key keeps the effect from happening twice.
 
@@ -40,7 +41,7 @@ from engine.runtime.leases import Leases
 from engine.runtime.metrics import step_recorded, timed_call
 from engine.runtime.outbox import Outbox, Transaction
 from engine.runtime.outcomes import Failure, Hold, Outcome, Success, Withdrawn
-from engine.runtime.recorder import Recorder
+from engine.runtime.recorder import Pending, Recorder
 from engine.runtime.steps import StepTree, find_action
 from errors import ConnectorError, PermanentError, SendRefused, TransientError
 from personal_data import mask_error
@@ -116,14 +117,10 @@ class StepRunner:
         for claim in claims:  # every claimed step is renewed until it is recorded, not just the current
             self.leases.hold(claim.step.id, claim.step.attempts)
         try:
-            for claim in claims:
-                try:
-                    with _bound(claim):
-                        results[claim.step.id] = self._run_claimed(claim)
-                    step_recorded(claim.rule_id, results[claim.step.id])
-                except Unrecorded as exc:
-                    log.warning("step_unrecorded", step_id=claim.step.id, error=str(exc.__cause__ or exc))
-                self.leases.release(claim.step.id)  # recorded, or left for its lease to lapse
+            # each outcome goes to the recorder as its call returns; the next call does not wait for it
+            recording = [(claim, pending) for claim in claims
+                         if (pending := self._run_claimed(claim)) is not None]
+            self._await_records(recording, results)
         finally:
             for claim in claims:  # what an unexpected error left held
                 self.leases.release(claim.step.id)
@@ -132,17 +129,48 @@ class StepRunner:
     def run_step(self, step_id: str) -> str | None:
         return self.run_steps([step_id])[step_id]
 
-    def _run_claimed(self, claim: Claim) -> str:
-        outcome = self._perform(claim)
+    def close(self) -> None:
+        """Commit the outcomes handed over and stop the recorder's thread."""
+        self.recorder.close()
+
+    def _run_claimed(self, claim: Claim) -> Pending | None:
+        """Make the step's call and hand its outcome to the recorder; ``None`` when the database went away."""
+        try:
+            with _bound(claim):
+                outcome = self._perform(claim)
+        except Unrecorded as exc:
+            log.warning("step_unrecorded", step_id=claim.step.id, error=str(exc.__cause__ or exc))
+            self.leases.release(claim.step.id)  # left for its lease to lapse
+            return None
+        return self.recorder.submit(claim, outcome)
+
+    def _await_records(self, recording: list[tuple[Claim, Pending]], results: dict[str, str | None]) -> None:
+        """Wait for each record (retried while the database is away); the first other error is raised
+        once every record has had its answer."""
+        error: Exception | None = None
+        for claim, pending in recording:
+            try:
+                results[claim.step.id] = status = self._recorded(claim, pending)
+                step_recorded(claim.rule_id, status)
+            except Unrecorded as exc:
+                log.warning("step_unrecorded", step_id=claim.step.id, error=str(exc.__cause__ or exc))
+            except Exception as exc:
+                error = error or exc
+            self.leases.release(claim.step.id)  # recorded, or left for its lease to lapse
+        if error is not None:
+            raise error
+
+    def _recorded(self, claim: Claim, pending: Pending) -> str:
         for attempt in range(RECORD_TRIES):
             try:
-                return self.recorder.record(claim, outcome)
+                return pending.wait()
             except Exception as exc:
                 if not is_infrastructure_error(exc):
                     raise
                 if attempt + 1 == RECORD_TRIES:
                     raise Unrecorded("the outcome could not be recorded") from exc
                 time.sleep(0.5 * 2 ** attempt)
+                pending = self.recorder.submit(claim, pending.outcome)
         raise AssertionError("unreachable")
 
     # --- claim ----------------------------------------------------------------------------------
@@ -286,7 +314,9 @@ class StepRunner:
         rest = [(claim, outcome) for claim, outcome in group if claim.step.id not in statuses]
         if rest:
             with self.outbox.transaction(durable=False) as tx:
-                statuses.update((claim.step.id, self._record(tx, claim, outcome)) for claim, outcome in rest)
+                for claim, outcome in rest:
+                    with _bound(claim):  # on the recorder's thread: its log lines name the step too
+                        statuses[claim.step.id] = self._record(tx, claim, outcome)
         return [statuses[claim.step.id] for claim, _ in group]
 
     def _record(self, tx: Transaction, claim: Claim, outcome: Outcome) -> str:

@@ -70,3 +70,31 @@ def test_an_outcome_that_cannot_be_committed_raises_in_its_own_thread(outbox: Ou
     for claim in ("s1", "s2"):  # the failed turn ended: the next record gets its own answer, no hang
         with pytest.raises(sa.exc.OperationalError):
             recorder.record(claim, "succeeded")
+
+
+def test_submit_returns_before_the_commit_and_wait_returns_once_it_is_made() -> None:
+    release = threading.Event()
+    committed: list[str] = []
+
+    def slow_group(group: list[tuple[str, str]]) -> list[str]:
+        release.wait(10)
+        committed.extend(claim for claim, _ in group)
+        return [outcome for _, outcome in group]
+
+    recorder = Recorder(slow_group)
+    pending = recorder.submit("s1", "succeeded")  # the worker goes on to its next call meanwhile
+    assert committed == [] and not pending.finished
+    release.set()
+    assert pending.wait() == "succeeded" and committed == ["s1"]
+    recorder.close()
+
+
+def test_close_commits_what_arrived_and_later_outcomes_are_recorded_by_their_caller(outbox: Outbox) -> None:
+    recorder = Recorder(storing(outbox))
+    pending = [recorder.submit(f"s{index}", "succeeded") for index in range(5)]
+    recorder.close()
+    assert all(item.finished for item in pending)
+    assert recorder.record("late", "succeeded") == "succeeded"
+    with Session(outbox.db) as session:
+        stored = {row.id for row in session.exec(select(EventRow))}
+    assert stored == {"s0", "s1", "s2", "s3", "s4", "late"}
