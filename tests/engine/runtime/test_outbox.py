@@ -1,14 +1,17 @@
-"""The outbox's SQLite bookkeeping connection: kept between uses, never reused after a failure."""
+"""The outbox: how queued steps become messages, and its SQLite bookkeeping connection (kept between
+uses, never reused after a failure)."""
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from engine.runtime.outbox import Outbox
+from engine.runtime.outbox import MAX_BATCH, SPREAD, Outbox, messages
 from store.db import make_engine
 
 
@@ -16,6 +19,29 @@ from store.db import make_engine
 def outbox(migrated_template: Path, tmp_path: Path) -> Outbox:
     shutil.copy(migrated_template, tmp_path / "o.db")
     return Outbox(make_engine(f"sqlite:///{tmp_path / 'o.db'}"))
+
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+
+
+@dataclass
+class Queued:
+    id: str
+    next_attempt_at: datetime | None = None
+
+
+def test_a_burst_of_due_steps_is_spread_over_the_threads_in_batches_of_at_most_max_batch() -> None:
+    burst = [Queued(f"s{index}") for index in range(500)]
+    sent = messages(burst, NOW)
+    assert [step_id for ids, _ in sent for step_id in ids] == [step.id for step in burst]
+    assert {len(ids) for ids, _ in sent} == {MAX_BATCH} | {500 % MAX_BATCH} and {d for _, d in sent} == {0}
+    few = messages([Queued(f"s{index}") for index in range(3 * SPREAD)], NOW)
+    assert len(few) == SPREAD  # a small pass still reaches every thread
+
+
+def test_a_delayed_step_travels_alone_with_its_delay() -> None:
+    sent = messages([Queued("now"), Queued("later", NOW + timedelta(seconds=90)), Queued("due", NOW)], NOW)
+    assert sent == [(["now"], 0), (["due"], 0), (["later"], 90_000)]  # two due steps: one per thread
 
 
 def events(outbox: Outbox) -> int:
