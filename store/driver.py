@@ -18,12 +18,39 @@ from sqlmodel import Session
 Processor = Callable[[Any], Any]
 
 
-def driver_connection(bound: sa.Connection | Session) -> Any:
+def driver_connection(bound: sa.Connection | Session) -> DriverConnection:
     """The DBAPI connection of ``bound``'s transaction (a session's is begun if it was not)."""
     conn = bound.connection() if isinstance(bound, Session) else bound
     dbapi = conn.connection.dbapi_connection
     assert dbapi is not None  # a connection in use is open
-    return dbapi
+    return DriverConnection(dbapi, conn.dialect)
+
+
+class DriverConnection:
+    """The driver's connection, its errors raised as SQLAlchemy raises them (``sa.exc.OperationalError``
+    for a locked or missing database, ...): callers, ``is_infrastructure_error`` and the CLI's hints
+    then read a failure alike whichever path ran the statement."""
+
+    def __init__(self, dbapi: Any, dialect: sa.Dialect) -> None:
+        self.dbapi, self.dialect = dbapi, dialect
+
+    def execute(self, statement: str, params: Any = ()) -> Any:
+        """The driver's cursor, as ``execute`` on the DBAPI connection returns it."""
+        try:
+            return self.dbapi.execute(statement, params)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(statement, exc) from exc
+
+    def executemany(self, statement: str, rows: Any) -> Any:
+        try:
+            return self.dbapi.executemany(statement, rows)
+        except self.dialect.loaded_dbapi.Error as exc:
+            raise self._wrapped(statement, exc) from exc
+
+    def _wrapped(self, statement: str, error: Exception) -> BaseException:
+        # parameters left out: they may hold personal data, and the statement names the table
+        return sa.exc.DBAPIError.instance(statement, None, error, self.dialect.loaded_dbapi.Error,
+                                          hide_parameters=True, dialect=self.dialect)
 
 
 # keyed by the engine's dialect (its JSON serializer is its own): bounded, as a long test run

@@ -75,16 +75,13 @@ def _insert_events_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> s
     executemany cannot return the new ids)."""
     dialect = session.get_bind().dialect
     processors = [bind_processor(dialect, _EVENTS.c[name].type) for name in _EVENT_COLUMNS]
-    cursor = driver_connection(session).cursor()
-    try:
-        stored = set()
-        for row in rows:
-            values = [process(row[name]) for name, process in zip(_EVENT_COLUMNS, processors, strict=True)]
-            if cursor.execute(_INSERT_ONE_SQLITE, values).fetchone() is not None:
-                stored.add(row["id"])
-        return stored
-    finally:
-        cursor.close()
+    conn = driver_connection(session)
+    stored = set()
+    for row in rows:
+        values = [process(row[name]) for name, process in zip(_EVENT_COLUMNS, processors, strict=True)]
+        if conn.execute(_INSERT_ONE_SQLITE, values).fetchone() is not None:
+            stored.add(row["id"])
+    return stored
 
 
 _INSERT_IGNORING_KNOWN_IDS = {

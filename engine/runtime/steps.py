@@ -162,7 +162,9 @@ class StepTree:
                                           for step, status, params, outputs in done], now)
         for step, status, *_ in done:
             if step.id in ours:
-                log.info("step_" + status, step_id=step.id, run_id=step.run_id, action=step.action)
+                # named here: the recorder's thread has no step bound to its log context
+                log.info("step_" + status, step_id=step.id, run_id=step.run_id, rule_id=step.rule_id,
+                         event_id=step.event_id, action=step.action)
         return {step.id: status for step, status, *_ in done if step.id in ours}
 
     def ends_run_plainly(self, step: Any) -> bool:
