@@ -42,8 +42,17 @@ def insert_rows(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]
     elif _defaulted(table) - set(names):
         session.execute(sa.insert(table), list(rows))
     else:
-        statement, processors = _driver_insert(table, names, dialect)
-        driver_connection(session).executemany(statement, _driver_rows(rows, names, processors))
+        statement, values = driver_values(table, rows, dialect)
+        driver_connection(session).executemany(statement, values)
+
+
+def driver_values(table: sa.Table, rows: Sequence[dict[str, Any]],
+                  dialect: sa.Dialect) -> tuple[str, list[list[Any]]]:
+    """SQLite: the plain ``INSERT`` of ``rows``' columns (the first row's keys, every row alike) and
+    each row's values through the columns' own bind processors, for the driver's connection."""
+    names = tuple(rows[0])
+    statement, processors = _driver_insert(table, names, dialect)
+    return statement, _driver_rows(rows, names, processors)
 
 
 def _driver_rows(rows: Sequence[dict[str, Any]], names: tuple[str, ...],

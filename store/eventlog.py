@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from store.bulk import driver_values
 from store.driver import bind_processor, driver_connection
 from store.models.events import Event
 from store.types import new_id, utcnow
@@ -55,7 +56,7 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
         return set()
     dialect = session.get_bind().dialect
     if dialect.name == "sqlite":
-        return _insert_events_sqlite(session, rows)
+        return _insert_events_sqlite(session, rows, dialect)
     # RETURNING, not rowcount: through the ORM session psycopg reported 1 for a skipped row.
     # The rows go as parameters, not in the statement: SQLAlchemy then sends them as one
     # multi-row INSERT ("insertmanyvalues") whose compiled form is cached, where .values(rows)
@@ -63,23 +64,16 @@ def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
     return set(session.execute(_INSERT_IGNORING_KNOWN_IDS[dialect.name], list(rows)).scalars())
 
 
-_EVENT_COLUMNS = ("id", "type", "source", "occurred_at", "recorded_at", "payload", "dispatched_at")
-_INSERT_ONE_SQLITE = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
-                      f"VALUES ({', '.join('?' for _ in _EVENT_COLUMNS)}) "
-                      "ON CONFLICT (id) DO NOTHING RETURNING id")
-
-
-def _insert_events_sqlite(session: Session, rows: Sequence[dict[str, Any]]) -> set[str]:
+def _insert_events_sqlite(session: Session, rows: Sequence[dict[str, Any]], dialect: sa.Dialect) -> set[str]:
     """One prepared statement per row on the driver's connection, values through the columns' own
-    types: SQLAlchemy's multi-row INSERT cost the API's intake more than SQLite's work (sqlite3's
-    executemany cannot return the new ids)."""
-    dialect = session.get_bind().dialect
-    processors = [bind_processor(dialect, _EVENTS.c[name].type) for name in _EVENT_COLUMNS]
+    types (``store.bulk.driver_values``): SQLAlchemy's multi-row INSERT cost the API's intake more
+    than SQLite's work, and sqlite3's executemany cannot return the new ids."""
+    statement, values = driver_values(_EVENTS, rows, dialect)
+    statement += " ON CONFLICT (id) DO NOTHING RETURNING id"
     conn = driver_connection(session)
     stored = set()
-    for row in rows:
-        values = [process(row[name]) for name, process in zip(_EVENT_COLUMNS, processors, strict=True)]
-        if conn.execute(_INSERT_ONE_SQLITE, values).fetchone() is not None:
+    for row, row_values in zip(rows, values, strict=True):
+        if conn.execute(statement, row_values).fetchone() is not None:
             stored.add(row["id"])
     return stored
 
