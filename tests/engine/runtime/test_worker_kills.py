@@ -31,6 +31,7 @@ from engine.settings import BrokerSettings
 from store.db import make_engine, session_scope
 from store.migrate import upgrade
 from store.models.runs import DeadLetter, RuleStep
+from store.run_lifecycle import StepStatus
 from store.types import utcnow
 from tests.engine.runtime.pipeline_helpers import make_project
 from tests.support.brokers import SHARED_BROKERS, shared_broker
@@ -111,7 +112,7 @@ def send_wave(db: sa.Engine, wave: int) -> None:
 def running(db: sa.Engine) -> dict[str, tuple[int, datetime]]:
     with Session(db) as session:
         rows = session.execute(sa.select(RuleStep.id, RuleStep.attempts, RuleStep.started_at)
-                               .where(RuleStep.status == "running"))
+                               .where(RuleStep.status == StepStatus.RUNNING))
         return {row.id: (row.attempts, row.started_at) for row in rows}
 
 
@@ -125,7 +126,7 @@ def census(db: sa.Engine) -> dict[tuple[str, str], int]:
 def finished(db: sa.Engine) -> int:
     with Session(db) as session:
         return session.execute(sa.select(sa.func.count()).select_from(RuleStep)
-                               .where(RuleStep.status == "succeeded")).scalar_one()
+                               .where(RuleStep.status == StepStatus.SUCCEEDED)).scalar_one()
 
 
 def resumptions(db: sa.Engine, killed_at: datetime, in_flight: dict[str, tuple[int, datetime]],
@@ -148,12 +149,13 @@ def resumptions(db: sa.Engine, killed_at: datetime, in_flight: dict[str, tuple[i
                                              RuleStep.started_at, RuleStep.lease_until)
                                    .where(RuleStep.id.in_(list(pending))))
             for row in rows:
+                renewed = row.lease_until is not None and row.lease_until > renewed_after_kill
                 if row.attempts > pending[row.id]:
                     resumed.append((row.started_at - killed_at).total_seconds())
                     del pending[row.id]
-                elif row.status not in ("running", "queued"):
+                elif row.status not in (StepStatus.RUNNING, StepStatus.QUEUED):
                     del pending[row.id]
-                elif row.status == "running" and row.lease_until and row.lease_until > renewed_after_kill:
+                elif row.status == StepStatus.RUNNING and renewed:
                     del pending[row.id]  # a live worker's
                 else:
                     lease = "no lease" if row.lease_until is None else \
@@ -205,7 +207,7 @@ def test_ten_sigkills_lose_nothing_double_no_effect_and_resume_within_seconds(tm
 
     files = list((tmp_path / "outbox" / "sms").glob("*.json"))
     assert len(files) == EVENTS, "every event makes its SMS exactly once"
-    assert dead == [] and {s.status for s in steps.values()} == {"succeeded"}
+    assert dead == [] and {s.status for s in steps.values()} == {StepStatus.SUCCEEDED}
     assert len(set(SlowErp.keys)) == EVENTS  # each call carried its idempotency key
     print(f"\nresume after kill (s): {sorted(round(r, 2) for r in resumed)}; "
           f"ERP calls {len(SlowErp.keys)} for {EVENTS} keys")
