@@ -65,6 +65,16 @@ def budget() -> Iterator[Budget]:
         _BUDGET.reset(token)
 
 
+def count_output(length: int) -> None:
+    """Text a render emitted without Jinja (``templating``): counted as ``sandbox`` counts Jinja's."""
+    current = _BUDGET.get()
+    if current is not None:
+        current.emitted += length
+        if current.emitted > MAX_TEXT:
+            raise TemplateLimitError(f"a render emitted more than {MAX_TEXT} characters")
+        current.tick()
+
+
 def tick() -> None:
     current = _BUDGET.get()
     if current is not None:

@@ -26,7 +26,7 @@ from jinja2 import (
 
 from engine.errors import DespachoError
 from engine.language.filters import FILTERS
-from engine.language.render_limits import TemplateLimitError, budget
+from engine.language.render_limits import TemplateLimitError, budget, count_output
 from engine.language.sandbox import LimitedSandbox
 
 TEMPLATE_VARIABLES = frozenset({"event", "data", "steps", "now", "rule", "config", "recipient"})
@@ -113,7 +113,9 @@ class TemplateString(Value):
     def render(self, context: dict[str, Any]) -> Any:
         try:
             with budget():
-                return _compiled(self.source).render(context)
+                plain = _plain_substitution(self.source)
+                text = plain.render(context) if plain is not None else None
+                return text if text is not None else _compiled(self.source).render(context)
         except TemplateLimitError as exc:
             raise TemplateRenderError(f"{exc} in '{_excerpt(self.source)}'", code="template_limit") from exc
         except TemplateError as exc:
@@ -136,6 +138,65 @@ class ListValue(Value):
 
     def render(self, context: dict[str, Any]) -> Any:
         return [item.render(context) for item in self.items]
+
+
+@dataclass(frozen=True, slots=True)
+class _PlainSubstitution:
+    """A template of text and ``{{ name.path }}`` substitutions, rendered without Jinja.
+
+    Most params are such templates, and Jinja's own render (a new context, the sandbox's
+    attribute checks) was most of an action call's time. Only the case Jinja itself would
+    answer by plain dict lookups is taken here: every name in the variables, every step a
+    key of a plain ``dict`` that is not also one of its attributes. Anything else (a missing
+    key, a list, an object, ``data.items``) returns ``None`` and Jinja renders, with its
+    errors and its sandbox; the output counts against the render budget as Jinja's does.
+    """
+
+    parts: tuple[str | tuple[str, ...], ...]
+
+    def render(self, context: dict[str, Any]) -> str | None:
+        pieces: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                pieces.append(part)
+                continue
+            value = context.get(part[0], _ABSENT) if type(context) is dict else _ABSENT
+            for key in part[1:]:
+                if type(value) is not dict or key in _DICT_ATTRIBUTES:
+                    return None
+                value = value.get(key, _ABSENT)
+            if value is _ABSENT:
+                return None
+            pieces.append(value if type(value) is str else str(value))
+        text = "".join(pieces)
+        count_output(len(text))
+        return text
+
+
+_ABSENT = object()
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+@lru_cache(maxsize=65536)
+def _plain_substitution(source: str) -> _PlainSubstitution | None:
+    """``source`` as text and substitutions, when it is only that (see ``_PlainSubstitution``)."""
+    if "\r" in source or not _SIMPLE_TEMPLATE.fullmatch(source):
+        return None  # Jinja turns "\r\n" into "\n": left to it
+    if source.endswith("\n"):
+        source = source[:-1]  # keep_trailing_newline=False: Jinja drops one final newline
+    parts: list[str | tuple[str, ...]] = []
+    end = 0
+    for match in _SUBSTITUTION.finditer(source):
+        name, attributes = match.groups()
+        if name in _KEYWORDS:
+            return None
+        if match.start() > end:
+            parts.append(source[end:match.start()])
+        parts.append((name, *attributes.split(".")[1:]))
+        end = match.end()
+    if end < len(source):
+        parts.append(source[end:])
+    return _PlainSubstitution(tuple(parts))
 
 
 def is_template(text: str) -> bool:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections import OrderedDict
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -7,13 +10,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import TemplateSyntaxError
 
+from engine.language import render_limits
 from engine.language.templating import (
     References,
     TemplateNameError,
     TemplateProblem,
     TemplateRenderError,
     TemplateStore,
+    TemplateString,
+    _compiled,
     _parsed_references,
+    _plain_substitution,
     compile_value,
     references,
     value_references,
@@ -137,3 +144,141 @@ def test_plain_substitutions_read_the_same_references_as_jinja_parses(source: st
     except TemplateSyntaxError:
         analyzed = None
     assert analyzed == parsed
+
+
+# --- plain substitutions rendered without Jinja -----------------------------------------------
+
+_PLAIN_CONTEXT: dict = {
+    "data": {
+        "name": "Ana", "empty": "", "n": 42, "neg": -7, "big": 10**30, "price": 19.9, "tiny": 1e-7,
+        "none": None, "yes": True, "no": False, "list": [1, "a", None], "tuple": (1, 2),
+        "customer": {"name": "Bia", "address": {"city": "São Paulo", "zip": "01000-000"}},
+        "when": datetime(2026, 12, 1, 12, 30, tzinfo=UTC), "day": date(2026, 12, 1),
+        "amount": Decimal("1234.50"), "lines": "linha 1\nlinha 2\n", "crlf_value": "a\r\nb",
+        "braces": "{{ data.name }} }} {% x %}", "unicode": "ção ✓ 😀", "spaces": "  a  ",
+    },
+    "steps": {"assign": {"name": "Caio", "result": {"id": 7}}},
+    "rule": {"id": "r1"},
+    "now": datetime(2026, 12, 1, 9, 0, tzinfo=UTC),
+}
+
+_PLAIN_TEMPLATES = [
+    "{{ data.name }}", "{{data.name}}", "{{   data.name   }}", "Olá {{ data.name }}!",
+    "{{ data.name }}{{ data.n }}", "{{ data.name }} e {{ steps.assign.name }}", "{{ data.empty }}",
+    "{{ data.n }}", "{{ data.neg }}", "{{ data.big }}", "{{ data.price }}", "{{ data.tiny }}",
+    "{{ data.none }}", "{{ data.yes }}/{{ data.no }}", "{{ data.list }}", "{{ data.tuple }}",
+    "{{ data.customer }}", "{{ data.customer.address }}", "{{ data.customer.address.city }}",
+    "{{ data.when }}", "{{ data.day }}", "{{ data.amount }}", "{{ data.lines }}",
+    "{{ data.lines }}\n", "antes\n{{ data.lines }}\ndepois", "{{ data.braces }}", "{{ data.unicode }}",
+    "[{{ data.spaces }}]", "a }} b {{ data.name }}", "{ {{ data.name }} }", "{ x } {{ data.n }} }}",
+    "}}{{ data.name }}{ ", "{{ steps.assign.result.id }}", "{{ steps.assign.result }}",
+    "{{ rule.id }}: {{ now }}", "{{ now }}", "\n{{ data.name }}\n", "{{ data.name }}\n\n",
+    "   {{ data.name }}   ", "tab\t{{ data.n }}\tend", "{{ data.crlf_value }}",
+]
+
+
+@pytest.mark.parametrize("source", _PLAIN_TEMPLATES)
+def test_plain_substitution_renders_what_jinja_renders(source: str) -> None:
+    plain = _plain_substitution(source)
+    assert plain is not None, f"{source!r} should take the plain path"
+    assert plain.render(_PLAIN_CONTEXT) == _compiled(source).render(_PLAIN_CONTEXT), source
+    assert TemplateString(source).render(_PLAIN_CONTEXT) == _compiled(source).render(_PLAIN_CONTEXT)
+
+
+def test_plain_substitution_drops_one_trailing_newline_like_jinja() -> None:
+    source = "Olá {{ data.name }}\n"
+    context = {"data": {"name": "Ana"}}
+    plain = _plain_substitution(source)
+    assert plain is not None
+    assert plain.render(context) == "Olá Ana" == _compiled(source).render(context)
+    assert TemplateString(source).render(context) == "Olá Ana"
+
+
+def test_a_key_that_is_also_a_dict_method_is_left_to_jinja() -> None:
+    source = "{{ data.items }}"
+    context = {"data": {"items": "três itens"}}
+    plain = _plain_substitution(source)
+    assert plain is not None and plain.render(context) is None
+    rendered = TemplateString(source).render(context)
+    assert rendered == _compiled(source).render(context)
+    assert rendered != "três itens"  # Jinja reads the attribute (the method) before the key
+
+
+def test_an_index_into_a_list_is_left_to_jinja() -> None:
+    source = "{{ data.list.0 }}"
+    context = {"data": {"list": ["primeiro", "segundo"]}}
+    assert _plain_substitution(source) is None
+    assert TemplateString(source).render(context) == "primeiro" == _compiled(source).render(context)
+
+
+def test_a_list_in_the_middle_of_a_path_is_left_to_jinja() -> None:
+    source = "{{ data.list.first }}"
+    context = {"data": {"list": ["a"]}}
+    plain = _plain_substitution(source)
+    assert plain is not None and plain.render(context) is None
+    with pytest.raises(TemplateRenderError):
+        TemplateString(source).render(context)
+
+
+def test_a_missing_name_is_left_to_jinja_and_is_still_an_error() -> None:
+    source = "Olá {{ missing }}"
+    plain = _plain_substitution(source)
+    assert plain is not None and plain.render({"data": {}}) is None
+    with pytest.raises(TemplateRenderError) as caught:
+        TemplateString(source).render({"data": {}})
+    assert "missing" in str(caught.value)
+
+
+def test_a_missing_key_is_left_to_jinja_and_is_still_an_error() -> None:
+    source = "{{ data.customer.nome }}"
+    context = {"data": {"customer": {"name": "Ana"}}}
+    plain = _plain_substitution(source)
+    assert plain is not None and plain.render(context) is None
+    with pytest.raises(TemplateRenderError, match="nome"):
+        TemplateString(source).render(context)
+
+
+def test_an_attribute_of_an_object_that_is_not_a_dict_is_left_to_jinja() -> None:
+    source = "{{ now.year }}"
+    context = {"now": datetime(2026, 12, 1, tzinfo=UTC)}
+    plain = _plain_substitution(source)
+    assert plain is not None and plain.render(context) is None
+    assert TemplateString(source).render(context) == "2026" == _compiled(source).render(context)
+
+
+def test_a_step_in_a_dict_subclass_is_left_to_jinja() -> None:
+    source = "{{ data.customer.name }}"
+    context = {"data": OrderedDict(customer=OrderedDict(name="Ana"))}
+    plain = _plain_substitution(source)
+    assert plain is not None and plain.render(context) is None
+    assert TemplateString(source).render(context) == "Ana" == _compiled(source).render(context)
+
+
+@pytest.mark.parametrize("source", ["{{ true }}", "{{ none }}", "{{ None }}", "a {{ False }} b"])
+def test_keywords_are_left_to_jinja(source: str) -> None:
+    assert _plain_substitution(source) is None
+    assert TemplateString(source).render({}) == _compiled(source).render({})
+
+
+def test_a_source_with_carriage_returns_is_left_to_jinja() -> None:
+    source = "Olá {{ data.name }}\r\nTchau\r\n"
+    context = {"data": {"name": "Ana"}}
+    assert _plain_substitution(source) is None
+    rendered = TemplateString(source).render(context)
+    assert rendered == _compiled(source).render(context)
+    assert rendered == "Olá Ana\nTchau"
+
+
+def test_a_plain_substitution_past_the_text_limit_is_a_template_limit_error() -> None:
+    context = {"data": {"s": "x" * (render_limits.MAX_TEXT + 1)}}
+    with pytest.raises(TemplateRenderError) as caught:
+        TemplateString("{{ data.s }}").render(context)
+    assert caught.value.code == "template_limit"
+    with pytest.raises(TemplateRenderError) as through_jinja:
+        TemplateString("{{ data['s'] }}").render(context)  # not a plain substitution: Jinja renders
+    assert through_jinja.value.code == "template_limit"
+
+
+def test_a_plain_substitution_within_the_text_limit_renders() -> None:
+    text = "x" * render_limits.MAX_TEXT
+    assert TemplateString("{{ data.s }}").render({"data": {"s": text}}) == text
