@@ -103,10 +103,12 @@ def claim_with_runs(conn: sa.Connection, step_ids: Sequence[str], now: datetime,
         values = {"ids": sorted(step_ids), "now": now, "lease_until": now + lease}
         return conn.execute(_CLAIM_WITH_RUNS_PG, values).all()
     claimed = runs_sqlite.claim_with_runs(conn, step_ids, now, lease)
-    return [_StepWithRun(*step, *run) for step, run in claimed]
+    return [ClaimedStep(*step, *run) for step, run in claimed]
 
 
-_StepWithRun = namedtuple("_StepWithRun", [*runs_sqlite.CLAIMED, *runs_sqlite.RUN_FIELDS])  # type: ignore[misc]  # field names built from the column lists
+# A claimed step's plain row: the step's columns, then its run's rule and event (what PostgreSQL's
+# claim returns). The embedded relay builds the same rows for the steps it claims as it plans them.
+ClaimedStep = namedtuple("ClaimedStep", [*runs_sqlite.CLAIMED, *runs_sqlite.RUN_FIELDS])  # type: ignore[misc]  # field names built from the column lists
 
 
 _RENEW = (sa.update(STEPS).where(STEPS.c.id == sa.bindparam("step_id"), STEPS.c.attempts == sa.bindparam("n"),

@@ -28,7 +28,7 @@ from engine.runtime.broker import StepSender, declare_step_actors, make_broker
 from engine.runtime.flags import FlagBook
 from engine.runtime.intake import Accepted, accept_events
 from engine.runtime.leases import Leases
-from engine.runtime.local import LocalFirst, LocalSteps
+from engine.runtime.local import EmbeddedSteps, LocalFirst, LocalSteps
 from engine.runtime.outbox import Outbox, Sender, Transaction
 from engine.runtime.planner import Planner
 from engine.runtime.reaper import Reaper
@@ -137,6 +137,7 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     queued. ``sender`` replaces the broker (tests drive steps by hand).
     """
     threads = settings.execution.worker_threads
+    execution = settings.execution
     # Every worker thread, the relay, the reaper and the heartbeat may hold a connection at once:
     # a pool smaller than that opens and closes connections all day long.
     sqlite = settings.database.url.startswith("sqlite")
@@ -144,26 +145,34 @@ def build_core(settings: Settings, rules: RuleSetHolder | None = None, *, consum
     db = make_engine(settings.database.url, pre_ping=not consume, **pool)
     holder = rules or RuleSetHolder(settings.rules.path, settings.templates.path, settings.connectors.http,
                                     db=db)
+    embedded = settings.broker.url.startswith("stub://")
+    bookkeeping = make_bookkeeping_engine(settings.database.url, pool_size=threads) if consume else None
+    leases = Leases(bookkeeping or db, timedelta(seconds=execution.lease),
+                    timedelta(seconds=execution.heartbeat))
+    relay_wakeup = threading.Event()
     broker = None
-    local = None
-    if sender is None and (consume or not settings.broker.url.startswith("stub://")):
+    local: LocalSteps | None = None
+    if sender is None and (consume or not embedded):
         broker = make_broker(settings.broker.url, namespace=settings.broker.namespace)
         sender = StepSender(broker)
-        if consume:  # steps this process queued go to its own free threads first (engine.runtime.local)
+        # steps this process queued go to its own threads first (engine.runtime.local); the runner is
+        # built below, with the outbox that sends to them
+        if consume and embedded:
+            local = EmbeddedSteps(lambda step_ids: runner.run_steps(step_ids),
+                                  lambda claims: runner.run_claims(claims), threads, leases, relay_wakeup)
+        elif consume:
             local = LocalSteps(lambda step_ids: runner.run_steps(step_ids), threads)
+        if local is not None:
             sender = LocalFirst(local, sender)
-    bookkeeping = make_bookkeeping_engine(settings.database.url, pool_size=threads) if consume else None
     outbox = Outbox(db, sender, bookkeeping_db=bookkeeping)
     config = settings.public_view()
     planner = Planner(config=config, throttle=throttle_counter(settings), timezone=settings.timezone)
-    execution = settings.execution
-    leases = Leases(bookkeeping or db, timedelta(seconds=execution.lease),
-                    timedelta(seconds=execution.heartbeat))
     runtime = connector_runtime(settings, db)
     runner = StepRunner(outbox, holder, build_connectors(settings, runtime), holder.templates, config, leases,
                         time_zone=settings.timezone, flags=FlagBook(db))
     if broker is not None and local is not None:
         declare_step_actors(broker, local.run_from_broker)
-    return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=Relay(outbox, holder, planner),
-                runner=runner, reaper=Reaper(outbox, timedelta(seconds=execution.queued_timeout)),
-                leases=leases, broker=broker, local=local)
+    relay = Relay(outbox, holder, planner, local if isinstance(local, EmbeddedSteps) else None)
+    return Core(settings=settings, db=db, rules=holder, outbox=outbox, relay=relay, runner=runner,
+                reaper=Reaper(outbox, timedelta(seconds=execution.queued_timeout)), leases=leases,
+                broker=broker, local=local, relay_wakeup=relay_wakeup)

@@ -9,6 +9,7 @@ database by the next start.
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 import threading
@@ -36,6 +37,18 @@ from engine.settings import Settings
 from store.audit import record_action
 
 log = structlog.get_logger("despacho.daemon")
+
+
+def settle_heap() -> None:
+    """Leave what start-up built (modules, the rule set, connectors) out of later full collections.
+
+    A full collection walks every object the collector tracks: about 180,000 once the engine is
+    loaded, over 100 ms with every thread stopped, every few seconds of a busy pipeline (a tenth
+    of the embedded throughput). Frozen, start-up's objects are skipped; garbage made later is
+    collected as before. Start-up's own garbage is collected first, so none of it is kept.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class Component(Protocol):
@@ -138,6 +151,7 @@ class Daemon:
     # --- life cycle -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        settle_heap()
         if self.workers:
             self.core.leases.start()
             if self.core.local is not None:
@@ -170,7 +184,8 @@ class Daemon:
     def _relay_pass(self) -> None:
         # A short batch means the queue was drained as of its claim: an event stored since then
         # woke the relay again (the wake-up is cleared before each pass), so no empty claim is
-        # needed to find out; the poll covers a lost notification.
+        # needed to find out; the poll covers a lost notification. Embedded, it may also mean the
+        # threads had no more room: they set the wake-up once they have.
         self.core.relay_wakeup.clear()
         while not self.stopping.is_set() and self.core.relay.relay_once() >= RELAY_BATCH:
             pass

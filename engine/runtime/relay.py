@@ -4,13 +4,17 @@ A batch of the oldest undispatched events is planned in one transaction; the
 steps it queued are sent by the outbox once it commits. If planning fails,
 the batch is planned again one event at a time, so one poison event is
 recorded as a failed run and cannot hold up the others.
+
+Embedded, the relay claims the due first steps it plans for this process's
+threads in the same transaction (``ClaimTaker``, ``engine.runtime.local``),
+and plans no further ahead than those threads have room for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -19,11 +23,13 @@ from sqlmodel import col
 
 from engine.language.events import Event
 from engine.language.ruleset import CompiledRule, RuleSet
+from engine.runtime.claims import Claim, planned_claim
 from engine.runtime.infra import is_infrastructure_error
 from engine.runtime.intake import accept_events
 from engine.runtime.outbox import Outbox, Transaction
 from engine.runtime.planner import Planner, PlanResult
 from engine.runtime.scheduled import fire_events, query_rows
+from engine.runtime.steps import NewStep
 from store.eventlog import mark_dispatched
 from store.models.events import Event as EventRow
 from store.models.runs import RuleRun
@@ -36,17 +42,36 @@ log = structlog.get_logger("despacho.relay")
 RELAY_BATCH = 500  # events planned in one transaction
 
 
+class ClaimTaker(Protocol):
+    """This process's threads, taking the steps the relay claims as it plans them (embedded)."""
+
+    @property
+    def lease(self) -> timedelta: ...
+
+    def room(self) -> int:
+        """How many more claimed steps the threads can take now."""
+
+    def take_claimed(self, claims: list[Claim]) -> None:
+        """Claims committed ``running``: the threads hold their leases and run them."""
+
+
 class Relay:
-    def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], planner: Planner) -> None:
+    def __init__(self, outbox: Outbox, rules: Callable[[], RuleSet], planner: Planner,
+                 threads: ClaimTaker | None = None) -> None:
         self.outbox = outbox
         self.rules = rules
         self.planner = planner
+        self.threads = threads
 
     def relay_once(self, limit: int = RELAY_BATCH) -> int:
         """Plan the oldest undispatched events; returns how many were handed on."""
+        if self.threads is not None:
+            # the rest wait in the event log; the threads wake the relay when they have room
+            limit = min(limit, self.threads.room())
+            if limit <= 0:
+                return 0
         try:
-            with self.outbox.transaction() as tx:
-                return self._relay(tx, self._claim_events(tx, limit))
+            return self._plan(limit)
         except Exception as exc:  # planned again one by one below: the culprit is recorded, not lost
             if is_infrastructure_error(exc):
                 raise  # the database is away: no event is to blame, the daemon's loop backs off
@@ -54,8 +79,7 @@ class Relay:
         handed_on = 0
         for _ in range(limit):
             try:
-                with self.outbox.transaction() as tx:
-                    moved = self._relay(tx, self._claim_events(tx, 1))
+                moved = self._plan(1)
             except Exception as exc:
                 if is_infrastructure_error(exc):
                     raise
@@ -66,18 +90,52 @@ class Relay:
             handed_on += moved
         return handed_on
 
-    def _relay(self, tx: Transaction, rows: list[Any]) -> int:
+    def _plan(self, limit: int) -> int:
+        """One transaction: up to ``limit`` events planned; claimed steps handed over once it commits."""
+        claims: list[Claim] = []
+        with self.outbox.transaction() as tx:
+            moved = self._relay(tx, self._claim_events(tx, limit), claims)
+        if claims and self.threads is not None:
+            self.threads.take_claimed(claims)
+        return moved
+
+    def _relay(self, tx: Transaction, rows: list[Any], claims: list[Claim]) -> int:
         now = utcnow()
         ruleset = self.rules()  # the matcher and the version from the same set, even across a reload
         result = PlanResult(ruleset_version=ruleset.version or None)
         matcher = ruleset.matcher
+        events: dict[str, Event] = {}
         for row in rows:
-            event = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source, data=row.payload)
+            event = events[row.id] = Event(type=row.type, id=row.id, at=row.occurred_at, source=row.source,
+                                           data=row.payload)
             self.planner.plan(tx.session, event, matcher.rules_for(row.type), now, result, write=False)
+        queued = result.queued
+        if self.threads is not None:
+            queued = self._claim_planned(result, events, now, claims)
         result.write(tx.session)
         mark_dispatched(tx.session, [row.id for row in rows], now)
-        tx.send_after_commit(result.queued)
+        tx.send_after_commit(queued)
         return len(rows)
+
+    def _claim_planned(self, result: PlanResult, events: dict[str, Event], now: datetime,
+                       claims: list[Claim]) -> list[NewStep]:
+        """Claim the due first steps of runs not written yet into ``claims``; the steps left to send.
+
+        A run the planner wrote already (a rule with dedupe, throttle or a mode counts its runs
+        as it plans) and a step not due yet are queued as usual.
+        """
+        assert self.threads is not None
+        unwritten = {run["id"]: run for run in result.new_runs}
+        lease = self.threads.lease
+        rest = []
+        for step in result.queued:
+            run = unwritten.get(step.row["run_id"])
+            due = step.next_attempt_at is None or step.next_attempt_at <= now
+            if run is None or not due or run["status"] != RunStatus.PLANNED:
+                rest.append(step)
+                continue
+            claims.append(planned_claim(step.row, run, events[run["event_id"]], now, lease))
+        return rest
 
     def _record_poison(self, error: Exception) -> None:
         """The oldest undispatched event cannot be planned: record why and move past it."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -34,6 +33,7 @@ from engine.language.loops import LoopError, item_idempotency_key, prepare_calls
 from engine.language.masking import mask_params
 from engine.language.ruleset import CompiledAction, CompiledRule, RuleSet
 from engine.language.templating import TemplateStore
+from engine.runtime.claims import Claim
 from engine.runtime.flags import ON, FlagBook
 from engine.runtime.holds import before_call
 from engine.runtime.infra import is_infrastructure_error
@@ -52,21 +52,6 @@ from store.types import utcnow
 log = structlog.get_logger("despacho.runner")
 
 RECORD_TRIES = 3
-
-
-@dataclass
-class Claim:
-    """A step just claimed: its plain row (with its run's ``rule_id``), the event, outputs so far."""
-
-    step: Any
-    event: Event
-    steps: dict[str, dict[str, Any]]
-
-    @property
-    def rule_id(self) -> str:
-        rule_id: str = self.step.rule_id
-        return rule_id
-
 
 
 class Unrecorded(Exception):
@@ -114,6 +99,23 @@ class StepRunner:
                 raise
             log.warning("claim_failed_database_unreachable", steps=len(step_ids), error=str(exc))
             return results  # nothing moved: the steps stay queued and the reaper sends them again
+        return self._run(claims, results)
+
+    def run_claims(self, claims: list[Claim]) -> dict[str, str | None]:
+        """Run steps claimed elsewhere in this process (the embedded relay claims what it plans)."""
+        results: dict[str, str | None] = {claim.step.id: None for claim in claims}
+        try:
+            self._load_outputs(claims)
+        except Exception as exc:
+            for claim in claims:  # left for their leases to lapse: the reaper queues them again
+                self.leases.release(claim.step.id)
+            if not is_infrastructure_error(exc):
+                raise
+            log.warning("outputs_unreadable_database_unreachable", steps=len(claims), error=str(exc))
+            return results
+        return self._run(claims, results)
+
+    def _run(self, claims: list[Claim], results: dict[str, str | None]) -> dict[str, str | None]:
         for claim in claims:  # every claimed step is renewed until it is recorded, not just the current
             self.leases.hold(claim.step.id, claim.step.attempts)
         try:
@@ -178,16 +180,18 @@ class StepRunner:
     def _claim(self, step_ids: list[str]) -> list[Claim]:
         with self.outbox.bookkeeping() as conn:
             rows = claim_with_runs(conn, step_ids, self.clock(), self.leases.lease)
-        if not rows:
-            return []
-        needs_outputs = [row for row in rows if self._reads_steps(row)]
-        outputs: dict[str, dict[str, dict[str, Any]]] = {}
+        claims = [Claim(row, Event(type=row.type, id=row.event_id, at=row.occurred_at, source=row.source,
+                                   data=row.payload), {}) for row in rows]
+        self._load_outputs(claims)
+        return claims
+
+    def _load_outputs(self, claims: list[Claim]) -> None:
+        """``steps.<id>`` of the claimed steps whose action reads what earlier steps returned."""
+        needs_outputs = [claim for claim in claims if self._reads_steps(claim.step)]
         if needs_outputs:
             with self.outbox.transaction(durable=False) as tx:
-                outputs = {row.run_id: self.tree.outputs_so_far(tx.session, row.run_id)
-                           for row in needs_outputs}
-        return [Claim(row, Event(type=row.type, id=row.event_id, at=row.occurred_at, source=row.source,
-                                 data=row.payload), outputs.get(row.run_id, {})) for row in rows]
+                for claim in needs_outputs:
+                    claim.steps.update(self.tree.outputs_so_far(tx.session, claim.step.run_id))
 
     def _reads_steps(self, row: Any) -> bool:
         self.tree.remember(row.run_id, row.rule_id)

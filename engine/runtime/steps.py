@@ -76,7 +76,7 @@ def step_rows(run_id: str, rule_id: str, event_id: str, actions: Iterable[Compil
             "status": StepStatus.PENDING, "attempts": 0, "max_attempts": action.retry.attempts,
             "idempotency_key": idempotency_key(rule_id, event_id, action.key),
             "last_error": None, "error_code": None, "not_before": None, "hold_reason": None,
-            "next_attempt_at": None,
+            "next_attempt_at": None, "lease_until": None,
             "created_at": now, "queued_at": None, "started_at": None, "finished_at": None,
         }))
         created.extend(step_rows(run_id, rule_id, event_id, action.fallback, now, step_id))
