@@ -49,11 +49,15 @@ def _out(row: Suppression) -> SuppressionOut:
                           confirmation_sent_at=row.confirmation_sent_at)
 
 
+# Far past any real list; a larger offset (2**63 overflowed SQLite's integers: a 500) is a 422.
+MAX_OFFSET = 10_000_000
+
+
 @router.get("/suppressions", response_model=list[SuppressionOut])
 def list_suppressions(session: DbSession, principal: requires("suppressions:read"),
                       address: str | None = Query(None, max_length=254), channel: Channel | None = None,
                       limit: int = Query(100, ge=1, le=500),
-                      offset: int = Query(0, ge=0)) -> list[SuppressionOut]:
+                      offset: int = Query(0, ge=0, le=MAX_OFFSET)) -> list[SuppressionOut]:
     """The list, newest first; ``address`` (any spelling) finds one address."""
     rows = suppressions.listed(session, address=address, channel=channel, limit=limit, offset=offset)
     return [_out(row) for row in rows]
