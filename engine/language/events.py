@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from engine.errors import EventInputError
 from engine.language.problems import Problem
 from engine.language.validation import problems_from_validation_error
 from engine.language.yamlsafe import Document, YamlInputError, load_text
+from store.types import random_uuid
 
 if TYPE_CHECKING:
     from engine.language.event_input import Limits
@@ -33,7 +33,7 @@ class Event(BaseModel):
 
     # the lengths are the event log's columns: longer values would fail the shared commit
     type: str = Field(pattern=EVENT_TYPE_PATTERN, max_length=100, description="e.g. service_order.assigned")
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=200)
+    id: str = Field(default_factory=lambda: random_uuid().hex, min_length=1, max_length=200)
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     source: str = Field("cli", max_length=100)
     data: dict[str, Any] = Field(default_factory=dict)
