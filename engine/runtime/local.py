@@ -47,7 +47,7 @@ from engine.runtime.outbox import MAX_BATCH, SPREAD, Sender
 
 log = structlog.get_logger("despacho.local")
 
-BACKLOG_PER_THREAD = 2 * MAX_BATCH  # claimed steps waiting for a thread, embedded
+BACKLOG_PER_THREAD = 4 * MAX_BATCH  # claimed steps waiting for a thread, embedded
 
 
 @dataclass(frozen=True)
