@@ -133,24 +133,26 @@ def test_the_relay_plans_no_further_ahead_than_the_threads_have_room(tmp_path: P
     wait_for(lambda: sum(step.status == StepStatus.SUCCEEDED for step in steps(core)) == 2 * (room + 10))
 
 
-def test_a_run_the_planner_wrote_already_has_its_step_queued_not_claimed(tmp_path: Path,
-                                                                          cores: list[Core]) -> None:
-    core = embedded_core(tmp_path, DEDUPED)
+def planned_alone(tmp_path: Path, cores: list[Core], rules: str) -> tuple[Core, RuleStep]:
+    """One event relayed with no thread started: the core and the one step it planned."""
+    core = embedded_core(tmp_path, rules)
     cores.append(core)
     accept(core, 1)
     core.relay.relay_once()
     (step,) = steps(core)
+    return core, step
+
+
+def test_a_run_the_planner_wrote_already_has_its_step_queued_not_claimed(tmp_path: Path,
+                                                                          cores: list[Core]) -> None:
+    core, step = planned_alone(tmp_path, cores, DEDUPED)
     assert (step.status, step.attempts) == (StepStatus.QUEUED, 0)  # sent by id, claimed when it runs
     assert core.runner.run_steps([step.id]) == {step.id: StepStatus.SUCCEEDED}
 
 
 def test_a_first_step_that_is_not_due_is_queued_with_its_delay_not_claimed(tmp_path: Path,
                                                                             cores: list[Core]) -> None:
-    core = embedded_core(tmp_path, DELAYED)
-    cores.append(core)
-    accept(core, 1)
-    core.relay.relay_once()
-    (step,) = steps(core)
+    core, step = planned_alone(tmp_path, cores, DELAYED)
     assert step.status == StepStatus.QUEUED and step.next_attempt_at is not None
     assert (runs(core)[0].status, step.attempts) == (RunStatus.PLANNED, 0)
 
