@@ -43,7 +43,7 @@ import structlog
 
 from engine.runtime.claims import Claim
 from engine.runtime.leases import Leases
-from engine.runtime.outbox import MAX_BATCH, SPREAD, Sender
+from engine.runtime.outbox import MAX_BATCH, Sender, batch_size
 
 log = structlog.get_logger("despacho.local")
 
@@ -166,7 +166,7 @@ class EmbeddedSteps(LocalSteps):
             self.leases.hold(claim.step.id, claim.step.attempts)
         with self._lock:
             self._backlog += len(claims)
-        size = min(MAX_BATCH, max(1, -(-len(claims) // SPREAD)))
+        size = batch_size(len(claims))  # spread over the threads as the outbox spreads messages
         for start in range(0, len(claims), size):
             part = claims[start:start + size]
             self._batches.put(_Batch([claim.step.id for claim in part], part, has_slot=False))

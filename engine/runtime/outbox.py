@@ -131,11 +131,16 @@ class Outbox:
                 return
 
 
+def batch_size(count: int) -> int:
+    """Steps per batch for ``count`` due steps: about SPREAD batches, at most MAX_BATCH steps each."""
+    return min(MAX_BATCH, max(1, -(-count // SPREAD)))
+
+
 def messages(steps: list[Any], now: datetime) -> list[tuple[list[str], int]]:
     """Due steps in batches spread over the workers; each later step alone, with its delay."""
     due_now = [step.id for step in steps if step.next_attempt_at is None or step.next_attempt_at <= now]
     later = [step for step in steps if step.next_attempt_at is not None and step.next_attempt_at > now]
-    size = min(MAX_BATCH, max(1, -(-len(due_now) // SPREAD)))
+    size = batch_size(len(due_now))
     batches = [(due_now[i:i + size], 0) for i in range(0, len(due_now), size)]
     return batches + [([step.id], int((step.next_attempt_at - now).total_seconds() * 1000))
                       for step in later]
