@@ -173,10 +173,11 @@ async def _write_behind_forever(ctx: ApiContext) -> None:
 def _checkpoint(engine: sa.Engine) -> None:
     """Copy the write-ahead log into the database file, off the request path.
 
-    SQLite does it by itself inside the commit that grows the log past 1,000 pages: under load,
-    every few seconds one event commit also copied 4 MB and waited for the disk (15 to 50 ms
-    more for every request in it). Done here, a little at a time, the log never gets there.
-    PASSIVE: it waits for no reader or writer; what it cannot copy now it copies next time.
+    SQLite does it by itself inside the commit that grows the log past
+    ``store.db.WAL_AUTOCHECKPOINT_PAGES``: an event commit that also copies the log and waits for
+    the disk makes every request in it wait too. Done here, a little at a time, that commit
+    finds almost nothing left to copy. PASSIVE: it waits for no reader or writer; what it cannot
+    copy now it copies next time (so under steady load the log seldom starts over from here).
     """
     try:
         with engine.connect() as connection:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from store.db import make_engine
+from store.db import WAL_AUTOCHECKPOINT_PAGES, make_engine
 from store.errors import NoSuchDatabase
 from store.migrate import upgrade
 
@@ -83,3 +83,23 @@ def test_a_path_with_uri_characters_opens_the_file_it_names(tmp_path: Path) -> N
         connection.execute(sa.text("SELECT 1"))
     engine.dispose()
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".db") == ["a b#c.db"]
+
+
+def test_a_commit_does_not_copy_the_log_into_the_database_before_it_reaches_the_raised_limit(
+        tmp_path: Path) -> None:
+    # SQLite's default would copy (and restart) the log at 1,000 pages inside a commit: on the
+    # request path of the API; the API's own checkpoint does it off that path (store.db).
+    url = f"sqlite:///{tmp_path / 'despacho.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE filler (body BLOB)")
+    for _ in range(1500):  # a page or two of log each
+        with engine.begin() as connection:
+            connection.exec_driver_sql("INSERT INTO filler VALUES (zeroblob(3000))")
+    with engine.connect() as connection:
+        limit = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        _, log_pages, _ = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    engine.dispose()
+    assert limit == WAL_AUTOCHECKPOINT_PAGES
+    assert 1000 < log_pages < WAL_AUTOCHECKPOINT_PAGES
