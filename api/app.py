@@ -88,7 +88,7 @@ def build_context(settings: Any, api: ApiSettings, engine: sa.Engine,
         audit=audit,
         metrics=metrics, readiness=ReadinessChecks(engine, settings),
         intake=EventIntake(engine, after_store=core.relay_wakeup.set if core else None, write_turn=turn,
-                           write_behind=audit.flush),
+                           along=audit),
         core=core,
         addresses=ClientAddress(api.trusted_proxies),
     )

@@ -19,6 +19,9 @@ from store.audit import REQUEST_ACTION, entry_values
 from store.types import random_uuid
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Any token is a method to the HTTP parser: one of up to 16 KB in a request line became a
+# metrics label (a new series for every one sent) and an audit row PostgreSQL refused.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestObserver:
@@ -50,7 +53,7 @@ class RequestObserver:
 
     def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
         route = getattr(scope.get("route"), "path", None) or "(unmatched)"
-        method = scope["method"]
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         self.metrics.observe(method, route, status, seconds)
         ip = self.addresses.of(scope)
         request_state = state(scope)

@@ -93,7 +93,7 @@ def test_a_flush_returns_only_once_the_rows_another_flush_took_are_written(
 
     monkeypatch.setattr(api.audit, "insert_entries", slow_insert)
     audit.add(entry_values("ip:127.0.0.1", REQUEST_ACTION))
-    first = threading.Thread(target=audit.flush)  # the intake's write-behind, say
+    first = threading.Thread(target=audit.flush)  # the audit's timer, say
     first.start()
     assert entered.wait(10)
     second_done = threading.Event()
@@ -106,3 +106,34 @@ def test_a_flush_returns_only_once_the_rows_another_flush_took_are_written(
     assert second_done.is_set()
     with session_scope(db_engine) as session:
         assert len(query_entries(session, action=REQUEST_ACTION)) == 1
+
+
+def test_a_row_the_database_refuses_is_dropped_and_counted_and_the_others_are_written(
+        db_engine: sa.Engine, caplog: pytest.LogCaptureFixture) -> None:
+    # kept for retry, it would be refused again at every flush and hold back every row behind it
+    audit = RequestAudit(db_engine, Metrics(db_engine))
+    audit.add(entry_values("ip:127.0.0.1", REQUEST_ACTION, entity_id="GET /a"))
+    audit.add({**entry_values("ip:127.0.0.1", REQUEST_ACTION, entity_id="GET /b"), "action": None})
+    audit.add(entry_values("ip:127.0.0.1", REQUEST_ACTION, entity_id="GET /c"))
+    assert audit.flush() == 2
+    assert audit.flush() == 0
+    with session_scope(db_engine) as session:
+        assert sorted(e.entity_id or "" for e in query_entries(session, action=REQUEST_ACTION)) == [
+            "GET /a", "GET /c"]
+    assert audit.metrics.audit_dropped._value.get() == 1
+    assert "refused by the database and dropped (ip:127.0.0.1 GET /b)" in caplog.text
+
+
+def test_rows_are_kept_for_the_next_flush_when_the_database_cannot_be_written(
+        db_engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    audit = RequestAudit(db_engine, Metrics(db_engine))
+    audit.add(entry_values("ip:127.0.0.1", REQUEST_ACTION))
+
+    def locked(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(api.audit, "insert_entries", locked)
+    assert audit.flush() == 0
+    monkeypatch.undo()
+    assert audit.flush() == 1
+    assert audit.metrics.audit_dropped._value.get() == 0

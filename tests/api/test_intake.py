@@ -11,15 +11,19 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from api.audit import RequestAudit
 from api.intake import EventIntake
+from api.metrics import Metrics
 from engine.language.events import Event
 from engine.runtime.intake import Accepted
+from store.audit import REQUEST_ACTION, entry_values
 from store.migrate import upgrade
 from tests.api.routes.test_events import stored_events
 from tests.support.postgres import create_pg_database, drop_pg_database
@@ -95,47 +99,101 @@ def test_one_clients_bad_event_fails_only_its_own_request(
     assert set(stored_events(db_engine)) == {f"g{i}" for i in range(30)}
 
 
-async def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
-    for _ in range(int(seconds / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the write-behind never ran")
+def _audit(engine: sa.Engine) -> RequestAudit:
+    return RequestAudit(engine, Metrics(engine))
 
 
-def test_pending_request_audit_rows_are_written_behind_each_answered_commit(db_engine: sa.Engine) -> None:
-    written: list[int] = []
-    intake = EventIntake(db_engine, write_behind=lambda: written.append(len(stored_events(db_engine))))
+def _row(n: int, **changes: Any) -> dict[str, Any]:
+    return {**entry_values("api_client:c1", REQUEST_ACTION, entity_type="route",
+                           entity_id="POST /v1/events", details={"n": n}), **changes}
 
-    async def submit() -> list[Accepted]:
+
+def _audited(engine: sa.Engine) -> list[int]:
+    with engine.connect() as connection:
+        return sorted(json.loads(details)["n"] if isinstance(details, str) else details["n"]
+                      for (details,) in connection.execute(sa.text(
+                          "SELECT details FROM audit_log WHERE action = 'http.request'")))
+
+
+def _submit_each(intake: EventIntake, *requests: list[Event]) -> list[list[Accepted] | BaseException]:
+    async def run() -> list[list[Accepted] | BaseException]:
         try:
-            accepted = await intake.submit([Event(type="a.b", id="w1")])
-            await _until(lambda: bool(written))
-            return accepted
+            answers: list[list[Accepted] | BaseException] = []
+            for events in requests:
+                try:
+                    answers.append(await intake.submit(events))
+                except Exception as exc:
+                    answers.append(exc)
+            return answers
         finally:
             await intake.stop()
 
-    assert asyncio.run(submit()) == [Accepted("w1", True)]
-    assert written == [1]  # after the commit, with the events already stored
+    return asyncio.run(run())
 
 
-def test_a_failing_write_behind_does_not_fail_the_stored_events_or_the_next(
+def test_pending_request_audit_rows_are_committed_with_the_events(db_engine: sa.Engine) -> None:
+    audit = _audit(db_engine)
+    audit.add(_row(1))
+    audit.add(_row(2))
+    answers = _submit_each(EventIntake(db_engine, along=audit), [Event(type="a.b", id="w1")])
+    assert answers == [[Accepted("w1", True)]]
+    assert _audited(db_engine) == [1, 2]  # no flush: they were in the events' transaction
+    assert audit.flush() == 0
+
+
+def test_audit_rows_the_database_refuses_are_dropped_and_never_fail_the_events(
         db_engine: sa.Engine, caplog: pytest.LogCaptureFixture) -> None:
-    def broken() -> None:
-        raise RuntimeError("audit table gone")
+    audit = _audit(db_engine)
+    audit.add(_row(1))
+    audit.add(_row(2, actor=None))  # NOT NULL: refused by SQLite and PostgreSQL alike
+    audit.add(_row(3))
+    answers = _submit_each(EventIntake(db_engine, along=audit), [Event(type="a.b", id="w2")],
+                           [Event(type="a.b", id="w3")])
+    assert answers == [[Accepted("w2", True)], [Accepted("w3", True)]]
+    assert set(stored_events(db_engine)) == {"w2", "w3"}
+    assert _audited(db_engine) == [1, 3]
+    assert audit.metrics.audit_dropped._value.get() == 1
+    assert "a request audit row was refused by the database and dropped" in caplog.text
 
-    intake = EventIntake(db_engine, write_behind=broken)
 
-    async def submit() -> list[list[Accepted]]:
+def test_audit_rows_of_a_failed_event_commit_wait_for_the_next_write(db_engine: sa.Engine) -> None:
+    audit = _audit(db_engine)
+    audit.add(_row(1))
+    answers = _submit_each(EventIntake(db_engine, along=audit), [Event(type="a.b", id=" ")])
+    assert isinstance(answers[0], Exception)  # the store refuses a blank id: the commit failed
+    assert _audited(db_engine) == []
+    assert audit.flush() == 1
+    assert _audited(db_engine) == [1]
+
+
+def test_a_flush_under_way_keeps_its_rows_and_the_events_commit_without_them(db_engine: sa.Engine) -> None:
+    audit = _audit(db_engine)
+    audit.add(_row(1))
+    with audit._flushing:  # the audit's timer is writing: the intake holds the write turn, so never waits
+        answers = _submit_each(EventIntake(db_engine, along=audit), [Event(type="a.b", id="w4")])
+    assert answers == [[Accepted("w4", True)]]
+    assert _audited(db_engine) == []
+    assert audit.flush() == 1
+
+
+def test_requests_arriving_while_the_loop_turns_share_the_first_ones_commit(db_engine: sa.Engine) -> None:
+    commits: list[int] = []
+    intake = EventIntake(db_engine, after_store=lambda: commits.append(len(stored_events(db_engine))))
+
+    async def late(n: int) -> list[Accepted]:
+        for _ in range(n):  # a request still being checked when the first one is submitted
+            await asyncio.sleep(0)
+        return await intake.submit([Event(type="a.b", id=f"late{n}")])
+
+    async def run() -> list[list[Accepted]]:
         try:
-            first = await intake.submit([Event(type="a.b", id="w2")])
-            await _until(lambda: "writing behind the event commit failed" in caplog.text)
-            return [first, await intake.submit([Event(type="a.b", id="w3")])]
+            first = intake.submit([Event(type="a.b", id="first")])
+            return list(await asyncio.gather(first, late(1), late(3)))
         finally:
             await intake.stop()
 
-    assert asyncio.run(submit()) == [[Accepted("w2", True)], [Accepted("w3", True)]]
-    assert set(stored_events(db_engine)) == {"w2", "w3"}
+    assert [a[0].stored for a in asyncio.run(run())] == [True, True, True]
+    assert commits == [3]
 
 
 def test_the_api_writes_request_audit_rows_with_the_event_commits(
@@ -143,7 +201,7 @@ def test_the_api_writes_request_audit_rows_with_the_event_commits(
     headers = {**auth("events:write"), "Content-Type": "application/json"}
 
     async def post_in_turn() -> list[int]:
-        # no lifespan here: the audit's timer never runs, only the write-behind can write its rows
+        # no lifespan here: the audit's timer never runs, only the event commits can write its rows
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
             return [(await client.post("/v1/events", headers=headers,
