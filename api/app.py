@@ -165,7 +165,7 @@ async def _write_behind_forever(ctx: ApiContext) -> None:
     sqlite = ctx.engine.dialect.name == "sqlite"
     while True:
         await asyncio.sleep(AUDIT_FLUSH_SECONDS)
-        await anyio.to_thread.run_sync(ctx.audit.flush)
+        await anyio.to_thread.run_sync(ctx.audit.flush_unless_riding, AUDIT_FLUSH_SECONDS)
         if sqlite:
             await anyio.to_thread.run_sync(_checkpoint, ctx.engine)
 

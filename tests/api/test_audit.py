@@ -137,3 +137,12 @@ def test_rows_are_kept_for_the_next_flush_when_the_database_cannot_be_written(
     monkeypatch.undo()
     assert audit.flush() == 1
     assert audit.metrics.audit_dropped._value.get() == 0
+
+
+def test_the_timer_leaves_the_rows_to_the_event_commits_while_they_are_riding(db_engine: sa.Engine) -> None:
+    audit = RequestAudit(db_engine, Metrics(db_engine))
+    with audit.ride():  # an event commit took the pending rows (none) just now
+        pass
+    audit.add(entry_values("ip:127.0.0.1", REQUEST_ACTION))
+    assert audit.flush_unless_riding(60) == 0  # the next event commit takes it
+    assert audit.flush_unless_riding(0) == 1  # no event commit for that long: the timer writes it
