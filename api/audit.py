@@ -37,7 +37,7 @@ class RequestAudit:
         self._rows: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         # One flush at a time, so that when ``flush`` returns every row added before the call is
-        # written: the event intake's write-behind and the timer may be writing rows taken a moment ago.
+        # written: an event commit (``ride``) or the timer may be writing rows taken a moment ago.
         self._flushing = threading.Lock()
         self._last_ride = float("-inf")  # time.monotonic() of the last event commit rows rode in
 
