@@ -77,20 +77,19 @@ class RequestAudit:
         They are kept for a later write unless that transaction commits. A flush under way is
         not waited for (the caller holds the write turn the flush needs next): nothing rides then.
         """
-        if not self._flushing.acquire(blocking=False):
-            yield _ride_nothing
-            return
+        taken = self._flushing.acquire(blocking=False)
         try:
-            self._last_ride = time.monotonic()
-            rows, written = self._take(), False
+            if taken:
+                self._last_ride = time.monotonic()
+            rows = self._take() if taken else []
+            written = False
 
             def write(session: Session) -> None:
                 nonlocal written
                 if not rows:
                     return
-                try:
-                    with session.begin_nested():  # whatever happens here, the caller's rows stay
-                        self._write(session, rows)
+                try:  # ``_write``'s savepoints roll back whatever fails: the caller's rows stay
+                    self._write(session, rows)
                 except sa.exc.SQLAlchemyError as exc:  # not swallowed: the rows wait for the next write
                     log.warning("request audit rows not written with the events (%d kept for retry): %s",
                                 len(rows), exc.__class__.__name__)
@@ -105,7 +104,8 @@ class RequestAudit:
             if not written:
                 self._keep(rows)
         finally:
-            self._flushing.release()
+            if taken:
+                self._flushing.release()
 
     def _write(self, session: Session, rows: list[dict[str, Any]]) -> int:
         """Insert ``rows``; when the database refuses the data of some, the others one by one, and
@@ -140,7 +140,3 @@ class RequestAudit:
             if overflow > 0:
                 del self._rows[:overflow]
                 self.metrics.audit_dropped.inc(overflow)
-
-
-def _ride_nothing(session: Session) -> None:
-    return None

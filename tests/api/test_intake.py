@@ -23,7 +23,8 @@ from api.intake import EventIntake
 from api.metrics import Metrics
 from engine.language.events import Event
 from engine.runtime.intake import Accepted
-from store.audit import REQUEST_ACTION, entry_values
+from store.audit import REQUEST_ACTION, entry_values, query_entries
+from store.db import session_scope
 from store.migrate import upgrade
 from tests.api.routes.test_events import stored_events
 from tests.support.postgres import create_pg_database, drop_pg_database
@@ -109,10 +110,8 @@ def _row(n: int, **changes: Any) -> dict[str, Any]:
 
 
 def _audited(engine: sa.Engine) -> list[int]:
-    with engine.connect() as connection:
-        return sorted(json.loads(details)["n"] if isinstance(details, str) else details["n"]
-                      for (details,) in connection.execute(sa.text(
-                          "SELECT details FROM audit_log WHERE action = 'http.request'")))
+    with session_scope(engine) as session:
+        return sorted(entry.details["n"] for entry in query_entries(session, action=REQUEST_ACTION))
 
 
 def _submit_each(intake: EventIntake, *requests: list[Event]) -> list[list[Accepted] | BaseException]:
@@ -152,7 +151,7 @@ def test_audit_rows_the_database_refuses_are_dropped_and_never_fail_the_events(
     assert answers == [[Accepted("w2", True)], [Accepted("w3", True)]]
     assert set(stored_events(db_engine)) == {"w2", "w3"}
     assert _audited(db_engine) == [1, 3]
-    assert audit.metrics.audit_dropped._value.get() == 1
+    assert audit.metrics.registry.get_sample_value("despacho_audit_rows_dropped_total") == 1
     assert "a request audit row was refused by the database and dropped" in caplog.text
 
 

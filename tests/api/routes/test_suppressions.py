@@ -38,4 +38,3 @@ def test_the_list_needs_its_scope_and_a_bad_address_is_a_422_naming_it(
     assert client.get("/v1/suppressions", headers=auth("runs:read")).status_code == 403
     bad = client.post("/v1/suppressions", json={"address": "not a phone"}, headers=auth("suppressions:write"))
     assert bad.status_code == 422 and "address" in bad.text
-
